@@ -1,0 +1,257 @@
+"""kit.yaml: the one file a user writes. Schema, defaults (private, encrypted, no egress),
+loading, and errors that name the file, line and YAML path with a "did you mean" hint."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from kit.errors import KitError
+
+TARGETS = ("local", "kubernetes", "aws", "gcp", "azure")
+CLOUDS = ("aws", "gcp", "azure")
+GPU_TYPES = ("l4", "a10g", "l40s", "a100", "h100", "h200")
+ENGINES = ("tgi", "vllm", "transformers")
+DEMO_MODEL = "demo:tiny-llama"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class ModelConfig(_Section):
+    id: str = Field(min_length=1, description="hub id, local path, bucket URI, or demo:tiny-llama")
+    revision: str = "main"
+
+
+class DataConfig(_Section):
+    uri: str = Field(min_length=1, description="the customer's data: read, never written")
+
+
+class TrainingConfig(_Section):
+    """Settings left as None take the recipe's default for the chosen method."""
+
+    method: Literal["lora", "qlora", "full"] = "lora"
+    epochs: int | None = Field(default=None, ge=1, le=1000)
+    max_length: int = Field(default=2048, ge=16, le=1_048_576)
+    learning_rate: float | None = Field(default=None, gt=0, lt=1)
+    min_learning_rate: float | None = Field(default=None, ge=0, lt=1)
+    batch_size: int | None = Field(default=None, ge=1, le=4096)
+    micro_batch_size: int | None = Field(default=None, ge=1, le=1024)
+    weight_decay: float | None = Field(default=None, ge=0, le=1)
+    warmup_ratio: float | None = Field(default=None, ge=0, le=1)
+    lora_r: int | None = Field(default=None, ge=1, le=1024)
+    lora_alpha: int | None = Field(default=None, ge=1, le=4096)
+    lora_dropout: float | None = Field(default=None, ge=0, lt=1)
+    eval_fraction: float | None = Field(default=None, ge=0, lt=0.5)
+    packing: bool | None = None
+    checkpoint_steps: int | None = Field(default=None, ge=1)
+    seed: int = 42
+
+
+class GpuConfig(_Section):
+    type: Literal["l4", "a10g", "l40s", "a100", "h100", "h200"] = "l4"
+    count: int = Field(default=1, ge=1, le=16)
+    max_nodes: int = Field(default=1, ge=1, le=64)
+    spot: bool = False
+
+
+class ServingConfig(_Section):
+    engine: Literal["tgi", "vllm", "transformers"] | None = None
+    replicas: int = Field(default=1, ge=1, le=64)
+    port: int = Field(default=8080, ge=1024, le=65535, description="local target: 127.0.0.1 port")
+    max_new_tokens: int = Field(default=256, ge=1, le=65536)
+    smoke_prompt: str = "Say hello in one short sentence."
+
+
+_CIDR = re.compile(r"^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$")
+
+
+class NetworkConfig(_Section):
+    egress: bool = False
+    operator_cidrs: list[str] = Field(default_factory=list)
+
+    @field_validator("operator_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for cidr in value:
+            if not _CIDR.match(cidr):
+                raise ValueError(f"{cidr!r} is not an IPv4 CIDR like 203.0.113.0/24")
+            net = ipaddress.ip_network(cidr, strict=False)
+            if net.prefixlen == 0:
+                raise ValueError(f"{cidr!r} opens the cluster API to the whole internet")
+        return value
+
+
+class KubernetesConfig(_Section):
+    context: str | None = None
+    namespace: str = "lima-kit"
+
+
+class KitConfig(_Section):
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
+    target: Literal["local", "kubernetes", "aws", "gcp", "azure"] = "local"
+    region: str | None = None
+    state: str | None = None
+    model: ModelConfig
+    data: DataConfig
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    gpu: GpuConfig = Field(default_factory=GpuConfig)
+    serving: ServingConfig = Field(default_factory=ServingConfig)
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
+    kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
+
+    # Where the file was loaded from: relative paths in it resolve against this folder.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @model_validator(mode="after")
+    def _per_target(self) -> "KitConfig":
+        if self.serving.engine is None:
+            self.serving.engine = "transformers" if self.target == "local" else "tgi"
+        if self.target in CLOUDS and not self.region:
+            raise ValueError(f"region: required for target {self.target}")
+        if self.target != "local" and self.serving.engine == "transformers":
+            raise ValueError("serving.engine: 'transformers' is for target local; use tgi or vllm")
+        if self.target != "local" and self.model.id == DEMO_MODEL:
+            raise ValueError(f"model.id: {DEMO_MODEL} is a local smoke-test model only")
+        return self
+
+    @property
+    def workdir(self) -> Path:
+        """The kit's own files for this deployment (runs, staged models, server state)."""
+        return self.base_dir / ".kit" / self.name
+
+    @property
+    def state_url(self) -> str:
+        return self.state or (self.base_dir / ".kit" / "state").resolve().as_uri()
+
+    def resolve_path(self, value: str) -> Path | None:
+        """A plain path or file:// URI, resolved against the config's folder; None for buckets."""
+        if value.startswith("file://"):
+            return Path(value[len("file://"):])
+        if re.match(r"^[a-z][a-z0-9+.-]*://", value):
+            return None
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else (self.base_dir / path)
+
+
+# --- loading -----------------------------------------------------------------------------
+
+
+def _line_map(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict[tuple, int]:
+    """YAML path -> 1-based line, from the composed node tree, so errors can cite lines."""
+    out = {} if out is None else out
+    out.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            sub = path + (key.value,)
+            out[sub] = key.start_mark.line + 1
+            _line_map(value, sub, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _line_map(item, path + (i,), out)
+    return out
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    model: type[BaseModel] | None = KitConfig
+    for part in loc:
+        if model is None or not isinstance(part, str) or part not in model.model_fields:
+            return []
+        annotation = model.model_fields[part].annotation
+        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    return [f for f in (model.model_fields if model else {}) if f != "base_dir"]
+
+
+def _describe(err: dict[str, Any]) -> tuple[str, str | None]:
+    loc = tuple(err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        known = _fields_at(loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(known)}"
+        return "unknown key", hint
+    if kind == "missing":
+        return "required key is missing", None
+    if kind == "literal_error":
+        allowed = err.get("ctx", {}).get("expected", "")
+        got = err.get("input")
+        choices = re.findall(r"'([^']+)'", allowed)
+        close = difflib.get_close_matches(str(got), choices, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"one of {allowed}"
+        return f"{got!r} is not allowed", hint
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    if "input" in err and kind not in ("value_error",) and not isinstance(err["input"], dict):
+        msg = f"{msg}, got {err['input']!r}"
+    return msg, None
+
+
+def parse(raw: Any, *, source: str = "kit.yaml", lines: dict | None = None,
+          base_dir: Path = Path(".")) -> KitConfig:
+    """Validate a loaded mapping; raise KitError naming the first problem's YAML path."""
+    if not isinstance(raw, dict):
+        raise KitError(f"{source}: the top level must be a mapping of keys", hint="see `kit init`")
+    try:
+        cfg = KitConfig.model_validate({**raw, "base_dir": base_dir})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        if not loc and "ctx" in err and isinstance(err["ctx"].get("error"), ValueError):
+            # model-level rule: its message starts with the key it is about
+            text = str(err["ctx"]["error"])
+            key, _, rest = text.partition(": ")
+            loc = tuple(key.split("."))
+            message, hint = rest, None
+        else:
+            message, hint = _describe(err)
+        where = source
+        line = _nearest_line(lines or {}, loc)
+        if line:
+            where += f":{line}"
+        dotted = ".".join(str(p) for p in loc) or "(top level)"
+        more = len(exc.errors()) - 1
+        if more:
+            hint = (hint + "; " if hint else "") + f"{more} more problem(s) after this one"
+        raise KitError(f"{where}: {dotted}: {message}", hint=hint) from None
+    return cfg
+
+
+def _nearest_line(lines: dict, loc: tuple) -> int | None:
+    for n in range(len(loc), -1, -1):
+        if loc[:n] in lines:
+            return lines[loc[:n]]
+    return None
+
+
+def load(path: str | Path) -> KitConfig:
+    """Read and validate kit.yaml. Every failure is a one-line KitError."""
+    path = Path(path)
+    if not path.exists():
+        raise KitError(f"{path}: no such file", hint="run `kit init` to write one, or pass -f PATH")
+    if path.is_dir():
+        raise KitError(f"{path}: is a folder, not a kit.yaml", hint="pass -f PATH/kit.yaml")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise KitError(f"{path}: not UTF-8 text") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise KitError(f"{where}: invalid YAML: {problem}") from None
+    if raw is None:
+        raise KitError(f"{path}: the file is empty", hint="run `kit init` to write one")
+    lines = _line_map(node) if node is not None else {}
+    return parse(raw, source=str(path), lines=lines, base_dir=path.resolve().parent)

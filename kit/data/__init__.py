@@ -1,0 +1,1 @@
+"""The customer's data: format readers, validation, storage and transfers."""
