@@ -1,0 +1,47 @@
+# Two commands do all set-up on a fresh machine:
+#   make quickstart   creates .venv, installs the local target, fine-tunes and serves a demo
+#   make test         creates .venv with the dev extra (plus the storage emulators) and runs pytest
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# A CPU build of torch. Asking pip for an unpinned torch would fetch a multi-GB CUDA build.
+TORCH ?= torch==2.13.0
+PYTEST_ARGS ?=
+
+.PHONY: quickstart test venv tools bench clean help
+
+help:
+	@echo "make quickstart | make test | make bench | make clean"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.local-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet "$(TORCH)"
+	$(BIN)/pip install --quiet -e '.[train,serve]'
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet "$(TORCH)"
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(VENV)/.local-installed $@
+
+# Azurite (the Azure Blob emulator) comes from npm; moto and the GCS emulator come with [dev].
+.tools/node_modules/.bin/azurite-blob:
+	npm install --silent --no-audit --no-fund --prefix .tools azurite@3
+
+tools: .tools/node_modules/.bin/azurite-blob
+
+quickstart: $(VENV)/.local-installed
+	$(BIN)/kit up -f examples/quickstart/kit.yaml --yes
+
+test: $(VENV)/.dev-installed tools
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+bench: $(VENV)/.dev-installed
+	$(BIN)/python bench/cli_startup.py
+
+clean:
+	-$(BIN)/kit down -f examples/quickstart/kit.yaml --yes --purge
+	rm -rf $(VENV) .tools .pytest_cache

@@ -1,0 +1,86 @@
+"""init, up, down, status: the life of a deployment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from kit.commands import file_option, load_config, output_option, print_json, yes_option
+
+
+@click.command()
+@click.option("-f", "--file", "config_file", default="kit.yaml", show_default=True,
+              type=click.Path(path_type=Path), help="Where to write kit.yaml.")
+@click.option("--name", default=None, help="Deployment name (default: the folder's name).")
+@click.option("--target", type=click.Choice(["local", "kubernetes", "aws", "gcp", "azure"]),
+              default="local", show_default=True)
+@click.option("--model", default="demo:tiny-llama", show_default=True,
+              help="Hub id, local folder, bucket URI of a mirror, or demo:tiny-llama.")
+@click.option("--data", default="data.jsonl", show_default=True, help="Your dataset: path or URI.")
+@click.option("--method", type=click.Choice(["lora", "qlora", "full"]), default="lora",
+              show_default=True)
+@click.option("--region", default="us-east-1", show_default=True, help="Cloud targets.")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(config_file: Path, name: str | None, target: str, model: str, data: str, method: str,
+         region: str, force: bool) -> None:
+    """Write a commented kit.yaml."""
+    from kit.init import write_config
+
+    path = write_config(config_file, name=name, target=target, model=model, data=data,
+                        method=method, region=region, force=force)
+    click.echo(f"wrote {path}; next: kit up -f {path}")
+
+
+@click.command()
+@file_option
+@yes_option
+def up(config_file: Path, yes: bool) -> None:
+    """Validate data, fine-tune, serve and smoke-test. Unchanged work is skipped."""
+    from rich.console import Console
+
+    from kit.targets import for_config
+
+    cfg = load_config(config_file)
+    console = Console()
+    result = for_config(cfg).up(console)
+    console.print(f"[bold green]ready[/]: endpoint {result['endpoint']}  run {result['run_id']}")
+    console.print(f"  try: kit chat -f {config_file} \"{cfg.serving.smoke_prompt}\"")
+
+
+@click.command()
+@file_option
+@yes_option
+@click.option("--purge", is_flag=True, help="Also delete the kit's own runs and staged models.")
+def down(config_file: Path, yes: bool, purge: bool) -> None:
+    """Stop serving. Runs and data are kept; --purge removes the kit's own artifacts."""
+    from rich.console import Console
+
+    from kit.targets import for_config
+
+    cfg = load_config(config_file)
+    if purge and not yes:
+        click.confirm(f"Delete every run, model and log the kit made for {cfg.name!r} "
+                      f"(under {cfg.workdir.parent})? Your data is not touched.", abort=True)
+    console = Console()
+    done = for_config(cfg).down(console, purge=purge)
+    for line in done or ["nothing was running"]:
+        console.print(f"  {line}")
+    if not purge:
+        console.print("  runs and data kept (use --purge to delete the kit's own artifacts)")
+
+
+@click.command()
+@file_option
+@output_option
+def status(config_file: Path, output: str) -> None:
+    """Endpoint, health, current run and phase states."""
+    from kit.targets import for_config
+
+    info = for_config(load_config(config_file)).status()
+    if output == "json":
+        print_json(info)
+        return
+    from kit.views import print_status
+
+    print_status(info)

@@ -1,0 +1,81 @@
+"""The phases of `kit up` / `kit down`, their recorded states, fingerprints and progress.
+
+Each phase is a function returning a short detail string (or raising KitError). Its outcome
+is written to `state.json` right away, so `kit status` can always say how far a deployment got
+and a crash leaves an accurate record rather than a stale one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from rich.console import Console
+
+from kit.errors import KitError
+from kit.jsonio import read_json, write_json
+
+DONE, SKIPPED, FAILED, PENDING = "done", "skipped", "failed", "pending"
+
+
+@dataclass
+class Outcome:
+    detail: str
+    skipped: bool = False
+
+
+def fingerprint(**parts: Any) -> str:
+    """A stable key for "the same work": canonical JSON of the inputs, hashed."""
+    blob = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+class DeploymentState:
+    """state.json of one deployment: phase outcomes plus a few facts (run id, endpoint)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> dict[str, Any]:
+        return read_json(self.path, default={"phases": {}})
+
+    def update(self, **facts: Any) -> None:
+        data = self.load()
+        data.update(facts)
+        write_json(self.path, data)
+
+    def set_phase(self, name: str, status: str, detail: str, seconds: float | None = None) -> None:
+        data = self.load()
+        data.setdefault("phases", {})[name] = {
+            "status": status, "detail": detail, "at": time.time(),
+            "seconds": None if seconds is None else round(seconds, 2)}
+        write_json(self.path, data)
+
+
+def run_phases(phases: list[tuple[str, Callable[[], Outcome]]], state: DeploymentState,
+               console: Console) -> None:
+    """Run phases in order; record each; stop at the first failure (it re-raises)."""
+    for name, _ in phases:
+        current = state.load().get("phases", {}).get(name)
+        if current is None:
+            state.set_phase(name, PENDING, "")
+    for name, action in phases:
+        started = time.monotonic()
+        console.print(f"[bold cyan]▸ {name}[/]")
+        try:
+            outcome = action()
+        except KitError as exc:
+            state.set_phase(name, FAILED, exc.message, time.monotonic() - started)
+            raise
+        except BaseException as exc:
+            state.set_phase(name, FAILED, f"{type(exc).__name__}: {exc}".strip(": "),
+                            time.monotonic() - started)
+            raise
+        seconds = time.monotonic() - started
+        state.set_phase(name, SKIPPED if outcome.skipped else DONE, outcome.detail, seconds)
+        mark = "[yellow]= unchanged[/]" if outcome.skipped else "[green]✓[/]"
+        console.print(f"  {mark} {outcome.detail} [dim]({seconds:.1f}s)[/]")

@@ -1,0 +1,109 @@
+"""Fine-tune runs of one deployment: id, status, fingerprint, metrics, artifacts.
+
+A run is a folder `<workdir>/runs/<id>/` with `run.json` (this record) beside what the trainer
+writes (checkpoints/, model/, adapter/, metrics.jsonl, summary.json). A run is `succeeded` only
+when the trainer exited 0 *and* wrote summary.json; anything else is `failed` or `interrupted`,
+so a killed trainer can never leave a run that looks good.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kit.errors import KitError
+from kit.jsonio import read_json, write_json
+
+RUNNING, SUCCEEDED, FAILED, INTERRUPTED = "running", "succeeded", "failed", "interrupted"
+
+
+@dataclass
+class Run:
+    id: str
+    fingerprint: str
+    status: str
+    created: float
+    base_model: str
+    method: str
+    finished: float | None = None
+    pid: int | None = None
+    exit_code: int | None = None
+    reason: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self, root: Path) -> dict[str, Any]:
+        data = asdict(self)
+        folder = root / self.id
+        data["artifacts"] = {
+            "dir": str(folder),
+            "model": str(folder / "model") if (folder / "model").is_dir() else None,
+            "adapter": str(folder / "adapter") if (folder / "adapter").is_dir() else None,
+            "log": str(folder / "train.log"),
+        }
+        return data
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RunStore:
+    """The runs folder of one deployment."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def new_id(self) -> str:
+        return time.strftime("run-%Y%m%d-%H%M%S-", time.gmtime()) + secrets.token_hex(2)
+
+    def dir(self, run_id: str) -> Path:
+        return self.root / run_id
+
+    def save(self, run: Run) -> None:
+        write_json(self.dir(run.id) / "run.json", asdict(run))
+
+    def get(self, run_id: str) -> Run:
+        data = read_json(self.dir(run_id) / "run.json")
+        if data is None:
+            known = ", ".join(r.id for r in self.list()[:5]) or "none yet"
+            raise KitError(f"run {run_id!r} not found in {self.root}", hint=f"known runs: {known}")
+        return self._settle(Run(**data))
+
+    def list(self) -> list[Run]:
+        """All runs, newest first."""
+        if not self.root.is_dir():
+            return []
+        runs = []
+        for path in self.root.glob("*/run.json"):
+            data = read_json(path)
+            if data:
+                runs.append(self._settle(Run(**data)))
+        return sorted(runs, key=lambda r: r.created, reverse=True)
+
+    def _settle(self, run: Run) -> Run:
+        """A run still marked running whose process is gone was interrupted: say so, durably."""
+        if run.status == RUNNING and not _alive(run.pid):
+            run.status, run.finished = INTERRUPTED, run.finished or time.time()
+            run.reason = run.reason or "the trainer stopped without finishing (killed or crashed)"
+            self.save(run)
+        return run
+
+    def find(self, fingerprint: str, status: str) -> Run | None:
+        return next((r for r in self.list() if r.fingerprint == fingerprint and r.status == status),
+                    None)
+
+    def latest_succeeded(self) -> Run | None:
+        return next((r for r in self.list() if r.status == SUCCEEDED), None)

@@ -1,0 +1,1 @@
+"""Talking to the endpoint: one client for TGI, vLLM and `transformers serve`."""

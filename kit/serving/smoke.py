@@ -1,0 +1,25 @@
+"""Smoke test: one real chat round trip through the same client users call."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from kit.serving.client import chat
+
+
+@dataclass
+class SmokeResult:
+    """A completed round trip. An empty `reply` is still a working server (the model chose to
+    stop at once); the caller reports it as a warning."""
+
+    reply: str
+    latency_s: float
+
+
+def smoke_test(endpoint: str, prompt: str, *, api_key: str | None = None,
+               max_tokens: int = 32) -> SmokeResult:
+    started = time.monotonic()
+    reply = "".join(chat(endpoint, [{"role": "user", "content": prompt}], api_key=api_key,
+                         max_tokens=max_tokens, seed=0))
+    return SmokeResult(reply=reply, latency_s=time.monotonic() - started)

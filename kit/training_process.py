@@ -1,0 +1,145 @@
+"""Run `python -m kit.trainer` as a subprocess and turn its JSON-lines events into progress.
+
+The trainer speaks only JSON events on stdout (its logs go to stderr, saved as train.log), so
+this side never scrapes text. The run is marked succeeded only if the trainer exits 0 and left
+summary.json; a kill, a crash or Ctrl-C leaves it failed or interrupted, never good.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from kit.errors import KitError
+from kit.jsonio import read_json, write_json
+from kit.runs import FAILED, INTERRUPTED, SUCCEEDED, Run, RunStore
+
+# Must match kit/trainer/events.py (the trainer is also run in an image without this module).
+EXIT_REASONS = {3: "the dataset is invalid", 4: "out of memory"}
+
+
+class _Reporter:
+    """A progress bar on a terminal; a line every ~10% elsewhere (CI logs, pipes)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress = None
+        self.task = None
+        self.last_pct = -10
+
+    def start(self, event: dict[str, Any]) -> None:
+        total = int(event.get("total_steps") or 0)
+        resumed = int(event.get("resumed_from_step") or 0)
+        line = (f"  training {event.get('method', '')} on {event.get('device', '?')}: "
+                f"{event.get('examples', '?')} examples, {total} steps")
+        if resumed:
+            line += f", resuming from step {resumed}"
+        self.console.print(line)
+        if self.console.is_terminal:
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                       TimeRemainingColumn)
+
+            self.progress = Progress(TextColumn("  train"), BarColumn(), MofNCompleteColumn(),
+                                     TextColumn("{task.fields[info]}"), TimeRemainingColumn(),
+                                     console=self.console, transient=True)
+            self.progress.start()
+            self.task = self.progress.add_task("train", total=total or None, completed=resumed,
+                                               info="")
+
+    def step(self, event: dict[str, Any]) -> None:
+        step, total = int(event.get("step", 0)), int(event.get("total") or 0)
+        loss, tps = event.get("loss"), event.get("tokens_per_s")
+        info = f"loss {loss:.3f}" if isinstance(loss, (int, float)) else ""
+        if isinstance(tps, (int, float)):
+            info += f"  {tps:,.0f} tok/s"
+        if self.progress is not None:
+            self.progress.update(self.task, completed=step, total=total or None, info=info)
+            return
+        pct = int(100 * step / total) if total else 0
+        if pct >= self.last_pct + 10 or step == total:
+            self.last_pct = pct
+            self.console.print(f"  step {step}/{total} ({pct}%) {info}")
+
+    def note(self, text: str) -> None:
+        (self.progress.console if self.progress else self.console).print(f"  {text}")
+
+    def stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def run_trainer(store: RunStore, run: Run, spec: dict[str, Any], console: Console) -> Run:
+    """Train `run` to the end (resuming its checkpoints), streaming progress. Raises on failure."""
+    folder = store.dir(run.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    spec_path = folder / "spec.json"
+    write_json(spec_path, spec)
+    (folder / "summary.json").unlink(missing_ok=True)  # only this attempt may mark success
+    reporter = _Reporter(console)
+    error: str | None = None
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
+           "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
+    with (folder / "train.log").open("ab") as log, (folder / "events.jsonl").open("a") as events:
+        log.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} attempt\n".encode())
+        log.flush()
+        proc = subprocess.Popen([sys.executable, "-m", "kit.trainer", "--spec", str(spec_path)],
+                                stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
+                                env=env, text=True, bufsize=1)
+        run.status, run.pid, run.finished, run.reason, run.exit_code = "running", proc.pid, None, None, None
+        store.save(run)
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                events.write(line)
+                try:
+                    event = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                kind = event.get("event")
+                if kind == "start":
+                    reporter.start(event)
+                elif kind == "step":
+                    reporter.step(event)
+                elif kind == "eval" and event.get("eval_loss") is not None:
+                    reporter.note(f"epoch {event.get('epoch')}: eval loss {event['eval_loss']:.4f}")
+                elif kind == "error":
+                    error = str(event.get("message", "")).strip() or None
+            code = proc.wait()
+        except BaseException:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            run.status, run.reason, run.finished = INTERRUPTED, "interrupted by the user", time.time()
+            store.save(run)
+            raise
+        finally:
+            reporter.stop()
+    summary = read_json(folder / "summary.json")
+    run.exit_code, run.finished, run.pid = code, time.time(), None
+    if code == 0 and summary and summary.get("status") == "succeeded":
+        run.status, run.metrics = SUCCEEDED, summary.get("metrics", {})
+        store.save(run)
+        return run
+    run.status = FAILED
+    run.reason = error or EXIT_REASONS.get(code) or (
+        f"the trainer exited with code {code}" if code else "the trainer wrote no summary")
+    store.save(run)
+    raise KitError(f"fine-tune {run.id} failed: {run.reason}",
+                   hint=f"full log: kit logs {run.id}")
+
+
+def model_dir(store: RunStore, run: Run) -> Path:
+    folder = store.dir(run.id) / "model"
+    if not (folder / "config.json").is_file():
+        raise KitError(f"run {run.id} has no merged model in {folder}",
+                       hint="start a new run: kit up")
+    return folder

@@ -1,0 +1,42 @@
+"""What every target's infrastructure hands to the platform layer and the CLI.
+
+AWS, GCP, Azure and an existing cluster all produce one ClusterOutputs; the charts' values,
+the platform objects and `kit up`'s later phases depend only on this, never on a cloud.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# The GPU pool's taint and label, the same on every cloud: the charts tolerate exactly this.
+GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
+GPU_LABEL = {"lima-kit.io/pool": "gpu"}
+
+
+def gpu_tolerations() -> list[dict[str, str]]:
+    return [{"key": GPU_TAINT["key"], "operator": "Equal", "value": GPU_TAINT["value"],
+             "effect": GPU_TAINT["effect"]}]
+
+
+@dataclass
+class ClusterOutputs:
+    """Plain values (already resolved) describing one cluster the kit deploys onto."""
+
+    cloud: str                              # aws | gcp | azure | kubernetes
+    cluster_name: str
+    namespace: str = "lima-kit"
+    gpu_node_selector: dict[str, str] = field(default_factory=lambda: dict(GPU_LABEL))
+    gpu_tolerations: list[dict[str, str]] = field(default_factory=gpu_tolerations)
+    artifacts_uri: str = ""                 # runs, checkpoints, merged models (kit-owned bucket)
+    models_uri: str = ""                    # mirrored base weights (kit-owned bucket)
+    data_uri: str = ""                      # the customer's data: read only
+    trainer_sa_annotations: dict[str, str] = field(default_factory=dict)
+    server_sa_annotations: dict[str, str] = field(default_factory=dict)
+    registry_prefix: str = ""               # where images are pulled from inside the network
+    internal_lb_annotations: dict[str, str] = field(default_factory=dict)
+    private_cidrs: list[str] = field(default_factory=list)  # private endpoints live here
+    kubeconfig: str = ""                    # secret: never printed
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
