@@ -54,9 +54,6 @@ class LocalTarget:
         return self.status()
 
     def _phase_data(self) -> Outcome:
-        from kit.data.manifest import dataset_fingerprint
-        from kit.data.validate import validate
-
         uri = self.cfg.data.uri
         local = self.cfg.resolve_path(uri)
         if local is None:  # a bucket: stage a verified copy beside the runs
@@ -67,6 +64,9 @@ class LocalTarget:
         if not local.exists():
             raise KitError(f"data.uri: {uri}: no such file or folder ({local})",
                            hint="point data.uri at your JSONL/CSV/Parquet file or folder")
+        from kit.data.manifest import dataset_fingerprint
+        from kit.data.validate import validate
+
         report = validate(str(local), max_length=self.cfg.training.max_length)
         if not report.ok:
             first = report.errors[0]

@@ -1,0 +1,103 @@
+"""kit.yaml loading: defaults are safe, and every mistake is one line naming path and line."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from kit.config import load
+from kit.errors import KitError
+
+GOOD = """\
+name: acme-notes
+target: local
+model:
+  id: demo:tiny-llama
+data:
+  uri: data.jsonl
+training:
+  method: lora
+  epochs: 3
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "kit.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def error_of(tmp_path: Path, text: str) -> str:
+    with pytest.raises(KitError) as info:
+        load(write(tmp_path, text))
+    line = info.value.one_line()
+    assert "\n" not in line
+    return line
+
+
+def test_defaults_are_private_and_safe(tmp_path):
+    cfg = load(write(tmp_path, GOOD))
+    assert cfg.network.egress is False
+    assert cfg.network.operator_cidrs == []
+    assert cfg.serving.engine == "transformers"  # local default
+    assert cfg.training.max_length == 2048
+    assert cfg.workdir == tmp_path / ".kit" / "acme-notes"
+    assert cfg.resolve_path("data.jsonl") == tmp_path / "data.jsonl"
+    assert cfg.resolve_path("s3://bucket/x") is None
+    assert cfg.state_url.startswith("file://")
+
+
+def test_cluster_targets_default_to_tgi(tmp_path):
+    cfg = load(write(tmp_path, GOOD.replace("target: local", "target: aws\nregion: us-east-1")
+                     .replace("demo:tiny-llama", "meta-llama/Llama-3.1-8B-Instruct")))
+    assert cfg.serving.engine == "tgi"
+
+
+def test_unknown_key_names_path_line_and_suggests(tmp_path):
+    line = error_of(tmp_path, GOOD.replace("  epochs: 3", "  epoch: 3"))
+    assert "kit.yaml:9: training.epoch: unknown key" in line
+    assert "did you mean 'epochs'?" in line
+
+
+def test_unknown_top_level_key(tmp_path):
+    line = error_of(tmp_path, GOOD + "serve:\n  engine: tgi\n")
+    assert "kit.yaml:10: serve: unknown key" in line and "'serving'" in line
+
+
+def test_wrong_type_names_key_and_value(tmp_path):
+    line = error_of(tmp_path, GOOD.replace("epochs: 3", "epochs: many"))
+    assert "kit.yaml:9: training.epochs:" in line and "'many'" in line
+
+
+def test_unknown_target_suggests(tmp_path):
+    line = error_of(tmp_path, GOOD.replace("target: local", "target: locl"))
+    assert "kit.yaml:2: target: 'locl' is not allowed" in line and "did you mean 'local'?" in line
+
+
+def test_missing_required_key(tmp_path):
+    line = error_of(tmp_path, GOOD.replace("data:\n  uri: data.jsonl\n", ""))
+    assert ": data: required key is missing" in line
+
+
+def test_cloud_target_needs_region(tmp_path):
+    line = error_of(tmp_path, GOOD.replace("target: local", "target: gcp"))
+    assert "region: required for target gcp" in line
+
+
+def test_world_open_operator_cidr_is_refused(tmp_path):
+    line = error_of(tmp_path, GOOD + "network:\n  operator_cidrs: ['0.0.0.0/0']\n")
+    assert "network.operator_cidrs" in line and "whole internet" in line
+
+
+def test_invalid_yaml_cites_line(tmp_path):
+    line = error_of(tmp_path, GOOD + "serving: [unclosed\n")
+    assert "invalid YAML" in line and "kit.yaml:" in line
+
+
+def test_missing_and_empty_files(tmp_path):
+    with pytest.raises(KitError, match="no such file"):
+        load(tmp_path / "nope.yaml")
+    with pytest.raises(KitError, match="empty"):
+        load(write(tmp_path, ""))
