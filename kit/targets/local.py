@@ -18,6 +18,7 @@ from rich.console import Console
 from kit import __version__
 from kit.config import KitConfig
 from kit.errors import KitError
+from kit.lock import deployment_lock
 from kit.pipeline import DeploymentState, Outcome, fingerprint, run_phases
 from kit.runs import FAILED, INTERRUPTED, SUCCEEDED, Run, RunStore
 from kit.serving.local_server import LocalServer
@@ -47,6 +48,10 @@ class LocalTarget:
                 "target local serves with `transformers serve`",
                 hint="set serving.engine: transformers, or use target: kubernetes")
         self._console = console
+        with deployment_lock(self.workdir, "up"):
+            return self._up(console)
+
+    def _up(self, console: Console) -> dict[str, Any]:
         phases = [("data", self._phase_data), ("model", self._phase_model),
                   ("fine-tune", self._phase_finetune), ("serve", self._phase_serve),
                   ("smoke", self._phase_smoke)]
@@ -167,16 +172,21 @@ class LocalTarget:
     # --- the rest of the CLI -----------------------------------------------------------
 
     def down(self, console: Console, *, purge: bool) -> list[str]:
-        done = []
-        if self.server.stop():
-            done.append("stopped the local server; its port is free")
-        self.state.update(endpoint=None)
-        self.state.set_phase("serve", "stopped", "kit down")
+        with deployment_lock(self.workdir, "down"):
+            done = self._down()
         if purge:
             for folder in (self.workdir, self.cfg.base_dir / ".kit" / "models"):
                 if folder.is_dir():
                     shutil.rmtree(folder)
                     done.append(f"removed {folder}")
+        return done
+
+    def _down(self) -> list[str]:
+        done = []
+        if self.server.stop():
+            done.append("stopped the local server; its port is free")
+        self.state.update(endpoint=None)
+        self.state.set_phase("serve", "stopped", "kit down")
         return done
 
     def status(self) -> dict[str, Any]:

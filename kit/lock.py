@@ -1,0 +1,34 @@
+"""One `kit up`/`kit down` at a time per deployment: an advisory lock file in its workdir."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from kit.errors import KitError
+
+
+@contextmanager
+def deployment_lock(workdir: Path, action: str) -> Iterator[None]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "kit.lock"
+    with path.open("a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another kit process"
+            raise KitError(f"{workdir}: busy: {holder} is running on this deployment",
+                           hint="wait for it to finish, or stop it first") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"`kit {action}` (pid {os.getpid()})")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fh.truncate(0)
+            fcntl.flock(fh, fcntl.LOCK_UN)
