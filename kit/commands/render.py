@@ -1,0 +1,51 @@
+"""`kit render`: every Kubernetes object the kit would apply, as YAML files, offline."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+
+from kit.commands import file_option, load_config
+
+
+@click.command()
+@file_option
+@click.option("--out", "out_dir", required=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the rendered YAML: one file per release plus platform.yaml.")
+@click.option("--run-id", default=None,
+              help="Fine-tune run to render (default: derived from the training inputs).")
+@click.option("--images", "images_file", default=None,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Images lock: JSON {name: repository@sha256:...} "
+                   "(default: the one mirroring wrote to .kit/<name>/images.json).")
+def render(config_file: Path, out_dir: Path, run_id: str | None, images_file: Path | None) -> None:
+    """Render the platform objects and both Helm charts for kit.yaml.
+
+    Uses a real Helm engine and needs no cluster or credentials: what it writes is what
+    `kit up` registers with Pulumi, for review, diff or GitOps.
+    """
+    import yaml
+
+    from kit.errors import KitError
+    from kit.render import cluster_for, render_objects
+    from kit.render.images import load_lock
+
+    if run_id is not None and not re.match(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", run_id):
+        raise KitError(f"--run-id: {run_id!r} is not a valid run id",
+                       hint="lowercase letters, digits and dashes, at most 63 characters")
+    cfg = load_config(config_file)
+    images = load_lock(images_file) if images_file else None
+    releases = render_objects(cfg, cluster_for(cfg), run_id=run_id, images=images)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise KitError(f"{out_dir}: cannot create the folder: {exc.strerror}") from None
+    for name, objects in releases.items():
+        path = out_dir / f"{name}.yaml"
+        header = f"# {name}: rendered by `kit render` from {config_file}; `kit up` applies these.\n"
+        path.write_text(header + yaml.safe_dump_all(objects, sort_keys=False, explicit_start=True),
+                        encoding="utf-8")
+        click.echo(f"{path}  {len(objects)} objects")

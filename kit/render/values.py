@@ -1,0 +1,173 @@
+"""Chart values computed from kit.yaml and the cluster's outputs.
+
+The only place that knows how KitConfig maps onto charts/finetune and charts/tgi. Bucket
+layout of a run (shared with the trainer and `kit runs`):
+
+    <artifacts>/runs/<run_id>/           everything the trainer uploads (checkpoints too)
+    <artifacts>/runs/<run_id>/model/     the merged model the server loads (kit.trainer)
+    <models>/<hub org>/<hub name>/<revision>/   base weights mirrored by `kit model mirror`
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from kit.errors import KitError
+from kit.render.clouds import PRIVATE_NETWORKS, bucket_scheme, cloud_for
+
+if TYPE_CHECKING:
+    from kit.config import KitConfig
+    from stacks.contract import ClusterOutputs
+
+MERGED_SUBDIR = "model"
+
+
+@dataclass(frozen=True)
+class PodSize:
+    """CPU and memory per GPU a pod asks for: GPU nodes are sized around their GPUs."""
+
+    cpu: int
+    memory_gi: int
+
+
+# Conservative enough to fit the smallest node of each GPU type after system reservations
+# (a 1-GPU L4 node has 4 vCPUs and 16 GiB).
+POD_SIZE_PER_GPU: dict[str, PodSize] = {
+    "l4": PodSize(cpu=3, memory_gi=12),
+    "a10g": PodSize(cpu=3, memory_gi=12),
+    "l40s": PodSize(cpu=6, memory_gi=48),
+    "a100": PodSize(cpu=10, memory_gi=96),
+    "h100": PodSize(cpu=20, memory_gi=180),
+    "h200": PodSize(cpu=20, memory_gi=180),
+}
+
+
+def release_name(cfg: "KitConfig", role: str) -> str:
+    """Object name prefix of a release: <name>-finetune, <name>-server."""
+    return f"{cfg.name}-{role}"
+
+
+def api_keys_secret(cfg: "KitConfig") -> str:
+    """The Secret of API keys the server reads: created with generated keys at `kit up`."""
+    return f"{cfg.name}-api-keys"
+
+
+def default_run_id(cfg: "KitConfig") -> str:
+    """A run id that changes exactly when the training inputs change (the fingerprint)."""
+    inputs = {"model": cfg.model.model_dump(), "data": cfg.data.uri,
+              "training": cfg.training.model_dump(), "gpu": cfg.gpu.model_dump()}
+    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+    return f"ft-{digest[:10]}"
+
+
+def run_uri(cluster: "ClusterOutputs", run_id: str) -> str:
+    if not cluster.artifacts_uri:
+        raise KitError("cluster outputs: no artifacts bucket", hint="run `kit up` to create it")
+    return f"{cluster.artifacts_uri.rstrip('/')}/runs/{run_id}/"
+
+
+def base_model_uri(cfg: "KitConfig", cluster: "ClusterOutputs") -> str:
+    """Where the cluster reads base weights: a bucket URI as given, or the hub mirror."""
+    model_id = cfg.model.id
+    if bucket_scheme(model_id):
+        return model_id.rstrip("/") + "/"
+    local = cfg.resolve_path(model_id)
+    if "://" in model_id or model_id.startswith(("/", ".", "~")) or (local and local.exists()):
+        raise KitError(f"model.id: {model_id!r} is on this machine; the cluster cannot read it",
+                       hint="upload it to a bucket and set model.id to its s3://, gs:// or az:// URI")
+    if not cluster.models_uri:
+        raise KitError("cluster outputs: no models bucket", hint="run `kit up` to create it")
+    return f"{cluster.models_uri.rstrip('/')}/{model_id}/{cfg.model.revision}/"
+
+
+def data_uri(cfg: "KitConfig") -> str:
+    scheme = bucket_scheme(cfg.data.uri)
+    if not scheme:
+        raise KitError(f"data.uri: {cfg.data.uri!r} is not a bucket the cluster can read",
+                       hint="upload the data to an s3://, gs:// or az:// prefix")
+    wanted = cloud_for(cfg.target).scheme
+    if wanted and scheme != wanted:
+        raise KitError(f"data.uri: {scheme}:// data cannot be read privately from {cfg.target}",
+                       hint=f"copy it to a {wanted}:// bucket in the same cloud")
+    return cfg.data.uri
+
+
+def _sizes(cfg: "KitConfig") -> tuple[dict[str, Any], str]:
+    """Resources of a GPU container and its /dev/shm size, scaled with the GPU count."""
+    size = POD_SIZE_PER_GPU[cfg.gpu.type]
+    cpu, mem = size.cpu * cfg.gpu.count, size.memory_gi * cfg.gpu.count
+    resources = {
+        "requests": {"cpu": str(cpu), "memory": f"{mem}Gi", "ephemeral-storage": "1Gi"},
+        "limits": {"cpu": str(cpu), "memory": f"{mem}Gi", "ephemeral-storage": "2Gi"},
+    }
+    return resources, f"{max(1, mem // 4)}Gi"
+
+
+def _identity(cfg: "KitConfig", annotations: dict[str, str]) -> tuple[dict, dict]:
+    service_account = {"create": True, "annotations": dict(annotations)}
+    return service_account, dict(cloud_for(cfg.target).identity_pod_labels)
+
+
+def _placement(cluster: "ClusterOutputs") -> dict[str, Any]:
+    return {"nodeSelector": dict(cluster.gpu_node_selector),
+            "tolerations": [dict(t) for t in cluster.gpu_tolerations]}
+
+
+def training_nodes(cfg: "KitConfig") -> int:
+    """LoRA and QLoRA fit one node; full fine-tuning spreads over the whole GPU pool (FSDP)."""
+    return cfg.gpu.max_nodes if cfg.training.method == "full" else 1
+
+
+def finetune_values(cfg: "KitConfig", cluster: "ClusterOutputs", images: dict[str, str],
+                    run_id: str) -> dict[str, Any]:
+    resources, shm = _sizes(cfg)
+    service_account, pod_labels = _identity(cfg, cluster.trainer_sa_annotations)
+    return {
+        "fullnameOverride": release_name(cfg, "finetune"),
+        "runId": run_id,
+        "images": {"trainer": images["trainer"], "kit": images["kit"]},
+        "nodes": training_nodes(cfg),
+        "gpusPerNode": cfg.gpu.count,
+        "stage": {"dataUri": data_uri(cfg), "modelUri": base_model_uri(cfg, cluster)},
+        "uploadUri": run_uri(cluster, run_id),
+        "training": cfg.training.model_dump(exclude_none=True),
+        "resources": {"trainer": resources,
+                      "stage": {"requests": {"cpu": "1", "memory": "2Gi", "ephemeral-storage": "256Mi"},
+                                "limits": {"cpu": "2", "memory": "2Gi", "ephemeral-storage": "512Mi"}}},
+        "shmSize": shm,
+        "serviceAccount": service_account,
+        "podLabels": pod_labels,
+        **_placement(cluster),
+    }
+
+
+def server_values(cfg: "KitConfig", cluster: "ClusterOutputs", images: dict[str, str],
+                  run_id: str) -> dict[str, Any]:
+    resources, shm = _sizes(cfg)
+    service_account, pod_labels = _identity(cfg, cluster.server_sa_annotations)
+    engine = cfg.serving.engine
+    total = cfg.training.max_length + cfg.serving.max_new_tokens
+    lb = dict(cluster.internal_lb_annotations)
+    values: dict[str, Any] = {
+        "fullnameOverride": release_name(cfg, "server"),
+        "engine": engine,
+        "images": {engine: images[engine], "proxy": images["proxy"], "kit": images["kit"]},
+        "model": {"uri": run_uri(cluster, run_id) + MERGED_SUBDIR + "/",
+                  "servedNames": [cfg.name, "tgi"]},
+        "replicas": cfg.serving.replicas,
+        "gpus": cfg.gpu.count,
+        "tgi": {"maxInputTokens": cfg.training.max_length, "maxTotalTokens": total},
+        "vllm": {"maxModelLen": total},
+        "auth": {"existingSecret": api_keys_secret(cfg)},
+        "resources": resources,
+        "shmSize": shm,
+        "service": {"internalLoadBalancer": {"enabled": bool(lb), "annotations": lb}},
+        "networkPolicy": {"allowedCidrs": (list(cluster.private_cidrs) or PRIVATE_NETWORKS) if lb else []},
+        "serviceAccount": service_account,
+        "podLabels": pod_labels,
+        **_placement(cluster),
+    }
+    return values

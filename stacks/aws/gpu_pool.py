@@ -1,0 +1,96 @@
+"""Node pools: a small system pool and a GPU pool that scales to zero.
+
+Both are EKS managed node groups with the stack's own launch template, so what a reviewer
+reads in the plan is what boots: IMDSv2 required with hop limit 1 (pods cannot reach the
+node's credentials), root volumes encrypted with the stack's key, the stack tag on every
+instance, volume and network interface. The GPU pool carries the taint and label of
+stacks.contract; the cluster autoscaler (stacks/aws/autoscaler.py) scales it from zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from kit.errors import KitError
+from stacks.aws.cluster import Cluster
+from stacks.aws.common import Ctx
+from stacks.aws.network import Network
+from stacks.contract import GPU_LABEL, GPU_TAINT
+
+# GPU type -> GPUs per node -> instance types (several, so spot and on-demand find capacity).
+GPU_INSTANCES: dict[str, dict[int, list[str]]] = {
+    "l4": {1: ["g6.xlarge", "g6.2xlarge", "g6.4xlarge", "g6.8xlarge", "g6.16xlarge"],
+           4: ["g6.12xlarge", "g6.24xlarge"], 8: ["g6.48xlarge"]},
+    "a10g": {1: ["g5.xlarge", "g5.2xlarge", "g5.4xlarge", "g5.8xlarge", "g5.16xlarge"],
+             4: ["g5.12xlarge", "g5.24xlarge"], 8: ["g5.48xlarge"]},
+    "l40s": {1: ["g6e.xlarge", "g6e.2xlarge", "g6e.4xlarge", "g6e.8xlarge", "g6e.16xlarge"],
+             4: ["g6e.12xlarge", "g6e.24xlarge"], 8: ["g6e.48xlarge"]},
+    "a100": {8: ["p4d.24xlarge", "p4de.24xlarge"]},
+    "h100": {1: ["p5.4xlarge"], 8: ["p5.48xlarge"]},
+    "h200": {8: ["p5e.48xlarge", "p5en.48xlarge"]},
+}
+GPU_DISK_GB = 500          # weights, merged checkpoints and the image cache live here
+SYSTEM_INSTANCES = ["m7i.large", "m6i.large"]
+SYSTEM_LABEL = {"lima-kit.io/pool": "system"}
+_EFFECT = {"NoSchedule": "NO_SCHEDULE", "NoExecute": "NO_EXECUTE",
+           "PreferNoSchedule": "PREFER_NO_SCHEDULE"}
+
+
+def instance_types(gpu_type: str, count: int) -> list[str]:
+    table = GPU_INSTANCES[gpu_type]
+    if count not in table:
+        raise KitError(f"gpu.count: {gpu_type} nodes on aws come with {sorted(table)} GPUs, "
+                       f"not {count}", hint=f"set gpu.count to one of {sorted(table)}")
+    return table[count]
+
+
+@dataclass
+class Pools:
+    system: aws.eks.NodeGroup
+    gpu: aws.eks.NodeGroup
+    node_role: aws.iam.Role
+
+
+def launch_template(ctx: Ctx, logical: str, disk_gb: int, key_arn: pulumi.Input[str]) -> aws.ec2.LaunchTemplate:
+    return aws.ec2.LaunchTemplate(
+        f"{logical}-lt", name_prefix=f"{ctx.name}-{logical}-",
+        metadata_options={"http_endpoint": "enabled", "http_tokens": "required",
+                          "http_put_response_hop_limit": 1, "instance_metadata_tags": "disabled"},
+        block_device_mappings=[{"device_name": "/dev/xvda", "ebs": {
+            "volume_size": disk_gb, "volume_type": "gp3", "encrypted": "true",
+            "kms_key_id": key_arn, "delete_on_termination": "true"}}],
+        tag_specifications=[{"resource_type": kind, "tags": dict(ctx.tags)}
+                            for kind in ("instance", "volume", "network-interface")],
+        update_default_version=True, opts=ctx.opts())
+
+
+def pools(ctx: Ctx, net: Network, c: Cluster, node_role: aws.iam.Role, gpu_type: str,
+          gpu_count: int, max_nodes: int, spot: bool, key_arn: pulumi.Input[str]) -> Pools:
+    gpu_types = instance_types(gpu_type, gpu_count)
+    system_lt = launch_template(ctx, "system", 50, key_arn)
+    gpu_lt = launch_template(ctx, "gpu", GPU_DISK_GB, key_arn)
+    # The autoscaler owns desired size; the stack owns min and max.
+    scaled = ctx.opts(parent=c.eks, depends_on=[*c.addons, *node_role.policies],
+                      ignore_changes=["scalingConfig.desiredSize"])
+    system = aws.eks.NodeGroup(
+        "system", cluster_name=c.eks.name, node_group_name=f"{ctx.name}-system",
+        node_role_arn=node_role.arn, subnet_ids=net.subnet_ids, ami_type="AL2023_x86_64_STANDARD",
+        capacity_type="ON_DEMAND", instance_types=SYSTEM_INSTANCES,
+        scaling_config={"min_size": 1, "desired_size": 2, "max_size": 3},
+        update_config={"max_unavailable": 1}, labels=dict(SYSTEM_LABEL),
+        launch_template={"id": system_lt.id, "version": system_lt.latest_version.apply(str)},
+        opts=scaled)
+    gpu = aws.eks.NodeGroup(
+        "gpu", cluster_name=c.eks.name, node_group_name=f"{ctx.name}-gpu-{gpu_type}",
+        node_role_arn=node_role.arn, subnet_ids=net.subnet_ids, ami_type="AL2023_x86_64_NVIDIA",
+        capacity_type="SPOT" if spot else "ON_DEMAND", instance_types=gpu_types,
+        scaling_config={"min_size": 0, "desired_size": 0, "max_size": max_nodes},
+        update_config={"max_unavailable": 1}, labels=dict(GPU_LABEL),
+        taints=[{"key": GPU_TAINT["key"], "value": GPU_TAINT["value"],
+                 "effect": _EFFECT[GPU_TAINT["effect"]]}],
+        launch_template={"id": gpu_lt.id, "version": gpu_lt.latest_version.apply(str)},
+        opts=scaled)
+    return Pools(system=system, gpu=gpu, node_role=node_role)

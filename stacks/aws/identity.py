@@ -1,0 +1,86 @@
+"""Workload identity with EKS Pod Identity: no static keys, no OIDC provider, no annotations.
+
+The trainer reads the data prefix and the model mirror and writes the artifacts bucket; the
+server reads the model mirror and the runs in the artifacts bucket; the node role has no
+storage access at all. Every statement names its resources: no "*" on "*".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from stacks.aws.cluster import Cluster
+from stacks.aws.common import Ctx, assume_role, policy, role, statement
+from stacks.aws.keys import USE
+from stacks.aws.storage import Buckets, parse_s3_uri
+
+
+
+def service_accounts(name: str) -> dict[str, str]:
+    """The ServiceAccounts charts/ create (their release names, kit.render.values.release_name)
+    in the kit's namespace; Pod Identity binds the roles to exactly these."""
+    return {"trainer": f"{name}-finetune", "server": f"{name}-server"}
+
+NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy",
+                 "AmazonEC2ContainerRegistryPullOnly", "AmazonSSMManagedInstanceCore")
+RUNS_PREFIX = "runs/"
+
+
+@dataclass
+class Identities:
+    trainer: aws.iam.Role
+    server: aws.iam.Role
+
+
+def pod_trust(ctx: Ctx) -> str:
+    return assume_role("pods.eks.amazonaws.com", ("sts:AssumeRole", "sts:TagSession"),
+                       condition={"StringEquals": {"aws:SourceAccount": ctx.account}})
+
+
+def node_role(ctx: Ctx, cache_prefix: str) -> aws.iam.Role:
+    """Nodes pull images (and fill the pull-through cache on first pull); nothing else."""
+    repos = ctx.arn("ecr", f"repository/{cache_prefix}/*")
+    return role(ctx, "node", assume_role("ec2.amazonaws.com"), managed=NODE_POLICIES,
+                inline=policy(statement("Allow", ["ecr:BatchImportUpstreamImage",
+                                                  "ecr:CreateRepository"], [repos])))
+
+
+def _read(bucket_arn: pulumi.Input[str], prefix: str, sid: str) -> list[dict]:
+    objects = pulumi.Output.concat(bucket_arn, "/", prefix, "*")
+    stmts = [statement("Allow", ["s3:GetObject"], [objects], Sid=f"{sid}Objects"),
+             statement("Allow", ["s3:ListBucket"], [bucket_arn], Sid=f"{sid}List")]
+    if prefix:
+        stmts[1]["Condition"] = {"StringLike": {"s3:prefix": [prefix, f"{prefix}*"]}}
+    return stmts
+
+
+def workloads(ctx: Ctx, c: Cluster, namespace: str, buckets: Buckets, data_uri: str,
+              key_arn: pulumi.Input[str]) -> Identities:
+    data_bucket, data_prefix = parse_s3_uri(data_uri)
+    data_arn = f"arn:{ctx.partition}:s3:::{data_bucket}"
+    runs = pulumi.Output.concat(buckets.artifacts.arn, "/", RUNS_PREFIX, "*")
+    kms = [statement("Allow", USE, [key_arn], Sid="KitKey")]
+    if ctx.options.data_kms_key_arn:
+        kms.append(statement("Allow", ["kms:Decrypt", "kms:DescribeKey"],
+                             [ctx.options.data_kms_key_arn], Sid="DataKey"))
+    trainer = role(ctx, "trainer", pod_trust(ctx), inline=policy(
+        *_read(data_arn, data_prefix, "Data"),
+        *_read(buckets.models.arn, "", "Models"),
+        *_read(buckets.artifacts.arn, RUNS_PREFIX, "Runs"),
+        statement("Allow", ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
+                            "s3:ListMultipartUploadParts"], [runs], Sid="WriteRuns"),
+        *kms))
+    server = role(ctx, "server", pod_trust(ctx), inline=policy(
+        *_read(buckets.models.arn, "", "Models"),
+        *_read(buckets.artifacts.arn, RUNS_PREFIX, "Runs"),
+        statement("Allow", ["kms:Decrypt", "kms:DescribeKey"], [key_arn], Sid="KitKey")))
+    accounts = service_accounts(ctx.name)
+    for logical, r in (("trainer", trainer), ("server", server)):
+        sa = accounts[logical]
+        aws.eks.PodIdentityAssociation(f"{logical}-identity", cluster_name=c.eks.name,
+                                       namespace=namespace, service_account=sa, role_arn=r.arn,
+                                       opts=ctx.opts(parent=r, depends_on=c.addons))
+    return Identities(trainer=trainer, server=server)

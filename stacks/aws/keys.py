@@ -1,0 +1,52 @@
+"""The stack's customer-managed KMS key: Kubernetes secrets, node disks, buckets, logs, ECR.
+
+One key, rotated yearly. It outlives `kit down` (retainOnDelete) unless purging, because the
+buckets it encrypts are retained too: deleting the key would make retained data unreadable.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from stacks.aws.common import Ctx, policy, statement
+
+# What the account's own administrators may do through IAM policies. No "kms:*".
+_ADMIN = ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
+          "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource",
+          "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
+          "kms:RotateKeyOnDemand"]
+USE = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
+
+
+def key(ctx: Ctx) -> aws.kms.Key:
+    root = ctx.arn("iam", "root", region=False)
+    autoscaling = ctx.arn("iam", "role/aws-service-role/autoscaling.amazonaws.com/"
+                          "AWSServiceRoleForAutoScaling", region=False)
+    doc = policy(
+        statement("Allow", _ADMIN + USE + ["kms:CreateGrant"], "*", Sid="AccountAdmins",
+                  Principal={"AWS": root}),
+        # EBS volumes of node groups are created by the Auto Scaling service-linked role.
+        statement("Allow", USE, "*", Sid="AutoScalingVolumes", Principal={"AWS": autoscaling}),
+        statement("Allow", ["kms:CreateGrant"], "*", Sid="AutoScalingGrants",
+                  Principal={"AWS": autoscaling},
+                  Condition={"Bool": {"kms:GrantIsForAWSResource": "true"}}),
+        statement("Allow", USE, "*", Sid="CloudWatchLogs",
+                  Principal={"Service": f"logs.{ctx.region}.amazonaws.com"},
+                  Condition={"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
+                                         ctx.arn("logs", "log-group:*")}}),
+    )
+    retain = not ctx.purge
+    k = aws.kms.Key("key", description=f"lima-kit {ctx.name}: secrets, disks, buckets, logs",
+                    enable_key_rotation=True, deletion_window_in_days=30,
+                    key_usage="ENCRYPT_DECRYPT", customer_master_key_spec="SYMMETRIC_DEFAULT",
+                    policy=doc, opts=ctx.opts(retain_on_delete=retain))
+    aws.kms.Alias("key-alias", name=f"alias/lima-kit/{ctx.name}", target_key_id=k.key_id,
+                  opts=ctx.opts(parent=k, retain_on_delete=retain))
+    return k
+
+
+def log_group(ctx: Ctx, logical: str, name: str, key_arn: pulumi.Input[str]) -> aws.cloudwatch.LogGroup:
+    """A KMS-encrypted log group the stack owns (so `kit down` removes it: no leaked groups)."""
+    return aws.cloudwatch.LogGroup(logical, name=name, kms_key_id=key_arn, retention_in_days=365,
+                                   opts=ctx.opts())

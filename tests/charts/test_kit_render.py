@@ -1,0 +1,251 @@
+"""`kit render` and the kit.render API: example configs, cloud defaults, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from chartkit import EXAMPLES, ROOT, TEST_IMAGES, by_kind, container, load_dir, one, pod_specs
+from pss_restricted import violations
+
+from kit.config import parse
+from kit.errors import KitError
+from kit.render import cluster_for, default_run_id, render_objects
+from kit.render.clouds import CLOUDS, PRIVATE_NETWORKS
+
+
+def config(tmp_path: Path, **overrides) -> "object":
+    raw = {"name": "acme", "target": "aws", "region": "us-east-1",
+           "model": {"id": "meta-llama/Llama-3.1-8B-Instruct"},
+           "data": {"uri": "s3://acme-data/sft/"}}
+    raw.update(overrides)
+    return parse(raw, base_dir=tmp_path)
+
+
+@pytest.mark.parametrize("example", ["kubernetes", "aws"])
+def test_example_render_is_valid_and_restricted(example_renders, example):
+    import kubernetes_validate
+
+    out = example_renders[example]
+    assert sorted(p.name for p in out.iterdir()) == ["finetune.yaml", "platform.yaml", "server.yaml"]
+    objects = load_dir(out)
+    for obj in objects:
+        kubernetes_validate.validate(obj, "1.33.0", strict=True)
+    for name, spec in pod_specs(objects):
+        assert violations(name, spec) == []
+
+
+def test_platform_objects_lock_the_namespace_down(example_renders):
+    objects = load_dir(example_renders["kubernetes"])
+    ns = one(objects, "Namespace")
+    assert ns["metadata"]["name"] == "lima-kit"
+    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    policies = {p["metadata"]["name"]: p["spec"] for p in by_kind(objects, "NetworkPolicy")}
+    assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    dns = policies["allow-dns"]["egress"][0]
+    assert {"protocol": "UDP", "port": 53} in dns["ports"]
+    storage = policies["allow-storage"]["egress"][0]
+    assert storage["ports"] == [{"protocol": "TCP", "port": 443}]
+    assert all(o["metadata"].get("namespace", "lima-kit") == "lima-kit" for o in objects)
+
+
+def test_kubernetes_example_serves_tgi_on_a_cluster_ip(example_renders):
+    objects = load_dir(example_renders["kubernetes"])
+    svc = next(o for o in by_kind(objects, "Service") if o["metadata"]["name"] == "acme-notes-server")
+    assert svc["spec"]["type"] == "ClusterIP"
+    deployment = one(objects, "Deployment")
+    engine = container(deployment["spec"]["template"]["spec"], "engine")
+    assert engine["image"] == TEST_IMAGES["tgi"]
+    assert "--max-input-tokens=2048" in engine["args"] and "--max-total-tokens=2304" in engine["args"]
+    job = one(objects, "Job")
+    stage = container(job["spec"]["template"]["spec"], "stage-model")
+    assert stage["args"][0] == "s3://acme-notes-models/meta-llama/Llama-3.1-8B-Instruct/main/"
+
+
+def test_aws_example_full_finetune_spans_the_pool_and_serves_vllm(example_renders):
+    objects = load_dir(example_renders["aws"])
+    job = one(objects, "Job")
+    assert job["spec"]["completions"] == 2                       # method full: max_nodes
+    trainer = container(job["spec"]["template"]["spec"], "trainer")
+    assert trainer["resources"]["limits"]["nvidia.com/gpu"] == 8
+    deployment = one(objects, "Deployment")
+    assert deployment["spec"]["replicas"] == 2
+    engine = container(deployment["spec"]["template"]["spec"], "engine")
+    assert engine["image"] == TEST_IMAGES["vllm"] and "--tensor-parallel-size=8" in engine["args"]
+    svc = next(o for o in by_kind(objects, "Service") if o["spec"].get("type") == "LoadBalancer")
+    assert svc["metadata"]["annotations"] == CLOUDS["aws"].internal_lb
+    spec_map = one(load_dir(example_renders["aws"], "finetune.yaml"), "ConfigMap")
+    upload = json.loads(spec_map["data"]["spec.json"])["upload_uri"]
+    assert upload.startswith("s3://acme-notes-artifacts/runs/ft-")
+
+
+def test_render_objects_uses_real_cluster_outputs(tmp_path):
+    cfg = config(tmp_path, target="gcp", region="europe-west4", data={"uri": "gs://acme-data/sft/"})
+    cluster = cluster_for(cfg)
+    cluster.private_cidrs = ["10.42.0.0/16"]
+    cluster.registry_prefix = "europe-west4-docker.pkg.dev/acme/mirror/"
+    cluster.trainer_sa_annotations = {"iam.gke.io/gcp-service-account": "t@acme.iam.gserviceaccount.com"}
+    releases = render_objects(cfg, cluster, run_id="ft-abc", images=TEST_IMAGES)
+    assert list(releases) == ["platform", "finetune", "server"]
+    storage = next(p for p in releases["platform"] if p["metadata"]["name"] == "allow-storage")
+    rules = storage["spec"]["egress"]
+    assert rules[0]["to"] == [{"ipBlock": {"cidr": "10.42.0.0/16"}}]
+    assert {"ipBlock": {"cidr": "199.36.153.8/30"}} in rules[1]["to"]     # private.googleapis.com
+    sa = one(releases["finetune"], "ServiceAccount")
+    assert sa["metadata"]["annotations"] == cluster.trainer_sa_annotations
+    job = one(releases["finetune"], "Job")
+    images = {c["name"]: c["image"] for c in job["spec"]["template"]["spec"]["containers"]
+              + job["spec"]["template"]["spec"]["initContainers"]}
+    digest = TEST_IMAGES["trainer"].split("@")[1]
+    assert images["trainer"] == f"europe-west4-docker.pkg.dev/acme/mirror/trainer@{digest}"
+    server = one(releases["server"], "Deployment")["spec"]["template"]["spec"]
+    proxy = container(server, "auth-proxy")["image"]
+    assert proxy.startswith("europe-west4-docker.pkg.dev/acme/mirror/docker-hub/nginxinc/")
+    policy = next(p for p in releases["server"] if p["kind"] == "NetworkPolicy")
+    assert {"ipBlock": {"cidr": "10.42.0.0/16"}} in policy["spec"]["ingress"][0]["from"]
+
+
+@pytest.mark.parametrize("target,region,data", [("aws", "us-east-1", "s3://d/x/"),
+                                                ("azure", "westeurope", "az://acct/x/")])
+def test_public_storage_or_identity_endpoints_get_https_anywhere(tmp_path, target, region, data):
+    cfg = config(tmp_path, target=target, region=region, data={"uri": data})
+    cluster = cluster_for(cfg)
+    cluster.private_cidrs = ["10.42.0.0/16"]
+    releases = render_objects(cfg, cluster, images=TEST_IMAGES)
+    storage = next(p for p in releases["platform"] if p["metadata"]["name"] == "allow-storage")
+    assert storage["spec"]["egress"][0]["to"] == [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
+    assert storage["spec"]["egress"][0]["ports"] == [{"protocol": "TCP", "port": 443}]
+    assert CLOUDS[target].https_anywhere in storage["metadata"]["annotations"]["lima-kit.io/why"]
+    labels = one(releases["server"], "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert (labels.get("azure.workload.identity/use") == "true") == (target == "azure")
+
+
+def test_image_from_an_unmirrored_registry_is_refused(tmp_path):
+    cfg = config(tmp_path)
+    cluster = cluster_for(cfg)
+    cluster.registry_prefix = "123.dkr.ecr.us-east-1.amazonaws.com/acme"
+    lock = {**TEST_IMAGES, "proxy": "quay.io/nginx/nginx-unprivileged@sha256:" + "0" * 64}
+    with pytest.raises(KitError, match="no pull-through cache"):
+        render_objects(cfg, cluster, images=lock)
+
+
+@pytest.mark.parametrize("target,region,data,artifacts", [
+    ("aws", "us-east-1", "s3://d/x/", "s3://acme-artifacts"),
+    ("gcp", "europe-west4", "gs://d/x/", "gs://acme-artifacts"),
+    ("azure", "westeurope", "az://acct/x/", "az://acmekit/acme-artifacts"),
+])
+def test_cluster_defaults_per_cloud(tmp_path, target, region, data, artifacts):
+    cluster = cluster_for(config(tmp_path, target=target, region=region, data={"uri": data}))
+    assert cluster.cloud == target and cluster.artifacts_uri == artifacts
+    assert cluster.internal_lb_annotations == CLOUDS[target].internal_lb
+    assert cluster.gpu_tolerations[0]["key"] == "nvidia.com/gpu"
+
+
+def test_existing_cluster_has_no_load_balancer_and_reuses_the_data_scheme(tmp_path):
+    cfg = config(tmp_path, target="kubernetes", region=None, data={"uri": "gs://d/x/"},
+                 kubernetes={"context": "onprem"})
+    cluster = cluster_for(cfg)
+    assert (cluster.cluster_name, cluster.models_uri) == ("onprem", "gs://acme-models")
+    assert cluster.internal_lb_annotations == {}
+    server = render_objects(cfg, cluster, images=TEST_IMAGES)["server"]
+    assert one(server, "Service")["spec"]["type"] == "ClusterIP"
+    assert PRIVATE_NETWORKS  # the fallback exists for clouds without known CIDRs
+
+
+def test_run_id_follows_the_training_inputs(tmp_path):
+    a = default_run_id(config(tmp_path))
+    assert a == default_run_id(config(tmp_path))
+    assert a != default_run_id(config(tmp_path, training={"epochs": 3}))
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"data": {"uri": "./data.jsonl"}}, "data.uri"),
+    ({"data": {"uri": "gs://other-cloud/x/"}}, "cannot be read privately"),
+    ({"model": {"id": "./weights"}}, "model.id"),
+])
+def test_unreachable_inputs_are_one_line_errors(tmp_path, overrides, message):
+    (tmp_path / "weights").mkdir()
+    cfg = config(tmp_path, **overrides)
+    with pytest.raises(KitError, match=message) as err:
+        render_objects(cfg, cluster_for(config(tmp_path)), images=TEST_IMAGES)
+    assert "\n" not in err.value.one_line()
+
+
+def test_missing_images_lock_names_the_fix(tmp_path):
+    cfg = config(tmp_path)
+    with pytest.raises(KitError, match="no images lock") as err:
+        render_objects(cfg, cluster_for(cfg))
+    assert "--images" in (err.value.hint or "")
+
+
+def test_lock_with_a_tag_is_refused(tmp_path):
+    cfg = config(tmp_path)
+    lock = {**TEST_IMAGES, "proxy": "nginxinc/nginx-unprivileged:1.29-alpine"}
+    with pytest.raises(KitError, match="not pinned by digest"):
+        render_objects(cfg, cluster_for(cfg), images=lock)
+
+
+def _kit(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run([sys.executable, "-m", "kit", *args], cwd=cwd, capture_output=True,
+                          text=True, check=False, env=env)
+
+
+def test_local_target_is_a_clear_one_line_error(tmp_path):
+    (tmp_path / "kit.yaml").write_text(
+        "name: acme\ntarget: local\nmodel: {id: demo:tiny-llama}\ndata: {uri: data.jsonl}\n")
+    proc = _kit("render", "-f", "kit.yaml", "--out", "out", cwd=tmp_path)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: target: local")
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_writes_files_from_a_lock(tmp_path):
+    (tmp_path / "kit.yaml").write_text((EXAMPLES / "kubernetes" / "kit.yaml").read_text())
+    (tmp_path / "lock.json").write_text(json.dumps(TEST_IMAGES))
+    proc = _kit("render", "-f", "kit.yaml", "--out", "out", "--images", "lock.json",
+                "--run-id", "ft-1", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "platform.yaml" in proc.stdout
+    spec = json.loads(one(load_dir(tmp_path / "out", "finetune.yaml"), "ConfigMap")["data"]["spec.json"])
+    assert spec["run_id"] == "ft-1"
+
+
+def test_render_command_imports_nothing_heavy():
+    code = ("import sys, kit.cli, kit.commands.render; "
+            "print(sorted(m for m in ('helm_python', 'kit.render', 'pulumi', 'kubernetes') "
+            "if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          cwd=ROOT)
+    assert proc.stdout.strip() == "[]"
+
+
+def test_helm_cli_is_used_when_on_path(tmp_path, monkeypatch):
+    """The `helm` CLI path: arguments, values file, YAML stream, one-line failures."""
+    from kit.render import engine
+
+    log = tmp_path / "args.txt"
+    helm = tmp_path / "bin" / "helm"
+    helm.parent.mkdir()
+    helm.write_text(
+        "#!/bin/sh\n"
+        f'echo "$@" > {log}\n'
+        'for a in "$@"; do case "$a" in *.json) cp "$a" ' f'{tmp_path}/values.json;; esac; done\n'
+        'if [ "$2" = broken ]; then echo "Error: values don\'t meet the schema" >&2; exit 1; fi\n'
+        "printf -- '---\\n# Source: x\\napiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: b}\\n"
+        "---\\napiVersion: v1\\nkind: Namespace\\nmetadata: {name: a}\\n'\n")
+    helm.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{helm.parent}{os.pathsep}{os.environ['PATH']}")
+    objects = engine.render_chart("tgi", {"engine": "vllm"}, release="acme-server", namespace="ns")
+    assert [o["kind"] for o in objects] == ["Namespace", "ConfigMap"]     # Helm's install order
+    args = log.read_text().split()
+    assert args[:3] == ["template", "acme-server", str(engine.charts_dir() / "tgi")]
+    assert args[3:5] == ["--namespace", "ns"] and args[5] == "--values"
+    assert json.loads((tmp_path / "values.json").read_text()) == {"engine": "vllm"}
+    with pytest.raises(KitError, match="helm template failed: Error: values don't meet the schema"):
+        engine.render_chart("tgi", {}, release="broken", namespace="ns")

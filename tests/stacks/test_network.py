@@ -1,0 +1,119 @@
+"""Network invariants: private subnets only, no internet/NAT gateway unless egress is opted
+in, private endpoints for storage/registry/identity, flow logs; an existing VPC is used as given."""
+
+from __future__ import annotations
+
+import pytest
+
+from kit.errors import KitError
+from kit.plan.mocks import PlanMocks
+from stacks.aws.network import INTERFACE_ENDPOINTS
+from tests.stacks.conftest import existing_vpc, inputs, make_cfg, plan_of, policy_doc
+
+GATEWAYS = ("aws:ec2/internetGateway:InternetGateway", "aws:ec2/natGateway:NatGateway",
+            "aws:ec2/eip:Eip", "aws:ec2/route:Route")
+
+
+def test_default_has_no_internet_or_nat_gateway_and_no_routes(default_plan):
+    for typ in GATEWAYS:
+        assert default_plan.of_type(typ) == [], typ
+
+
+def test_every_subnet_is_private(default_plan):
+    subnets = default_plan.of_type("aws:ec2/subnet:Subnet")
+    assert len(subnets) == 3
+    assert {s["inputs"]["availabilityZone"] for s in subnets} == {"us-east-1a", "us-east-1b", "us-east-1c"}
+    for s in subnets:
+        assert s["inputs"]["mapPublicIpOnLaunch"] is False
+
+
+def test_vpc_dns_and_locked_default_security_group(default_plan):
+    vpc = inputs(default_plan, "aws:ec2/vpc:Vpc")
+    assert vpc["enableDnsSupport"] is True and vpc["enableDnsHostnames"] is True
+    sg = inputs(default_plan, "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+    assert sg["ingress"] == [] and sg["egress"] == []
+
+
+def test_private_endpoints_for_storage_registry_identity(default_plan):
+    endpoints = {r["inputs"]["serviceName"]: r["inputs"]
+                 for r in default_plan.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")}
+    for service in ("ecr.api", "ecr.dkr", "sts", "ec2", "eks", "eks-auth", "logs", "ssm"):
+        assert service in INTERFACE_ENDPOINTS
+        ep = endpoints[f"com.amazonaws.us-east-1.{service}"]
+        assert ep["vpcEndpointType"] == "Interface"
+        assert ep["privateDnsEnabled"] is True
+        assert len(ep["subnetIds"]) == 3
+    s3 = endpoints["com.amazonaws.us-east-1.s3"]
+    assert s3["vpcEndpointType"] == "Gateway"
+    assert s3["routeTableIds"] == [inputs(default_plan, "aws:ec2/routeTableAssociation:RouteTableAssociation", "private-0")["routeTableId"]]
+
+
+def test_s3_endpoint_only_reaches_the_kit_and_data_buckets(default_plan):
+    s3 = [r for r in default_plan.of_type("aws:ec2/vpcEndpoint:VpcEndpoint") if r["name"] == "endpoint-s3"][0]
+    resources = {res for st in policy_doc(s3["inputs"]["policy"]) for res in st["Resource"]}
+    for res in resources:
+        assert ("acme-notes-artifacts-" in res or "acme-notes-models-" in res
+                or res.startswith("arn:aws:s3:::acme-clinical-notes")
+                or "starport-layer-bucket" in res), res
+    data = [st for st in policy_doc(s3["inputs"]["policy"]) if st["Sid"] == "DataRead"][0]
+    assert "s3:PutObject" not in data["Action"]
+
+
+def test_endpoint_security_group_allows_https_from_the_vpc_only(default_plan):
+    sg = inputs(default_plan, "aws:ec2/securityGroup:SecurityGroup", "endpoints-sg")
+    assert sg["ingress"] == [{"protocol": "tcp", "fromPort": 443, "toPort": 443,
+                              "cidrBlocks": ["10.42.0.0/16"], "description": "HTTPS from inside the VPC"}]
+    assert sg["egress"] == []
+
+
+def test_flow_logs_capture_all_traffic_into_an_encrypted_group(default_plan):
+    flow = inputs(default_plan, "aws:ec2/flowLog:FlowLog")
+    assert flow["trafficType"] == "ALL" and flow["logDestinationType"] == "cloud-watch-logs"
+    group = inputs(default_plan, "aws:cloudwatch/logGroup:LogGroup", "flow-logs")
+    assert group["kmsKeyId"].startswith("arn:aws:kms:")
+
+
+def test_egress_opt_in_adds_one_nat_and_keeps_nodes_private():
+    plan = plan_of(make_cfg(network={"egress": True}))
+    assert len(plan.of_type("aws:ec2/natGateway:NatGateway")) == 1
+    assert len(plan.of_type("aws:ec2/internetGateway:InternetGateway")) == 1
+    routes = {r["name"]: r["inputs"] for r in plan.of_type("aws:ec2/route:Route")}
+    assert routes["private-egress"]["destinationCidrBlock"] == "0.0.0.0/0"
+    assert routes["private-egress"]["natGatewayId"].startswith("nat-")
+    for s in plan.of_type("aws:ec2/subnet:Subnet"):
+        assert s["inputs"]["mapPublicIpOnLaunch"] is False
+    private = [s for s in plan.of_type("aws:ec2/subnet:Subnet") if s["name"].startswith("private")]
+    nodes = inputs(plan, "aws:eks/nodeGroup:NodeGroup", "gpu")["subnetIds"]
+    assert len(private) == 3 and len(nodes) == 3
+    public_ids = {s["name"] for s in plan.of_type("aws:ec2/subnet:Subnet")} - {s["name"] for s in private}
+    assert public_ids == {"public-0", "public-1", "public-2"}
+
+
+def test_existing_vpc_creates_no_network_and_uses_the_given_subnets():
+    plan = plan_of(aws=existing_vpc())
+    for typ in ("aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", *GATEWAYS):
+        assert plan.of_type(typ) == [], typ
+    subnets = existing_vpc().subnet_ids
+    assert inputs(plan, "aws:eks/cluster:Cluster")["vpcConfig"]["subnetIds"] == subnets
+    assert inputs(plan, "aws:eks/nodeGroup:NodeGroup", "gpu")["subnetIds"] == subnets
+    assert inputs(plan, "aws:ec2/flowLog:FlowLog")["vpcId"] == "vpc-0123456789abcdef0"
+    sg = inputs(plan, "aws:ec2/securityGroup:SecurityGroup", "endpoints-sg")
+    assert sg["ingress"][0]["cidrBlocks"] == ["10.0.0.0/16"]  # read from the VPC, not assumed
+
+
+def test_existing_subnet_routing_to_nat_is_refused_without_egress():
+    from kit.plan import offline_plan
+
+    mocks = PlanMocks(calls={"aws:ec2/getRouteTable:getRouteTable": {
+        "routeTableId": "rtb-1", "id": "rtb-1",
+        "routes": [{"cidrBlock": "0.0.0.0/0", "natGatewayId": "nat-0abc"}]}})
+    with pytest.raises(KitError, match="routes to nat-0abc but network.egress is false"):
+        offline_plan(make_cfg(), aws=existing_vpc(), mocks=mocks)
+
+
+def test_existing_vpc_needs_two_subnets():
+    from kit.plan import offline_plan
+    from stacks.settings import AwsOptions
+
+    with pytest.raises(KitError, match="vpcId/subnetIds"):
+        offline_plan(make_cfg(), aws=AwsOptions(vpc_id="vpc-1", subnet_ids=["subnet-1"]))

@@ -1,0 +1,191 @@
+"""Storage, identity, registry and tagging invariants, and the contract's outputs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from stacks.aws.common import STACK_TAG
+from stacks.aws.identity import service_accounts
+from stacks.contract import ClusterOutputs
+from tests.stacks.conftest import as_list, inputs, make_cfg, plan_of, policy_doc
+
+KIT_BUCKETS = {"artifacts": "acme-notes-artifacts-123456789012",
+               "models": "acme-notes-models-123456789012"}
+
+
+def _by_bucket(plan, typ):
+    return {r["inputs"]["bucket"]: r for r in plan.of_type(typ)}
+
+
+@pytest.mark.parametrize("purpose", sorted(KIT_BUCKETS))
+def test_each_kit_bucket_has_its_protections(default_plan, purpose):
+    name = KIT_BUCKETS[purpose]
+    bucket = default_plan.one("aws:s3/bucket:Bucket", purpose)
+    assert bucket["inputs"]["bucket"] == name and bucket["inputs"]["forceDestroy"] is False
+    assert bucket["retain_on_delete"] is True
+    pab = _by_bucket(default_plan, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")[name]
+    assert {k: pab["inputs"][k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
+                                          "restrictPublicBuckets")} == dict.fromkeys(
+        ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"), True)
+    sse = _by_bucket(default_plan, "aws:s3/bucketServerSideEncryptionConfiguration:"
+                                   "BucketServerSideEncryptionConfiguration")[name]
+    (rule,) = sse["inputs"]["rules"]
+    assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
+    assert rule["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"].startswith("arn:aws:kms:")
+    versioning = _by_bucket(default_plan, "aws:s3/bucketVersioning:BucketVersioning")[name]
+    assert versioning["inputs"]["versioningConfiguration"] == {"status": "Enabled"}
+    owner = _by_bucket(default_plan, "aws:s3/bucketOwnershipControls:BucketOwnershipControls")[name]
+    assert owner["inputs"]["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
+    pol = _by_bucket(default_plan, "aws:s3/bucketPolicy:BucketPolicy")[name]
+    tls = [st for st in policy_doc(pol["inputs"]["policy"]) if st["Sid"] == "DenyInsecureTransport"][0]
+    assert tls["Effect"] == "Deny" and tls["Principal"] == "*"
+    assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert set(tls["Resource"]) == {f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"}
+    for r in (pab, sse, versioning, owner, pol):
+        assert r["retain_on_delete"] is True, r["type"]
+
+
+def test_key_outlives_the_buckets_it_encrypts(default_plan):
+    assert default_plan.one("aws:kms/key:Key")["retain_on_delete"] is True
+
+
+def test_purge_lets_the_buckets_and_key_go():
+    plan = plan_of(make_cfg(), purge=True)
+    for purpose in KIT_BUCKETS:
+        bucket = plan.one("aws:s3/bucket:Bucket", purpose)
+        assert bucket["retain_on_delete"] is False and bucket["inputs"]["forceDestroy"] is True
+    assert plan.one("aws:kms/key:Key")["retain_on_delete"] is False
+
+
+def test_data_bucket_is_only_read(default_plan):
+    data = [r for r in default_plan.of_type("aws:s3/bucket:Bucket") if r["read"]]
+    assert [(r["name"], r["id"]) for r in data] == [("data", "acme-clinical-notes")]
+    created = {r["inputs"].get("bucket") for r in default_plan.resources if not r["read"]}
+    assert "acme-clinical-notes" not in created
+
+
+def _statements(plan, role_name):
+    pols = [r for r in plan.of_type("aws:iam/rolePolicy:RolePolicy") if r["name"] == f"{role_name}-inline"]
+    return [st for r in pols for st in policy_doc(r["inputs"]["policy"])]
+
+
+def test_no_iam_statement_allows_everything_on_everything(default_plan):
+    docs = [r["inputs"]["policy"] for r in default_plan.of_type("aws:iam/rolePolicy:RolePolicy")]
+    docs += [r["inputs"]["assumeRolePolicy"] for r in default_plan.of_type("aws:iam/role:Role")]
+    docs += [default_plan.one("aws:kms/key:Key")["inputs"]["policy"]]
+    assert len(docs) > 10
+    for doc in docs:
+        for st in policy_doc(doc):
+            actions = as_list(st["Action"])
+            assert "*" not in actions and not any(a.endswith(":*") and st["Effect"] == "Allow"
+                                                  and as_list(st.get("Resource", [])) == ["*"]
+                                                  for a in actions), st
+
+
+def test_node_role_has_no_storage_access(default_plan):
+    attached = {r["inputs"]["policyArn"].rsplit("/", 1)[-1]
+                for r in default_plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                if r["name"].startswith("node-")}
+    assert attached == {"AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy",
+                        "AmazonEC2ContainerRegistryPullOnly", "AmazonSSMManagedInstanceCore"}
+    for st in _statements(default_plan, "node"):
+        assert all(not a.startswith("s3:") for a in as_list(st["Action"]))
+
+
+def test_trainer_reads_the_data_prefix_and_writes_runs_only(default_plan):
+    sts = {st["Sid"]: st for st in _statements(default_plan, "trainer")}
+    assert sts["DataObjects"]["Action"] == ["s3:GetObject"]
+    assert sts["DataObjects"]["Resource"] == ["arn:aws:s3:::acme-clinical-notes/sft/*"]
+    assert sts["DataList"]["Condition"] == {"StringLike": {"s3:prefix": ["sft/", "sft/*"]}}
+    writes = [st for st in sts.values() if any(a in ("s3:PutObject", "s3:DeleteObject")
+                                               for a in as_list(st["Action"]))]
+    assert [w["Resource"] for w in writes] == [[f"arn:aws:s3:::{KIT_BUCKETS['artifacts']}/runs/*"]]
+
+
+def test_server_only_reads(default_plan):
+    for st in _statements(default_plan, "server"):
+        for action in as_list(st["Action"]):
+            assert action in ("s3:GetObject", "s3:ListBucket", "kms:Decrypt", "kms:DescribeKey"), action
+        assert not any("acme-clinical-notes" in res for res in as_list(st["Resource"]))
+
+
+def test_pod_identity_binds_the_chart_service_accounts(default_plan):
+    assoc = {r["inputs"]["serviceAccount"]: r["inputs"]
+             for r in default_plan.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")}
+    accounts = service_accounts("acme-notes")
+    for logical in ("trainer", "server"):
+        a = assoc[accounts[logical]]
+        assert a["namespace"] == "lima-kit"
+        assert a["roleArn"] == f"arn:aws:iam::123456789012:role/acme-notes-{logical}"
+    trust = json.loads(inputs(default_plan, "aws:iam/role:Role", "trainer-role")["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+
+
+def test_chart_release_names_match_the_bound_service_accounts():
+    from kit.render.values import release_name
+
+    cfg = make_cfg()
+    assert service_accounts(cfg.name) == {"trainer": release_name(cfg, "finetune"),
+                                          "server": release_name(cfg, "server")}
+
+
+def test_registry_repositories_and_pull_through_cache(default_plan):
+    repos = {r["inputs"]["name"]: r["inputs"] for r in default_plan.of_type("aws:ecr/repository:Repository")}
+    assert set(repos) == {"acme-notes/trainer", "acme-notes/kit", "acme-notes/nvidia-device-plugin"}
+    for repo in repos.values():
+        assert repo["imageTagMutability"] == "IMMUTABLE"
+        assert repo["encryptionConfigurations"][0]["encryptionType"] == "KMS"
+        assert repo["imageScanningConfiguration"] == {"scanOnPush": True}
+    rules = {r["inputs"]["upstreamRegistryUrl"]: r["inputs"]
+             for r in default_plan.of_type("aws:ecr/pullThroughCacheRule:PullThroughCacheRule")}
+    assert rules["ghcr.io"]["ecrRepositoryPrefix"] == "acme-notes/ghcr"            # TGI
+    assert rules["registry-1.docker.io"]["ecrRepositoryPrefix"] == "acme-notes/docker-hub"  # vLLM
+    for url in ("ghcr.io", "registry-1.docker.io"):
+        assert rules[url]["credentialArn"].startswith("arn:aws:secretsmanager:")
+    for rule in rules.values():
+        assert len(rule["ecrRepositoryPrefix"]) <= 30
+    secrets = default_plan.of_type("aws:secretsmanager/secret:Secret")
+    assert all(s["inputs"]["name"].startswith("ecr-pullthroughcache/") for s in secrets)
+    assert default_plan.of_type("aws:secretsmanager/secretVersion:SecretVersion") == []
+
+
+def test_every_aws_resource_carries_the_stack_tag(default_plan):
+    provider = default_plan.one("pulumi:providers:aws")
+    assert json.loads(provider["inputs"]["defaultTags"])["tags"][STACK_TAG] == "acme-notes"
+    assert provider["inputs"]["region"] == "us-east-1"
+    prefix = default_plan.one("pulumi:providers:aws")["name"]
+    aws_resources = [r for r in default_plan.resources if r["type"].startswith("aws:")]
+    assert len(aws_resources) > 50
+    for r in aws_resources:
+        assert f"pulumi:providers:aws::{prefix}::" in r["provider"], (r["type"], r["name"])
+    k8s = [r for r in default_plan.resources if r["type"].startswith("kubernetes:")]
+    for r in k8s:
+        assert "pulumi:providers:kubernetes::eks::" in r["provider"], r["name"]
+
+
+def test_outputs_follow_the_contract(default_plan):
+    out = default_plan.outputs
+    fields = set(ClusterOutputs.__dataclass_fields__)
+    assert set(out) == fields
+    assert out["artifacts_uri"] == f"s3://{KIT_BUCKETS['artifacts']}"
+    assert out["models_uri"] == f"s3://{KIT_BUCKETS['models']}"
+    assert out["data_uri"] == "s3://acme-clinical-notes/sft/"
+    assert out["registry_prefix"] == "123456789012.dkr.ecr.us-east-1.amazonaws.com/acme-notes"
+    assert out["private_cidrs"] == ["10.42.0.0/16"]
+    assert out["cluster_name"] == "acme-notes" and out["cloud"] == "aws"
+    assert out["internal_lb_annotations"]["service.beta.kubernetes.io/aws-load-balancer-scheme"] == "internal"
+
+
+def test_platform_layer_registers_the_rendered_objects(default_plan):
+    from kit.render.platform import platform_objects
+    from stacks.contract import ClusterOutputs as CO
+
+    expected = platform_objects(make_cfg(), CO(cloud="aws", cluster_name="acme-notes"))
+    registered = {(r["inputs"]["kind"], r["inputs"]["metadata"]["name"])
+                  for r in default_plan.resources if r["type"].startswith("kubernetes:")}
+    for obj in expected:
+        assert (obj["kind"], obj["metadata"]["name"]) in registered
+    ns = inputs(default_plan, "kubernetes:core/v1:Namespace")
+    assert ns["metadata"]["name"] == "lima-kit"
