@@ -15,7 +15,7 @@ def write_json(path: Path, payload: Any) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh, indent=2, sort_keys=True, default=str)
+            json.dump(payload, fh, indent=2, default=str)
             fh.write("\n")
             fh.flush()
             os.fsync(fh.fileno())
