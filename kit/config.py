@@ -95,6 +95,27 @@ class KubernetesConfig(_Section):
     namespace: str = "lima-kit"
 
 
+class AwsConfig(_Section):
+    """AWS-only options. Defaults: a new private VPC the kit creates and owns."""
+
+    vpc_id: str | None = Field(default=None, pattern=r"^vpc-[0-9a-f]{8,17}$")
+    subnet_ids: list[str] = Field(default_factory=list)
+    vpc_cidr: str = "10.42.0.0/16"
+    az_count: int = Field(default=3, ge=2, le=3)
+    vpc_endpoints: bool = True
+    kubernetes_version: str = Field(default="1.33", pattern=r"^1\.\d{2}$")
+    operator_role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
+    data_kms_key_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:kms:.+$")
+    ghcr_credential_arn: str | None = None
+    docker_hub_credential_arn: str | None = None
+
+    @model_validator(mode="after")
+    def _existing_vpc(self) -> "AwsConfig":
+        if bool(self.vpc_id) != bool(self.subnet_ids):
+            raise ValueError("an existing VPC needs both vpc_id and subnet_ids")
+        return self
+
+
 class KitConfig(_Section):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
     target: Literal["local", "kubernetes", "aws", "gcp", "azure"] = "local"
@@ -107,6 +128,7 @@ class KitConfig(_Section):
     serving: ServingConfig = Field(default_factory=ServingConfig)
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
+    aws: AwsConfig = Field(default_factory=AwsConfig)
 
     # Where the file was loaded from: relative paths in it resolve against this folder.
     base_dir: Path = Field(default=Path("."), exclude=True)

@@ -101,3 +101,13 @@ def test_missing_and_empty_files(tmp_path):
         load(tmp_path / "nope.yaml")
     with pytest.raises(KitError, match="empty"):
         load(write(tmp_path, ""))
+
+
+def test_aws_existing_vpc_needs_subnets(tmp_path):
+    base = GOOD.replace("target: local", "target: aws\nregion: eu-west-1").replace(
+        "demo:tiny-llama", "org/model")
+    line = error_of(tmp_path, base + "aws:\n  vpc_id: vpc-0123456789abcdef0\n")
+    assert ": aws: an existing VPC needs both vpc_id and subnet_ids" in line
+    cfg = load(write(tmp_path, base + "aws:\n  vpc_id: vpc-0123456789abcdef0\n"
+                     "  subnet_ids: [subnet-1, subnet-2]\n"))
+    assert cfg.aws.vpc_id == "vpc-0123456789abcdef0" and cfg.aws.az_count == 3
