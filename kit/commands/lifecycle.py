@@ -35,7 +35,9 @@ def init(config_file: Path, name: str | None, target: str, model: str, data: str
 @click.command()
 @file_option
 @yes_option
-def up(config_file: Path, yes: bool) -> None:
+@click.option("--detach", is_flag=True,
+              help="Return once the fine-tune Job runs (clusters); `kit logs -F` reattaches.")
+def up(config_file: Path, yes: bool, detach: bool) -> None:
     """Validate data, fine-tune, serve and smoke-test. Unchanged work is skipped."""
     from rich.console import Console
 
@@ -43,7 +45,11 @@ def up(config_file: Path, yes: bool) -> None:
 
     cfg = load_config(config_file)
     console = Console()
-    result = for_config(cfg).up(console)
+    result = for_config(cfg).up(console, detach=detach)
+    if detach and not result.get("endpoint"):
+        console.print(f"[bold]detached[/]: run {result.get('run_id')} is training; "
+                      f"follow it with: kit logs -F -f {config_file}")
+        return
     console.print(f"[bold green]ready[/]: endpoint {result['endpoint']}  run {result['run_id']}")
     console.print(f"  try: kit chat -f {config_file} \"{cfg.serving.smoke_prompt}\"")
 
@@ -60,8 +66,11 @@ def down(config_file: Path, yes: bool, purge: bool) -> None:
 
     cfg = load_config(config_file)
     if purge and not yes:
-        click.confirm(f"Delete every run, model and log the kit made for {cfg.name!r} "
-                      f"(under {cfg.workdir.parent})? Your data is not touched.", abort=True)
+        typed = click.prompt(f"This deletes every run, model and log the kit made for "
+                             f"{cfg.name!r} (your data is not touched). Type the name to confirm",
+                             default="", show_default=False)
+        if typed.strip() != cfg.name:
+            raise click.Abort()
     console = Console()
     done = for_config(cfg).down(console, purge=purge)
     for line in done or ["nothing was running"]:

@@ -16,7 +16,11 @@ def for_config(cfg: "KitConfig") -> "Target":
         from kit.targets.local import LocalTarget
 
         return LocalTarget(cfg)
-    raise KitError(
-        f"target: {cfg.target}: `kit up` for clusters is not in this release yet; "
-        "`kit plan --offline` and `kit render` already work for it",
-        hint="use target: local to run on this machine")
+    try:
+        from kit.targets.cluster import ClusterTarget
+    except ModuleNotFoundError as exc:
+        if exc.name != "kit.targets.cluster":
+            raise
+        raise KitError(f"target: {cfg.target}: this install has no cluster support",
+                       hint="pip install 'lima-kit[kubernetes]' (or [aws])") from None
+    return ClusterTarget(cfg)

@@ -8,8 +8,9 @@ from rich.console import Console
 
 
 class Target(Protocol):
-    def up(self, console: Console) -> dict[str, Any]:
-        """Run every phase of `kit up`; return the final status."""
+    def up(self, console: Console, *, detach: bool = False) -> dict[str, Any]:
+        """Run every phase of `kit up`; return the final status. With detach, return once
+        the fine-tune runs (cluster targets; `kit logs -F` reattaches)."""
 
     def down(self, console: Console, *, purge: bool) -> list[str]:
         """Stop what runs, in reverse order; with purge also delete the kit's own artifacts."""

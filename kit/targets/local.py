@@ -41,7 +41,10 @@ class LocalTarget:
 
     # --- kit up ------------------------------------------------------------------------
 
-    def up(self, console: Console) -> dict[str, Any]:
+    def up(self, console: Console, *, detach: bool = False) -> dict[str, Any]:
+        if detach:
+            raise KitError("--detach: the local target trains in the foreground",
+                           hint="run it in a terminal multiplexer, or use a cluster target")
         if self.cfg.serving.engine != "transformers":
             raise KitError(
                 f"serving.engine: {self.cfg.serving.engine} needs a GPU container runtime; "
