@@ -61,7 +61,7 @@ def stage(cfg: KitConfig) -> StagedModel:
     if re.match(r"^(s3|gs|az)://", model_id):
         sync = require("kit.data.sync", "storage")
         folder = store / hashlib.sha256(model_id.encode()).hexdigest()[:16]
-        sync.sync(model_id, str(folder))
+        sync.sync(model_id, str(folder), require_manifest=True)  # never a half-published mirror
         _check_model_dir(folder, model_id)
         return StagedModel(folder, "mirror-" + _tree_identity(folder), model_id)
     local = cfg.resolve_path(model_id)

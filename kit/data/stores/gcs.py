@@ -1,0 +1,163 @@
+"""gs:// through google-cloud-storage. STORAGE_EMULATOR_HOST (read by the client library) points
+it at an emulator. Large objects go up as parallel composite uploads: parts are objects under a
+hidden `.kit-parts/` folder, composed into the final object in one call (via groups of 32), then
+deleted; an interrupted upload reuses the parts whose MD5 matches this file's bytes."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+from kit.data.storage import Location, ObjectInfo, is_hidden
+from kit.errors import KitError, require
+
+PARTS = ".kit-parts"
+_STALE = r"^{}\.[0-9a-f]{{16}}/"  # <parts>/<key>.<sha256 prefix>/...: one upload's parts
+_GROUP = 32  # the most sources one compose call takes
+
+
+@contextmanager
+def _guard(where: str) -> Iterator[None]:
+    """google-api-core errors -> one-line KitErrors that name the URI."""
+    exceptions = require("google.api_core.exceptions", "storage")
+    auth = require("google.auth.exceptions", "storage")
+    try:
+        yield
+    except exceptions.PreconditionFailed:
+        raise KitError(f"{where}: changed while being read", hint="run the sync again") from None
+    except exceptions.NotFound as exc:
+        raise KitError(f"{where}: not found ({exc.message})",
+                       hint="check the bucket name and STORAGE_EMULATOR_HOST") from None
+    except exceptions.Forbidden:
+        raise KitError(f"{where}: permission denied",
+                       hint="the identity in use lacks permission on this prefix") from None
+    except exceptions.GoogleAPIError as exc:
+        raise KitError(f"{where}: {type(exc).__name__}: {exc}") from None
+    except auth.DefaultCredentialsError:
+        raise KitError(f"{where}: no Google credentials found",
+                       hint="use workload identity or GOOGLE_APPLICATION_CREDENTIALS") from None
+    except OSError as exc:  # requests' connection errors derive from OSError
+        raise KitError(f"{where}: cannot reach the GCS endpoint ({type(exc).__name__})",
+                       hint="check STORAGE_EMULATOR_HOST and the network path to it") from None
+
+
+def _md5(data: bytes) -> str:
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
+
+
+class GCSUpload:
+    def __init__(self, store: "GCSStore", key: str, size: int, sha256: str, part_size: int,
+                 read_part: Callable[[int], bytes]) -> None:
+        self.store, self.key, self.sha256 = store, key, sha256
+        self.count = max(1, -(-size // part_size))
+        self.stem = f"{PARTS}/{key}.{sha256[:16]}"
+        self.done: set[int] = set()
+        with _guard(store.where(key)):
+            for blob in store.client.list_blobs(store.bucket, prefix=store.full(self.stem) + "/"):
+                name = blob.name.rsplit("/", 1)[-1]
+                if name.isdigit() and int(name) < self.count:
+                    index = int(name)
+                    if blob.md5_hash == _md5(read_part(index)):
+                        self.done.add(index)
+
+    def _part(self, index: int) -> str:
+        return self.store.full(f"{self.stem}/{index:05d}")
+
+    def put_part(self, index: int, data: bytes) -> None:
+        blob = self.store.bucket_ref.blob(self._part(index), kms_key_name=self.store.kms_key)
+        with _guard(self.store.where(self.key)):
+            blob.upload_from_string(data, checksum="md5")
+
+    def finish(self) -> None:
+        bucket = self.store.bucket_ref
+        parts = [bucket.blob(self._part(i)) for i in range(self.count)]
+        sources = parts
+        with _guard(self.store.where(self.key)):
+            if len(parts) > _GROUP:  # compose groups first, so the final object appears whole
+                sources = []
+                for g in range(0, len(parts), _GROUP):
+                    group = bucket.blob(self.store.full(f"{self.stem}/g{g // _GROUP:03d}"))
+                    group.compose(parts[g:g + _GROUP])
+                    sources.append(group)
+            final = self.store.blob(self.key)
+            final.metadata = {"sha256": self.sha256}
+            final.content_type = "application/octet-stream"
+            final.compose(sources)
+            # this upload's parts, and those of earlier attempts at other content of this key
+            stale = _STALE.format(re.escape(self.store.full(f"{PARTS}/{self.key}")))
+            prefix = self.store.full(f"{PARTS}/{self.key}.")
+            for blob in self.store.client.list_blobs(self.store.bucket, prefix=prefix):
+                if re.match(stale, blob.name):
+                    blob.delete()
+
+
+class GCSStore:
+    scheme = "gs"
+
+    def __init__(self, loc: Location, *, kms_key: str | None = None, workers: int = 8) -> None:
+        storage = require("google.cloud.storage", "storage")
+        with _guard(loc.uri):
+            project = os.environ.get("GOOGLE_CLOUD_PROJECT")
+            self.client = storage.Client(project=project) if project else storage.Client()
+        self.bucket, self.prefix, self.uri = loc.bucket, loc.prefix, loc.uri
+        self.bucket_ref = self.client.bucket(self.bucket)
+        self.kms_key = kms_key
+
+    def full(self, key: str) -> str:
+        return self.prefix + key
+
+    def where(self, key: str) -> str:
+        return f"gs://{self.bucket}/{self.full(key)}"
+
+    def blob(self, key: str):
+        return self.bucket_ref.blob(self.full(key), kms_key_name=self.kms_key)
+
+    def list(self) -> Iterator[ObjectInfo]:
+        with _guard(self.uri):
+            for blob in self.client.list_blobs(self.bucket, prefix=self.prefix):
+                key = blob.name[len(self.prefix):]
+                if key and not is_hidden(key):
+                    yield ObjectInfo(key, blob.size, str(blob.generation),
+                                     (blob.metadata or {}).get("sha256"))
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        with _guard(self.where(key)):
+            blob = self.bucket_ref.get_blob(self.full(key))
+        if blob is None:
+            return None
+        return ObjectInfo(key, blob.size, str(blob.generation), (blob.metadata or {}).get("sha256"))
+
+    def read(self, key: str, start: int = 0, end: int | None = None,
+             etag: str | None = None) -> bytes:
+        if end is not None and end <= start:
+            return b""
+        blob = self.bucket_ref.blob(self.full(key))
+        ranged = bool(start) or end is not None
+        with _guard(self.where(key)):
+            return blob.download_as_bytes(
+                start=start if ranged else None, end=None if end is None else end - 1,
+                if_generation_match=int(etag) if etag else None,
+                checksum=None if ranged else "md5")
+
+    def put(self, key: str, data: bytes, sha256: str | None = None) -> None:
+        blob = self.blob(key)
+        if sha256:
+            blob.metadata = {"sha256": sha256}
+        with _guard(self.where(key)):
+            blob.upload_from_string(data, checksum="md5")
+
+    def delete(self, key: str) -> None:
+        exceptions = require("google.api_core.exceptions", "storage")
+        with _guard(self.where(key)):
+            try:
+                self.bucket_ref.blob(self.full(key)).delete()
+            except exceptions.NotFound:
+                pass
+
+    def begin(self, key: str, size: int, sha256: str, part_size: int,
+              read_part: Callable[[int], bytes]) -> GCSUpload:
+        return GCSUpload(self, key, size, sha256, part_size, read_part)
