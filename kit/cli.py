@@ -29,6 +29,7 @@ COMMANDS = {
     "model": "kit.commands.model:model",
     "render": "kit.commands.render:render",
     "plan": "kit.commands.plan:plan",
+    "images": "kit.commands.images:images",
     "doctor": "kit.commands.cluster:doctor",
     "train": "kit.commands.cluster:train",
     "serve": "kit.commands.cluster:serve",

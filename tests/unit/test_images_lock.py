@@ -1,0 +1,102 @@
+"""`kit images lock` against a registry speaking the v2 token flow on loopback."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from kit.errors import KitError
+from kit.images_lock import import_lock, lock_images, resolve_digest
+from kit.render.images import IMAGES, load_lock
+
+
+def digest_of(path: str) -> str:
+    return "sha256:" + hashlib.sha256(path.encode()).hexdigest()
+
+
+class Registry(BaseHTTPRequestHandler):
+    tags = {"3.3.7", "v0.33.0", "1.29-alpine", "0.1.0"}
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/token"):
+            body = json.dumps({"token": "anon"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_response(404)
+        self.end_headers()
+
+    def do_HEAD(self) -> None:
+        if self.headers.get("Authorization") != "Bearer anon":
+            host = self.headers["Host"]
+            self.send_response(401)
+            self.send_header("WWW-Authenticate",
+                             f'Bearer realm="http://{host}/token",service="fake",scope="pull"')
+            self.end_headers()
+            return
+        tag = self.path.rsplit("/", 1)[-1]
+        if "/manifests/" not in self.path or tag not in self.tags:
+            self.send_response(404)
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Docker-Content-Digest", digest_of(self.path))
+        self.end_headers()
+
+
+@pytest.fixture(scope="module")
+def registry():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Registry)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def via(registry: str):
+    def resolver(repository: str, tag: str) -> str:
+        path = repository.partition("/")[2]
+        return resolve_digest(f"{registry}/{path}", tag, scheme="http")
+    return resolver
+
+
+def test_resolves_through_the_token_flow(registry):
+    digest = resolve_digest(f"{registry}/huggingface/text-generation-inference", "3.3.7",
+                            scheme="http")
+    assert digest == digest_of("/v2/huggingface/text-generation-inference/manifests/3.3.7")
+
+
+def test_unknown_tag_is_one_clear_error(registry):
+    with pytest.raises(KitError, match="no such tag"):
+        resolve_digest(f"{registry}/huggingface/text-generation-inference", "9.9.9", scheme="http")
+
+
+def test_unreachable_registry_says_where_to_run_it():
+    with pytest.raises(KitError) as info:
+        resolve_digest("127.0.0.1:9/x/y", "1", scheme="http")
+    assert "cannot reach" in info.value.message and "--from" in info.value.hint
+
+
+def test_lock_writes_every_image_pinned(registry, tmp_path):
+    refs = lock_images(tmp_path, resolver=via(registry))
+    assert set(refs) == set(IMAGES)
+    assert load_lock(tmp_path / "images.json") == refs
+    for name, ref in refs.items():
+        assert ref.startswith(IMAGES[name].repository + "@sha256:")
+
+
+def test_import_refuses_a_tag(tmp_path):
+    bad = tmp_path / "lock.json"
+    bad.write_text(json.dumps({"tgi": "ghcr.io/huggingface/text-generation-inference:3.3.7"}))
+    with pytest.raises(KitError, match="not pinned by digest"):
+        import_lock(tmp_path / "wd", bad)
+    assert not (tmp_path / "wd" / "images.json").exists()
