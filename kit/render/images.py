@@ -3,7 +3,7 @@
 The table below names each image and the release it must come from. Pods never run a tag:
 every reference in a rendered object is `repository@sha256:<digest>`. The digests come
 from an images lock, a JSON object {name: "repository@sha256:<64 hex>"} that the step
-which copies images into the customer's registry (mirror or push, with registry access)
+`kit images lock` (run where the registries are reachable) or a reviewed lock file
 writes to `<workdir>/images.json`; `kit render --images FILE` passes one explicitly.
 Nothing here talks to a registry: rendering stays offline.
 
@@ -112,12 +112,12 @@ def resolve(workdir: Path, needed: list[str], images: Mapping[str, str] | None =
         if not path.exists():
             raise KitError(
                 f"{path}: no images lock: image digests are not known yet",
-                hint="mirror or push the images first (it records their digests), "
+                hint="run `kit images lock` where the registries are reachable, "
                      "or pass `--images FILE` with {name: repository@sha256:...}")
         refs = load_lock(path)
     missing = [n for n in needed if n not in refs]
     if missing:
         wanted = ", ".join(f"{n} ({IMAGES[n].repository}:{IMAGES[n].tag})" for n in missing)
         raise KitError(f"images lock: no digest for {wanted}",
-                       hint="mirror or push these images, then render again")
+                       hint="run `kit images lock`, then render again")
     return {n: through_mirror(refs[n], registry_prefix) for n in needed}
