@@ -1,0 +1,134 @@
+"""Final artifacts of a run: model/ (merged safetensors + tokenizer + generation config),
+adapter/ (LoRA/QLoRA), summary.json (written last, atomically: its presence means success),
+and the upload of the run folder."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from kit.errors import KitError
+
+
+def _sync(uri: str):
+    try:
+        from kit.data.sync import sync
+    except ImportError as exc:
+        raise KitError(f"upload_uri {uri}: kit.data.sync is not available in this install ({exc})",
+                       hint="install lima-kit with the storage extra in the trainer image") from None
+    return sync
+
+
+def check_upload(uri: str | None) -> None:
+    """Fail before training, not after, when an upload could never happen."""
+    if uri:
+        _sync(uri)
+
+
+def upload(output: Path, uri: str) -> None:
+    """Mirror the run folder to its bucket URI with the kit's storage layer."""
+    _sync(uri)(str(output), uri)
+
+
+def write_tokenizer(tokenizer: Any, folder: Path, template: str) -> None:
+    """Save the tokenizer carrying exactly `template`, both as chat_template.jinja (transformers)
+    and inside tokenizer_config.json (TGI reads only that)."""
+    tokenizer.chat_template = template
+    tokenizer.save_pretrained(folder)
+    config_path = folder / "tokenizer_config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config["chat_template"] = template
+    config_path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _generation_config(model_dir: Path, tokenizer: Any) -> None:
+    """Make generation stop on the template's end-of-turn token and pad with the tokenizer's pad."""
+    from transformers import GenerationConfig
+
+    try:
+        gen = GenerationConfig.from_pretrained(model_dir)
+    except OSError:
+        gen = GenerationConfig()
+    eos = gen.eos_token_id
+    eos = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
+    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in eos:
+        eos.insert(0, tokenizer.eos_token_id)
+    gen.eos_token_id = eos[0] if len(eos) == 1 else eos
+    if tokenizer.pad_token_id is not None:
+        gen.pad_token_id = tokenizer.pad_token_id
+    gen.save_pretrained(model_dir)
+
+
+def _base_dtype(base_model: Path) -> Any:
+    import torch
+
+    config = json.loads((base_model / "config.json").read_text(encoding="utf-8"))
+    name = config.get("dtype") or config.get("torch_dtype") or "float32"
+    return getattr(torch, str(name).replace("torch.", ""), torch.float32)
+
+
+def save_final(trainer: Any, tokenizer: Any, serving_template: str, base_model: Path, output: Path,
+               method: str, is_main: bool, fsdp: bool) -> None:
+    """Gather and write the final weights (every rank joins; rank 0 writes)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    if fsdp:  # gather one full state dict on rank 0 instead of per-rank shards
+        trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
+    model_dir = output / "model"
+    dtype = _base_dtype(base_model)
+    if method == "full":
+        trainer.save_model(str(model_dir))
+        if is_main and dtype != torch.float32:  # fp32 master weights back to the base's dtype
+            model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
+            model.save_pretrained(model_dir)
+    else:
+        adapter_dir = output / "adapter"
+        trainer.save_model(str(adapter_dir))
+        if is_main:
+            from peft import PeftModel
+
+            write_tokenizer(tokenizer, adapter_dir, serving_template)
+            # Merge into the unquantized base (QLoRA too): a merged 4-bit model loses precision.
+            base = AutoModelForCausalLM.from_pretrained(base_model, dtype=dtype)
+            merged = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
+            merged.config.eos_token_id = tokenizer.eos_token_id
+            if tokenizer.pad_token_id is not None:
+                merged.config.pad_token_id = tokenizer.pad_token_id
+            merged.save_pretrained(model_dir)
+    if is_main:
+        for leftover in ("training_args.bin",):
+            (model_dir / leftover).unlink(missing_ok=True)
+        write_tokenizer(tokenizer, model_dir, serving_template)
+        _generation_config(model_dir, tokenizer)
+
+
+def summarize(metrics_path: Path, epochs: float) -> dict[str, Any]:
+    """The summary metrics, from metrics.jsonl (which survives resumes)."""
+    train, evals = [], []
+    for line in metrics_path.read_text(encoding="utf-8").splitlines() if metrics_path.is_file() else []:
+        record = json.loads(line)
+        (evals if record.get("kind") == "eval" else train).append(record)
+    tokens = sum(r.get("tokens") or 0 for r in train)
+    runtime = sum(r.get("step_s") or 0.0 for r in train)
+    return {
+        "loss_first": train[0]["loss"] if train else None,
+        "loss_last": train[-1]["loss"] if train else None,
+        "eval_loss": evals[-1]["eval_loss"] if evals else None,
+        "steps": train[-1]["step"] if train else 0,
+        "epochs": epochs,
+        "train_tokens": tokens,
+        "runtime_s": round(runtime, 3),
+        "tokens_per_s": round(tokens / runtime, 1) if runtime > 0 else None,
+    }
+
+
+def write_summary(output: Path, summary: dict[str, Any]) -> Path:
+    """Atomically: a reader sees no summary or a whole one."""
+    path = output / "summary.json"
+    tmp = output / ".summary.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
