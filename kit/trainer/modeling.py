@@ -44,7 +44,7 @@ def load_model(base_model: Path, settings: dict[str, Any], device: DevicePlan) -
                            hint="use method lora or full on this machine")
         from kit.errors import require
 
-        require("bitsandbytes", "train")
+        require("bitsandbytes", "qlora")
         from transformers import BitsAndBytesConfig
 
         quant = settings["quantization"]
