@@ -1,0 +1,407 @@
+"""The kubernetes client, as the kit uses it: server-side apply, delete in order, watch a Job,
+stream pod logs, port-forward through the API server, and read what `kit status` shows.
+
+`Kube` wraps two injected API objects, a `kubernetes.dynamic.DynamicClient` (every object as
+a plain API-JSON dict) and a `CoreV1Api` (logs, port-forward); `connect()` builds them from a
+kubeconfig. Tests inject fakes with the same methods, so the code here is the code that runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import queue
+import select
+import socket
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+
+from kit.errors import KitError, require
+
+if TYPE_CHECKING:
+    from kit.jobwatch import JobWatch, TrainerLog
+
+FIELD_MANAGER = "lima-kit"
+TIMEOUT = (5, 30)           # (connect, read) seconds for ordinary calls
+WATCH_S = 60                # a watch is re-opened this often (the server may cut it sooner)
+
+# What `kit down` deletes from a release, in order: load balancers first (their cloud side
+# must go while the cluster and its controllers still exist), then the workloads.
+DELETE_ORDER = [("v1", "Service"), ("apps/v1", "Deployment"), ("batch/v1", "Job"),
+                ("autoscaling/v2", "HorizontalPodAutoscaler"), ("policy/v1", "PodDisruptionBudget"),
+                ("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "ServiceAccount"),
+                ("networking.k8s.io/v1", "NetworkPolicy")]
+
+
+def connect(*, kubeconfig: dict | None = None, context: str | None = None,
+            namespace: str) -> "Kube":
+    """A Kube for a kubeconfig dict (a cloud stack's output) or the user's kubeconfig context."""
+    require("kubernetes", "kubernetes")
+    from kubernetes import client, config, dynamic
+
+    try:
+        if kubeconfig is not None:
+            api = config.new_client_from_config_dict(kubeconfig, context=context)
+        else:
+            api = config.new_client_from_config(context=context)
+    except (config.ConfigException, FileNotFoundError, TypeError) as exc:
+        where = f"context {context!r}" if context else "the current context"
+        raise KitError(f"kubeconfig: cannot use {where}: {' '.join(str(exc).split())}",
+                       hint="check `kubectl config get-contexts` and kubernetes.context in kit.yaml"
+                       ) from None
+    try:
+        dyn = dynamic.DynamicClient(api)
+    except Exception as exc:  # discovery talks to the server: any failure means unreachable
+        raise KitError(f"kubernetes: cannot reach the cluster API at {api.configuration.host}: "
+                       f"{_reason(exc)}", hint="check the network path (VPN, operator_cidrs) and "
+                       "`kubectl cluster-info`") from None
+    return Kube(dyn, client.CoreV1Api(api), namespace)
+
+
+REASONS = {"Connection refused": "connection refused", "timed out": "timed out",
+           "Name or service not known": "the host name does not resolve",
+           "nodename nor servname": "the host name does not resolve",
+           "CERTIFICATE_VERIFY_FAILED": "its TLS certificate is not trusted",
+           "401": "the credentials were refused (401)", "403": "access denied (403)"}
+
+
+def _reason(exc: BaseException) -> str:
+    """The useful part of a connection error (urllib3 wraps it in several layers)."""
+    text = str(exc)
+    return next((why for needle, why in REASONS.items() if needle in text), _short(exc))
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return (text[:200] + "…") if len(text) > 200 else text or type(exc).__name__
+
+
+def _not_found(exc: BaseException) -> bool:
+    return getattr(exc, "status", None) == 404
+
+
+class Kube:
+    def __init__(self, dynamic: Any, core: Any, namespace: str) -> None:
+        self.dyn = dynamic
+        self.core = core
+        self.namespace = namespace
+
+    # --- objects -----------------------------------------------------------------------
+
+    def _res(self, api_version: str, kind: str) -> Any:
+        return self.dyn.resources.get(api_version=api_version, kind=kind)
+
+    def apply(self, objects: Iterable[dict[str, Any]]) -> list[str]:
+        """Server-side apply, in the given (Helm install) order; returns kind/name of each."""
+        done = []
+        for obj in objects:
+            res = self._res(obj["apiVersion"], obj["kind"])
+            meta = obj.get("metadata") or {}
+            self.dyn.server_side_apply(res, body=obj, namespace=meta.get("namespace") or self.namespace,
+                                       field_manager=FIELD_MANAGER, force_conflicts=True,
+                                       _request_timeout=TIMEOUT)
+            done.append(f"{obj['kind']}/{meta.get('name')}")
+        return done
+
+    def get(self, api_version: str, kind: str, name: str) -> dict[str, Any] | None:
+        try:
+            obj = self.dyn.get(self._res(api_version, kind), name=name, namespace=self.namespace,
+                               _request_timeout=TIMEOUT)
+        except Exception as exc:
+            if _not_found(exc):
+                return None
+            raise
+        return obj.to_dict()
+
+    def list(self, api_version: str, kind: str, *, labels: str | None = None,
+             namespaced: bool = True) -> list[dict[str, Any]]:
+        got = self.dyn.get(self._res(api_version, kind), namespace=self.namespace if namespaced else None,
+                           label_selector=labels, _request_timeout=TIMEOUT)
+        return [item for item in got.to_dict().get("items") or []]
+
+    def delete(self, api_version: str, kind: str, name: str, *, foreground: bool = False) -> bool:
+        body = {"propagationPolicy": "Foreground" if foreground else "Background"}
+        try:
+            self.dyn.delete(self._res(api_version, kind), name=name, namespace=self.namespace,
+                            body=body, _request_timeout=TIMEOUT)
+        except Exception as exc:
+            if _not_found(exc):
+                return False
+            raise
+        return True
+
+    def wait_gone(self, api_version: str, kind: str, name: str, timeout_s: float,
+                  sleep: Callable[[float], None] = time.sleep) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.get(api_version, kind, name) is not None:
+            if time.monotonic() > deadline:
+                raise KitError(f"{kind}/{name} is still being deleted after {timeout_s:.0f}s",
+                               hint=f"kubectl -n {self.namespace} describe {kind.lower()} {name} "
+                                    "(a finalizer may be waiting on the cloud)")
+            sleep(2.0)
+
+    def delete_releases(self, instances: list[str], *, timeout_s: float = 900.0,
+                        sleep: Callable[[float], None] = time.sleep) -> list[str]:
+        """Delete every object of the given Helm instances: LoadBalancer Services first, waited
+        for (their finalizer removes the cloud load balancer), then the rest in DELETE_ORDER."""
+        selector = f"app.kubernetes.io/instance in ({','.join(instances)})"
+        done: list[str] = []
+        services = self.list("v1", "Service", labels=selector)
+        balancers = [s for s in services if (s.get("spec") or {}).get("type") == "LoadBalancer"]
+        for svc in balancers:
+            name = svc["metadata"]["name"]
+            self.delete("v1", "Service", name)
+            self.wait_gone("v1", "Service", name, timeout_s, sleep)
+            done.append(f"deleted load balancer Service/{name} (its cloud load balancer is gone)")
+        for api_version, kind in DELETE_ORDER:
+            for obj in self.list(api_version, kind, labels=selector):
+                name = obj["metadata"]["name"]
+                if self.delete(api_version, kind, name, foreground=kind in ("Job", "Deployment")):
+                    done.append(f"deleted {kind}/{name}")
+        for api_version, kind in (("batch/v1", "Job"), ("apps/v1", "Deployment")):
+            for obj in self.list(api_version, kind, labels=selector):
+                self.wait_gone(api_version, kind, obj["metadata"]["name"], timeout_s, sleep)
+        return done
+
+    def suspend_job(self, name: str) -> None:
+        """Stop a Job's pods but keep the Job (and its events) for inspection."""
+        self.dyn.patch(self._res("batch/v1", "Job"), name=name, namespace=self.namespace,
+                       body={"spec": {"suspend": True}},
+                       content_type="application/merge-patch+json", _request_timeout=TIMEOUT)
+
+    def ready_pod(self, labels: str) -> tuple[str, dict[str, Any]] | None:
+        """A Ready pod among those with the labels: (name, pod)."""
+        for pod in self.list("v1", "Pod", labels=labels):
+            conds = {c.get("type"): c.get("status") for c in (pod.get("status") or {}).get("conditions") or []}
+            if conds.get("Ready") == "True" and not pod["metadata"].get("deletionTimestamp"):
+                return pod["metadata"]["name"], pod
+        return None
+
+    def nodes(self) -> dict[str, Any]:
+        """Node and GPU counts, for `kit status`."""
+        items = self.list("v1", "Node", namespaced=False)
+        ready = gpus = gpu_nodes = 0
+        for node in items:
+            status = node.get("status") or {}
+            if any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or []):
+                ready += 1
+            count = int((status.get("allocatable") or {}).get("nvidia.com/gpu", 0) or 0)
+            gpus += count
+            gpu_nodes += 1 if count else 0
+        return {"nodes": len(items), "ready": ready, "gpu_nodes": gpu_nodes, "gpus": gpus}
+
+    def secret_data(self, name: str) -> dict[str, str] | None:
+        secret = self.get("v1", "Secret", name)
+        if secret is None:
+            return None
+        return {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+
+    # --- watching ------------------------------------------------------------------------
+
+    def watch(self, api_version: str, kind: str, *, stop: threading.Event,
+              labels: str | None = None, fields: str | None = None) -> Iterator[dict[str, Any]]:
+        """Watch events ({"type", "object": API JSON}) until stop is set, re-opening the watch
+        when the server closes it."""
+        res = self._res(api_version, kind)
+        while not stop.is_set():
+            for event in self.dyn.watch(res, namespace=self.namespace, label_selector=labels,
+                                        field_selector=fields, timeout=WATCH_S):
+                if stop.is_set():
+                    return
+                raw = event.get("raw_object") or event.get("object")
+                yield {"type": event.get("type"), "object": raw if isinstance(raw, dict) else raw.to_dict()}
+
+    def log_lines(self, pod: str, container: str, *, follow: bool,
+                  tail: int | None = None) -> Iterator[str]:
+        """A container's log, line by line (followed while the container runs)."""
+        resp = self.core.read_namespaced_pod_log(
+            name=pod, namespace=self.namespace, container=container, follow=follow,
+            tail_lines=tail, _preload_content=False,
+            _request_timeout=None if follow else TIMEOUT)
+        buffer = b""
+        for chunk in resp.stream(4096):
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                yield line.decode("utf-8", "replace")
+        if buffer:
+            yield buffer.decode("utf-8", "replace")
+
+    # --- port-forward --------------------------------------------------------------------
+
+    def port_forward(self, pod: str, port: int) -> tuple[str, Callable[[], None]]:
+        """Listen on 127.0.0.1:<free port>; each connection is relayed to pod:port through the
+        API server (no route to the pod needed). Returns (base URL, close)."""
+        from kubernetes.stream import portforward
+
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        stop = threading.Event()
+
+        def relay(conn: socket.socket) -> None:
+            try:
+                pf = portforward(self.core.connect_get_namespaced_pod_portforward, pod,
+                                 self.namespace, ports=str(port))
+                remote = pf.socket(port)
+                _pump(conn, remote, stop)
+            except Exception:  # a failed connection is the client's error to see, not ours
+                pass
+            finally:
+                conn.close()
+
+        def serve() -> None:
+            while not stop.is_set():
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                threading.Thread(target=relay, args=(conn,), daemon=True).start()
+
+        threading.Thread(target=serve, daemon=True, name=f"port-forward {pod}:{port}").start()
+
+        def close() -> None:
+            stop.set()
+            listener.close()
+
+        return f"http://127.0.0.1:{listener.getsockname()[1]}", close
+
+
+def _pump(a: socket.socket, b: Any, stop: threading.Event) -> None:
+    """Copy bytes both ways until either side closes."""
+    while not stop.is_set():
+        ready, _, _ = select.select([a, b], [], [], 1.0)
+        for src in ready:
+            data = src.recv(65536)
+            if not data:
+                return
+            (b if src is a else a).sendall(data)
+
+
+class Feed:
+    """Blocking streams merged into one queue, each read on its own daemon thread."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue = queue.Queue()
+        self.stop = threading.Event()
+
+    def add(self, tag: str, stream: Callable[[], Iterable[Any]], *, restart: bool = False,
+            backoff_s: float = 2.0) -> None:
+        """Read `stream()` into the queue; with restart, open it again after an error."""
+        def run() -> None:
+            while not self.stop.is_set():
+                try:
+                    for item in stream():
+                        if self.stop.is_set():
+                            return
+                        self.queue.put((tag, item))
+                except Exception as exc:  # surfaced to the consumer, which decides
+                    self.queue.put(("error", f"{tag}: {_short(exc)}"))
+                    if restart:
+                        self.stop.wait(backoff_s)
+                        continue
+                break
+            self.queue.put(("end", tag))
+
+        threading.Thread(target=run, daemon=True, name=f"feed {tag}").start()
+
+    def get(self, timeout: float) -> tuple[str, Any] | None:
+        try:
+            return self.queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def close(self) -> None:
+        self.stop.set()
+
+
+def follow_job(kube: Kube, watch: "JobWatch", log: "TrainerLog", run_id: str, *,
+               on_note: Callable[[str], None], on_progress: Callable[["TrainerLog"], None],
+               until_running: bool = False, clock: Callable[[], float] = time.monotonic,
+               tick_s: float = 2.0, drain_s: float = 5.0) -> None:
+    """Watch the Job, its pods and their Events, and stream the training pod's log, until the
+    Job finishes or `watch.verdict` says it cannot (or, with until_running, it trains)."""
+    feed = Feed()
+    stop = feed.stop
+    name = watch.job_name
+    feed.add("job", lambda: kube.watch("batch/v1", "Job", stop=stop,
+                                       fields=f"metadata.name={name}"), restart=True)
+    feed.add("pod", lambda: kube.watch("v1", "Pod", stop=stop, labels=f"lima-kit.io/run-id={run_id}"),
+             restart=True)
+    feed.add("event", lambda: kube.watch("v1", "Event", stop=stop), restart=True)
+    streaming: set[str] = set()
+    logs_open = 0
+
+    def take(tag: str, payload: Any, now: float) -> None:
+        nonlocal logs_open
+        if tag in ("job", "pod", "event"):
+            involved = ((payload.get("object") or {}).get("involvedObject") or {}).get("name", "")
+            if tag != "event" or involved.startswith(name):
+                for note in watch.feed(payload, now):
+                    on_note(note)
+        elif tag == "log":
+            event = log.feed(payload)
+            if event is not None:
+                on_progress(event)
+        elif tag == "end" and payload == "log":
+            logs_open -= 1
+        elif tag == "error" and not payload.startswith("log"):
+            on_note(f"watch interrupted ({payload}); reconnecting")
+
+    try:
+        while True:
+            item = feed.get(tick_s)
+            now = clock()
+            if item is not None:
+                take(*item, now)
+            pod = watch.trainer_pod()
+            if pod and pod not in streaming:
+                streaming.add(pod)
+                logs_open += 1
+                feed.add("log", lambda pod=pod: kube.log_lines(pod, "trainer", follow=True))
+            if until_running and pod:
+                return
+            if watch.finished or watch.verdict(now) is not None:
+                break
+        # The log may trail the Job's status: read what is left of it (a few seconds at most).
+        deadline = clock() + drain_s
+        while logs_open > 0 and clock() < deadline:
+            item = feed.get(0.2)
+            if item is not None:
+                take(*item, clock())
+    finally:
+        feed.close()
+
+
+def wait_rollout(kube: Kube, name: str, labels: str, watch: "JobWatch", *, timeout_s: float,
+                 on_note: Callable[[str], None], clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep, poll_s: float = 5.0) -> None:
+    """Wait until the Deployment runs its new pod template on every replica; stop early with
+    the pods' diagnosis (image pull, unschedulable, crash loop) when it cannot get there."""
+    from kit.jobwatch import HINTS
+
+    start = clock()
+    while True:
+        dep = kube.get("apps/v1", "Deployment", name)
+        if dep is None:
+            raise KitError(f"Deployment/{name} does not exist", hint="run `kit up` again")
+        spec, status = dep.get("spec") or {}, dep.get("status") or {}
+        want = spec.get("replicas", 1)
+        if status.get("observedGeneration", 0) >= (dep.get("metadata") or {}).get("generation", 0) \
+                and status.get("updatedReplicas", 0) >= want \
+                and status.get("availableReplicas", 0) >= want \
+                and status.get("replicas", 0) <= status.get("updatedReplicas", 0):
+            return
+        now = clock() - start
+        for pod in kube.list("v1", "Pod", labels=labels):
+            for note in watch.feed({"type": "MODIFIED", "object": {"kind": "Pod", **pod}}, now):
+                on_note(note)
+        verdict = watch.verdict(now)
+        if verdict is not None:
+            raise KitError(f"Deployment/{name}: {verdict.message}", hint=verdict.hint)
+        if now > timeout_s:
+            raise KitError(f"Deployment/{name} is not ready after {timeout_s:.0f}s "
+                           f"({status.get('availableReplicas', 0)}/{want} available)",
+                           hint="kit logs --server; " + HINTS["unschedulable"].split(":")[0])
+        sleep(poll_s)

@@ -1,0 +1,187 @@
+"""Fine-tune runs on a cluster: the local record of each run, starting a run's Job, following
+it to the end with progress, and saying why it failed.
+
+The Job's name is fixed per deployment (<name>-finetune), so a new run replaces the finished
+Job of the previous one; a Job that still runs is never replaced behind the user's back. The
+record (<workdir>/cluster-runs/<id>.json) is settled against the Job whenever it is read.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Callable
+
+from rich.console import Console
+from rich.markup import escape
+
+from kit.config import KitConfig
+from kit.errors import KitError
+from kit.jobwatch import SUCCEEDED as JOB_SUCCEEDED, JobWatch, TrainerLog
+from kit.jsonio import read_json, write_json
+from kit.pipeline import Outcome
+from kit.runs import FAILED, INTERRUPTED, RUNNING, SUCCEEDED, Run
+
+
+class Ledger:
+    """The fine-tune runs of one deployment: what was started, and how each ended."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def save(self, run: Run) -> None:
+        write_json(self.root / f"{run.id}.json", asdict(run))
+
+    def get(self, run_id: str) -> Run:
+        data = read_json(self.root / f"{run_id}.json")
+        if data is None:
+            known = ", ".join(r.id for r in self.list()[:5]) or "none yet"
+            raise KitError(f"run {run_id!r} not found in {self.root}", hint=f"known runs: {known}")
+        return Run(**data)
+
+    def list(self) -> list[Run]:
+        runs = [Run(**d) for p in self.root.glob("*.json") if (d := read_json(p))]
+        return sorted(runs, key=lambda r: r.created, reverse=True)
+
+    def find(self, key: str, *statuses: str) -> Run | None:
+        return next((r for r in self.list() if r.fingerprint == key and r.status in statuses), None)
+
+
+class FineTunes:
+    def __init__(self, cfg: KitConfig, ledger: Ledger, kube: Callable[[], Any],
+                 cluster: Callable[[], Any], console: Console) -> None:
+        self.cfg = cfg
+        self.ledger = ledger
+        self.kube = kube
+        self.cluster = cluster
+        self.console = console
+        self.job_name = f"{cfg.name}-finetune"
+
+    def launch(self, run: Run) -> None:
+        """Apply the run's Job, replacing a finished Job of another run."""
+        from kit.render import render_objects
+
+        kube = self.kube()
+        job = kube.get("batch/v1", "Job", self.job_name)
+        if job is not None:
+            owner = ((job.get("metadata") or {}).get("labels") or {}).get("lima-kit.io/run-id")
+            active = (job.get("status") or {}).get("active")
+            if owner == run.id and active:
+                self.console.print(f"  run {run.id} is already running: following it")
+                return
+            if active:
+                raise KitError(f"run {owner} is still training on {self.cfg.name}",
+                               hint="follow it with `kit logs -F`, or stop it with `kit down`")
+            kube.delete("batch/v1", "Job", self.job_name, foreground=True)
+            kube.wait_gone("batch/v1", "Job", self.job_name, 300)
+        objects = render_objects(self.cfg, self.cluster(), run_id=run.id)["finetune"]
+        kube.apply(objects)
+        run.status, run.finished, run.reason, run.exit_code = RUNNING, None, None, None
+        self.ledger.save(run)
+        self.console.print(f"  started run {run.id} (Job {self.job_name}, {len(objects)} objects applied)")
+
+    def follow(self, run: Run, *, detach: bool) -> Outcome:
+        """Progress from the trainer's events until the Job ends (or, detached, trains)."""
+        from kit.k8s import follow_job
+        from kit.training_process import _Reporter
+
+        watch, log = JobWatch(self.job_name), TrainerLog()
+        reporter = _Reporter(self.console)
+
+        def progress(event: dict[str, Any]) -> None:
+            kind = event.get("event")
+            if kind == "start":
+                reporter.start(event)
+            elif kind == "step":
+                reporter.step(event)
+            elif kind == "eval" and isinstance(event.get("eval_loss"), (int, float)):
+                reporter.note(f"epoch {event.get('epoch')}: eval loss {event['eval_loss']:.4f}")
+
+        try:
+            follow_job(self.kube(), watch, log, run.id, until_running=detach, on_progress=progress,
+                       on_note=lambda text: reporter.note(escape(text)))
+        finally:
+            reporter.stop()
+        if detach and watch.trainer_pod() and not watch.finished:
+            return Outcome(f"run {run.id} is training (detached); follow it: kit logs -F")
+        if watch.phase == JOB_SUCCEEDED:
+            if not log.done:  # finished before its log was followed: read the end of it
+                for line in self.kube().log_lines(self.pod_of(run), "trainer", follow=False, tail=50):
+                    log.feed(line)
+            run.status, run.finished, run.exit_code, run.metrics = SUCCEEDED, time.time(), 0, log.metrics
+            self.ledger.save(run)
+            m = log.metrics
+            loss = (f": loss {m['loss_first']:.3f} → {m['loss_last']:.3f}"
+                    if isinstance(m.get("loss_first"), (int, float)) and
+                    isinstance(m.get("loss_last"), (int, float)) else "")
+            return Outcome(f"run {run.id} succeeded{loss}")
+        return self.failed(run, watch, log)
+
+    def failed(self, run: Run, watch: JobWatch, log: TrainerLog) -> Outcome:
+        """Print the last log lines and events with the likely cause; record; raise."""
+        kube = self.kube()
+        # The Job's status can arrive before its pods' last updates: read the pods as they are.
+        for pod in kube.list("v1", "Pod", labels=f"lima-kit.io/run-id={run.id}"):
+            watch.feed({"type": "MODIFIED", "object": {"kind": "Pod", **pod}}, time.monotonic())
+        for event in kube.list("v1", "Event"):
+            if ((event.get("involvedObject") or {}).get("name") or "").startswith(self.job_name):
+                watch.feed({"type": "ADDED", "object": {"kind": "Event", **event}}, time.monotonic())
+        verdict = watch.verdict(time.monotonic())
+        if verdict is None:
+            raise KitError(f"fine-tune {run.id}: stopped watching before the Job ended",
+                           hint="follow it with `kit logs -F`")
+        lines = list(log.tail)
+        if not lines and verdict.pod:
+            try:
+                lines = list(kube.log_lines(verdict.pod, verdict.container or "trainer",
+                                            follow=False, tail=20))
+            except Exception:  # the pod may be gone; the events below still say why
+                lines = []
+        if lines:
+            self.console.print(f"  [bold]last log lines[/] ({verdict.pod or 'trainer'}):")
+            for line in lines[-20:]:
+                self.console.print(f"    {escape(line)}", highlight=False)
+        if watch.events:
+            self.console.print("  [bold]recent events[/]:")
+            for line in list(watch.events)[-8:]:
+                self.console.print(f"    {escape(line)}", highlight=False)
+        if not watch.finished:
+            kube.suspend_job(self.job_name)
+            self.console.print(f"  suspended Job {self.job_name}: no pod runs; it is kept for "
+                               "inspection (kubectl describe job)")
+        run.status, run.finished = FAILED, time.time()
+        run.reason = f"{verdict.cause}: {verdict.message}"
+        run.exit_code = 3 if verdict.cause == "bad-data" else None
+        self.ledger.save(run)
+        raise KitError(f"fine-tune {run.id} failed ({verdict.cause}): {verdict.message}",
+                       hint=verdict.hint)
+
+    def settle(self, run: Run) -> Run:
+        """A run recorded as running: ask its Job how it ended (when the cluster answers)."""
+        if run.status != RUNNING:
+            return run
+        try:
+            job = self.kube().get("batch/v1", "Job", self.job_name)
+        except Exception:  # unreachable: the record stays as it is
+            return run
+        labels = ((job or {}).get("metadata") or {}).get("labels") or {}
+        if job is None or labels.get("lima-kit.io/run-id") != run.id:
+            run.status, run.reason = INTERRUPTED, "its Job is gone"
+        else:
+            watch = JobWatch(self.job_name)
+            watch.feed({"type": "MODIFIED", "object": {"kind": "Job", **job}}, 0)
+            if not watch.finished:
+                return run
+            run.status = SUCCEEDED if watch.phase == JOB_SUCCEEDED else FAILED
+        run.finished = time.time()
+        self.ledger.save(run)
+        return run
+
+    def pod_of(self, run: Run) -> str:
+        pods = self.kube().list("v1", "Pod", labels=f"lima-kit.io/run-id={run.id}")
+        if not pods:
+            raise KitError(f"run {run.id}: its pods are gone (a finished Job is deleted after 7 days)",
+                           hint="the run's outputs stay in the artifacts bucket")
+        pods.sort(key=lambda p: (p.get("metadata") or {}).get("creationTimestamp") or "")
+        return pods[-1]["metadata"]["name"]

@@ -1,0 +1,129 @@
+"""`kit down` on a cluster: workloads first (the load balancer waited for), then the stack,
+then the leak report from the AWS Resource Groups Tagging API (moto, in-process)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+
+from kit.errors import KitError
+from kit.jsonio import write_json
+from kit.k8s import Kube
+from kit.targets.cluster import ClusterTarget
+from tests.cluster.fakes import FakeCore, FakeDynamic
+
+moto = pytest.importorskip("moto")
+
+
+def obj(kind: str, name: str, instance: str, api="v1", **spec) -> dict:
+    return {"apiVersion": api, "kind": kind, "spec": spec,
+            "metadata": {"name": name, "labels": {"app.kubernetes.io/instance": instance}}}
+
+
+WORKLOADS = [
+    obj("Service", "acme-notes-server", "acme-notes-server", type="LoadBalancer"),
+    obj("Deployment", "acme-notes-server", "acme-notes-server", "apps/v1"),
+    obj("Secret", "acme-notes-api-keys", "acme-notes-server"),
+    obj("Job", "acme-notes-finetune", "acme-notes-finetune", "batch/v1"),
+    obj("ConfigMap", "acme-notes-finetune-spec", "acme-notes-finetune"),
+    obj("Service", "someone-else", "another-app", type="LoadBalancer"),
+]
+
+
+class FakeInfra:
+    def __init__(self, calls: list) -> None:
+        self.calls = calls
+
+    def destroy(self, *, purge: bool) -> list[str]:
+        self.calls.append(("destroy", purge))
+        return [f"destroyed (purge={purge})"]
+
+
+def target(cfg, dyn, tagging=None):
+    write_json(cfg.workdir / "cluster.json", {
+        "cloud": cfg.target, "cluster_name": "acme-notes", "namespace": "lima-kit",
+        "artifacts_uri": "s3://acme-notes-artifacts-123456789012",
+        "models_uri": "s3://acme-notes-models-123456789012"})
+    (cfg.workdir / "kubeconfig").write_text("{}")
+    return ClusterTarget(cfg, infra=lambda console: FakeInfra(dyn.calls),
+                         connect=lambda: Kube(dyn, FakeCore(), "lima-kit"), tagging=tagging)
+
+
+def test_workloads_go_first_load_balancer_waited_for_then_destroy(k8s_cfg, monkeypatch):
+    monkeypatch.setattr("time.sleep", lambda _s: None)
+    dyn = FakeDynamic(WORKLOADS, lb_linger=3)
+    done = target(k8s_cfg, dyn).down(Console(file=io.StringIO()), purge=False)
+    kinds = [c[:3] for c in dyn.calls]
+    assert kinds == [
+        ("delete", "Service", "acme-notes-server"),
+        ("delete", "Deployment", "acme-notes-server"),
+        ("delete", "Job", "acme-notes-finetune"),
+        ("delete", "ConfigMap", "acme-notes-finetune-spec"),
+        ("delete", "Secret", "acme-notes-api-keys"),
+        ("destroy", False),
+    ]
+    assert dyn.calls[-1] == ("destroy", False)
+    assert ("Service", "acme-notes-server") not in dyn.objects      # waited until gone
+    assert ("Service", "someone-else") in dyn.objects               # not ours: untouched
+    assert dict((c[1], c[3]) for c in dyn.calls if c[0] == "delete")["Job"] == "Foreground"
+    assert done[0].startswith("deleted load balancer Service/acme-notes-server")
+    assert not (k8s_cfg.workdir / "kubeconfig").exists()
+
+
+def test_unreachable_existing_cluster_destroys_nothing(k8s_cfg):
+    calls = []
+
+    def unreachable():
+        raise KitError("kubernetes: cannot reach the cluster API at https://10.0.0.1")
+
+    t = ClusterTarget(k8s_cfg, infra=lambda console: FakeInfra(calls), connect=unreachable)
+    with pytest.raises(KitError, match="nothing was destroyed"):
+        t.down(Console(file=io.StringIO()), purge=False)
+    assert calls == []
+
+
+@moto.mock_aws
+def test_leak_report_lists_what_is_still_tagged_and_how_to_remove_it(aws_cfg, monkeypatch):
+    import boto3
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="acme-notes-artifacts-123456789012")
+    s3.put_bucket_tagging(Bucket="acme-notes-artifacts-123456789012",
+                          Tagging={"TagSet": [{"Key": "lima-kit:stack", "Value": "acme-notes"}]})
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+    sg = ec2.create_security_group(GroupName="k8s-elb-a1", Description="lb", VpcId=vpc)["GroupId"]
+    ec2.create_tags(Resources=[sg], Tags=[{"Key": "kubernetes.io/cluster/acme-notes", "Value": "owned"}])
+    other = ec2.create_security_group(GroupName="unrelated", Description="x", VpcId=vpc)["GroupId"]
+    ec2.create_tags(Resources=[other], Tags=[{"Key": "lima-kit:stack", "Value": "another-deployment"}])
+
+    dyn = FakeDynamic([])
+    tagging = lambda: boto3.client("resourcegroupstaggingapi", region_name="us-east-1")  # noqa: E731
+    done = target(aws_cfg, dyn, tagging).down(Console(file=io.StringIO()), purge=False)
+    text = "\n".join(done)
+    assert dyn.calls == [("destroy", False)]
+    assert "kept (your runs and mirrored weights" in text and "acme-notes-artifacts-123456789012" in text
+    assert f"still exists[/]: arn:aws:ec2:us-east-1:123456789012:security-group/{sg}" in text
+    assert f"aws ec2 delete-security-group --group-id {sg}" in text
+    assert other not in text
+
+
+def test_the_stack_tag_matches_the_stacks():
+    pytest.importorskip("pulumi_aws")
+    from kit.infra import STACK_TAG
+    from stacks.aws.common import STACK_TAG as STACKS_TAG
+
+    assert STACK_TAG == STACKS_TAG
+
+
+@pytest.mark.parametrize("target_name", ["gcp", "azure"])
+def test_gcp_and_azure_say_their_stacks_are_not_in_this_release(tmp_path, target_name):
+    from tests.cluster.conftest import AWS, make
+
+    cfg = make(AWS, tmp_path, target=target_name, data={"uri": "gs://x/y/"})
+    with pytest.raises(KitError) as err:
+        ClusterTarget(cfg)
+    assert "not in this release" in err.value.message and "kit render" in err.value.hint
