@@ -1,25 +1,21 @@
-"""The kubernetes client, as the kit uses it: server-side apply, delete in order, watch a Job,
+"""The kubernetes client, as the kit uses it: server-side apply, delete in order, watch objects,
 stream pod logs, port-forward through the API server, and read what `kit status` shows.
 
 `Kube` wraps two injected API objects, a `kubernetes.dynamic.DynamicClient` (every object as
 a plain API-JSON dict) and a `CoreV1Api` (logs, port-forward); `connect()` builds them from a
 kubeconfig. Tests inject fakes with the same methods, so the code here is the code that runs.
+Following a Job or a roll-out to its end lives in kit.k8s_follow; the port-forward relay in
+kit.k8s_portforward.
 """
 
 from __future__ import annotations
 
 import base64
-import queue
-import select
-import socket
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from kit.errors import KitError, require
-
-if TYPE_CHECKING:
-    from kit.jobwatch import JobWatch, TrainerLog
 
 FIELD_MANAGER = "lima-kit"
 TIMEOUT = (5, 30)           # (connect, read) seconds for ordinary calls
@@ -68,10 +64,11 @@ REASONS = {"Connection refused": "connection refused", "timed out": "timed out",
 def _reason(exc: BaseException) -> str:
     """The useful part of a connection error (urllib3 wraps it in several layers)."""
     text = str(exc)
-    return next((why for needle, why in REASONS.items() if needle in text), _short(exc))
+    return next((why for needle, why in REASONS.items() if needle in text), short_error(exc))
 
 
-def _short(exc: BaseException) -> str:
+def short_error(exc: BaseException) -> str:
+    """An exception as one line of at most 200 characters."""
     text = " ".join(str(exc).split())
     return (text[:200] + "…") if len(text) > 200 else text or type(exc).__name__
 
@@ -81,6 +78,8 @@ def _not_found(exc: BaseException) -> bool:
 
 
 class Kube:
+    """One namespace of one cluster, through the injected dynamic and core API clients."""
+
     def __init__(self, dynamic: Any, core: Any, namespace: str) -> None:
         self.dyn = dynamic
         self.core = core
@@ -196,7 +195,7 @@ class Kube:
             return None
         return {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
 
-    # --- watching ------------------------------------------------------------------------
+    # --- watching, logs, port-forward --------------------------------------------------
 
     def watch(self, api_version: str, kind: str, *, stop: threading.Event,
               labels: str | None = None, fields: str | None = None) -> Iterator[dict[str, Any]]:
@@ -227,181 +226,8 @@ class Kube:
         if buffer:
             yield buffer.decode("utf-8", "replace")
 
-    # --- port-forward --------------------------------------------------------------------
-
     def port_forward(self, pod: str, port: int) -> tuple[str, Callable[[], None]]:
-        """Listen on 127.0.0.1:<free port>; each connection is relayed to pod:port through the
-        API server (no route to the pod needed). Returns (base URL, close)."""
-        from kubernetes.stream import portforward
+        """A local URL relayed to pod:port through the API server (kit.k8s_portforward)."""
+        from kit.k8s_portforward import port_forward
 
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(8)
-        stop = threading.Event()
-
-        def relay(conn: socket.socket) -> None:
-            try:
-                pf = portforward(self.core.connect_get_namespaced_pod_portforward, pod,
-                                 self.namespace, ports=str(port))
-                remote = pf.socket(port)
-                _pump(conn, remote, stop)
-            except Exception:  # a failed connection is the client's error to see, not ours
-                pass
-            finally:
-                conn.close()
-
-        def serve() -> None:
-            while not stop.is_set():
-                try:
-                    conn, _ = listener.accept()
-                except OSError:
-                    return
-                threading.Thread(target=relay, args=(conn,), daemon=True).start()
-
-        threading.Thread(target=serve, daemon=True, name=f"port-forward {pod}:{port}").start()
-
-        def close() -> None:
-            stop.set()
-            listener.close()
-
-        return f"http://127.0.0.1:{listener.getsockname()[1]}", close
-
-
-def _pump(a: socket.socket, b: Any, stop: threading.Event) -> None:
-    """Copy bytes both ways until either side closes."""
-    while not stop.is_set():
-        ready, _, _ = select.select([a, b], [], [], 1.0)
-        for src in ready:
-            data = src.recv(65536)
-            if not data:
-                return
-            (b if src is a else a).sendall(data)
-
-
-class Feed:
-    """Blocking streams merged into one queue, each read on its own daemon thread."""
-
-    def __init__(self) -> None:
-        self.queue: queue.Queue = queue.Queue()
-        self.stop = threading.Event()
-
-    def add(self, tag: str, stream: Callable[[], Iterable[Any]], *, restart: bool = False,
-            backoff_s: float = 2.0) -> None:
-        """Read `stream()` into the queue; with restart, open it again after an error."""
-        def run() -> None:
-            while not self.stop.is_set():
-                try:
-                    for item in stream():
-                        if self.stop.is_set():
-                            return
-                        self.queue.put((tag, item))
-                except Exception as exc:  # surfaced to the consumer, which decides
-                    self.queue.put(("error", f"{tag}: {_short(exc)}"))
-                    if restart:
-                        self.stop.wait(backoff_s)
-                        continue
-                break
-            self.queue.put(("end", tag))
-
-        threading.Thread(target=run, daemon=True, name=f"feed {tag}").start()
-
-    def get(self, timeout: float) -> tuple[str, Any] | None:
-        try:
-            return self.queue.get(timeout=timeout)
-        except queue.Empty:
-            return None
-
-    def close(self) -> None:
-        self.stop.set()
-
-
-def follow_job(kube: Kube, watch: "JobWatch", log: "TrainerLog", run_id: str, *,
-               on_note: Callable[[str], None], on_progress: Callable[["TrainerLog"], None],
-               until_running: bool = False, clock: Callable[[], float] = time.monotonic,
-               tick_s: float = 2.0, drain_s: float = 5.0) -> None:
-    """Watch the Job, its pods and their Events, and stream the training pod's log, until the
-    Job finishes or `watch.verdict` says it cannot (or, with until_running, it trains)."""
-    feed = Feed()
-    stop = feed.stop
-    name = watch.job_name
-    feed.add("job", lambda: kube.watch("batch/v1", "Job", stop=stop,
-                                       fields=f"metadata.name={name}"), restart=True)
-    feed.add("pod", lambda: kube.watch("v1", "Pod", stop=stop, labels=f"lima-kit.io/run-id={run_id}"),
-             restart=True)
-    feed.add("event", lambda: kube.watch("v1", "Event", stop=stop), restart=True)
-    streaming: set[str] = set()
-    logs_open = 0
-
-    def take(tag: str, payload: Any, now: float) -> None:
-        nonlocal logs_open
-        if tag in ("job", "pod", "event"):
-            involved = ((payload.get("object") or {}).get("involvedObject") or {}).get("name", "")
-            if tag != "event" or involved.startswith(name):
-                for note in watch.feed(payload, now):
-                    on_note(note)
-        elif tag == "log":
-            event = log.feed(payload)
-            if event is not None:
-                on_progress(event)
-        elif tag == "end" and payload == "log":
-            logs_open -= 1
-        elif tag == "error" and not payload.startswith("log"):
-            on_note(f"watch interrupted ({payload}); reconnecting")
-
-    try:
-        while True:
-            item = feed.get(tick_s)
-            now = clock()
-            if item is not None:
-                take(*item, now)
-            pod = watch.trainer_pod()
-            if pod and pod not in streaming:
-                streaming.add(pod)
-                logs_open += 1
-                feed.add("log", lambda pod=pod: kube.log_lines(pod, "trainer", follow=True))
-            if until_running and pod:
-                return
-            if watch.finished or watch.verdict(now) is not None:
-                break
-        # The log may trail the Job's status: read what is left of it (a few seconds at most).
-        deadline = clock() + drain_s
-        while logs_open > 0 and clock() < deadline:
-            item = feed.get(0.2)
-            if item is not None:
-                take(*item, clock())
-    finally:
-        feed.close()
-
-
-def wait_rollout(kube: Kube, name: str, labels: str, watch: "JobWatch", *, timeout_s: float,
-                 on_note: Callable[[str], None], clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep, poll_s: float = 5.0) -> None:
-    """Wait until the Deployment runs its new pod template on every replica; stop early with
-    the pods' diagnosis (image pull, unschedulable, crash loop) when it cannot get there."""
-    from kit.jobwatch import HINTS
-
-    start = clock()
-    while True:
-        dep = kube.get("apps/v1", "Deployment", name)
-        if dep is None:
-            raise KitError(f"Deployment/{name} does not exist", hint="run `kit up` again")
-        spec, status = dep.get("spec") or {}, dep.get("status") or {}
-        want = spec.get("replicas", 1)
-        if status.get("observedGeneration", 0) >= (dep.get("metadata") or {}).get("generation", 0) \
-                and status.get("updatedReplicas", 0) >= want \
-                and status.get("availableReplicas", 0) >= want \
-                and status.get("replicas", 0) <= status.get("updatedReplicas", 0):
-            return
-        now = clock() - start
-        for pod in kube.list("v1", "Pod", labels=labels):
-            for note in watch.feed({"type": "MODIFIED", "object": {"kind": "Pod", **pod}}, now):
-                on_note(note)
-        verdict = watch.verdict(now)
-        if verdict is not None:
-            raise KitError(f"Deployment/{name}: {verdict.message}", hint=verdict.hint)
-        if now > timeout_s:
-            raise KitError(f"Deployment/{name} is not ready after {timeout_s:.0f}s "
-                           f"({status.get('availableReplicas', 0)}/{want} available)",
-                           hint="kit logs --server; " + HINTS["unschedulable"].split(":")[0])
-        sleep(poll_s)
+        return port_forward(self.core, self.namespace, pod, port)

@@ -25,8 +25,9 @@ from kit.runs import FAILED, INTERRUPTED, SUCCEEDED, Run, RunStore
 EXIT_REASONS = {3: "the dataset is invalid", 4: "out of memory"}
 
 
-class _Reporter:
-    """A progress bar on a terminal; a line every ~10% elsewhere (CI logs, pipes)."""
+class ProgressReporter:
+    """A progress bar on a terminal; a line every ~10% elsewhere (CI logs, pipes). Shared by
+    local training and the cluster follower, which both read the trainer's JSON events."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
@@ -82,7 +83,7 @@ def run_trainer(store: RunStore, run: Run, spec: dict[str, Any], console: Consol
     spec_path = folder / "spec.json"
     write_json(spec_path, spec)
     (folder / "summary.json").unlink(missing_ok=True)  # only this attempt may mark success
-    reporter = _Reporter(console)
+    reporter = ProgressReporter(console)
     error: str | None = None
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
            "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}

@@ -6,6 +6,10 @@ days and is deleted by its TTL, which a Pulumi resource (awaited for 10 minutes,
 refresh) cannot model. `kit down` deletes those workloads first, load balancers waited for,
 then destroys the stack and lists what is still tagged with it.
 
+Serving (kit.targets.cluster_serving), `kit down` (cluster_teardown), `kit status`/`runs`/`logs`
+(cluster_status) and the fine-tune runs (cluster_runs) live beside this module; ClusterTarget
+runs the phases and hands the rest to them.
+
 Files in <workdir> (.kit/<name>/): state.json (phases), cluster.json (stack outputs),
 kubeconfig (0600, cloud stacks), cluster-runs/<id>.json (one record per fine-tune run).
 """
@@ -15,27 +19,24 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import sys
 import time
 from dataclasses import asdict, fields
 from typing import Any, Callable, Iterator
 
 from rich.console import Console
-from rich.markup import escape
 
 from kit.config import KitConfig
 from kit.errors import KitError
-from kit.jobwatch import JobWatch
 from kit.jsonio import read_json, write_json
 from kit.lock import deployment_lock
 from kit.pipeline import DeploymentState, Outcome, fingerprint, run_phases
 from kit.runs import FAILED, RUNNING, SUCCEEDED, Run
 from kit.targets.cluster_runs import FineTunes, Ledger
+from kit.targets.cluster_serving import Server
+from kit.targets.cluster_status import ClusterStatus
 
 UNSUPPORTED = ("gcp", "azure")
-ROLLOUT_TIMEOUT_S = 2700.0       # staging weights + the engine's 30-minute startup window
-PART_OF = "app.kubernetes.io/part-of"
 
 
 def saved_kubeconfig(cfg: KitConfig) -> dict | None:
@@ -50,6 +51,8 @@ def _ask(question: str) -> bool:
 
 
 class ClusterTarget:
+    """A deployment on a Kubernetes cluster: the phases of `kit up`, `kit train`, `kit serve`."""
+
     def __init__(self, cfg: KitConfig, *, infra: Callable[[Console], Any] | None = None,
                  connect: Callable[[], Any] | None = None,
                  checks: Callable[[KitConfig], list] | None = None,
@@ -63,9 +66,11 @@ class ClusterTarget:
         self.state = DeploymentState(self.workdir / "state.json")
         self.ledger = Ledger(self.workdir / "cluster-runs")
         self.job_name = f"{cfg.name}-finetune"
-        self.server_name = f"{cfg.name}-server"
         self.console = Console()
         self.runs_ = FineTunes(cfg, self.ledger, self.kube, self.cluster, self.console)
+        self.server = Server(cfg, self.state, self.kube, self.cluster, self.console)
+        self.status_ = ClusterStatus(cfg, self.state, self.runs_, self.server, self.kube,
+                                     self.cluster)
         self._infra_factory = infra or self._real_infra
         self._connect = connect or self._real_connect
         self._checks = checks
@@ -99,7 +104,7 @@ class ClusterTarget:
         return boto3.client("resourcegroupstaggingapi", region_name=self.cfg.region)
 
     def _use(self, console: Console) -> None:
-        self.console = self.runs_.console = console
+        self.console = self.runs_.console = self.server.console = console
 
     def kube(self) -> Any:
         if self._kube is None:
@@ -257,192 +262,32 @@ class ClusterTarget:
         self.state.update(run_id=run.id)
         return self.runs_.follow(run, detach=detach)
 
-
-    # --- serve and smoke -----------------------------------------------------------------
-
-    def _api_keys(self) -> dict[str, str]:
-        """The Secret of API keys the server's proxy reads: created once with a generated key."""
-        from kit.render.values import api_keys_secret
-
-        kube, name = self.kube(), api_keys_secret(self.cfg)
-        keys = kube.secret_data(name)
-        if not keys:
-            kube.apply([{"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                         "metadata": {"name": name, "namespace": kube.namespace,
-                                      "labels": {PART_OF: "lima-kit",
-                                                 "app.kubernetes.io/instance": self.server_name}},
-                         "stringData": {"key-1": secrets.token_urlsafe(32)}}])
-            keys = kube.secret_data(name) or {}
-        return keys
+    # --- serving, teardown, status (kit.targets.cluster_serving, _teardown, _status) -----
 
     def _phase_serve(self) -> Outcome:
-        from kit.k8s import wait_rollout
-        from kit.render import render_objects
-
         assert self._run is not None
-        kube = self.kube()
-        self._api_keys()
-        selector = f"app.kubernetes.io/instance={self.server_name}"
-        current = kube.get("apps/v1", "Deployment", self.server_name)
-        served = self.state.load().get("served_run")
-        if current is not None and served == self._run.id and kube.ready_pod(selector):
-            return Outcome(f"already serving {served}", skipped=True)
-        objects = render_objects(self.cfg, self.cluster(), run_id=self._run.id)["server"]
-        kube.apply(objects)
-        self.console.print(f"  rolling {self.server_name} to run {self._run.id} "
-                           f"({self.cfg.serving.engine}, {self.cfg.serving.replicas} replica(s))")
-        wait_rollout(kube, self.server_name, selector, JobWatch(self.server_name),
-                     timeout_s=ROLLOUT_TIMEOUT_S,
-                     on_note=lambda text: self.console.print(f"  {escape(text)}"))
-        endpoint = self._service_url()
-        self.state.update(served_run=self._run.id, endpoint=endpoint)
-        return Outcome(f"{self.cfg.serving.engine} serves run {self._run.id} at {endpoint}")
-
-    def _service_url(self) -> str:
-        """Where clients inside the network reach the server: the internal load balancer's
-        address, else the Service's cluster DNS name."""
-        svc = self.kube().get("v1", "Service", self.server_name) or {}
-        ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-        port = next((p.get("port") for p in (svc.get("spec") or {}).get("ports") or []), 80)
-        host = (ingress[0].get("hostname") or ingress[0].get("ip")) if ingress else \
-            f"{self.server_name}.{self.kube().namespace}.svc.cluster.local"
-        return f"http://{host}" + ("" if port == 80 else f":{port}")
-
-    def endpoint(self) -> tuple[str, str | None]:
-        """A local URL forwarded to a ready server pod through the API server, and a key."""
-        kube = self.kube()
-        found = kube.ready_pod(f"app.kubernetes.io/instance={self.server_name}")
-        if found is None:
-            raise KitError(f"{self.cfg.name}: no server pod is ready", hint="see `kit status`")
-        name, pod = found
-        port = next((p["containerPort"] for c in pod["spec"]["containers"]
-                     for p in c.get("ports") or [] if p.get("name") == "http"), 8080)
-        url, _close = kube.port_forward(name, port)  # lives as long as this process
-        keys = self._api_keys()
-        return url, next(iter(keys.values()), None)
+        return self.server.roll_out(self._run.id)
 
     def _phase_smoke(self) -> Outcome:
-        from kit.serving.smoke import smoke_test
+        return self.server.smoke()
 
-        url, key = self.endpoint()
-        result = smoke_test(url, self.cfg.serving.smoke_prompt, api_key=key)
-        reply = " ".join(result.reply.split())
-        shown = (reply[:70] + "…") if len(reply) > 70 else reply
-        return Outcome(f"chat round trip through the API server in {result.latency_s:.1f}s: {shown!r}"
-                       if reply else "chat round trip ok [yellow](empty reply)[/]")
-
-    # --- kit down ------------------------------------------------------------------------
+    def endpoint(self) -> tuple[str, str | None]:
+        return self.server.endpoint()
 
     def down(self, console: Console, *, purge: bool) -> list[str]:
         """Workloads first (load balancers waited for), then the stack; then the leak report."""
+        from kit.targets.cluster_teardown import tear_down
+
         self._use(console)
-        done: list[str] = []
-        with deployment_lock(self.workdir, "down"):
-            saved = read_json(self.workdir / "cluster.json")
-            try:
-                kube = self.kube()
-                done += kube.delete_releases([self.job_name, self.server_name])
-            except KitError as exc:
-                if self.cfg.target == "kubernetes":
-                    raise KitError(f"{exc.message}; nothing was destroyed", hint=exc.hint) from None
-                console.print(f"  [yellow]cluster unreachable[/] ({escape(exc.message)}): its "
-                              "workloads go with it; load balancers are in the report below")
-            self.state.update(endpoint=None, served_run=None)
-            done += self._infra_factory(console).destroy(purge=purge)
-            for name in ("cluster.json", "kubeconfig"):
-                (self.workdir / name).unlink(missing_ok=True)
-            for phase in ("infra", "serve", "smoke"):
-                self.state.set_phase(phase, "stopped", "kit down")
-            if self.cfg.target == "aws":
-                done += self._leaks(saved or {}, purge)
-        if purge:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-            done.append(f"removed {self.workdir}")
-        return done
-
-    def _leaks(self, saved: dict[str, Any], purge: bool) -> list[str]:
-        from kit.infra import leak_report
-
-        kept = [] if purge else [u[len("s3://"):].split("/")[0] for u in
-                                 (saved.get("artifacts_uri"), saved.get("models_uri")) if u]
-        try:
-            return leak_report(self._tagging(), self.cfg.name,
-                               saved.get("cluster_name") or self.cfg.name, kept)
-        except Exception as exc:  # the report is advice; the teardown itself has succeeded
-            return [f"[yellow]could not list leftovers[/]: {escape(str(exc))[:160]} (check: aws "
-                    f"resourcegroupstaggingapi get-resources --tag-filters Key=lima-kit:stack,"
-                    f"Values={self.cfg.name})"]
-
-    # --- status, runs, logs ------------------------------------------------------------------
+        return tear_down(self.cfg, self.state, console, purge=purge,
+                         releases=[self.job_name, self.server.name], kube=self.kube,
+                         infra=self._infra_factory, tagging=self._tagging)
 
     def status(self) -> dict[str, Any]:
-        state = self.state.load()
-        info: dict[str, Any] = {
-            "name": self.cfg.name, "target": self.cfg.target, "endpoint": state.get("endpoint"),
-            "healthy": False, "run_id": state.get("served_run") or state.get("run_id"),
-            "phases": state.get("phases", {}), "workdir": str(self.workdir),
-            "cluster": None, "training": None}
-        if read_json(self.workdir / "cluster.json") is None:
-            return info
-        try:
-            kube = self.kube()
-            info["cluster"] = kube.nodes()
-            latest = next(iter(self.runs()), None)
-            if latest:
-                info["training"] = {"run_id": latest["id"], "status": latest["status"],
-                                    **self._progress(latest)}
-            info["healthy"] = self._healthy()
-        except Exception as exc:  # status reports what it can; an unreachable API is a fact
-            info["cluster"] = {"error": " ".join(str(getattr(exc, "message", exc)).split())[:200]}
-        return info
-
-    def _progress(self, run: dict[str, Any]) -> dict[str, Any]:
-        if run["status"] != RUNNING:
-            return {}
-        from kit.jobwatch import TrainerLog
-
-        log = TrainerLog()
-        for line in self.kube().log_lines(self.runs_.pod_of(self.ledger.get(run["id"])), "trainer",
-                                          follow=False, tail=200):
-            log.feed(line)
-        return {"step": log.step, "total": log.total, "loss": log.loss, "eta_s": log.eta_s}
-
-    def _healthy(self) -> bool:
-        from kit.serving.client import is_healthy
-
-        try:
-            url, _key = self.endpoint()
-        except KitError:
-            return False
-        return is_healthy(url, timeout=5.0)
+        return self.status_.status()
 
     def runs(self) -> list[dict[str, Any]]:
-        from kit.render.values import MERGED_SUBDIR, run_uri
-
-        out = []
-        try:
-            cluster = self.cluster()
-        except KitError:
-            cluster = None
-        for run in self.ledger.list():
-            run = self.runs_.settle(run) if cluster is not None else run
-            where = run_uri(cluster, run.id) if cluster is not None else None
-            out.append({**asdict(run), "artifacts": {
-                "dir": where, "log": f"kit logs {run.id}",
-                "model": where + MERGED_SUBDIR + "/" if where and run.status == SUCCEEDED else None}})
-        return out
+        return self.status_.runs()
 
     def log_lines(self, run_id: str | None, *, server: bool, follow: bool) -> Iterator[str]:
-        kube = self.kube()
-        if server:
-            pods = kube.list("v1", "Pod", labels=f"app.kubernetes.io/instance={self.server_name}")
-            if not pods:
-                raise KitError(f"{self.cfg.name}: no server pods", hint="see `kit status`")
-            yield from kube.log_lines(pods[0]["metadata"]["name"], "engine", follow=follow)
-            return
-        runs = self.ledger.list()
-        run = self.ledger.get(run_id) if run_id else (runs[0] if runs else None)
-        if run is None:
-            raise KitError("no runs yet", hint="start one with `kit up`")
-        yield from kube.log_lines(self.runs_.pod_of(run), "trainer", follow=follow)
-        self.runs_.settle(run)
+        return self.status_.log_lines(run_id, server=server, follow=follow)

@@ -83,11 +83,11 @@ class FineTunes:
 
     def follow(self, run: Run, *, detach: bool) -> Outcome:
         """Progress from the trainer's events until the Job ends (or, detached, trains)."""
-        from kit.k8s import follow_job
-        from kit.training_process import _Reporter
+        from kit.k8s_follow import follow_job
+        from kit.training_process import ProgressReporter
 
         watch, log = JobWatch(self.job_name), TrainerLog()
-        reporter = _Reporter(self.console)
+        reporter = ProgressReporter(self.console)
 
         def progress(event: dict[str, Any]) -> None:
             kind = event.get("event")

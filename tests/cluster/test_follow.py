@@ -11,7 +11,7 @@ from rich.console import Console
 
 from kit.errors import KitError
 from kit.jobwatch import JobWatch, TrainerLog
-from kit.k8s import follow_job
+from kit.k8s_follow import follow_job
 from kit.runs import FAILED, RUNNING, SUCCEEDED, Run
 from kit.targets.cluster_runs import FineTunes, Ledger
 from tests.cluster.fakes import kube_for
