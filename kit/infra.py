@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -143,13 +143,17 @@ class Infra:
                  opener: Callable[["KitConfig", dict[str, str]], Any] = open_stack,
                  which: Callable[[str], str | None] = shutil.which,
                  confirm: Callable[[str], bool] = lambda _q: False,
-                 aws: "AwsOptions | None" = None) -> None:
+                 aws: "AwsOptions | None" = None,
+                 adopter: "Callable[[KitConfig, dict[str, Any]], dict[str, str]] | None" = None) -> None:
         self.cfg = cfg
         self.aws = aws
         self.console = console
         self.opener = opener
         self.which = which
         self.confirm = confirm
+        # Which kept resources to import (kit/adopt.py). The real stack deploys to the real
+        # cloud, so it gets the real check; an injected (fake) workspace gets none by default.
+        self.adopter = adopter or (_real_adopter if opener is open_stack else None)
 
     # --- the stack -----------------------------------------------------------------------
 
@@ -157,18 +161,38 @@ class Infra:
         if self.which("pulumi") is None:
             raise KitError("the Pulumi CLI is not installed (`pulumi` is not on PATH)",
                            hint=INSTALL_HINT)
-        from stacks.settings import stack_config
-
         auto = require("pulumi.automation", "kubernetes")
         env = stack_env(self.cfg, create=create)
         try:
             stack = self.opener(self.cfg, env)
-            values = stack_config(self.cfg, purge=purge, aws=self.aws or aws_options(self.cfg),
-                                  run_id=None)
-            stack.set_all_config({k: auto.ConfigValue(value=v) for k, v in values.items()})
+            self._configure(stack, purge=purge, adopt={})
         except auto.errors.CommandError as exc:
             raise self._error("open the stack", exc) from None
         return stack
+
+    def _configure(self, stack: Any, *, purge: bool, adopt: dict[str, str]) -> None:
+        from stacks.settings import stack_config
+
+        auto = require("pulumi.automation", "kubernetes")
+        options = replace(self.aws or aws_options(self.cfg), adopt=adopt)
+        values = stack_config(self.cfg, purge=purge, aws=options, run_id=None)
+        stack.set_all_config({k: auto.ConfigValue(value=v) for k, v in values.items()})
+
+    def _adopt(self, stack: Any, *, purge: bool) -> None:
+        """Before up/preview: import what an earlier `kit down` kept instead of creating it
+        again (its names are fixed, so a create would collide with it)."""
+        if self.adopter is None:
+            return
+        found = self.adopter(self.cfg, stack.export_stack().deployment or {})
+        if not found:
+            return
+        for logical, ident in sorted(found.items()):
+            self.console.print(f"    adopting {logical} [bold]{ident}[/] (kept by an earlier `kit down`)")
+        auto = require("pulumi.automation", "kubernetes")
+        try:
+            self._configure(stack, purge=purge, adopt=found)
+        except auto.errors.CommandError as exc:
+            raise self._error("set the stack config", exc) from None
 
     def _recover(self, stack: Any) -> None:
         """Pending operations: an earlier run stopped mid-change. Show them and the way out."""
@@ -237,6 +261,7 @@ class Infra:
     def preview(self, *, purge: bool = False,
                 on_output: Callable[[str], None] | None = None) -> dict[str, int]:
         stack = self._stack(purge=purge)
+        self._adopt(stack, purge=purge)
         result, _ = self._run("preview", lambda p: stack.preview(on_output=on_output, on_event=p))
         return dict(result.change_summary)
 
@@ -244,6 +269,7 @@ class Infra:
         """Create or update the stack; returns the cluster's outputs and the change counts."""
         stack = self._stack()
         self._recover(stack)
+        self._adopt(stack, purge=False)
         result, progress = self._run("up", lambda p: stack.up(on_event=p))
         changes = {k: v for k, v in (result.summary.resource_changes or {}).items() if k != "same"}
         return outputs_from({k: v.value for k, v in result.outputs.items()}), changes
@@ -269,6 +295,12 @@ class Infra:
             stack.workspace.remove_stack(self.cfg.name)
             done.append(f"removed stack {self.cfg.name} from {self.cfg.state_url}")
         return done
+
+
+def _real_adopter(cfg: "KitConfig", deployment: dict[str, Any]) -> dict[str, str]:
+    from kit.adopt import adoptions
+
+    return adoptions(cfg, deployment)
 
 
 def outputs_from(values: dict[str, Any]) -> "ClusterOutputs":

@@ -17,6 +17,22 @@ if TYPE_CHECKING:
 
 PROJECT = "lima-kit"
 
+# The kit's own resources that outlive `kit down` (retainOnDelete unless --purge). Their
+# names are deterministic per stack and account, so the next `kit up` can find and adopt them.
+KIT_BUCKETS = ("artifacts", "models")
+KEY = "key"
+KEY_ALIAS = "key-alias"
+
+
+def kit_bucket_name(name: str, purpose: str, account: str) -> str:
+    """Globally unique and predictable: the platform layer knows it before it exists, and a
+    later deployment of the same stack finds what an earlier one kept."""
+    return f"{name}-{purpose}-{account}"
+
+
+def key_alias_name(name: str) -> str:
+    return f"alias/lima-kit/{name}"
+
 
 @dataclass
 class AwsOptions:
@@ -32,6 +48,9 @@ class AwsOptions:
     data_kms_key_arn: str = ""
     ghcr_credential_arn: str = ""
     docker_hub_credential_arn: str = ""
+    # Set by `kit up`, not by users: logical name (KIT_BUCKETS, KEY, KEY_ALIAS) -> physical id
+    # of a kept resource of this stack that the program imports instead of creating.
+    adopt: dict[str, str] = field(default_factory=dict)
 
 
 # Python field -> stack config key (camelCase, as declared in Pulumi.yaml).
@@ -39,7 +58,7 @@ _KEYS = {"vpc_id": "vpcId", "subnet_ids": "subnetIds", "vpc_cidr": "vpcCidr", "a
          "vpc_endpoints": "vpcEndpoints", "kubernetes_version": "kubernetesVersion",
          "operator_role_arn": "operatorRoleArn", "data_kms_key_arn": "dataKmsKeyArn",
          "ghcr_credential_arn": "ghcrCredentialArn",
-         "docker_hub_credential_arn": "dockerHubCredentialArn"}
+         "docker_hub_credential_arn": "dockerHubCredentialArn", "adopt": "adopt"}
 
 
 @dataclass
@@ -68,6 +87,7 @@ def load() -> StackSettings:
     import pulumi
 
     from kit.config import KitConfig
+    from kit.errors import KitError
 
     conf = pulumi.Config(PROJECT)
     kit = KitConfig.model_validate({**json.loads(conf.require("kit")),
@@ -80,10 +100,14 @@ def load() -> StackSettings:
             value = conf.get_bool(key)
         elif isinstance(default, int):
             value = conf.get_int(key)
-        elif isinstance(default, list):
+        elif isinstance(default, (list, dict)):
             value = conf.get_object(key)
         else:
             value = conf.get(key)
         opts[name] = default if value is None else value
+    unknown = sorted(set(opts["adopt"]) - {*KIT_BUCKETS, KEY, KEY_ALIAS})
+    if unknown:
+        raise KitError(f"stack config {PROJECT}:adopt: no adoptable resource named {unknown[0]!r}",
+                       hint=f"adoptable: {', '.join((*KIT_BUCKETS, KEY, KEY_ALIAS))}")
     return StackSettings(kit=kit, purge=bool(conf.get_bool("purge")), aws=AwsOptions(**opts),
                          run_id=conf.get("runId") or None)

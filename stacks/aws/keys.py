@@ -2,6 +2,8 @@
 
 One key, rotated yearly. It outlives `kit down` (retainOnDelete) unless purging, because the
 buckets it encrypts are retained too: deleting the key would make retained data unreadable.
+A key and alias kept that way are adopted by the next `kit up` (stack config `adopt`), so the
+alias name does not collide and the kept buckets stay under the stack's own key.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from stacks.aws.common import Ctx, policy, statement
+from stacks.settings import KEY, KEY_ALIAS, key_alias_name
 
 # What the account's own administrators may do through IAM policies. No "kms:*".
 _ADMIN = ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
@@ -37,12 +40,13 @@ def key(ctx: Ctx) -> aws.kms.Key:
                                          ctx.arn("logs", "log-group:*")}}),
     )
     retain = not ctx.purge
-    k = aws.kms.Key("key", description=f"lima-kit {ctx.name}: secrets, disks, buckets, logs",
+    adopt = ctx.options.adopt
+    k = aws.kms.Key(KEY, description=f"lima-kit {ctx.name}: secrets, disks, buckets, logs",
                     enable_key_rotation=True, deletion_window_in_days=30,
                     key_usage="ENCRYPT_DECRYPT", customer_master_key_spec="SYMMETRIC_DEFAULT",
-                    policy=doc, opts=ctx.opts(retain_on_delete=retain))
-    aws.kms.Alias("key-alias", name=f"alias/lima-kit/{ctx.name}", target_key_id=k.key_id,
-                  opts=ctx.opts(parent=k, retain_on_delete=retain))
+                    policy=doc, opts=ctx.opts(retain_on_delete=retain, import_=adopt.get(KEY)))
+    aws.kms.Alias(KEY_ALIAS, name=key_alias_name(ctx.name), target_key_id=k.key_id,
+                  opts=ctx.opts(parent=k, retain_on_delete=retain, import_=adopt.get(KEY_ALIAS)))
     return k
 
 

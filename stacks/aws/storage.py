@@ -4,6 +4,10 @@ Kit buckets: SSE-KMS with the stack key, versioning, every public-access switch 
 disabled, a policy that denies anything but TLS 1.2+, and retainOnDelete (with the settings
 that protect them) unless purging. The data bucket is only read (`Bucket.get`): Pulumi
 never creates, changes or deletes it.
+
+A kit bucket kept by an earlier `kit down` is adopted (`import_`, its name from the stack
+config's `adopt`, which `kit up` fills in: kit/adopt.py) rather than created again. Its
+settings resources are simply written again: each is a PUT of the whole configuration.
 """
 
 from __future__ import annotations
@@ -16,8 +20,7 @@ import pulumi_aws as aws
 
 from kit.errors import KitError
 from stacks.aws.common import Ctx, policy, statement
-
-KIT_BUCKETS = ("artifacts", "models")
+from stacks.settings import KIT_BUCKETS, kit_bucket_name
 
 
 @dataclass
@@ -41,8 +44,7 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
 
 
 def bucket_name(ctx: Ctx, purpose: str) -> str:
-    """Globally unique and predictable (the platform layer knows it before it exists)."""
-    return f"{ctx.name}-{purpose}-{ctx.account}"
+    return kit_bucket_name(ctx.name, purpose, ctx.account)
 
 
 def buckets(ctx: Ctx, data_uri: str, key_arn: pulumi.Input[str]) -> Buckets:
@@ -56,7 +58,8 @@ def buckets(ctx: Ctx, data_uri: str, key_arn: pulumi.Input[str]) -> Buckets:
 def _kit_bucket(ctx: Ctx, purpose: str, key_arn: pulumi.Input[str]) -> aws.s3.Bucket:
     keep = not ctx.purge
     b = aws.s3.Bucket(purpose, bucket=bucket_name(ctx, purpose), force_destroy=ctx.purge,
-                      object_lock_enabled=False, opts=ctx.opts(retain_on_delete=keep))
+                      object_lock_enabled=False,
+                      opts=ctx.opts(retain_on_delete=keep, import_=ctx.options.adopt.get(purpose)))
     child = ctx.opts(parent=b, retain_on_delete=keep)
     block = aws.s3.BucketPublicAccessBlock(
         f"{purpose}-public-access", bucket=b.id, block_public_acls=True, block_public_policy=True,
