@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import click
@@ -51,7 +52,8 @@ def up(config_file: Path, yes: bool, detach: bool) -> None:
                       f"follow it with: kit logs -F -f {config_file}")
         return
     console.print(f"[bold green]ready[/]: endpoint {result['endpoint']}  run {result['run_id']}")
-    console.print(f"  try: kit chat -f {config_file} \"{cfg.serving.smoke_prompt}\"")
+    console.print(f"  try: kit chat -f {shlex.quote(str(config_file))} "
+                  f"{shlex.quote(cfg.serving.smoke_prompt)}", markup=False, highlight=False)
 
 
 @click.command()
