@@ -9,11 +9,16 @@ the kit's name but not this stack's tag belongs to someone else: the kit refuses
 
 Only resources the stack's state does not already hold are looked up, so an ordinary second
 `kit up` makes no AWS call here.
+
+`kit down --purge` after a plain `kit down` finds the same kept resources the same way (same
+tag check) and deletes them directly: the stack's state is empty, and the purge `up` would
+rebuild the whole stack just to destroy it again.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from kit.errors import KitError, require
 from stacks.settings import KEY, KEY_ALIAS, KIT_BUCKETS, key_alias_name, kit_bucket_name
@@ -46,6 +51,17 @@ def managed(deployment: dict[str, Any]) -> set[str]:
     return held
 
 
+def holds_resources(deployment: dict[str, Any]) -> bool:
+    """Whether the state holds any cloud resource (the root stack and providers aside)."""
+    return any(not str(res.get("type", "")).startswith("pulumi:")
+               for res in deployment.get("resources") or [])
+
+
+DETECT_PERMISSIONS = "s3:ListBucket, s3:GetBucketTagging, kms:DescribeKey, kms:ListResourceTags"
+PURGE_PERMISSIONS = ("s3:ListBucketVersions, s3:DeleteObjectVersion, s3:DeleteBucket, "
+                     "kms:ScheduleKeyDeletion, kms:DeleteAlias")
+
+
 def adoptions(cfg: "KitConfig", deployment: dict[str, Any], client: Client | None = None) -> dict[str, str]:
     """Logical name -> physical id of each kept resource of this stack to import on `up`."""
     if cfg.target != "aws":
@@ -53,18 +69,94 @@ def adoptions(cfg: "KitConfig", deployment: dict[str, Any], client: Client | Non
     wanted = set(adoptable()) - managed(deployment)
     if not wanted:
         return {}
-    if client is None:
-        client = _boto_client(cfg)
+    client = client or _boto_client(cfg)
+    with _aws_errors(f"cannot check for resources kept by an earlier `kit down` of {cfg.name}",
+                     DETECT_PERMISSIONS):
+        return _detect(cfg, wanted, client)
+
+
+def purge(cfg: "KitConfig", client: Client | None = None) -> list[str]:
+    """`kit down --purge` of a stack whose state is empty: delete what a plain `kit down`
+    kept, checked as for adoption first (nothing is deleted if any name is someone else's)."""
+    if cfg.target != "aws":
+        return []
+    client = client or _boto_client(cfg)
+    with _aws_errors(f"cannot check for resources kept by an earlier `kit down` of {cfg.name}",
+                     DETECT_PERMISSIONS):
+        found = _detect(cfg, set(adoptable()), client, purging=True)
+    return purge_kept(cfg, found, client)
+
+
+def purge_kept(cfg: "KitConfig", found: dict[str, str], client: Client) -> list[str]:
+    """Delete the kept resources `found` (logical name -> physical id, as detected): each
+    bucket emptied of every version and delete marker, then removed; the key scheduled for
+    deletion (7 days, the minimum) and its alias removed. Returns one line per deletion."""
+    data = _bucket_of(cfg.data.uri)
+    if data and data in {found.get(p) for p in KIT_BUCKETS}:
+        raise KitError(f"s3://{data}: holds this deployment's data (data.uri) and is one of the "
+                       f"kit's own buckets; nothing was deleted",
+                       hint="move the data to a bucket of your own, then run `kit down --purge` again")
+    done: list[str] = []
+    with _aws_errors(f"deleting what an earlier `kit down` of {cfg.name} kept failed (run "
+                     "`kit down --purge` again to delete what is left)", PURGE_PERMISSIONS):
+        for purpose in KIT_BUCKETS:
+            if purpose in found:
+                count = _empty_bucket(client("s3"), found[purpose])
+                client("s3").delete_bucket(Bucket=found[purpose])
+                done.append(f"deleted bucket s3://{found[purpose]} ({count} object version(s) "
+                            "and delete marker(s))")
+        if KEY in found:
+            done.append(_schedule_key_deletion(client("kms"), found[KEY]))
+        if KEY_ALIAS in found:
+            client("kms").delete_alias(AliasName=found[KEY_ALIAS])
+            done.append(f"deleted kms alias {found[KEY_ALIAS]}")
+    return done
+
+
+def _bucket_of(uri: str) -> str:
+    return uri[len("s3://"):].split("/", 1)[0] if uri.startswith("s3://") else ""
+
+
+def _empty_bucket(s3: Any, name: str) -> int:
+    """Delete every object version and delete marker, a page (<= 1000 keys) at a time. Each
+    page is listed from the start again: a continuation marker may name a deleted version."""
+    count = 0
+    while True:
+        page = s3.list_object_versions(Bucket=name, MaxKeys=1000)  # versions + markers <= 1000
+        keys = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]]
+        if not keys:
+            return count
+        errors = s3.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True}).get("Errors")
+        if errors:
+            first = errors[0]
+            raise KitError(f"s3://{name}/{first.get('Key')}: cannot delete ({first.get('Code')}: "
+                           f"{first.get('Message')}); {len(errors)} object version(s) left",
+                           hint="check the bucket policy and object lock, then run `kit down "
+                                f"--purge` again (it needs {PURGE_PERMISSIONS})")
+        count += len(keys)
+
+
+def _schedule_key_deletion(kms: Any, key_id: str) -> str:
+    meta = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+    if meta.get("KeyState") == "PendingDeletion":
+        return f"kms key {key_id} was already scheduled for deletion ({meta.get('DeletionDate')})"
+    when = kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7).get("DeletionDate")
+    return (f"scheduled kms key {key_id} for deletion on {when} (until then: aws kms "
+            f"cancel-key-deletion --key-id {key_id})")
+
+
+@contextmanager
+def _aws_errors(what: str, permissions: str) -> Iterator[None]:
+    """AWS SDK failures -> one KitError line that names the permissions involved."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        return _detect(cfg, wanted, client)
+        yield
     except (BotoCoreError, ClientError) as exc:
-        raise KitError(f"aws: cannot check for resources kept by an earlier `kit down` of "
-                       f"{cfg.name}: {' '.join(str(exc).split())[:200]}",
-                       hint="check the credentials (`kit doctor`); the operator needs "
-                            "s3:ListBucket, s3:GetBucketTagging, kms:DescribeKey, "
-                            "kms:ListResourceTags") from None
+        raise KitError(f"aws: {what}: {' '.join(str(exc).split())[:200]}",
+                       hint=f"check the credentials (`kit doctor`); the operator needs "
+                            f"{permissions}") from None
 
 
 def _boto_client(cfg: "KitConfig") -> Client:
@@ -75,7 +167,8 @@ def _boto_client(cfg: "KitConfig") -> Client:
     return lambda service: boto3.client(service, region_name=cfg.region, config=conf)
 
 
-def _detect(cfg: "KitConfig", wanted: set[str], client: Client) -> dict[str, str]:
+def _detect(cfg: "KitConfig", wanted: set[str], client: Client, *,
+            purging: bool = False) -> dict[str, str]:
     found: dict[str, str] = {}
     buckets = [p for p in KIT_BUCKETS if p in wanted]
     if buckets:
@@ -86,7 +179,7 @@ def _detect(cfg: "KitConfig", wanted: set[str], client: Client) -> dict[str, str
             if _kept_bucket(cfg, s3, name, account):
                 found[purpose] = name
     if KEY in wanted:
-        key_id = _kept_key(cfg, client("kms"))
+        key_id = _kept_key(cfg, client("kms"), usable=not purging)
         if key_id:
             found[KEY] = key_id
             if KEY_ALIAS in wanted:
@@ -142,8 +235,9 @@ def _kept_bucket(cfg: "KitConfig", s3: Any, name: str, account: str) -> bool:
     return True
 
 
-def _kept_key(cfg: "KitConfig", kms: Any) -> str:
-    """The id of this stack's kept, usable key behind its alias; "" when there is no alias."""
+def _kept_key(cfg: "KitConfig", kms: Any, *, usable: bool = True) -> str:
+    """The id of this stack's kept key behind its alias (usable: Enabled, for adoption);
+    "" when there is no alias."""
     from botocore.exceptions import ClientError
 
     alias = key_alias_name(cfg.name)
@@ -159,6 +253,8 @@ def _kept_key(cfg: "KitConfig", kms: Any) -> str:
                  f"the alias points at a key the kit did not create for this stack. Point it "
                  f"elsewhere or delete it: aws kms delete-alias --alias-name {alias}")
     state = meta.get("KeyState", "Enabled")
+    if not usable:
+        return key_id
     if state == "PendingDeletion":
         raise KitError(f"kms {alias} ({key_id}): the key the kept buckets of {cfg.name} are "
                        "encrypted with is scheduled for deletion",

@@ -144,7 +144,8 @@ class Infra:
                  which: Callable[[str], str | None] = shutil.which,
                  confirm: Callable[[str], bool] = lambda _q: False,
                  aws: "AwsOptions | None" = None,
-                 adopter: "Callable[[KitConfig, dict[str, Any]], dict[str, str]] | None" = None) -> None:
+                 adopter: "Callable[[KitConfig, dict[str, Any]], dict[str, str]] | None" = None,
+                 purger: "Callable[[KitConfig], list[str]] | None" = None) -> None:
         self.cfg = cfg
         self.aws = aws
         self.console = console
@@ -154,6 +155,8 @@ class Infra:
         # Which kept resources to import (kit/adopt.py). The real stack deploys to the real
         # cloud, so it gets the real check; an injected (fake) workspace gets none by default.
         self.adopter = adopter or (_real_adopter if opener is open_stack else None)
+        # What deletes the kept resources when `--purge` finds the stack's state empty (same rule).
+        self.purger = purger or (_real_purger if opener is open_stack else None)
 
     # --- the stack -----------------------------------------------------------------------
 
@@ -281,16 +284,27 @@ class Infra:
 
     def destroy(self, *, purge: bool) -> list[str]:
         """Destroy the stack. With purge, an update first drops retainOnDelete from the kit's
-        buckets (Pulumi reads resource options from state), so destroy deletes them too."""
+        buckets (Pulumi reads resource options from state), so destroy deletes them too; if
+        the state is empty, what an earlier plain `kit down` kept is deleted directly."""
+        from kit.adopt import holds_resources
+
         stack = self._stack(purge=purge)
         self._recover(stack)
-        done = []
-        if purge:
-            self._run("up (purge settings)", lambda p: stack.up(on_event=p))
-            done.append("marked the kit's buckets and key for deletion (--purge)")
-        result, progress = self._run("destroy", lambda p: stack.destroy(on_event=p))
-        deleted = (result.summary.resource_changes or {}).get("delete", 0)
-        done.append(f"destroyed stack {self.cfg.name}: {deleted} resource(s) deleted")
+        state = (stack.export_stack().deployment or {}) if purge and self.purger else {}
+        if purge and self.purger and not holds_resources(state):
+            # A plain `kit down` ran before: the purge `up` would rebuild the whole stack only
+            # to destroy it. Delete what that down kept directly (kit/adopt.py).
+            done = self.purger(self.cfg) or [f"nothing kept by an earlier `kit down` of {self.cfg.name}"]
+            if state.get("resources"):  # the root stack / providers only: no cloud change
+                self._run("destroy", lambda p: stack.destroy(on_event=p))
+        else:
+            done = []
+            if purge:
+                self._run("up (purge settings)", lambda p: stack.up(on_event=p))
+                done.append("marked the kit's buckets and key for deletion (--purge)")
+            result, progress = self._run("destroy", lambda p: stack.destroy(on_event=p))
+            deleted = (result.summary.resource_changes or {}).get("delete", 0)
+            done.append(f"destroyed stack {self.cfg.name}: {deleted} resource(s) deleted")
         if purge:
             stack.workspace.remove_stack(self.cfg.name)
             done.append(f"removed stack {self.cfg.name} from {self.cfg.state_url}")
@@ -301,6 +315,12 @@ def _real_adopter(cfg: "KitConfig", deployment: dict[str, Any]) -> dict[str, str
     from kit.adopt import adoptions
 
     return adoptions(cfg, deployment)
+
+
+def _real_purger(cfg: "KitConfig") -> list[str]:
+    from kit.adopt import purge
+
+    return purge(cfg)
 
 
 def outputs_from(values: dict[str, Any]) -> "ClusterOutputs":
