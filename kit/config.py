@@ -67,6 +67,8 @@ class ServingConfig(_Section):
     port: int = Field(default=8080, ge=1024, le=65535, description="local target: 127.0.0.1 port")
     max_new_tokens: int = Field(default=256, ge=1, le=65536)
     smoke_prompt: str = "Say hello in one short sentence."
+    # Sent first by `kit chat` (unless --system) and by the smoke test: the one the data uses.
+    system_prompt: str | None = None
 
 
 _CIDR = re.compile(r"^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$")

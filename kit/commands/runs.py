@@ -43,7 +43,8 @@ def logs(config_file: Path, run_id: str | None, server: bool, follow: bool) -> N
 @click.command()
 @file_option
 @click.argument("prompt", nargs=-1, required=True)
-@click.option("--system", default=None, help="A system message to send first.")
+@click.option("--system", default=None,
+              help="A system message to send first (default: serving.system_prompt).")
 @click.option("--max-tokens", type=click.IntRange(1, 65536), default=None,
               help="Default: serving.max_new_tokens from kit.yaml.")
 @click.option("--stream/--no-stream", default=None, help="Default: stream on a terminal.")
@@ -55,6 +56,7 @@ def chat(config_file: Path, prompt: tuple[str, ...], system: str | None, max_tok
 
     cfg = load_config(config_file)
     endpoint, api_key = for_config(cfg).endpoint()
+    system = system if system is not None else cfg.serving.system_prompt
     messages = ([{"role": "system", "content": system}] if system else []) + [
         {"role": "user", "content": " ".join(prompt)}]
     stream = sys.stdout.isatty() if stream is None else stream

@@ -18,8 +18,9 @@ class SmokeResult:
 
 
 def smoke_test(endpoint: str, prompt: str, *, api_key: str | None = None,
-               max_tokens: int = 32) -> SmokeResult:
+               system: str | None = None, max_tokens: int = 32) -> SmokeResult:
     started = time.monotonic()
-    reply = "".join(chat(endpoint, [{"role": "user", "content": prompt}], api_key=api_key,
-                         max_tokens=max_tokens, seed=0))
+    messages = ([{"role": "system", "content": system}] if system else []) + [
+        {"role": "user", "content": prompt}]
+    reply = "".join(chat(endpoint, messages, api_key=api_key, max_tokens=max_tokens, seed=0))
     return SmokeResult(reply=reply, latency_s=time.monotonic() - started)

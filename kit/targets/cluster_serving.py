@@ -100,7 +100,8 @@ class Server:
         from kit.serving.smoke import smoke_test
 
         url, key = self.endpoint()
-        result = smoke_test(url, self.cfg.serving.smoke_prompt, api_key=key)
+        result = smoke_test(url, self.cfg.serving.smoke_prompt, api_key=key,
+                            system=self.cfg.serving.system_prompt)
         reply = " ".join(result.reply.split())
         shown = (reply[:70] + "…") if len(reply) > 70 else reply
         return Outcome(f"chat round trip through the API server in {result.latency_s:.1f}s: {shown!r}"

@@ -164,7 +164,8 @@ class LocalTarget:
         if info is None:
             raise KitError("the server stopped before the smoke test",
                            hint="see its log: kit logs --server")
-        result = smoke_test(info.endpoint, self.cfg.serving.smoke_prompt)
+        result = smoke_test(info.endpoint, self.cfg.serving.smoke_prompt,
+                            system=self.cfg.serving.system_prompt)
         reply = " ".join(result.reply.split())
         shown = (reply[:70] + "…") if len(reply) > 70 else reply
         if not reply:

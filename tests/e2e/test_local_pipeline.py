@@ -39,6 +39,7 @@ serving:
   engine: transformers
   port: {port}
   max_new_tokens: 16
+  system_prompt: You write healthcare administrative text.
 """
 
 
