@@ -8,7 +8,6 @@ so a killed trainer can never leave a run that looks good.
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
@@ -17,6 +16,7 @@ from typing import Any
 
 from kit.errors import KitError
 from kit.jsonio import read_json, write_json
+from kit.process import alive
 
 RUNNING, SUCCEEDED, FAILED, INTERRUPTED = "running", "succeeded", "failed", "interrupted"
 
@@ -46,18 +46,6 @@ class Run:
             "log": str(folder / "train.log"),
         }
         return data
-
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class RunStore:
@@ -95,7 +83,7 @@ class RunStore:
 
     def _settle(self, run: Run) -> Run:
         """A run still marked running whose process is gone was interrupted: say so, durably."""
-        if run.status == RUNNING and not _alive(run.pid):
+        if run.status == RUNNING and not alive(run.pid):
             run.status, run.finished = INTERRUPTED, run.finished or time.time()
             run.reason = run.reason or "the trainer stopped without finishing (killed or crashed)"
             self.save(run)

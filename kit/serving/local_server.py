@@ -20,6 +20,7 @@ from pathlib import Path
 
 from kit.errors import KitError
 from kit.jsonio import read_json, write_json
+from kit.process import alive
 
 HOST = "127.0.0.1"
 
@@ -34,20 +35,6 @@ class ServerInfo:
     @property
     def endpoint(self) -> str:
         return f"http://{HOST}:{self.port}"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie child of this process counts as dead
-    try:
-        return os.waitpid(pid, os.WNOHANG) == (0, 0)
-    except ChildProcessError:
-        return True
 
 
 def port_in_use(port: int) -> bool:
@@ -68,7 +55,7 @@ class LocalServer:
         if not data:
             return None
         info = ServerInfo(**data)
-        if _alive(info.pid):
+        if alive(info.pid, reap=True):
             return info
         self.record.unlink(missing_ok=True)
         return None
@@ -107,9 +94,9 @@ class LocalServer:
         except ProcessLookupError:
             pass
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and (_alive(info.pid) or port_in_use(info.port)):
+        while time.monotonic() < deadline and (alive(info.pid, reap=True) or port_in_use(info.port)):
             time.sleep(0.2)
-        if _alive(info.pid):
+        if alive(info.pid, reap=True):
             try:
                 os.killpg(info.pid, signal.SIGKILL)
             except ProcessLookupError:
