@@ -222,10 +222,28 @@ CHECKS: dict[str, list[Callable[["KitConfig"], Check]]] = {
 }
 
 
+# What the checks import, loaded once before they run in parallel: two threads importing the
+# same package for the first time can trip Python's import-lock deadlock detection.
+PRELOAD = ("boto3", "botocore.config", "botocore.exceptions", "kit.render", "kit.render.images",
+           "kit.render.values", "kit.data.storage", "kit.k8s", "kit.infra",
+           "kit.targets.cluster", "stacks.aws.gpu_pool")
+
+
+def _preload() -> None:
+    import importlib
+
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass  # a missing extra is reported by the check that needs it
+
+
 def run(cfg: "KitConfig", checks: list[Callable[["KitConfig"], Check]] | None = None,
         timeout_s: float = TIMEOUT_S) -> list[Check]:
     """Run the checks in parallel; one that has not answered by the deadline fails."""
     todo = checks if checks is not None else CHECKS[cfg.target]
+    _preload()
     results: list[Check | None] = [None] * len(todo)
 
     def one(i: int, fn: Callable[["KitConfig"], Check]) -> None:
