@@ -20,9 +20,12 @@ from stacks.platform import device_plugin
 
 def platform(cfg: Any, cluster: ClusterOutputs, provider: Any, *, run_id: str | None = None,
              with_device_plugin: bool = True, depends_on: list | None = None) -> list[pulumi.Resource]:
-    """The infra phase (no run_id) registers the platform objects only: the images the charts
-    pin by digest are mirrored after the infrastructure exists. With a run_id (fine-tune and
-    serve phases) every rendered release is registered too."""
+    """Without run_id (what `kit up` always runs) the stack holds the platform objects only.
+    `kit up` applies each run's workloads itself (server-side apply, field manager lima-kit):
+    Pulumi would block an update on a Job for its whole runtime, recreate a Job its TTL
+    removed, and roll the server together with a training that has not finished.
+    With run_id, every rendered release is registered too: for `kit plan` reviews of one run
+    and for teams that drive this program with plain `pulumi up` (stack config `runId`)."""
     try:
         from kit import render
         from kit.render.platform import platform_objects
