@@ -18,6 +18,8 @@ CLOUDS = ("aws", "gcp", "azure")
 GPU_TYPES = ("l4", "a10g", "l40s", "a100", "h100", "h200")
 ENGINES = ("tgi", "vllm", "transformers")
 DEMO_MODEL = "demo:tiny-llama"
+# Folders beside the deployments in .kit/: the default Pulumi backend and the model store.
+RESERVED_NAMES = ("state", "models")
 
 
 class _Section(BaseModel):
@@ -95,6 +97,14 @@ class NetworkConfig(_Section):
 class KubernetesConfig(_Section):
     context: str | None = None
     namespace: str = "lima-kit"
+    # Where the trainer and init containers may reach object storage (HTTPS) on an existing
+    # cluster. Empty: no storage egress unless network.egress is true.
+    storage_cidrs: list[str] = Field(default_factory=list)
+
+    @field_validator("storage_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        return NetworkConfig._cidrs(value)
 
 
 class AwsConfig(_Section):
@@ -120,6 +130,15 @@ class AwsConfig(_Section):
 
 class KitConfig(_Section):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value in RESERVED_NAMES:
+            raise ValueError(f"{value!r} is reserved for the kit's own folders under .kit/; "
+                             "choose another name")
+        return value
+
     target: Literal["local", "kubernetes", "aws", "gcp", "azure"] = "local"
     region: str | None = None
     state: str | None = None
