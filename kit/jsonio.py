@@ -26,7 +26,14 @@ def write_json(path: Path, payload: Any) -> None:
 
 
 def read_json(path: Path, default: Any = None) -> Any:
+    """The file's JSON, `default` when it does not exist, a one-line KitError when damaged."""
+    from kit.errors import KitError
+
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return default
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise KitError(f"{path}: damaged state file ({exc.__class__.__name__})",
+                       hint="restore it from a backup, or move it aside to start that "
+                            "record afresh") from None

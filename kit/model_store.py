@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kit.config import DEMO_MODEL, KitConfig
-from kit.errors import KitError, require
+from kit.errors import KitError
 
 # What a model needs to load and serve; pickle weights (*.bin, *.pt) are never fetched.
 ALLOW_PATTERNS = ["*.safetensors", "*.safetensors.index.json", "config.json",
@@ -59,7 +59,8 @@ def stage(cfg: KitConfig) -> StagedModel:
         return StagedModel(folder, "demo-" + _tree_identity(folder),
                            "demo:tiny-llama (random weights: a smoke-test model, not a real LLM)")
     if re.match(r"^(s3|gs|az)://", model_id):
-        sync = require("kit.data.sync", "storage")
+        from kit.data import sync
+
         folder = store / hashlib.sha256(model_id.encode()).hexdigest()[:16]
         sync.sync(model_id, str(folder), require_manifest=True)  # never a half-published mirror
         _check_model_dir(folder, model_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +31,17 @@ class Run:
     method: str
     finished: float | None = None
     pid: int | None = None
+    pid_started: str | None = None  # start time of `pid`: a reused pid is not our trainer
     exit_code: int | None = None
     reason: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Run":
+        """Known fields only: a record written by a newer kit still reads."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
     def to_dict(self, root: Path) -> dict[str, Any]:
         data = asdict(self)
@@ -68,7 +75,7 @@ class RunStore:
         if data is None:
             known = ", ".join(r.id for r in self.list()[:5]) or "none yet"
             raise KitError(f"run {run_id!r} not found in {self.root}", hint=f"known runs: {known}")
-        return self._settle(Run(**data))
+        return self._settle(Run.from_dict(data))
 
     def list(self) -> list[Run]:
         """All runs, newest first."""
@@ -78,12 +85,12 @@ class RunStore:
         for path in self.root.glob("*/run.json"):
             data = read_json(path)
             if data:
-                runs.append(self._settle(Run(**data)))
+                runs.append(self._settle(Run.from_dict(data)))
         return sorted(runs, key=lambda r: r.created, reverse=True)
 
     def _settle(self, run: Run) -> Run:
         """A run still marked running whose process is gone was interrupted: say so, durably."""
-        if run.status == RUNNING and not alive(run.pid):
+        if run.status == RUNNING and not alive(run.pid, started=run.pid_started):
             run.status, run.finished = INTERRUPTED, run.finished or time.time()
             run.reason = run.reason or "the trainer stopped without finishing (killed or crashed)"
             self.save(run)

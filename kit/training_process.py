@@ -19,6 +19,7 @@ from rich.console import Console
 
 from kit.errors import KitError
 from kit.jsonio import read_json, write_json
+from kit.process import start_time
 from kit.runs import FAILED, INTERRUPTED, SUCCEEDED, Run, RunStore
 
 # Must match kit/trainer/events.py (the trainer is also run in an image without this module).
@@ -76,6 +77,25 @@ class ProgressReporter:
             self.progress.stop()
 
 
+def handle_event(line: str, reporter: ProgressReporter) -> str | None:
+    """Show one trainer event; return the failure reason if it is an error event. A line
+    that is not a well-formed event is ignored (it is still kept in events.jsonl)."""
+    try:
+        event = json.loads(line)
+        kind = event.get("event")
+        if kind == "start":
+            reporter.start(event)
+        elif kind == "step":
+            reporter.step(event)
+        elif kind == "eval" and isinstance(event.get("eval_loss"), (int, float)):
+            reporter.note(f"epoch {event.get('epoch')}: eval loss {event['eval_loss']:.4f}")
+        elif kind == "error":
+            return str(event.get("message", "")).strip() or None
+    except (ValueError, TypeError, AttributeError):
+        pass
+    return None
+
+
 def run_trainer(store: RunStore, run: Run, spec: dict[str, Any], console: Console) -> Run:
     """Train `run` to the end (resuming its checkpoints), streaming progress. Raises on failure."""
     folder = store.dir(run.id)
@@ -94,32 +114,25 @@ def run_trainer(store: RunStore, run: Run, spec: dict[str, Any], console: Consol
                                 stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
                                 env=env, text=True, bufsize=1)
         run.status, run.pid, run.finished, run.reason, run.exit_code = "running", proc.pid, None, None, None
+        run.pid_started = start_time(proc.pid)
         store.save(run)
         try:
             assert proc.stdout is not None
             for line in proc.stdout:
                 events.write(line)
-                try:
-                    event = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                kind = event.get("event")
-                if kind == "start":
-                    reporter.start(event)
-                elif kind == "step":
-                    reporter.step(event)
-                elif kind == "eval" and event.get("eval_loss") is not None:
-                    reporter.note(f"epoch {event.get('epoch')}: eval loss {event['eval_loss']:.4f}")
-                elif kind == "error":
-                    error = str(event.get("message", "")).strip() or None
+                error = handle_event(line, reporter) or error
             code = proc.wait()
-        except BaseException:
+        except BaseException as exc:
             proc.terminate()
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
-            run.status, run.reason, run.finished = INTERRUPTED, "interrupted by the user", time.time()
+            if isinstance(exc, KeyboardInterrupt):
+                run.status, run.reason = INTERRUPTED, "interrupted by the user"
+            else:
+                run.status, run.reason = FAILED, f"the kit stopped following the trainer: {exc}"
+            run.finished = time.time()
             store.save(run)
             raise
         finally:

@@ -58,17 +58,43 @@ def _hidden(path: Path, root: Path) -> bool:
 
 
 def data_files(path: str | Path) -> list[Path]:
-    """The data files under a file or folder, in a stable order (hidden paths are not data)."""
+    """The data files under a file or folder, in a stable order (hidden paths are not data).
+
+    A folder with a kit manifest holds exactly the set the manifest names: files beside it that
+    it does not name are left over from an earlier set (or a half-finished sync) and are not
+    data, so they are never read."""
     path = Path(path)
     if path.is_file():
         return [path]
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*")
-                       if p.is_file() and p.suffix in SUFFIXES and not _hidden(p, path))
+        listed = _manifest_files(path)
+        files = listed if listed is not None else sorted(
+            p for p in path.rglob("*")
+            if p.is_file() and p.suffix in SUFFIXES and not _hidden(p, path))
         if files:
             return files
         raise DataError(f"{path}: no data files ({', '.join(SUFFIXES)}) in this folder")
     raise DataError(f"{path}: no such file or folder", hint="check data.uri in kit.yaml")
+
+
+def _manifest_files(folder: Path) -> list[Path] | None:
+    """The data files the folder's manifest names (each must exist), or None without one."""
+    from kit.data.manifest import MANIFEST, read_local
+
+    manifest = read_local(folder)
+    if manifest is None:
+        return None
+    files = []
+    for name in sorted(manifest.files):
+        file = folder / name
+        if (Path(name).suffix not in SUFFIXES or Path(name).is_absolute()
+                or _hidden(file, folder)):  # not data, or not inside this folder
+            continue
+        if not file.is_file():
+            raise DataError(f"{file}: named in {folder / MANIFEST} but missing",
+                            hint="sync or publish the data again")
+        files.append(file)
+    return files
 
 
 def iter_examples(path: str | Path) -> Iterator[Example]:

@@ -8,7 +8,11 @@ Guarantees, the same for every backend:
   under DEST/.kit-tmp and fetches only the rest;
 - idempotent: unchanged files (same size and sha256) are skipped;
 - atomic publish: an old manifest is removed before anything it names is replaced, and the new
-  one is written last, so a reader trusting manifests never sees a half-written set.
+  one is written last, so a reader trusting manifests never sees a half-written set;
+- no stale files: after the new manifest is in place, a download folder (always the kit's own)
+  loses every file the manifest does not name, and a local publish folder loses the files its
+  previous manifest named that the new one drops. Bucket objects are never deleted: readers
+  follow the manifest, so a stale object is never read.
 """
 
 from __future__ import annotations
@@ -119,6 +123,10 @@ def upload(files: dict[str, Path], store: Store, *, kind: str = "files",
         tasks.wait()
     if old is None or old.to_json() != new.to_json() or todo:
         storage.write_manifest(store, new)
+    root = getattr(store, "root", None)  # a local destination (a LocalStore)
+    if root is not None and old is not None:  # only files the kit itself published here before
+        _drop_local(Path(root), set(old.files) - set(new.files),
+                    keep={p.resolve() for p in files.values()})
     if hasattr(store, "cleanup"):  # a local destination: drop temporary files of crashed runs
         store.cleanup()
     result.manifest = new
@@ -164,6 +172,15 @@ def _upload_file(store: Store, name: str, path: Path, size: int, sha: str, wante
 # --- download ----------------------------------------------------------------------------------
 
 
+def _check_key(key: str, where: str) -> None:
+    """A key from a listing or manifest must stay inside the destination folder."""
+    parts = key.split("/")
+    if key.startswith("/") or "\\" in key or any(p in ("", ".", "..") for p in parts):
+        raise KitError(f"{where}: refusing object key {key!r}: it would write outside the "
+                       "destination folder", hint="the manifest or bucket was tampered with; "
+                       "publish the data again")
+
+
 def download(store: Store, dest: Path, *, workers: int = 8, part_size: int | None = None,
              require_manifest: bool = False) -> SyncResult:
     """Copy what the store publishes into a local folder; files appear, then the manifest."""
@@ -178,6 +195,8 @@ def download(store: Store, dest: Path, *, workers: int = 8, part_size: int | Non
         source = {o.key: o for o in store.list()}
         if not source:
             raise KitError(f"{store.uri}: no objects here", hint="check the URI")
+    for key in source:
+        _check_key(key, store.uri)
     dest.mkdir(parents=True, exist_ok=True)
     local = read_local(dest)
     todo = [k for k in sorted(source) if not _have(dest, local, source[k])]
@@ -205,8 +224,29 @@ def download(store: Store, dest: Path, *, workers: int = 8, part_size: int | Non
     if todo or local is None or local.to_json() != manifest.to_json():
         write_local(dest, manifest)
     shutil.rmtree(dest / TMP, ignore_errors=True)
+    # DEST is the kit's staging folder: what the manifest does not name is a leftover of an
+    # earlier set (files the publisher removed), deleted only now that the new set is complete.
+    _drop_local(dest, {p.relative_to(dest).as_posix() for p in dest.rglob("*")
+                       if p.is_file() and not storage.is_hidden(p.relative_to(dest).as_posix())}
+                - set(manifest.files))
     result.manifest = manifest
     return result
+
+
+def _drop_local(root: Path, stale: set[str], keep: set[Path] | None = None) -> None:
+    """Delete these files (names relative to ROOT, never hidden ones, never a path in KEEP),
+    then any folders they leave empty, up to ROOT."""
+    for key in sorted(stale):
+        path = root / key
+        if storage.is_hidden(key) or Path(key).is_absolute() or not path.is_file():
+            continue
+        if keep and path.resolve() in keep:  # a source file of this very upload
+            continue
+        path.unlink()
+        parent = path.parent
+        while parent != root and parent.is_relative_to(root) and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
 
 
 def _have(dest: Path, local: Manifest | None, info: ObjectInfo) -> bool:

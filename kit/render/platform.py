@@ -1,9 +1,12 @@
 """Namespace-wide objects the charts rely on, as plain dicts.
 
 A namespace that enforces the Pod Security Standard "restricted", a default-deny
-NetworkPolicy for both directions, and the explicit allows every kit pod needs: DNS, and
-HTTPS to the storage endpoints (plus the cloud's identity endpoints). The API-key proxy
-reads its keys from a mounted Secret, so no pod needs the Kubernetes API server.
+NetworkPolicy for both directions, DNS for every pod, and HTTPS to the storage endpoints
+(plus the cloud's identity endpoints) only for pods labelled STORAGE_LABEL: the fine-tune
+Job pods and the server pods, whose init container stages the model. NetworkPolicy
+applies per pod, not per container, so the server's engine and API-key proxy share that
+storage egress; it is kept to the storage CIDRs and ports, and nothing else gets egress.
+The API-key proxy reads its keys from a mounted Secret, so no pod needs the API server.
 """
 
 from __future__ import annotations
@@ -17,6 +20,10 @@ if TYPE_CHECKING:
     from stacks.contract import ClusterOutputs
 
 ANY_ADDRESS = "0.0.0.0/0"
+# Set by charts/finetune and charts/tgi on their pod templates; allow-storage selects it.
+STORAGE_LABEL = "lima-kit.io/storage-egress"
+STORAGE_WHY = ("stage data and weights, upload runs, get cloud identity; only pods labelled "
+               f"{STORAGE_LABEL}=true (fine-tune Job, server model staging)")
 
 
 def _meta(name: str, namespace: str, why: str) -> dict[str, Any]:
@@ -40,36 +47,49 @@ def namespace(name: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
 
 
-def storage_egress(cfg: "KitConfig", cluster: "ClusterOutputs") -> list[dict[str, Any]]:
-    """HTTPS to the private endpoints' CIDRs, and the cloud's identity and API addresses.
+def storage_cidrs(cfg: "KitConfig", cluster: "ClusterOutputs") -> tuple[list[str], str]:
+    """Where storage pods may reach HTTPS (443), and why, for the policy's annotation.
 
-    Where the cloud's storage or identity sits on public addresses (see Cloud.https_anywhere),
-    or no private CIDRs are known (an existing cluster, or defaults before `kit up`), HTTPS
-    goes to any address, and the network's own egress controls (no NAT, no internet
-    gateway) decide what is reachable.
+    An existing cluster (target kubernetes): the kit cannot know where object storage
+    lives, so exactly kubernetes.storage_cidrs; when empty, nothing unless network.egress
+    opts in to any address. Clouds: the private endpoints' CIDRs, or any address where the
+    cloud's storage or identity sits on public addresses (Cloud.https_anywhere) or no
+    private CIDRs are known yet; there the network (no NAT, no internet gateway) decides
+    what is reachable.
     """
-    anywhere = cloud_for(cfg.target).https_anywhere or not cluster.private_cidrs
-    cidrs = [ANY_ADDRESS] if anywhere else list(cluster.private_cidrs)
+    if cfg.target == "kubernetes":
+        if cfg.kubernetes.storage_cidrs:
+            return list(cfg.kubernetes.storage_cidrs), f"{STORAGE_WHY}; HTTPS to kubernetes.storage_cidrs"
+        if cfg.network.egress:
+            return [ANY_ADDRESS], (f"{STORAGE_WHY}; HTTPS to any address: network.egress is true "
+                                   "and kubernetes.storage_cidrs is empty")
+        return [], ("no storage egress: kubernetes.storage_cidrs is empty and network.egress is "
+                    "false; list the object storage endpoints' CIDRs in kubernetes.storage_cidrs "
+                    "so the fine-tune Job and the server's model staging can reach them")
+    public = cloud_for(cfg.target).https_anywhere
+    if public:
+        return [ANY_ADDRESS], f"{STORAGE_WHY}; HTTPS to any address: {public}"
+    if not cluster.private_cidrs:
+        return [ANY_ADDRESS], (f"{STORAGE_WHY}; HTTPS to any address: the storage endpoints' "
+                               "addresses are not known")
+    return list(cluster.private_cidrs), STORAGE_WHY
+
+
+def storage_egress(target: str, cidrs: list[str]) -> list[dict[str, Any]]:
+    """HTTPS to the storage CIDRs, then the cloud's identity and API addresses; [] for none."""
+    if not cidrs:
+        return []
     rules = [{"to": [{"ipBlock": {"cidr": c}} for c in cidrs],
               "ports": [{"protocol": "TCP", "port": 443}]}]
-    for extra in cloud_for(cfg.target).egress:
+    for extra in cloud_for(target).egress:
         rules.append({"to": [{"ipBlock": {"cidr": extra.cidr}}],
                       "ports": [{"protocol": "TCP", "port": extra.port}]})
     return rules
 
 
-def storage_why(cfg: "KitConfig", cluster: "ClusterOutputs") -> str:
-    why = "stage data and weights, upload runs, get cloud identity"
-    public = cloud_for(cfg.target).https_anywhere
-    if public:
-        return f"{why}; HTTPS to any address: {public}"
-    if not cluster.private_cidrs:
-        return f"{why}; HTTPS to any address: the storage endpoints' addresses are not known"
-    return why
-
-
 def platform_objects(cfg: "KitConfig", cluster: "ClusterOutputs") -> list[dict[str, Any]]:
     ns = cluster.namespace
+    cidrs, why = storage_cidrs(cfg, cluster)
     return [
         namespace(ns),
         _policy("default-deny", ns, "nothing in or out unless another policy allows it", {
@@ -81,7 +101,7 @@ def platform_objects(cfg: "KitConfig", cluster: "ClusterOutputs") -> list[dict[s
                         "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
                 "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
             }]}),
-        _policy("allow-storage", ns, storage_why(cfg, cluster), {
-            "podSelector": {}, "policyTypes": ["Egress"],
-            "egress": storage_egress(cfg, cluster)}),
+        _policy("allow-storage", ns, why, {
+            "podSelector": {"matchLabels": {STORAGE_LABEL: "true"}}, "policyTypes": ["Egress"],
+            "egress": storage_egress(cfg.target, cidrs)}),
     ]

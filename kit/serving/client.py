@@ -66,6 +66,20 @@ def served_model(endpoint: str, api_key: str | None = None) -> str:
     return str(models[0]["id"])
 
 
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """The HTTP library's own error base (huggingface_hub uses httpx, or its fork httpx2):
+    dropped connections and timeouts are not OSError there."""
+    import importlib
+
+    found: list[type[BaseException]] = [OSError]
+    for name in ("httpx2", "httpx"):
+        try:
+            found.append(importlib.import_module(name).HTTPError)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
+
+
 def chat(endpoint: str, messages: list[dict[str, str]], *, api_key: str | None = None,
          max_tokens: int = 256, temperature: float | None = None, seed: int | None = None,
          stream: bool = False) -> Iterator[str]:
@@ -87,5 +101,6 @@ def chat(endpoint: str, messages: list[dict[str, str]], *, api_key: str | None =
             yield result.choices[0].message.content or ""
     except HfHubHTTPError as exc:
         raise KitError(f"{endpoint}: chat request failed: {str(exc).splitlines()[0]}") from None
-    except OSError as exc:
-        raise KitError(f"{endpoint}: connection failed: {exc}", hint="try `kit status`") from None
+    except _transport_errors() as exc:
+        raise KitError(f"{endpoint}: connection failed: {' '.join(str(exc).split()) or type(exc).__name__}",
+                       hint="see the server log (`kit logs --server`) or `kit status`") from None

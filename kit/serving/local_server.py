@@ -20,7 +20,7 @@ from pathlib import Path
 
 from kit.errors import KitError
 from kit.jsonio import read_json, write_json
-from kit.process import alive
+from kit.process import alive, start_time
 
 HOST = "127.0.0.1"
 
@@ -31,6 +31,7 @@ class ServerInfo:
     port: int
     run_id: str
     model_dir: str
+    started: str | None = None  # the process's start time: a reused pid is not our server
 
     @property
     def endpoint(self) -> str:
@@ -54,8 +55,8 @@ class LocalServer:
         data = read_json(self.record)
         if not data:
             return None
-        info = ServerInfo(**data)
-        if alive(info.pid, reap=True):
+        info = ServerInfo(**{k: v for k, v in data.items() if k in ServerInfo.__dataclass_fields__})
+        if alive(info.pid, started=info.started, reap=True):
             return info
         self.record.unlink(missing_ok=True)
         return None
@@ -80,7 +81,8 @@ class LocalServer:
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                 start_new_session=True,  # survives the kit process and its Ctrl-C
             )
-        info = ServerInfo(pid=proc.pid, port=port, run_id=run_id, model_dir=str(model_dir))
+        info = ServerInfo(pid=proc.pid, port=port, run_id=run_id, model_dir=str(model_dir),
+                          started=start_time(proc.pid))
         write_json(self.record, info.__dict__)
         return info
 
@@ -94,9 +96,10 @@ class LocalServer:
         except ProcessLookupError:
             pass
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and (alive(info.pid, reap=True) or port_in_use(info.port)):
+        running = lambda: alive(info.pid, started=info.started, reap=True)  # noqa: E731
+        while time.monotonic() < deadline and (running() or port_in_use(info.port)):
             time.sleep(0.2)
-        if alive(info.pid, reap=True):
+        if running():
             try:
                 os.killpg(info.pid, signal.SIGKILL)
             except ProcessLookupError:

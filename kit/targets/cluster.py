@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import sys
 import time
 from dataclasses import asdict, fields
@@ -31,7 +30,7 @@ from kit.errors import KitError
 from kit.jsonio import read_json, write_json
 from kit.lock import deployment_lock
 from kit.pipeline import DeploymentState, Outcome, fingerprint, run_phases
-from kit.runs import FAILED, RUNNING, SUCCEEDED, Run
+from kit.runs import FAILED, RUNNING, SUCCEEDED, Run, RunStore
 from kit.targets.cluster_runs import FineTunes, Ledger
 from kit.targets.cluster_serving import Server
 from kit.targets.cluster_status import ClusterStatus
@@ -56,7 +55,8 @@ class ClusterTarget:
     def __init__(self, cfg: KitConfig, *, infra: Callable[[Console], Any] | None = None,
                  connect: Callable[[], Any] | None = None,
                  checks: Callable[[KitConfig], list] | None = None,
-                 tagging: Callable[[], Any] | None = None) -> None:
+                 tagging: Callable[[], Any] | None = None,
+                 storage: Callable[[str], Any] | None = None) -> None:
         if cfg.target in UNSUPPORTED:
             raise KitError(f"target: {cfg.target}: its infrastructure stack is not in this release",
                            hint="`kit render --out DIR` writes every Kubernetes object for any "
@@ -67,7 +67,8 @@ class ClusterTarget:
         self.ledger = Ledger(self.workdir / "cluster-runs")
         self.job_name = f"{cfg.name}-finetune"
         self.console = Console()
-        self.runs_ = FineTunes(cfg, self.ledger, self.kube, self.cluster, self.console)
+        self.runs_ = FineTunes(cfg, self.ledger, self.kube, self.cluster, self.console,
+                               storage=storage)
         self.server = Server(cfg, self.state, self.kube, self.cluster, self.console)
         self.status_ = ClusterStatus(cfg, self.state, self.runs_, self.server, self.kube,
                                      self.cluster)
@@ -242,6 +243,7 @@ class ClusterTarget:
 
     def _phase_finetune(self, *, detach: bool, new: bool = False) -> Outcome:
         key = self._fingerprint()
+        self.runs_.settle_all()  # a detached run may have ended since: record how first
         if not new:
             done = self.ledger.find(key, SUCCEEDED)
             if done is not None:
@@ -252,14 +254,16 @@ class ClusterTarget:
         earlier = None if new else self.ledger.find(key, RUNNING, FAILED)
         if earlier is not None and earlier.exit_code == 3:
             earlier = None       # bad data: a retry of the same inputs cannot succeed
-        run = earlier or Run(id=time.strftime("run-%Y%m%d-%H%M%S-", time.gmtime()) + secrets.token_hex(2),
-                             fingerprint=key, status=RUNNING, created=time.time(),
+        run = earlier or Run(id=RunStore(self.ledger.root).new_id(), fingerprint=key,
+                             status=RUNNING, created=time.time(),
                              base_model=self.cfg.model.id, method=self.cfg.training.method,
                              inputs={"data": self.cfg.data.uri, "model_revision": self._model_rev,
                                      "settings": self.cfg.training.model_dump()})
         self.runs_.launch(run)
         self._run = run
         self.state.update(run_id=run.id)
+        if run.status == SUCCEEDED:  # its Job had already succeeded (launch settled it)
+            return Outcome(f"run {run.id} had already succeeded", skipped=True)
         return self.runs_.follow(run, detach=detach)
 
     # --- serving, teardown, status (kit.targets.cluster_serving, _teardown, _status) -----

@@ -2,12 +2,16 @@
 it to the end with progress, and saying why it failed.
 
 The Job's name is fixed per deployment (<name>-finetune), so a new run replaces the finished
-Job of the previous one; a Job that still runs is never replaced behind the user's back. The
-record (<workdir>/cluster-runs/<id>.json) is settled against the Job whenever it is read.
+Job of the previous one; a Job that still runs, or that finished this very run, is never
+replaced behind the user's back. The record (<workdir>/cluster-runs/<id>.json) is settled
+against the Job whenever it is read; once the Job is gone (its TTL deletes a finished one), the
+run's summary.json in the artifacts bucket, which the trainer uploads last, says whether it
+succeeded.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -22,6 +26,21 @@ from kit.jobwatch import SUCCEEDED as JOB_SUCCEEDED, JobWatch, TrainerLog
 from kit.jsonio import read_json, write_json
 from kit.pipeline import Outcome
 from kit.runs import FAILED, INTERRUPTED, RUNNING, SUCCEEDED, Run
+
+SUMMARY = "summary.json"
+
+
+def _open_store(uri: str) -> Any:
+    from kit.data.storage import open_store
+
+    return open_store(uri)
+
+
+def job_watch(job_name: str, job: dict[str, Any]) -> JobWatch:
+    """What a Job object says by itself: running, succeeded or failed."""
+    watch = JobWatch(job_name)
+    watch.feed({"type": "MODIFIED", "object": {"kind": "Job", **job}}, 0)
+    return watch
 
 
 class Ledger:
@@ -38,10 +57,10 @@ class Ledger:
         if data is None:
             known = ", ".join(r.id for r in self.list()[:5]) or "none yet"
             raise KitError(f"run {run_id!r} not found in {self.root}", hint=f"known runs: {known}")
-        return Run(**data)
+        return Run.from_dict(data)
 
     def list(self) -> list[Run]:
-        runs = [Run(**d) for p in self.root.glob("*.json") if (d := read_json(p))]
+        runs = [Run.from_dict(d) for p in self.root.glob("*.json") if (d := read_json(p))]
         return sorted(runs, key=lambda r: r.created, reverse=True)
 
     def find(self, key: str, *statuses: str) -> Run | None:
@@ -50,16 +69,20 @@ class Ledger:
 
 class FineTunes:
     def __init__(self, cfg: KitConfig, ledger: Ledger, kube: Callable[[], Any],
-                 cluster: Callable[[], Any], console: Console) -> None:
+                 cluster: Callable[[], Any], console: Console,
+                 storage: Callable[[str], Any] | None = None) -> None:
         self.cfg = cfg
         self.ledger = ledger
         self.kube = kube
         self.cluster = cluster
         self.console = console
+        self.storage = storage or _open_store    # URI -> kit.data.storage.Store
         self.job_name = f"{cfg.name}-finetune"
 
     def launch(self, run: Run) -> None:
-        """Apply the run's Job, replacing a finished Job of another run."""
+        """Apply the run's Job, replacing a finished Job of another run (or a failed one of
+        this run: a retry). This run's Job that still trains, or succeeded, is kept: the run
+        is followed (`follow`) or settled instead."""
         from kit.render import render_objects
 
         kube = self.kube()
@@ -69,6 +92,10 @@ class FineTunes:
             active = (job.get("status") or {}).get("active")
             if owner == run.id and active:
                 self.console.print(f"  run {run.id} is already running: following it")
+                return
+            if owner == run.id and job_watch(self.job_name, job).phase == JOB_SUCCEEDED:
+                self.console.print(f"  run {run.id} has already finished: recording it")
+                self.settle(run)
                 return
             if active:
                 raise KitError(f"run {owner} is still training on {self.cfg.name}",
@@ -158,7 +185,8 @@ class FineTunes:
                        hint=verdict.hint)
 
     def settle(self, run: Run) -> Run:
-        """A run recorded as running: ask its Job how it ended (when the cluster answers)."""
+        """A run recorded as running: ask its Job how it ended, or, with the Job gone, the
+        run's summary.json (when the cluster and the bucket answer)."""
         if run.status != RUNNING:
             return run
         try:
@@ -166,17 +194,50 @@ class FineTunes:
         except Exception:  # unreachable: the record stays as it is
             return run
         labels = ((job or {}).get("metadata") or {}).get("labels") or {}
-        if job is None or labels.get("lima-kit.io/run-id") != run.id:
-            run.status, run.reason = INTERRUPTED, "its Job is gone"
-        else:
-            watch = JobWatch(self.job_name)
-            watch.feed({"type": "MODIFIED", "object": {"kind": "Job", **job}}, 0)
+        if job is not None and labels.get("lima-kit.io/run-id") == run.id:
+            watch = job_watch(self.job_name, job)
             if not watch.finished:
                 return run
             run.status = SUCCEEDED if watch.phase == JOB_SUCCEEDED else FAILED
+            if run.status == SUCCEEDED:
+                run.exit_code = 0
+                try:
+                    run.metrics = dict((self.summary(run) or {}).get("metrics") or run.metrics)
+                except Exception:  # the metrics are a nicety: the Job's word stands
+                    pass
+        else:
+            try:
+                summary = self.summary(run)
+            except Exception:  # the bucket does not answer: the record stays as it is
+                return run
+            if (summary or {}).get("status") == SUCCEEDED:
+                run.status, run.exit_code, run.reason = SUCCEEDED, 0, None
+                run.metrics = dict(summary.get("metrics") or {})
+            else:
+                run.status, run.reason = INTERRUPTED, "its Job is gone and it left no summary"
         run.finished = time.time()
         self.ledger.save(run)
         return run
+
+    def settle_all(self) -> None:
+        """Settle every run still recorded as running."""
+        for run in self.ledger.list():
+            self.settle(run)
+
+    def summary(self, run: Run) -> dict[str, Any] | None:
+        """The run's summary.json in the artifacts bucket: the trainer writes it last, only on
+        success. None when absent, or when there is no bucket to look in."""
+        from kit.render.values import run_uri
+
+        try:
+            uri = run_uri(self.cluster(), run.id)
+        except KitError:   # no infrastructure or no artifacts bucket: nothing was uploaded
+            return None
+        store = self.storage(uri)
+        if store.stat(SUMMARY) is None:
+            return None
+        data = json.loads(store.read(SUMMARY))
+        return data if isinstance(data, dict) else None
 
     def pod_of(self, run: Run) -> str:
         pods = self.kube().list("v1", "Pod", labels=f"lima-kit.io/run-id={run.id}")

@@ -1,7 +1,8 @@
 """What `kit status`, `kit runs` and `kit logs` show of a cluster deployment.
 
-Read-only: these ask the cluster what it has and settle run records against their Jobs, and
-never change workloads, so they work while `kit up` holds the deployment lock.
+Read-only: these ask the cluster what it has and settle run records against their Jobs (or,
+once a Job is gone, the run's summary.json in the artifacts bucket), and never change
+workloads, so they work while `kit up` holds the deployment lock.
 """
 
 from __future__ import annotations

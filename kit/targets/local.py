@@ -178,11 +178,27 @@ class LocalTarget:
     def down(self, console: Console, *, purge: bool) -> list[str]:
         with deployment_lock(self.workdir, "down"):
             done = self._down()
-        if purge:
-            for folder in (self.workdir, self.cfg.base_dir / ".kit" / "models"):
-                if folder.is_dir():
-                    shutil.rmtree(folder)
-                    done.append(f"removed {folder}")
+            if purge:
+                done += self._purge()
+        return done
+
+    def _purge(self) -> list[str]:
+        """Delete this deployment's folder; the shared model store only if no other
+        deployment in the same .kit/ still uses it. Runs under the deployment lock."""
+        from kit.config import RESERVED_NAMES
+
+        kit_dir = self.cfg.base_dir / ".kit"
+        done = []
+        shutil.rmtree(self.workdir)
+        done.append(f"removed {self.workdir}")
+        others = sorted(p.name for p in kit_dir.iterdir()
+                        if p.is_dir() and p.name not in RESERVED_NAMES and p != self.workdir)
+        models = kit_dir / "models"
+        if models.is_dir() and not others:
+            shutil.rmtree(models)
+            done.append(f"removed {models}")
+        elif models.is_dir():
+            done.append(f"kept {models}: shared with {', '.join(others)}")
         return done
 
     def _down(self) -> list[str]:

@@ -48,8 +48,9 @@ def test_platform_objects_lock_the_namespace_down(example_renders):
     assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     dns = policies["allow-dns"]["egress"][0]
     assert {"protocol": "UDP", "port": 53} in dns["ports"]
-    storage = policies["allow-storage"]["egress"][0]
-    assert storage["ports"] == [{"protocol": "TCP", "port": 443}]
+    # An existing cluster without kubernetes.storage_cidrs: no storage egress at all.
+    assert policies["allow-storage"]["podSelector"] == {"matchLabels": {"lima-kit.io/storage-egress": "true"}}
+    assert policies["allow-storage"]["egress"] == []
     assert all(o["metadata"].get("namespace", "lima-kit") == "lima-kit" for o in objects)
 
 

@@ -1,0 +1,135 @@
+"""How a run recorded as running is settled: against its Job while the Job exists, against the
+summary.json the trainer uploads last once the Job's TTL has deleted it; and a detached run
+that finished is reused by the next `kit up`, its Job neither deleted nor applied again."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+
+import pytest
+from rich.console import Console
+
+from kit.data.storage import open_store
+from kit.jsonio import write_json
+from kit.k8s import Kube
+from kit.runs import INTERRUPTED, RUNNING, SUCCEEDED, Run
+from kit.targets.cluster import ClusterTarget
+from tests.cluster.fakes import FakeCore, FakeDynamic, kube_for
+
+JOB = "acme-notes-finetune"
+METRICS = {"loss_first": 2.0, "loss_last": 0.9, "steps": 40}
+
+
+@pytest.fixture
+def artifacts(tmp_path):
+    return tmp_path / "artifacts"
+
+
+def target(cfg, kube, artifacts, opened: list | None = None) -> ClusterTarget:
+    write_json(cfg.workdir / "cluster.json", {
+        "cloud": cfg.target, "cluster_name": "acme-notes", "namespace": "lima-kit",
+        "artifacts_uri": f"file://{artifacts}", "models_uri": f"file://{artifacts}-models"})
+
+    def storage(uri: str):
+        if opened is not None:
+            opened.append(uri)
+        return open_store(uri)
+
+    t = ClusterTarget(cfg, connect=lambda: kube, storage=storage)
+    t._use(Console(file=io.StringIO(), width=200))
+    return t
+
+
+def write_summary(artifacts, run_id: str, status: str = "succeeded") -> None:
+    folder = artifacts / "runs" / run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "summary.json").write_text(json.dumps({"status": status, "run_id": run_id,
+                                                     "metrics": METRICS}))
+
+
+def running(run_id: str, key: str = "k") -> Run:
+    return Run(id=run_id, fingerprint=key, status=RUNNING, created=time.time(),
+               base_model="m", method="lora")
+
+
+def job(run_id: str, status: dict) -> dict:
+    return {"apiVersion": "batch/v1", "kind": "Job", "status": status,
+            "metadata": {"name": JOB, "labels": {"lima-kit.io/run-id": run_id}}}
+
+
+SUCCEEDED_STATUS = {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}
+
+
+def test_detached_run_that_succeeded_is_reused_by_the_next_up(k8s_cfg, artifacts, monkeypatch):
+    monkeypatch.setattr("kit.render.images.resolve", lambda workdir, needed, *a, **kw: {
+        n: f"example.com/{n}@sha256:{'0' * 64}" for n in needed})
+    monkeypatch.setattr("kit.render.render_objects", lambda cfg, cluster, run_id: {
+        "finetune": [job(run_id, {"active": 1})]})
+    kube, _ = kube_for("success", until=320)       # the trainer has started, no end yet
+    dyn = kube.dyn
+    first = target(k8s_cfg, kube, artifacts)
+    first._data_id = "data-1"
+    assert "detached" in first._phase_finetune(detach=True).detail
+    run_id = first._run.id
+    assert [c[:3] for c in dyn.calls] == [("apply", "Job", JOB)]
+    assert first.ledger.get(run_id).status == RUNNING
+
+    dyn.objects[("Job", JOB)]["status"] = SUCCEEDED_STATUS     # it trains to the end, alone
+    write_summary(artifacts, run_id)
+    calls = list(dyn.calls)
+    again = target(k8s_cfg, kube, artifacts)                   # the next `kit up`
+    again._data_id = "data-1"
+    outcome = again._phase_finetune(detach=False)
+    assert outcome.skipped and f"reusing run {run_id}" in outcome.detail
+    assert dyn.calls == calls                                  # nothing deleted, nothing applied
+    saved = again.ledger.get(run_id)
+    assert saved.status == SUCCEEDED and saved.metrics == METRICS and saved.exit_code == 0
+    assert again._run.id == run_id
+
+
+def test_launch_keeps_this_runs_succeeded_job_and_records_it(k8s_cfg, artifacts, monkeypatch):
+    monkeypatch.setattr("kit.render.render_objects", lambda *a, **kw: pytest.fail("re-applied"))
+    dyn = FakeDynamic([job("run-a", SUCCEEDED_STATUS)])
+    t = target(k8s_cfg, Kube(dyn, FakeCore(), "lima-kit"), artifacts)
+    write_summary(artifacts, "run-a")
+    run = running("run-a")
+    t.ledger.save(run)
+    t.runs_.launch(run)
+    assert dyn.calls == []
+    assert run.status == SUCCEEDED and t.ledger.get("run-a").metrics == METRICS
+
+
+def test_job_gone_and_summary_succeeded_means_succeeded(k8s_cfg, artifacts):
+    opened: list[str] = []
+    t = target(k8s_cfg, Kube(FakeDynamic(), FakeCore(), "lima-kit"), artifacts, opened)
+    t.ledger.save(running("run-a"))
+    write_summary(artifacts, "run-a")
+    [shown] = t.runs()
+    assert shown["status"] == SUCCEEDED and shown["metrics"] == METRICS
+    assert shown["artifacts"]["model"].endswith("/runs/run-a/model/")
+    assert opened == [f"file://{artifacts}/runs/run-a/"]
+    assert t.ledger.get("run-a").status == SUCCEEDED
+
+
+@pytest.mark.parametrize("summary", [None, "failed"])
+def test_job_gone_without_a_successful_summary_means_interrupted(k8s_cfg, artifacts, summary):
+    t = target(k8s_cfg, Kube(FakeDynamic(), FakeCore(), "lima-kit"), artifacts)
+    t.ledger.save(running("run-a"))
+    if summary:
+        write_summary(artifacts, "run-a", summary)
+    settled = t.runs_.settle(t.ledger.get("run-a"))
+    assert settled.status == INTERRUPTED and "no summary" in settled.reason
+    assert t.ledger.get("run-a").status == INTERRUPTED
+
+
+def test_an_unreachable_bucket_leaves_the_record_running(k8s_cfg, artifacts):
+    def down(uri):
+        raise ConnectionError("bucket unreachable")
+
+    t = target(k8s_cfg, Kube(FakeDynamic(), FakeCore(), "lima-kit"), artifacts)
+    t.runs_.storage = down
+    t.ledger.save(running("run-a"))
+    assert t.runs_.settle(t.ledger.get("run-a")).status == RUNNING
+    assert t.ledger.get("run-a").status == RUNNING
