@@ -4,7 +4,6 @@ more for the server pod, whose engine and API-key proxy see user prompts."""
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +134,10 @@ def test_render_without_storage_cidrs_prints_nothing_extra(tmp_path, images_lock
 
     from kit.commands.render import render as render_command
 
-    shutil.copy(EXAMPLES / "kubernetes" / "kit.yaml", tmp_path / "kit.yaml")
+    text = (EXAMPLES / "kubernetes" / "kit.yaml").read_text()
+    assert "storage_cidrs: [10.20.0.0/24]" in text
+    (tmp_path / "kit.yaml").write_text(text.replace("storage_cidrs: [10.20.0.0/24]",
+                                                    "storage_cidrs: []"))
     result = CliRunner().invoke(render_command, ["-f", str(tmp_path / "kit.yaml"), "--out",
                                                  str(tmp_path / "out"), "--images", str(images_lock)])
     assert result.exit_code == 0, result.output

@@ -48,9 +48,10 @@ def test_platform_objects_lock_the_namespace_down(example_renders):
     assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     dns = policies["allow-dns"]["egress"][0]
     assert {"protocol": "UDP", "port": 53} in dns["ports"]
-    # An existing cluster without kubernetes.storage_cidrs: no storage egress at all.
+    # The example lists its storage network: HTTPS there only, for labelled pods only.
     assert policies["allow-storage"]["podSelector"] == {"matchLabels": {"lima-kit.io/storage-egress": "true"}}
-    assert policies["allow-storage"]["egress"] == []
+    assert policies["allow-storage"]["egress"] == [
+        {"to": [{"ipBlock": {"cidr": "10.20.0.0/24"}}], "ports": [{"protocol": "TCP", "port": 443}]}]
     assert all(o["metadata"].get("namespace", "lima-kit") == "lima-kit" for o in objects)
 
 
