@@ -77,11 +77,10 @@ class ProgressReporter:
             self.progress.stop()
 
 
-def handle_event(line: str, reporter: ProgressReporter) -> str | None:
-    """Show one trainer event; return the failure reason if it is an error event. A line
-    that is not a well-formed event is ignored (it is still kept in events.jsonl)."""
+def show_event(event: dict[str, Any], reporter: ProgressReporter) -> str | None:
+    """Show one trainer event (local subprocess or pod log alike); return the failure reason
+    if it is an error event. A malformed event is ignored (it is still kept in the log)."""
     try:
-        event = json.loads(line)
         kind = event.get("event")
         if kind == "start":
             reporter.start(event)
@@ -94,6 +93,15 @@ def handle_event(line: str, reporter: ProgressReporter) -> str | None:
     except (ValueError, TypeError, AttributeError):
         pass
     return None
+
+
+def handle_event(line: str, reporter: ProgressReporter) -> str | None:
+    """One line of the trainer's stdout: a JSON event, or noise to skip."""
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    return show_event(event, reporter) if isinstance(event, dict) else None
 
 
 def run_trainer(store: RunStore, run: Run, spec: dict[str, Any], console: Console) -> Run:

@@ -111,22 +111,13 @@ class FineTunes:
     def follow(self, run: Run, *, detach: bool) -> Outcome:
         """Progress from the trainer's events until the Job ends (or, detached, trains)."""
         from kit.k8s_follow import follow_job
-        from kit.training_process import ProgressReporter
+        from kit.training_process import ProgressReporter, show_event
 
         watch, log = JobWatch(self.job_name), TrainerLog()
         reporter = ProgressReporter(self.console)
-
-        def progress(event: dict[str, Any]) -> None:
-            kind = event.get("event")
-            if kind == "start":
-                reporter.start(event)
-            elif kind == "step":
-                reporter.step(event)
-            elif kind == "eval" and isinstance(event.get("eval_loss"), (int, float)):
-                reporter.note(f"epoch {event.get('epoch')}: eval loss {event['eval_loss']:.4f}")
-
         try:
-            follow_job(self.kube(), watch, log, run.id, until_running=detach, on_progress=progress,
+            follow_job(self.kube(), watch, log, run.id, until_running=detach,
+                       on_progress=lambda event: show_event(event, reporter),
                        on_note=lambda text: reporter.note(escape(text)))
         finally:
             reporter.stop()

@@ -98,3 +98,13 @@ def test_dropped_connection_is_a_kit_error():
     with pytest.raises(KitError, match="connection failed"):
         list(chat(f"http://127.0.0.1:{port}", [{"role": "user", "content": "hi"}]))
     listener.close()
+
+
+def test_malformed_trainer_events_are_ignored_not_fatal():
+    from kit.training_process import ProgressReporter, handle_event
+
+    reporter = ProgressReporter(Console(quiet=True))
+    for line in ('{"event": "eval", "eval_loss": "nan"}', "[1]", "not json",
+                 '{"event": "step", "step": "x", "total": null}', '{"event": "start"}'):
+        assert handle_event(line, reporter) is None
+    assert handle_event('{"event": "error", "message": " out of memory "}', reporter) == "out of memory"
