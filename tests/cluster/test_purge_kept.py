@@ -15,27 +15,13 @@ from kit.errors import KitError
 from stacks.settings import KIT_BUCKETS
 from tests.cluster.conftest import AWS, K8S, make
 from tests.cluster.fakes import FakeStack
+from tests.cluster.moto_aws import ACCOUNT, ALIAS, ARTIFACTS, MODELS, REGION, aws  # noqa: F401
 
 moto = pytest.importorskip("moto")
 boto3 = pytest.importorskip("boto3")
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"  # moto's default account
-ARTIFACTS = f"acme-notes-artifacts-{ACCOUNT}"
-MODELS = f"acme-notes-models-{ACCOUNT}"
-ALIAS = "alias/lima-kit/acme-notes"
 DATA = "acme-clinical-notes"  # conftest's AWS data.uri: s3://acme-clinical-notes/sft/
 OURS = {STACK_TAG: "acme-notes", "lima-kit:managed-by": "pulumi"}
-
-
-@pytest.fixture
-def aws(monkeypatch):
-    for var, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(var, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with moto.mock_aws():
-        yield lambda service: boto3.client(service, region_name=REGION)
 
 
 def versioned_bucket(aws, name: str, tags: dict[str, str] | None, objects: int = 3) -> None:
