@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine:
 #   make quickstart   creates .venv, installs the local target, fine-tunes and serves a demo
-#   make test         creates .venv with the dev extra (plus the storage emulators) and runs pytest
+#   make test         creates .venv with the dev extra (plus the storage emulators), lints (ruff)
+#                     and runs pytest
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -9,10 +10,10 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: quickstart test venv tools bench clean help
+.PHONY: quickstart test lint venv tools bench clean help
 
 help:
-	@echo "make quickstart | make test | make bench | make clean"
+	@echo "make quickstart | make test | make lint | make bench | make clean"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +37,11 @@ tools: .tools/node_modules/.bin/azurite-blob
 quickstart: $(VENV)/.local-installed
 	$(BIN)/kit up -f examples/quickstart/kit.yaml --yes
 
-test: $(VENV)/.dev-installed tools
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check kit stacks tests bench
+
+test: $(VENV)/.dev-installed tools lint
+	$(BIN)/python -m pytest -q --durations=15 $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/cli_startup.py

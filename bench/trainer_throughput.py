@@ -115,11 +115,13 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import torch
     from datasets import Dataset
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, PrinterCallback, logging as hf_logging
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, PrinterCallback
+    from transformers import logging as hf_logging
     from trl import SFTTrainer
 
-    from kit.demo_model import build_tiny_llama
-    from kit.trainer import device as devices, modeling, recipe
+    from kit.local.demo_model import build_tiny_llama
+    from kit.trainer import device as devices
+    from kit.trainer import modeling, recipe
     from kit.trainer.run import layout, sft_config
     from kit.trainer.spec import Spec
 

@@ -12,14 +12,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from kit.errors import KitError
+from kit.workdir import RESERVED_NAMES, Workdir
+from stacks.aws.options import AwsOptions
 
-TARGETS = ("local", "kubernetes", "aws", "gcp", "azure")
-CLOUDS = ("aws", "gcp", "azure")
 GPU_TYPES = ("l4", "a10g", "l40s", "a100", "h100", "h200")
 ENGINES = ("tgi", "vllm", "transformers")
 DEMO_MODEL = "demo:tiny-llama"
-# Folders beside the deployments in .kit/: the default Pulumi backend and the model store.
-RESERVED_NAMES = ("state", "models")
 
 
 class _Section(BaseModel):
@@ -107,27 +105,6 @@ class KubernetesConfig(_Section):
         return NetworkConfig._cidrs(value)
 
 
-class AwsConfig(_Section):
-    """AWS-only options. Defaults: a new private VPC the kit creates and owns."""
-
-    vpc_id: str | None = Field(default=None, pattern=r"^vpc-[0-9a-f]{8,17}$")
-    subnet_ids: list[str] = Field(default_factory=list)
-    vpc_cidr: str = "10.42.0.0/16"
-    az_count: int = Field(default=3, ge=2, le=3)
-    vpc_endpoints: bool = True
-    kubernetes_version: str = Field(default="1.33", pattern=r"^1\.\d{2}$")
-    operator_role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
-    data_kms_key_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:kms:.+$")
-    ghcr_credential_arn: str | None = None
-    docker_hub_credential_arn: str | None = None
-
-    @model_validator(mode="after")
-    def _existing_vpc(self) -> "AwsConfig":
-        if bool(self.vpc_id) != bool(self.subnet_ids):
-            raise ValueError("an existing VPC needs both vpc_id and subnet_ids")
-        return self
-
-
 class KitConfig(_Section):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
 
@@ -149,17 +126,33 @@ class KitConfig(_Section):
     serving: ServingConfig = Field(default_factory=ServingConfig)
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
-    aws: AwsConfig = Field(default_factory=AwsConfig)
+    aws: AwsOptions = Field(default_factory=AwsOptions)
 
     # Where the file was loaded from: relative paths in it resolve against this folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_sections(cls, raw: Any) -> Any:
+        """`aws:` with every key commented out reads as null: the same as leaving it out."""
+        if isinstance(raw, dict):
+            sections = {k for k, f in cls.model_fields.items()
+                        if isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel)}
+            raw = {k: v for k, v in raw.items() if not (k in sections and v is None)}
+        return raw
 
     @model_validator(mode="after")
     def _per_target(self) -> "KitConfig":
         if self.serving.engine is None:
             self.serving.engine = "transformers" if self.target == "local" else "tgi"
-        if self.target in CLOUDS and not self.region:
-            raise ValueError(f"region: required for target {self.target}")
+        if self.target != "local":
+            from stacks.clouds import REGISTRY, cloud_support
+
+            if self.target not in REGISTRY:
+                raise ValueError(f"target: {self.target} is not supported by this version of "
+                                 f"lima-kit (supported: local, {', '.join(REGISTRY)})")
+            if cloud_support(self.target).needs_region and not self.region:
+                raise ValueError(f"region: required for target {self.target}")
         if self.target != "local" and self.serving.engine == "transformers":
             raise ValueError("serving.engine: 'transformers' is for target local; use tgi or vllm")
         if self.target != "local" and self.model.id == DEMO_MODEL:
@@ -167,13 +160,13 @@ class KitConfig(_Section):
         return self
 
     @property
-    def workdir(self) -> Path:
+    def workdir(self) -> Workdir:
         """The kit's own files for this deployment (runs, staged models, server state)."""
-        return self.base_dir / ".kit" / self.name
+        return Workdir(self.base_dir / ".kit", self.name)
 
     @property
     def state_url(self) -> str:
-        return self.state or (self.base_dir / ".kit" / "state").resolve().as_uri()
+        return self.state or self.workdir.state_backend.resolve().as_uri()
 
     def resolve_path(self, value: str) -> Path | None:
         """A plain path or file:// URI, resolved against the config's folder; None for buckets."""
@@ -248,12 +241,10 @@ def parse(raw: Any, *, source: str = "kit.yaml", lines: dict | None = None,
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
-        if not loc and "ctx" in err and isinstance(err["ctx"].get("error"), ValueError):
-            # model-level rule: its message starts with the key it is about
-            text = str(err["ctx"]["error"])
-            key, _, rest = text.partition(": ")
-            loc = tuple(key.split("."))
-            message, hint = rest, None
+        named = _named_key(err)
+        if named is not None and named[0][:len(loc)] == loc:
+            # a model-level rule: its message starts with the (full) key it is about
+            loc, message, hint = named[0], named[1], None
         else:
             message, hint = _describe(err)
         where = source
@@ -266,6 +257,15 @@ def parse(raw: Any, *, source: str = "kit.yaml", lines: dict | None = None,
             hint = (hint + "; " if hint else "") + f"{more} more problem(s) after this one"
         raise KitError(f"{where}: {dotted}: {message}", hint=hint) from None
     return cfg
+
+
+def _named_key(err: dict[str, Any]) -> tuple[tuple, str] | None:
+    """(key path, rest) when a rule's ValueError starts with the dotted key it is about."""
+    error = (err.get("ctx") or {}).get("error")
+    if not isinstance(error, ValueError):
+        return None
+    match = re.match(r"^([a-z_]+(?:\.[a-z_]+)*): (.+)$", str(error), re.S)
+    return (tuple(match.group(1).split(".")), match.group(2)) if match else None
 
 
 def _nearest_line(lines: dict, loc: tuple) -> int | None:

@@ -5,16 +5,16 @@ from __future__ import annotations
 import fcntl
 import os
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Iterator
 
 from kit.errors import KitError
+from kit.workdir import Workdir
 
 
 @contextmanager
-def deployment_lock(workdir: Path, action: str) -> Iterator[None]:
-    workdir.mkdir(parents=True, exist_ok=True)
-    path = workdir / "kit.lock"
+def deployment_lock(workdir: Workdir, action: str) -> Iterator[None]:
+    path = workdir.lock
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -12,12 +12,15 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from rich.console import Console
 
 from kit.errors import KitError
 from kit.jsonio import read_json, write_json
+
+if TYPE_CHECKING:
+    from kit.config import KitConfig
 
 DONE, SKIPPED, FAILED, PENDING = "done", "skipped", "failed", "pending"
 
@@ -32,6 +35,20 @@ def fingerprint(**parts: Any) -> str:
     """A stable key for "the same work": canonical JSON of the inputs, hashed."""
     blob = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def run_fingerprint(cfg: "KitConfig", *, data: str, model_revision: str,
+                    place: dict[str, Any] | None = None) -> str:
+    """The one key of "the same fine-tune", for every target: the dataset's identity (its
+    manifest hash; the URI when rendering without reading it), the base model at its resolved
+    revision, the training settings as the recipe resolves them, the trainer version, and where
+    it runs (`place`: the GPU shape and trainer image on a cluster; nothing locally)."""
+    from kit.trainer import TRAINER_VERSION
+    from kit.trainer.recipe import resolve
+
+    return fingerprint(data=data, model=f"{cfg.model.id}@{model_revision}",
+                       training=resolve(cfg.training.model_dump()), trainer=TRAINER_VERSION,
+                       place=place or {})
 
 
 class DeploymentState:

@@ -1,9 +1,11 @@
-"""Fine-tune runs of one deployment: id, status, fingerprint, metrics, artifacts.
+"""Fine-tune runs of one deployment, on every target: id, status, fingerprint, metrics.
 
-A run is a folder `<workdir>/runs/<id>/` with `run.json` (this record) beside what the trainer
-writes (checkpoints/, model/, adapter/, metrics.jsonl, summary.json). A run is `succeeded` only
-when the trainer exited 0 *and* wrote summary.json; anything else is `failed` or `interrupted`,
-so a killed trainer can never leave a run that looks good.
+The one run ledger: a run is a folder `runs/<id>/` of the workdir (kit.workdir) with
+`run.json` (this record). On the local target the trainer writes beside it (checkpoints/,
+model/, adapter/, metrics.jsonl, summary.json); on a cluster those live in the artifacts
+bucket and the record is settled against the run's Job (kit.cluster.runs). A run is
+`succeeded` only when the trainer exited 0 *and* wrote summary.json; anything else is `failed`
+or `interrupted`, so a killed trainer can never leave a run that looks good.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ class Run:
     base_model: str
     method: str
     finished: float | None = None
-    pid: int | None = None
+    pid: int | None = None          # local target: the trainer process while it runs
     pid_started: str | None = None  # start time of `pid`: a reused pid is not our trainer
     exit_code: int | None = None
     reason: str | None = None
@@ -56,7 +58,7 @@ class Run:
 
 
 class RunStore:
-    """The runs folder of one deployment."""
+    """The runs folder of one deployment: what was started, and how each ended."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -89,15 +91,18 @@ class RunStore:
         return sorted(runs, key=lambda r: r.created, reverse=True)
 
     def _settle(self, run: Run) -> Run:
-        """A run still marked running whose process is gone was interrupted: say so, durably."""
-        if run.status == RUNNING and not alive(run.pid, started=run.pid_started):
+        """A local run still marked running whose process is gone was interrupted: say so,
+        durably. (A cluster run has no pid: its Job says how it ended.)"""
+        if run.status == RUNNING and run.pid is not None and \
+                not alive(run.pid, started=run.pid_started):
             run.status, run.finished = INTERRUPTED, run.finished or time.time()
             run.reason = run.reason or "the trainer stopped without finishing (killed or crashed)"
             self.save(run)
         return run
 
-    def find(self, fingerprint: str, status: str) -> Run | None:
-        return next((r for r in self.list() if r.fingerprint == fingerprint and r.status == status),
+    def find(self, fingerprint: str, *statuses: str) -> Run | None:
+        """The newest run of this fingerprint in one of `statuses`."""
+        return next((r for r in self.list() if r.fingerprint == fingerprint and r.status in statuses),
                     None)
 
     def latest_succeeded(self) -> Run | None:

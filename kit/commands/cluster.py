@@ -1,4 +1,5 @@
-"""doctor, train, serve: cluster operations besides up/down (targets kubernetes and aws)."""
+"""doctor, train, serve: operations besides up/down. doctor is for cluster targets; train and
+serve work on every target."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from kit.commands import file_option, load_config, output_option, print_json
 
 def _cluster_target(cfg):
     from kit.errors import KitError
-    from kit.targets import for_config
+    from kit.target import for_config
 
     if cfg.target == "local":
-        raise KitError("target: local has no cluster; this command is for kubernetes and aws",
-                       hint="`kit up` trains and serves locally")
+        raise KitError("target: local has no cluster; `kit doctor` checks cluster targets",
+                       hint="`kit up` checks what the local target needs as it goes")
     return for_config(cfg)
 
 
@@ -30,8 +31,8 @@ def doctor(config_file: Path, output: str) -> None:
     from rich.console import Console
     from rich.markup import escape
 
+    from kit.cluster.preflight import run
     from kit.errors import KitError
-    from kit.preflight import run
 
     cfg = load_config(config_file)
     _cluster_target(cfg)
@@ -55,12 +56,14 @@ def doctor(config_file: Path, output: str) -> None:
 @file_option
 @click.option("--detach", is_flag=True, help="Return once the Job runs; `kit logs -F` follows it.")
 def train(config_file: Path, detach: bool) -> None:
-    """Start a new fine-tune run on the existing cluster (same data and settings allowed)."""
+    """Start a new fine-tune run (same data and settings allowed); it is not served."""
     from rich.console import Console
+
+    from kit.target import for_config
 
     cfg = load_config(config_file)
     console = Console()
-    run = _cluster_target(cfg).train(console, detach=detach)
+    run = for_config(cfg).train(console, detach=detach)
     if detach and run.status != "succeeded":
         console.print(f"[bold]detached[/]: run {run.id} is training; follow it: "
                       f"kit logs -F {run.id} -f {config_file}")
@@ -76,7 +79,9 @@ def serve(config_file: Path, run_id: str) -> None:
     """Roll the inference server to RUN (also how to roll back), then smoke-test it."""
     from rich.console import Console
 
+    from kit.target import for_config
+
     cfg = load_config(config_file)
     console = Console()
-    result = _cluster_target(cfg).serve(console, run_id)
+    result = for_config(cfg).serve(console, run_id)
     console.print(f"[bold green]serving[/] run {result['run_id']} at {result['endpoint']}")

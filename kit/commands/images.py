@@ -22,7 +22,7 @@ def images() -> None:
               help="Install a reviewed lock file instead of asking the registries.")
 def lock(config_file: Path, output: str, names: tuple[str, ...], source: Path | None) -> None:
     """Resolve each image's release to its digest; write .kit/<name>/images.json."""
-    from kit.images_lock import import_lock, lock_images
+    from kit.images import import_lock, lock_images
 
     cfg = load_config(config_file)
     refs = import_lock(cfg.workdir, source) if source else lock_images(cfg.workdir,
@@ -32,4 +32,4 @@ def lock(config_file: Path, output: str, names: tuple[str, ...], source: Path | 
         return
     for name, ref in refs.items():
         click.echo(f"{name:8} {ref}")
-    click.echo(f"wrote {cfg.workdir / 'images.json'}")
+    click.echo(f"wrote {cfg.workdir.images_lock}")

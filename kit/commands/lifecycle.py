@@ -14,8 +14,8 @@ from kit.commands import file_option, load_config, output_option, print_json, ye
 @click.option("-f", "--file", "config_file", default="kit.yaml", show_default=True,
               type=click.Path(path_type=Path), help="Where to write kit.yaml.")
 @click.option("--name", default=None, help="Deployment name (default: the folder's name).")
-@click.option("--target", type=click.Choice(["local", "kubernetes", "aws", "gcp", "azure"]),
-              default="local", show_default=True)
+@click.option("--target", default="local", show_default=True,
+              help="local, kubernetes, or a cloud this version supports (aws).")
 @click.option("--model", default="demo:tiny-llama", show_default=True,
               help="Hub id, local folder, bucket URI of a mirror, or demo:tiny-llama.")
 @click.option("--data", default="data.jsonl", show_default=True, help="Your dataset: path or URI.")
@@ -42,7 +42,7 @@ def up(config_file: Path, yes: bool, detach: bool) -> None:
     """Validate data, fine-tune, serve and smoke-test. Unchanged work is skipped."""
     from rich.console import Console
 
-    from kit.targets import for_config
+    from kit.target import for_config
 
     cfg = load_config(config_file)
     console = Console()
@@ -64,7 +64,7 @@ def down(config_file: Path, yes: bool, purge: bool) -> None:
     """Stop serving. Runs and data are kept; --purge removes the kit's own artifacts."""
     from rich.console import Console
 
-    from kit.targets import for_config
+    from kit.target import for_config
 
     cfg = load_config(config_file)
     if purge and not yes:
@@ -86,7 +86,7 @@ def down(config_file: Path, yes: bool, purge: bool) -> None:
 @output_option
 def status(config_file: Path, output: str) -> None:
     """Endpoint, health, current run and phase states."""
-    from kit.targets import for_config
+    from kit.target import for_config
 
     info = for_config(load_config(config_file)).status()
     if output == "json":

@@ -9,20 +9,6 @@ import click
 from kit.commands import file_option, load_config, output_option, print_json
 
 
-def _aws_options(cfg):
-    """kit.yaml's aws: section (when the schema has one) -> the stack's AWS options."""
-    from dataclasses import fields
-
-    from stacks.settings import AwsOptions
-
-    section = getattr(cfg, "aws", None)
-    if section is None:
-        return AwsOptions()
-    raw = section.model_dump() if hasattr(section, "model_dump") else dict(section)
-    names = {f.name for f in fields(AwsOptions)}
-    return AwsOptions(**{k: v for k, v in raw.items() if k in names and v is not None})
-
-
 @click.command("plan")
 @file_option
 @output_option
@@ -32,21 +18,20 @@ def _aws_options(cfg):
 def plan(config_file: Path, output: str, offline: bool, purge: bool) -> None:
     """Show every resource `kit up` would create, with its settings, before anything exists."""
     cfg = load_config(config_file)
-    aws = _aws_options(cfg)
     if offline:
-        from kit.plan import offline_plan
-        from kit.plan.report import render_text, to_json
+        from kit.infra.plan import offline_plan
+        from kit.infra.report import render_text, to_json
 
-        result = offline_plan(cfg, purge=purge, aws=aws)
+        result = offline_plan(cfg, purge=purge)
         if output == "json":
             print_json(to_json(result))
         else:
             render_text(result)
         return
-    from kit.plan.preview import preview
+    from kit.infra.preview import preview
 
     if output == "json":
-        print_json({"stack": cfg.name, "changes": preview(cfg, purge=purge, aws=aws,
+        print_json({"stack": cfg.name, "changes": preview(cfg, purge=purge,
                                                            on_output=lambda _line: None)})
     else:
-        preview(cfg, purge=purge, aws=aws, on_output=lambda line: click.echo(line, nl=False))
+        preview(cfg, purge=purge, on_output=lambda line: click.echo(line, nl=False))

@@ -30,8 +30,8 @@ def render(config_file: Path, out_dir: Path, run_id: str | None, images_file: Pa
     import yaml
 
     from kit.errors import KitError
+    from kit.images import load_lock
     from kit.render import cluster_for, render_objects
-    from kit.render.images import load_lock
 
     if run_id is not None and not re.match(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", run_id):
         raise KitError(f"--run-id: {run_id!r} is not a valid run id",

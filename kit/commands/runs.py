@@ -15,7 +15,7 @@ from kit.commands import file_option, load_config, output_option, print_json
 @output_option
 def runs(config_file: Path, output: str) -> None:
     """List fine-tune runs, newest first."""
-    from kit.targets import for_config
+    from kit.target import for_config
 
     items = for_config(load_config(config_file)).runs()
     if output == "json":
@@ -33,7 +33,7 @@ def runs(config_file: Path, output: str) -> None:
 @click.option("-F", "--follow", "follow", is_flag=True, help="Keep printing while it runs.")
 def logs(config_file: Path, run_id: str | None, server: bool, follow: bool) -> None:
     """Print the training log of RUN_ID (default: the latest run)."""
-    from kit.targets import for_config
+    from kit.target import for_config
 
     for line in for_config(load_config(config_file)).log_lines(run_id, server=server,
                                                                  follow=follow):
@@ -52,7 +52,7 @@ def chat(config_file: Path, prompt: tuple[str, ...], system: str | None, max_tok
          stream: bool | None) -> None:
     """Send PROMPT to the endpoint and print the reply."""
     from kit.serving.client import chat as send
-    from kit.targets import for_config
+    from kit.target import for_config
 
     cfg = load_config(config_file)
     endpoint, api_key = for_config(cfg).endpoint()

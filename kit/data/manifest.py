@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,40 +101,3 @@ def write_local(folder: str | Path, manifest: Manifest) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, folder / MANIFEST)
-
-
-def local_dataset_files(path: str | Path) -> dict[str, Path]:
-    """Relative name -> file for the data files of a local dataset (a file keeps its name)."""
-    from kit.data.formats import data_files
-
-    path = Path(path)
-    files = data_files(path)
-    if path.is_file():
-        return {path.name: path}
-    return {f.relative_to(path).as_posix(): f for f in files}
-
-
-def dataset_fingerprint(path_or_uri: str | Path) -> str:
-    """Content fingerprint of a dataset: a sha256 over its data files' names and sha256s.
-
-    A local file or folder is hashed in place. A bucket URI uses its manifest when it has one
-    (nothing is downloaded); otherwise it is staged to a temporary folder and hashed there.
-    """
-    from kit.data import storage
-
-    text = str(path_or_uri)
-    if storage.is_remote(text):
-        store = storage.open_store(text)
-        published = storage.read_manifest(store)
-        if published is not None:  # the data files it names, as data_files() would pick them
-            from kit.data.formats import SUFFIXES
-
-            return fingerprint({p: e.sha256 for p, e in published.files.items()
-                                if Path(p).suffix in SUFFIXES})
-        from kit.data.sync import sync
-
-        with tempfile.TemporaryDirectory(prefix="kit-fp-") as tmp:
-            sync(text, tmp)
-            return dataset_fingerprint(tmp)
-    files = local_dataset_files(storage.local_path(text))
-    return fingerprint({name: sha256_file(p) for name, p in files.items()})

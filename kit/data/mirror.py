@@ -19,9 +19,12 @@ SAFE_WEIGHTS = ("*.safetensors", "*.safetensors.index.json")
 PICKLE_WEIGHTS = ("pytorch_model*.bin", "model*.bin", "*.bin.index.json", "*.pt", "*.pth",
                   "*.ckpt")  # training_args.bin and the like are not weights: never mirrored
 CONFIG = ("config.json", "generation_config.json")
+# The one model-file allow-list: what a model needs to load and serve, pickle weights never
+# (the local model store fetches with it; `select` below applies it to a hub listing).
 TOKENIZER = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
              "added_tokens.json", "tokenizer.model", "spiece.model", "sentencepiece.bpe.model",
              "vocab.json", "vocab.txt", "merges.txt", "chat_template.jinja", "chat_template.json")
+ALLOW_PATTERNS = [*SAFE_WEIGHTS, *CONFIG, *TOKENIZER]
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 

@@ -4,7 +4,7 @@ file, example count, fingerprint). Invalid data is refused unless forced."""
 from __future__ import annotations
 
 from kit.data import storage
-from kit.data.manifest import local_dataset_files
+from kit.data.fingerprint import local_dataset_files
 from kit.data.transfer import SyncResult
 from kit.data.validate import Report, staged, validate_local
 from kit.errors import KitError

@@ -1,5 +1,9 @@
 """One small interface for every place data and weights live: s3://, gs://, az://, file://
-and plain paths.
+and plain paths. `parse_uri` is the kit's one parser of storage URIs: anything that asks
+"is this a bucket, and which" asks it.
+
+Azure's form is az://ACCOUNT/CONTAINER/PREFIX, and the blob URL Azure users copy from the
+portal, https://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX, means exactly the same.
 
 Each backend is one class in kit/data/stores/ implementing `Store`; what differs between
 clouds (minimum part size, part count limit, the environment variable that points the SDK at
@@ -18,12 +22,17 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, Protocol
+from typing import TYPE_CHECKING
 
+from kit.data.objects import Location, ObjectInfo, Store, Upload, is_hidden
 from kit.errors import KitError
 
 if TYPE_CHECKING:
     from kit.data.manifest import Manifest
+
+__all__ = ["Location", "ObjectInfo", "Store", "Upload", "is_hidden", "parse_uri", "open_store",
+           "bucket_scheme", "is_remote", "local_path", "part_size_for", "read_manifest",
+           "write_manifest", "BACKENDS", "BUCKET_FORMS"]
 
 MiB = 1 << 20
 KMS_ENV = "KIT_STORAGE_KMS_KEY"
@@ -46,68 +55,23 @@ BACKENDS = {
     "gs": Backend("kit.data.stores.gcs:GCSStore", 256 * 1024, 32 * 32, "STORAGE_EMULATOR_HOST",
                   "gs://bucket/prefix/"),
     "az": Backend("kit.data.stores.azure:AzureStore", 1, 50_000,
-                  "AZURE_STORAGE_CONNECTION_STRING", "az://container/prefix/"),
+                  "AZURE_STORAGE_CONNECTION_STRING", "az://account/container/prefix/"),
     "file": Backend("kit.data.stores.local:LocalStore", 1, 1 << 31, None, "/path/or/file:///path"),
 }
 ALIASES = {"azblob": "az", "gcs": "gs"}
+# For hints: the bucket URI forms the kit reads ("s3://, gs:// or az://").
+BUCKET_FORMS = ", ".join(f"{s}://" for s in BACKENDS if s != "file").replace(", az://", " or az://")
 _SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*)://(.*)$")
-
-
-@dataclass(frozen=True)
-class Location:
-    scheme: str  # s3 | gs | az | file
-    bucket: str  # bucket or container; "" for file
-    prefix: str  # key prefix ("" or ending in "/"); for file: the absolute folder
-
-    @property
-    def uri(self) -> str:
-        if self.scheme == "file":
-            return self.prefix
-        return f"{self.scheme}://{self.bucket}/{self.prefix}"
-
-
-@dataclass(frozen=True)
-class ObjectInfo:
-    key: str  # relative to the store's prefix, "/"-separated
-    size: int
-    etag: str | None = None  # changes whenever the content does
-    sha256: str | None = None  # recorded in the object's metadata when the kit wrote it
-
-
-class Upload(Protocol):
-    """One object being written in parts. `done` holds the parts an earlier, interrupted
-    attempt already stored (verified against this file's content), so they are not sent again."""
-
-    done: set[int]
-
-    def put_part(self, index: int, data: bytes) -> None: ...
-
-    def finish(self) -> None: ...
-
-
-class Store(Protocol):
-    uri: str
-    scheme: str
-
-    def list(self) -> Iterator[ObjectInfo]: ...
-
-    def stat(self, key: str) -> ObjectInfo | None: ...
-
-    def read(self, key: str, start: int = 0, end: int | None = None,
-             etag: str | None = None) -> bytes: ...
-
-    def put(self, key: str, data: bytes, sha256: str | None = None) -> None: ...
-
-    def delete(self, key: str) -> None: ...
-
-    def begin(self, key: str, size: int, sha256: str, part_size: int,
-              read_part: Callable[[int], bytes]) -> Upload:
-        """Start (or resume) a multipart write; `read_part(i)` gives this file's part i, so a
-        backend can check which parts already stored are still this content."""
+_AZURE_URL = re.compile(r"^https://([a-z0-9]{3,24})\.blob\.core\.windows\.net/(.*)$")
+_AZURE_ACCOUNT = re.compile(r"^[a-z0-9]{3,24}$")
 
 
 def parse_uri(uri: str) -> Location:
-    """s3://b/p, gs://b/p, az://container/p, file:///abs or a plain path -> Location."""
+    """s3://b/p, gs://b/p, az://account/container/p (or its https blob URL), file:///abs or a
+    plain path -> Location."""
+    azure = _AZURE_URL.match(uri)
+    if azure:
+        uri = f"az://{azure.group(1)}/{azure.group(2)}"
     match = _SCHEME.match(uri)
     if not match:
         return Location("file", "", str(Path(uri).expanduser().resolve()))
@@ -118,11 +82,25 @@ def parse_uri(uri: str) -> Location:
     if scheme not in BACKENDS:
         known = ", ".join(f"{s}://" for s in BACKENDS)
         raise KitError(f"{uri}: unsupported storage scheme '{scheme}://'", hint=f"use one of {known}")
+    account = ""
+    if scheme == "az":
+        account, _, rest = rest.partition("/")
+        if not _AZURE_ACCOUNT.match(account):
+            raise KitError(f"{uri}: {account!r} is not a storage account name (3-24 lowercase "
+                           "letters and digits)", hint=f"like {BACKENDS[scheme].example}")
     bucket, _, prefix = rest.partition("/")
     if not bucket:
         raise KitError(f"{uri}: no bucket name", hint=f"like {BACKENDS[scheme].example}")
     prefix = prefix.strip("/")
-    return Location(scheme, bucket, prefix + "/" if prefix else "")
+    return Location(scheme, bucket, prefix + "/" if prefix else "", account)
+
+
+def bucket_scheme(uri: str) -> str | None:
+    """The storage scheme of a bucket URI (s3, gs, az); None for a local path or a hub id."""
+    if not _SCHEME.match(uri) and not _AZURE_URL.match(uri):
+        return None
+    scheme = parse_uri(uri).scheme
+    return None if scheme == "file" else scheme
 
 
 def is_remote(uri: str | Path) -> bool:
@@ -134,11 +112,6 @@ def local_path(uri: str | Path) -> Path:
     if loc.scheme != "file":
         raise KitError(f"{uri}: expected a local path here, got a {loc.scheme}:// URI")
     return Path(loc.prefix)
-
-
-def is_hidden(key: str) -> bool:
-    """Keys with a component starting with '.' are the kit's own (manifests, staged parts)."""
-    return any(part.startswith(".") for part in key.split("/"))
 
 
 def kms_key_from_env(kms_key: str | None = None) -> str | None:

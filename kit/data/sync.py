@@ -88,8 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m kit.data.sync",
         description="Copy a dataset, model or run between a bucket and a local folder "
                     "(resumable, checksummed, manifest written last).")
-    parser.add_argument("src", help="s3://, gs://, az://, file:// URI or a path")
-    parser.add_argument("dest", help="s3://, gs://, az://, file:// URI or a path")
+    parser.add_argument("src", help="a storage URI (kit.data.storage) or a path")
+    parser.add_argument("dest", help="a storage URI (kit.data.storage) or a path")
     parser.add_argument("--workers", type=int, default=8, help="parallel transfers (default 8)")
     parser.add_argument("--require-manifest", action="store_true",
                         help="refuse a source without a manifest (a published model or dataset)")

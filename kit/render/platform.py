@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kit.render.clouds import cloud_for
+from stacks.clouds import cloud_support
 
 if TYPE_CHECKING:
     from kit.config import KitConfig
@@ -53,7 +53,7 @@ def storage_cidrs(cfg: "KitConfig", cluster: "ClusterOutputs") -> tuple[list[str
     An existing cluster (target kubernetes): the kit cannot know where object storage
     lives, so exactly kubernetes.storage_cidrs; when empty, nothing unless network.egress
     opts in to any address. Clouds: the private endpoints' CIDRs, or any address where the
-    cloud's storage or identity sits on public addresses (Cloud.https_anywhere) or no
+    cloud's storage or identity sits on public addresses (CloudSupport.https_anywhere) or no
     private CIDRs are known yet; there the network (no NAT, no internet gateway) decides
     what is reachable.
     """
@@ -66,7 +66,7 @@ def storage_cidrs(cfg: "KitConfig", cluster: "ClusterOutputs") -> tuple[list[str
         return [], ("no storage egress: kubernetes.storage_cidrs is empty and network.egress is "
                     "false; list the object storage endpoints' CIDRs in kubernetes.storage_cidrs "
                     "so the fine-tune Job and the server's model staging can reach them")
-    public = cloud_for(cfg.target).https_anywhere
+    public = cloud_support(cfg.target).https_anywhere
     if public:
         return [ANY_ADDRESS], f"{STORAGE_WHY}; HTTPS to any address: {public}"
     if not cluster.private_cidrs:
@@ -81,7 +81,7 @@ def storage_egress(target: str, cidrs: list[str]) -> list[dict[str, Any]]:
         return []
     rules = [{"to": [{"ipBlock": {"cidr": c}} for c in cidrs],
               "ports": [{"protocol": "TCP", "port": 443}]}]
-    for extra in cloud_for(target).egress:
+    for extra in cloud_support(target).egress:
         rules.append({"to": [{"ipBlock": {"cidr": extra.cidr}}],
                       "ports": [{"protocol": "TCP", "port": extra.port}]})
     return rules

@@ -10,19 +10,19 @@ layout of a run (shared with the trainer and `kit runs`):
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from kit.data.storage import BUCKET_FORMS, bucket_scheme
 from kit.errors import KitError
-from kit.render.clouds import PRIVATE_NETWORKS, bucket_scheme, cloud_for
 
 if TYPE_CHECKING:
     from kit.config import KitConfig
     from stacks.contract import ClusterOutputs
 
 MERGED_SUBDIR = "model"
+# RFC 1918: "the private network" when no narrower client CIDRs are known.
+PRIVATE_NETWORKS = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
 
 
 @dataclass(frozen=True)
@@ -56,11 +56,12 @@ def api_keys_secret(cfg: "KitConfig") -> str:
 
 
 def default_run_id(cfg: "KitConfig") -> str:
-    """A run id that changes exactly when the training inputs change (the fingerprint)."""
-    inputs = {"model": cfg.model.model_dump(), "data": cfg.data.uri,
-              "training": cfg.training.model_dump(), "gpu": cfg.gpu.model_dump()}
-    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
-    return f"ft-{digest[:10]}"
+    """A run id for rendering without a run: the run fingerprint of kit.yaml's inputs (the
+    data's URI standing in for its manifest, which only `kit up` reads)."""
+    from kit.pipeline import run_fingerprint
+
+    return "ft-" + run_fingerprint(cfg, data=cfg.data.uri, model_revision=cfg.model.revision,
+                                   place={"gpu": cfg.gpu.model_dump()})[:10]
 
 
 def run_uri(cluster: "ClusterOutputs", run_id: str) -> str:
@@ -74,21 +75,31 @@ def base_model_uri(cfg: "KitConfig", cluster: "ClusterOutputs") -> str:
     model_id = cfg.model.id
     if bucket_scheme(model_id):
         return model_id.rstrip("/") + "/"
-    local = cfg.resolve_path(model_id)
-    if "://" in model_id or model_id.startswith(("/", ".", "~")) or (local and local.exists()):
-        raise KitError(f"model.id: {model_id!r} is on this machine; the cluster cannot read it",
-                       hint="upload it to a bucket and set model.id to its s3://, gs:// or az:// URI")
+    check_model_source(cfg)
     if not cluster.models_uri:
         raise KitError("cluster outputs: no models bucket", hint="run `kit up` to create it")
     return f"{cluster.models_uri.rstrip('/')}/{model_id}/{cfg.model.revision}/"
+
+
+def check_model_source(cfg: "KitConfig") -> None:
+    """model.id must be a bucket URI or a hub id: a cluster cannot read this machine's files."""
+    model_id = cfg.model.id
+    if bucket_scheme(model_id):
+        return
+    local = cfg.resolve_path(model_id)
+    if "://" in model_id or model_id.startswith(("/", ".", "~")) or (local and local.exists()):
+        raise KitError(f"model.id: {model_id!r} is on this machine; the cluster cannot read it",
+                       hint=f"upload it to a bucket and set model.id to its {BUCKET_FORMS} URI")
 
 
 def data_uri(cfg: "KitConfig") -> str:
     scheme = bucket_scheme(cfg.data.uri)
     if not scheme:
         raise KitError(f"data.uri: {cfg.data.uri!r} is not a bucket the cluster can read",
-                       hint="upload the data to an s3://, gs:// or az:// prefix")
-    wanted = cloud_for(cfg.target).scheme
+                       hint=f"upload the data to a {BUCKET_FORMS} prefix: kit data push PATH URI")
+    from stacks.clouds import cloud_support
+
+    wanted = cloud_support(cfg.target).bucket_scheme
     if wanted and scheme != wanted:
         raise KitError(f"data.uri: {scheme}:// data cannot be read privately from {cfg.target}",
                        hint=f"copy it to a {wanted}:// bucket in the same cloud")
@@ -108,7 +119,9 @@ def _sizes(cfg: "KitConfig") -> tuple[dict[str, Any], str]:
 
 def _identity(cfg: "KitConfig", annotations: dict[str, str]) -> tuple[dict, dict]:
     service_account = {"create": True, "annotations": dict(annotations)}
-    return service_account, dict(cloud_for(cfg.target).identity_pod_labels)
+    from stacks.clouds import cloud_support
+
+    return service_account, dict(cloud_support(cfg.target).identity_pod_labels)
 
 
 def _placement(cluster: "ClusterOutputs") -> dict[str, Any]:

@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_libraries()
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        from kit.trainer import recipe, spec as specs
+        from kit.trainer import recipe
+        from kit.trainer import spec as specs
 
         spec = specs.load(args.spec)
         settings = recipe.resolve(spec.training)

@@ -7,7 +7,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from kit.trainer import TRAINER_VERSION, chat, checkpoints, dataset, device as devices, modeling
+from kit.trainer import TRAINER_VERSION, chat, checkpoints, dataset, modeling
+from kit.trainer import device as devices
 from kit.trainer.artifacts import check_upload, save_final, summarize, upload, write_summary
 from kit.trainer.events import Events, Preempted
 from kit.trainer.spec import Spec

@@ -1,47 +1,58 @@
-"""AWS: private VPC, EKS, GPU pool, buckets, identity and registry, wired in order.
+"""AWS: a private VPC, EKS, a GPU pool, buckets, identity and an image mirror.
 
-Returns the contract's ClusterOutputs with plain values (names are predictable, so the
-platform layer and the charts can be rendered before anything exists) and the Kubernetes
-provider for the new cluster.
+This module is what the rest of the kit knows of AWS: one CloudSupport object, plain data plus
+functions imported on first use, so importing it never imports boto3 or pulumi_aws. The
+Pulumi program part is stacks/aws/stack.py (`build`).
 """
 
 from __future__ import annotations
 
-import pulumi
-import pulumi_kubernetes as k8s
+from stacks.aws.catalog import CATALOG
+from stacks.clouds import CloudSupport, Egress, lazy
 
-from stacks.aws import autoscaler, cluster, gpu_pool, identity, keys, network, registry, storage
-from stacks.aws.common import make_ctx
-from stacks.contract import ClusterOutputs
-from stacks.settings import StackSettings
-
-INTERNAL_LB = {"service.beta.kubernetes.io/aws-load-balancer-internal": "true",
-               "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"}
-
-
-def build(settings: StackSettings) -> tuple[ClusterOutputs, pulumi.Output[str], k8s.Provider]:
-    cfg = settings.kit
-    ctx = make_ctx(cfg.name, cfg.region or "", settings.aws, settings.purge)
-    key = keys.key(ctx)
-    buckets = storage.buckets(ctx, cfg.data.uri, key.arn)
-    net = network.network(ctx, cfg.network.egress, [buckets.artifacts.arn, buckets.models.arn],
-                          buckets.data.arn, key.arn)
-    registry.registry(ctx, key.arn)
-    eks = cluster.cluster(ctx, net, cfg.network.operator_cidrs, key.arn)
-    node_role = identity.node_role(ctx, ctx.short)
-    pools = gpu_pool.pools(ctx, net, eks, node_role, cfg.gpu.type, cfg.gpu.count,
-                           cfg.gpu.max_nodes, cfg.gpu.spot, key.arn)
-    cluster.addons_after_nodes(ctx, eks, [pools.system])
-    namespace = cfg.kubernetes.namespace
-    identity.workloads(ctx, eks, namespace, buckets, cfg.data.uri, key.arn)
-    provider = k8s.Provider("eks", kubeconfig=eks.kubeconfig, enable_server_side_apply=True,
-                            delete_unreachable=True,
-                            opts=pulumi.ResourceOptions(depends_on=[pools.system, *eks.addons]))
-    autoscaler.autoscaler(ctx, eks, pools, provider)
-    outputs = ClusterOutputs(
-        cloud="aws", cluster_name=eks.name, namespace=namespace,
-        artifacts_uri=f"s3://{buckets.names['artifacts']}",
-        models_uri=f"s3://{buckets.names['models']}", data_uri=cfg.data.uri,
-        registry_prefix=registry.registry_prefix(ctx), internal_lb_annotations=dict(INTERNAL_LB),
-        private_cidrs=[net.cidr])
-    return outputs, eks.kubeconfig, provider
+SUPPORT = CloudSupport(
+    target="aws",
+    extra="aws",
+    modules=("kubernetes", "pulumi", "pulumi_kubernetes", "pulumi_aws", "boto3", "helm_python"),
+    build="stacks.aws.stack:build",
+    default_outputs=lazy("stacks.aws.defaults:default_outputs"),
+    bucket_scheme="s3",
+    # Both the AWS Load Balancer Controller and the in-tree controller: internal.
+    internal_lb={
+        "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
+        "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
+    },
+    identity_annotation="eks.amazonaws.com/role-arn",
+    egress=(Egress("169.254.170.23/32", 80, "EKS Pod Identity agent on the node"),),
+    https_anywhere="S3 is reached through a gateway endpoint: S3's own public address "
+                   "ranges, routed privately; without NAT nothing else is reachable",
+    device_plugin=True,
+    gpu_catalog=CATALOG,
+    state_scheme="s3",
+    secrets_provider="awskms://alias/lima-kit-state?region={region}",
+    state_check=lazy("stacks.aws.preflight:state_bucket"),
+    preflight=lazy("stacks.aws.preflight:checks"),
+    adopt=lazy("stacks.aws.kept:adoptions"),
+    purge_kept=lazy("stacks.aws.kept:purge"),
+    leak_report=lazy("stacks.aws.leaks:report"),
+    plan_mocks="stacks.aws.mocks:AwsMocks",
+    init_section=(
+        "aws:\n"
+        '  # account_id: "123456789012"  # names the kit\'s buckets before `kit up`; other accounts refused\n'
+        "  # vpc_id: vpc-0123456789abcdef0  # an existing VPC, with subnet_ids; default: a new private one\n"
+        "  # subnet_ids: [subnet-..., subnet-...]\n"),
+    plan_concerns=(
+        ("aws:ec2/launchTemplate:", "nodes"),
+        ("aws:eks/nodeGroup:", "nodes"),
+        ("aws:ec2/", "network"),
+        ("name:flow-logs", "network"),
+        ("aws:eks/podIdentityAssociation:", "identity"),
+        ("aws:eks/", "cluster"),
+        ("aws:cloudwatch/", "cluster"),
+        ("aws:s3/", "storage"),
+        ("aws:iam/", "identity"),
+        ("aws:kms/", "identity"),
+        ("aws:ecr/", "registry"),
+        ("aws:secretsmanager/", "registry"),
+    ),
+)

@@ -115,7 +115,7 @@ def objects(ctx: Ctx) -> list[dict]:
 
 
 def autoscaler(ctx: Ctx, c: Cluster, pools: Pools, provider: pulumi.ProviderResource) -> list:
-    from stacks.platform import apply_groups
+    from stacks.cluster_layer import apply_groups
 
     r = autoscaler_role(ctx, c)
     return apply_groups({"autoscaler": objects(ctx)}, provider, depends_on=[r, pools.gpu])

@@ -47,7 +47,7 @@ def cluster(ctx: Ctx, net: Network, operator_cidrs: list[str], key_arn: pulumi.I
     logs = log_group(ctx, "cluster-logs", f"/aws/eks/{name}/cluster", key_arn)
     public = bool(operator_cidrs)
     eks = aws.eks.Cluster(
-        "cluster", name=name, role_arn=control.arn, version=ctx.options.kubernetes_version,
+        "cluster", name=name, role_arn=control.arn, version=ctx.aws.kubernetes_version,
         vpc_config={"subnet_ids": net.subnet_ids, "endpoint_private_access": True,
                     "endpoint_public_access": public,
                     **({"public_access_cidrs": list(operator_cidrs)} if public else {})},
@@ -82,7 +82,7 @@ def addons_after_nodes(ctx: Ctx, c: Cluster, node_groups: list) -> None:
 
 def _operator_access(ctx: Ctx, eks: aws.eks.Cluster) -> None:
     """Cluster admin for one named role only: the operator's (by default whoever runs kit up)."""
-    principal = ctx.options.operator_role_arn
+    principal = ctx.aws.operator_role_arn
     if not principal:
         caller = aws.get_caller_identity(opts=ctx.invoke())
         # An assumed-role session ARN is not a valid principal; use the role it came from.

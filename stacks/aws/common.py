@@ -9,9 +9,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from stacks.settings import AwsOptions
-
-STACK_TAG = "lima-kit:stack"  # on every resource: `kit down` leak checks search for it
+from kit.errors import KitError
+from stacks.aws.names import STACK_TAG, short_name
+from stacks.aws.options import AwsOptions
 
 
 @dataclass
@@ -22,9 +22,11 @@ class Ctx:
     region: str
     account: str
     partition: str
-    options: AwsOptions
+    aws: AwsOptions
     purge: bool
     provider: aws.Provider
+    # Logical name (stacks.aws.names.ADOPTABLE) -> id of a kept resource to import, not create.
+    adopt: dict[str, str] = field(default_factory=dict)
     key_arn: pulumi.Output[str] | None = None
     tags: dict[str, str] = field(default_factory=dict)
 
@@ -40,18 +42,24 @@ class Ctx:
 
     @property
     def short(self) -> str:
-        """Name prefix that fits ECR's 30-character pull-through prefixes ("<short>/docker-hub")."""
-        return self.name[:19].rstrip("-")
+        return short_name(self.name)
 
 
-def make_ctx(name: str, region: str, options: AwsOptions, purge: bool) -> Ctx:
-    """The explicit provider every AWS resource uses: region pinned, stack tag on everything."""
+def make_ctx(name: str, region: str, options: AwsOptions, purge: bool,
+             adopt: dict[str, str]) -> Ctx:
+    """The explicit provider every AWS resource uses: region pinned, stack tag on everything.
+    With aws.account_id set, credentials of any other account are refused before anything
+    is created."""
     tags = {STACK_TAG: name, "lima-kit:managed-by": "pulumi"}
     provider = aws.Provider("aws", region=region, default_tags={"tags": tags})
     ident = aws.get_caller_identity(opts=pulumi.InvokeOptions(provider=provider))
     part = aws.get_partition(opts=pulumi.InvokeOptions(provider=provider))
+    if options.account_id and ident.account_id != options.account_id:
+        raise KitError(f"aws.account_id: {options.account_id}, but the credentials in use are "
+                       f"for account {ident.account_id}",
+                       hint="switch credentials (AWS_PROFILE), or correct aws.account_id")
     return Ctx(name=name, region=region, account=ident.account_id, partition=part.partition,
-               options=options, purge=purge, provider=provider, tags=tags)
+               aws=options, purge=purge, provider=provider, adopt=dict(adopt), tags=tags)
 
 
 def statement(effect: str, actions: list[str], resources: Any, **extra: Any) -> dict[str, Any]:

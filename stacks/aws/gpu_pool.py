@@ -14,24 +14,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from kit.errors import KitError
 from stacks.aws.cluster import Cluster
 from stacks.aws.common import Ctx
 from stacks.aws.network import Network
 from stacks.contract import GPU_LABEL, GPU_TAINT
 
-# GPU type -> GPUs per node -> instance types (several, so spot and on-demand find capacity).
-GPU_INSTANCES: dict[str, dict[int, list[str]]] = {
-    "l4": {1: ["g6.xlarge", "g6.2xlarge", "g6.4xlarge", "g6.8xlarge", "g6.16xlarge"],
-           4: ["g6.12xlarge", "g6.24xlarge"], 8: ["g6.48xlarge"]},
-    "a10g": {1: ["g5.xlarge", "g5.2xlarge", "g5.4xlarge", "g5.8xlarge", "g5.16xlarge"],
-             4: ["g5.12xlarge", "g5.24xlarge"], 8: ["g5.48xlarge"]},
-    "l40s": {1: ["g6e.xlarge", "g6e.2xlarge", "g6e.4xlarge", "g6e.8xlarge", "g6e.16xlarge"],
-             4: ["g6e.12xlarge", "g6e.24xlarge"], 8: ["g6e.48xlarge"]},
-    "a100": {8: ["p4d.24xlarge", "p4de.24xlarge"]},
-    "h100": {1: ["p5.4xlarge"], 8: ["p5.48xlarge"]},
-    "h200": {8: ["p5e.48xlarge", "p5en.48xlarge"]},
-}
 GPU_DISK_GB = 500          # weights, merged checkpoints and the image cache live here
 SYSTEM_INSTANCES = ["m7i.large", "m6i.large"]
 SYSTEM_LABEL = {"lima-kit.io/pool": "system"}
@@ -40,11 +27,10 @@ _EFFECT = {"NoSchedule": "NO_SCHEDULE", "NoExecute": "NO_EXECUTE",
 
 
 def instance_types(gpu_type: str, count: int) -> list[str]:
-    table = GPU_INSTANCES[gpu_type]
-    if count not in table:
-        raise KitError(f"gpu.count: {gpu_type} nodes on aws come with {sorted(table)} GPUs, "
-                       f"not {count}", hint=f"set gpu.count to one of {sorted(table)}")
-    return table[count]
+    """The catalog's instance types for gpu.type x gpu.count (one-line error if none)."""
+    from stacks.aws import SUPPORT
+
+    return list(SUPPORT.gpu_offer(gpu_type, count).machine_types)
 
 
 @dataclass

@@ -15,14 +15,8 @@ import pulumi_aws as aws
 from stacks.aws.cluster import Cluster
 from stacks.aws.common import Ctx, assume_role, policy, role, statement
 from stacks.aws.keys import USE
+from stacks.aws.names import service_accounts
 from stacks.aws.storage import Buckets, parse_s3_uri
-
-
-
-def service_accounts(name: str) -> dict[str, str]:
-    """The ServiceAccounts charts/ create (their release names, kit.render.values.release_name)
-    in the kit's namespace; Pod Identity binds the roles to exactly these."""
-    return {"trainer": f"{name}-finetune", "server": f"{name}-server"}
 
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy",
                  "AmazonEC2ContainerRegistryPullOnly", "AmazonSSMManagedInstanceCore")
@@ -63,9 +57,9 @@ def workloads(ctx: Ctx, c: Cluster, namespace: str, buckets: Buckets, data_uri: 
     data_arn = f"arn:{ctx.partition}:s3:::{data_bucket}"
     runs = pulumi.Output.concat(buckets.artifacts.arn, "/", RUNS_PREFIX, "*")
     kms = [statement("Allow", USE, [key_arn], Sid="KitKey")]
-    if ctx.options.data_kms_key_arn:
+    if ctx.aws.data_kms_key_arn:
         kms.append(statement("Allow", ["kms:Decrypt", "kms:DescribeKey"],
-                             [ctx.options.data_kms_key_arn], Sid="DataKey"))
+                             [ctx.aws.data_kms_key_arn], Sid="DataKey"))
     trainer = role(ctx, "trainer", pod_trust(ctx), inline=policy(
         *_read(data_arn, data_prefix, "Data"),
         *_read(buckets.models.arn, "", "Models"),

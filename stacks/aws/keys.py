@@ -12,7 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from stacks.aws.common import Ctx, policy, statement
-from stacks.settings import KEY, KEY_ALIAS, key_alias_name
+from stacks.aws.names import KEY, KEY_ALIAS, key_alias_name
 
 # What the account's own administrators may do through IAM policies. No "kms:*".
 _ADMIN = ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
@@ -40,7 +40,7 @@ def key(ctx: Ctx) -> aws.kms.Key:
                                          ctx.arn("logs", "log-group:*")}}),
     )
     retain = not ctx.purge
-    adopt = ctx.options.adopt
+    adopt = ctx.adopt
     k = aws.kms.Key(KEY, description=f"lima-kit {ctx.name}: secrets, disks, buckets, logs",
                     enable_key_rotation=True, deletion_window_in_days=30,
                     key_usage="ENCRYPT_DECRYPT", customer_master_key_spec="SYMMETRIC_DEFAULT",

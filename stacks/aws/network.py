@@ -35,7 +35,7 @@ class Network:
 def network(ctx: Ctx, egress: bool, kit_buckets: list[pulumi.Input[str]],
             data_bucket: pulumi.Input[str], key_arn: pulumi.Input[str]) -> Network:
     """kit_buckets/data_bucket: bucket ARNs the S3 endpoint lets through (read-write / read)."""
-    opts = ctx.options
+    opts = ctx.aws
     if opts.vpc_id or opts.subnet_ids:
         net = _existing(ctx, egress)
     else:
@@ -50,22 +50,21 @@ def _subnet_cidrs(cidr: str, count: int) -> tuple[list[str], list[str]]:
     """Private subnets: the first eighths of the VPC; public (egress only): small, at the end."""
     vpc = ipaddress.ip_network(cidr)
     if not 16 <= vpc.prefixlen <= 20:
-        raise KitError(f"stack config vpcCidr: {cidr} must be a /16 to /20",
-                       hint="pulumi config set vpcCidr 10.42.0.0/16")
+        raise KitError(f"aws.vpc_cidr: {cidr} must be a /16 to /20", hint="e.g. 10.42.0.0/16")
     private = [str(n) for n in list(vpc.subnets(new_prefix=vpc.prefixlen + 3))[:count]]
     public = [str(n) for n in list(vpc.subnets(new_prefix=vpc.prefixlen + 8))[-count:]]
     return private, public
 
 
 def _create(ctx: Ctx, egress: bool) -> Network:
-    count = ctx.options.az_count
+    count = ctx.aws.az_count
     if count not in (2, 3):
-        raise KitError(f"stack config azCount: {count} must be 2 or 3")
+        raise KitError(f"aws.az_count: {count} must be 2 or 3")
     zones = aws.get_availability_zones(state="available", opts=ctx.invoke()).names[:count]
     if len(zones) < 2:
         raise KitError(f"region {ctx.region}: fewer than 2 availability zones are available")
-    private_cidrs, public_cidrs = _subnet_cidrs(ctx.options.vpc_cidr, len(zones))
-    vpc = aws.ec2.Vpc("vpc", cidr_block=ctx.options.vpc_cidr, enable_dns_support=True,
+    private_cidrs, public_cidrs = _subnet_cidrs(ctx.aws.vpc_cidr, len(zones))
+    vpc = aws.ec2.Vpc("vpc", cidr_block=ctx.aws.vpc_cidr, enable_dns_support=True,
                       enable_dns_hostnames=True, tags={"Name": ctx.name}, opts=ctx.opts())
     # The default security group of the VPC: managed so that it allows nothing at all.
     aws.ec2.DefaultSecurityGroup("default-sg", vpc_id=vpc.id, ingress=[], egress=[],
@@ -73,7 +72,7 @@ def _create(ctx: Ctx, egress: bool) -> Network:
     private_rt = aws.ec2.RouteTable("private-rt", vpc_id=vpc.id,
                                     tags={"Name": f"{ctx.name}-private"}, opts=ctx.opts(parent=vpc))
     subnets = []
-    for i, (zone, cidr) in enumerate(zip(zones, private_cidrs)):
+    for i, (zone, cidr) in enumerate(zip(zones, private_cidrs, strict=True)):
         sn = aws.ec2.Subnet(f"private-{i}", vpc_id=vpc.id, cidr_block=cidr, availability_zone=zone,
                             map_public_ip_on_launch=False,
                             tags={"Name": f"{ctx.name}-private-{zone}",
@@ -84,7 +83,7 @@ def _create(ctx: Ctx, egress: bool) -> Network:
         subnets.append(sn.id)
     if egress:
         _egress(ctx, vpc, zones, public_cidrs, private_rt)
-    return Network(vpc_id=vpc.id, subnet_ids=subnets, cidr=ctx.options.vpc_cidr,
+    return Network(vpc_id=vpc.id, subnet_ids=subnets, cidr=ctx.aws.vpc_cidr,
                    route_table_ids=[private_rt.id])
 
 
@@ -97,7 +96,7 @@ def _egress(ctx: Ctx, vpc: aws.ec2.Vpc, zones: list[str], cidrs: list[str],
     aws.ec2.Route("public-default", route_table_id=public_rt.id, destination_cidr_block="0.0.0.0/0",
                   gateway_id=igw.id, opts=ctx.opts(parent=public_rt))
     first = None
-    for i, (zone, cidr) in enumerate(zip(zones, cidrs)):
+    for i, (zone, cidr) in enumerate(zip(zones, cidrs, strict=True)):
         sn = aws.ec2.Subnet(f"public-{i}", vpc_id=vpc.id, cidr_block=cidr, availability_zone=zone,
                             map_public_ip_on_launch=False,
                             tags={"Name": f"{ctx.name}-public-{zone}"}, opts=ctx.opts(parent=vpc))
@@ -113,12 +112,10 @@ def _egress(ctx: Ctx, vpc: aws.ec2.Vpc, zones: list[str], cidrs: list[str],
 
 
 def _existing(ctx: Ctx, egress: bool) -> Network:
-    opts = ctx.options
+    opts = ctx.aws
     if not (opts.vpc_id and len(opts.subnet_ids) >= 2):
-        raise KitError("stack config vpcId/subnetIds: an existing VPC needs vpcId and at least "
-                       "2 private subnetIds in different AZs",
-                       hint="pulumi config set vpcId vpc-...; pulumi config set --path "
-                            "'subnetIds[0]' subnet-...")
+        raise KitError("aws.subnet_ids: an existing VPC needs vpc_id and at least 2 private "
+                       "subnets in different availability zones", hint="set both in kit.yaml")
     vpc = aws.ec2.get_vpc(id=opts.vpc_id, opts=ctx.invoke())
     tables = []
     for subnet in opts.subnet_ids:
@@ -126,7 +123,7 @@ def _existing(ctx: Ctx, egress: bool) -> Network:
         for route in rt.routes or []:
             gateway = route.gateway_id or route.nat_gateway_id or ""
             if not egress and (gateway.startswith("igw-") or gateway.startswith("nat-")):
-                raise KitError(f"stack config subnetIds: {subnet} routes to {gateway} but "
+                raise KitError(f"aws.subnet_ids: {subnet} routes to {gateway} but "
                                "network.egress is false",
                                hint="use private subnets, or set network.egress: true in kit.yaml")
         if rt.route_table_id not in tables:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from stacks.aws import names
 from stacks.aws.common import Ctx
 
 KIT_IMAGES = ("trainer", "kit", "nvidia-device-plugin")
@@ -23,17 +24,9 @@ UPSTREAMS = {
     "k8s": ("registry.k8s.io", False),        # autoscaling/cluster-autoscaler
     "ecr-public": ("public.ecr.aws", False),
 }
-# Where upstream image names map (what the charts use to rewrite image references).
-UPSTREAM_HOSTS = {"ghcr.io": "ghcr", "docker.io": "docker-hub", "registry.k8s.io": "k8s",
-                  "public.ecr.aws": "ecr-public"}
-
-
-def registry_host(ctx: Ctx) -> str:
-    return f"{ctx.account}.dkr.ecr.{ctx.region}.amazonaws.com"
-
 
 def registry_prefix(ctx: Ctx) -> str:
-    return f"{registry_host(ctx)}/{ctx.short}"
+    return names.registry_prefix(ctx.name, ctx.account, ctx.region)
 
 
 def registry(ctx: Ctx, key_arn: pulumi.Input[str]) -> dict[str, aws.ecr.Repository]:
@@ -62,8 +55,8 @@ def registry(ctx: Ctx, key_arn: pulumi.Input[str]) -> dict[str, aws.ecr.Reposito
 def _credential(ctx: Ctx, segment: str) -> pulumi.Input[str]:
     """The upstream login lives in Secrets Manager; the kit creates the secret empty (its
     value is put there out of band, never in Pulumi state) unless one is named in config."""
-    given = {"ghcr": ctx.options.ghcr_credential_arn,
-             "docker-hub": ctx.options.docker_hub_credential_arn}[segment]
+    given = {"ghcr": ctx.aws.ghcr_credential_arn,
+             "docker-hub": ctx.aws.docker_hub_credential_arn}[segment]
     if given:
         return given
     secret = aws.secretsmanager.Secret(

@@ -12,7 +12,6 @@ settings resources are simply written again: each is a PUT of the whole configur
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import pulumi
@@ -20,7 +19,7 @@ import pulumi_aws as aws
 
 from kit.errors import KitError
 from stacks.aws.common import Ctx, policy, statement
-from stacks.settings import KIT_BUCKETS, kit_bucket_name
+from stacks.aws.names import KIT_BUCKETS, kit_bucket_name
 
 
 @dataclass
@@ -32,15 +31,14 @@ class Buckets:
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
-    """s3://bucket/prefix/ -> (bucket, "prefix/")."""
-    m = re.match(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(.*))?$", uri)
-    if not m:
+    """s3://bucket/prefix/ -> (bucket, "prefix/"), through the kit's one URI parser."""
+    from kit.data.storage import parse_uri
+
+    loc = parse_uri(uri)
+    if loc.scheme != "s3":
         raise KitError(f"data.uri: {uri!r} is not an s3:// bucket URI",
                        hint="target aws reads the data from S3: s3://bucket/prefix/")
-    prefix = m.group(2) or ""
-    if prefix and not prefix.endswith("/"):
-        prefix += "/"
-    return m.group(1), prefix
+    return loc.bucket, loc.prefix
 
 
 def bucket_name(ctx: Ctx, purpose: str) -> str:
@@ -59,7 +57,7 @@ def _kit_bucket(ctx: Ctx, purpose: str, key_arn: pulumi.Input[str]) -> aws.s3.Bu
     keep = not ctx.purge
     b = aws.s3.Bucket(purpose, bucket=bucket_name(ctx, purpose), force_destroy=ctx.purge,
                       object_lock_enabled=False,
-                      opts=ctx.opts(retain_on_delete=keep, import_=ctx.options.adopt.get(purpose)))
+                      opts=ctx.opts(retain_on_delete=keep, import_=ctx.adopt.get(purpose)))
     child = ctx.opts(parent=b, retain_on_delete=keep)
     block = aws.s3.BucketPublicAccessBlock(
         f"{purpose}-public-access", bucket=b.id, block_public_acls=True, block_public_policy=True,

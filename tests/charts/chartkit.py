@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from kit.render.clouds import CLOUDS
-from kit.render.images import IMAGES
+from kit.images import IMAGES
+from stacks.clouds import cloud_support
 
 ROOT = Path(__file__).resolve().parents[2]
 CHARTS = ROOT / "charts"
@@ -47,9 +47,19 @@ SERVER_BASE: dict[str, Any] = {
 }
 
 
+# The annotations that make each cloud's load balancer internal: the chart must pass them
+# through unchanged. AWS's come from its CloudSupport; the others are the providers' documented
+# annotations (their CloudSupport objects arrive with their stacks).
+LB_ANNOTATIONS: dict[str, dict[str, str]] = {
+    "aws": cloud_support("aws").internal_lb,
+    "gcp": {"networking.gke.io/load-balancer-type": "Internal"},
+    "azure": {"service.beta.kubernetes.io/azure-load-balancer-internal": "true"},
+}
+
+
 def _lb(cloud: str) -> dict[str, Any]:
     return {"service": {"internalLoadBalancer": {"enabled": True,
-                                                 "annotations": CLOUDS[cloud].internal_lb,
+                                                 "annotations": LB_ANNOTATIONS[cloud],
                                                  "sourceRanges": ["10.20.0.0/16"]}},
             "networkPolicy": {"allowedCidrs": ["10.20.0.0/16"]}}
 

@@ -6,12 +6,21 @@ from __future__ import annotations
 import copy
 
 import pytest
-from chartkit import (CHARTS, MATRIX, NAMESPACE, TEST_IMAGES, by_kind, case_values, container,
-                      one, pod_specs)
+from chartkit import (
+    CHARTS,
+    LB_ANNOTATIONS,
+    MATRIX,
+    NAMESPACE,
+    TEST_IMAGES,
+    by_kind,
+    case_values,
+    container,
+    one,
+    pod_specs,
+)
 from pss_restricted import violations
 
 from kit.errors import KitError
-from kit.render.clouds import CLOUDS
 from kit.render.engine import render_chart
 
 K8S_VERSION = "1.33.0"
@@ -255,7 +264,7 @@ def test_internal_load_balancer_per_cloud(rendered, cloud):
     objects = rendered[f"lb-{cloud}"]
     svc = one(objects, "Service")
     assert svc["spec"]["type"] == "LoadBalancer"
-    assert svc["metadata"]["annotations"] == CLOUDS[cloud].internal_lb
+    assert svc["metadata"]["annotations"] == LB_ANNOTATIONS[cloud]
     assert svc["spec"]["loadBalancerSourceRanges"] == ["10.20.0.0/16"]
     peers = one(objects, "NetworkPolicy")["spec"]["ingress"][0]["from"]
     assert {"ipBlock": {"cidr": "10.20.0.0/16"}} in peers

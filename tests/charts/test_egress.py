@@ -12,23 +12,22 @@ from chartkit import EXAMPLES, TEST_IMAGES, by_kind, load_dir
 
 from kit.config import parse
 from kit.render import cluster_for, render_objects
-from kit.render.clouds import CLOUDS
 from kit.render.platform import STORAGE_LABEL
+from stacks.clouds import cloud_support
 
 DNS_PORTS = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
 HTTPS = [{"protocol": "TCP", "port": 443}]
 
+# target -> (region, data URI, its cloud section: what default outputs need before `kit up`)
 CLOUD_CASES = {
-    "aws": ("us-east-1", "s3://acme-data/sft/"),
-    "gcp": ("europe-west4", "gs://acme-data/sft/"),
-    "azure": ("westeurope", "az://acmedata/sft/"),
+    "aws": ("us-east-1", "s3://acme-data/sft/", {"aws": {"account_id": "123456789012"}}),
 }
 
 
 def config(tmp_path: Path, target: str = "kubernetes", **overrides: Any) -> Any:
-    region, data = CLOUD_CASES.get(target, (None, "s3://acme-data/sft/"))
+    region, data, section = CLOUD_CASES.get(target, (None, "s3://acme-data/sft/", {}))
     raw = {"name": "acme", "target": target, "region": region,
-           "model": {"id": "meta-llama/Llama-3.1-8B-Instruct"}, "data": {"uri": data}}
+           "model": {"id": "meta-llama/Llama-3.1-8B-Instruct"}, "data": {"uri": data}, **section}
     raw.update(overrides)
     return parse(raw, base_dir=tmp_path)
 
@@ -87,15 +86,14 @@ def test_storage_policy_selects_only_the_labelled_pods(tmp_path):
     ("kubernetes", {"kubernetes": {"storage_cidrs": ["10.8.0.0/24"]}}, None),
     ("kubernetes", {"network": {"egress": True}}, None),
     ("aws", {}, ["10.42.0.0/16"]),
-    ("gcp", {}, ["10.42.0.0/16"]),
-    ("azure", {}, None),
+    ("aws", {"network": {"egress": True}}, None),
 ])
 def test_server_pod_gets_dns_and_storage_egress_only(tmp_path, target, overrides, private):
     objects = render(config(tmp_path, target, **overrides), private)
     allowed = policy(objects, "allow-dns")["spec"]["egress"] + policy(objects, "allow-storage")["spec"]["egress"]
     granted = egress_of(objects, pod_labels(objects, "Deployment"))
     assert granted and all(rule in allowed for rule in granted)
-    extras = {(e.cidr, e.port) for e in CLOUDS[target].egress}
+    extras = {(e.cidr, e.port) for e in cloud_support(target).egress}
     for rule in policy(objects, "allow-storage")["spec"]["egress"]:
         assert all(set(peer) == {"ipBlock"} for peer in rule["to"])   # addresses, never pods
         cidrs = [peer["ipBlock"]["cidr"] for peer in rule["to"]]
@@ -120,13 +118,6 @@ def test_existing_cluster_storage_egress_follows_kit_yaml(tmp_path, overrides, c
     assert why in storage["metadata"]["annotations"]["lima-kit.io/why"]
     server = egress_of(objects, pod_labels(objects, "Deployment"))
     assert [rule["ports"] for rule in server] == [DNS_PORTS] + ([HTTPS] if cidrs else [])
-
-
-def test_private_cloud_cidrs_narrow_storage_egress(tmp_path):
-    objects = render(config(tmp_path, "gcp"), ["10.42.0.0/16"])
-    assert storage_targets(objects) == ["10.42.0.0/16", "199.36.153.8/30"]
-    job = egress_of(objects, pod_labels(objects, "Job"))
-    assert {"ipBlock": {"cidr": "169.254.169.254/32"}} in [peer for r in job for peer in r["to"]]
 
 
 def test_render_without_storage_cidrs_prints_nothing_extra(tmp_path, images_lock):

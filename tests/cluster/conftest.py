@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from kit.config import parse
+from tests.cluster.moto_aws import REGION
 
 AWS = {"name": "acme-notes", "target": "aws", "region": "us-east-1",
        "model": {"id": "meta-llama/Llama-3.1-8B-Instruct"},
@@ -38,3 +39,17 @@ def k8s_cfg(tmp_path):
 def _no_passphrase_env(monkeypatch):
     for var in ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE", "LIMA_KIT_SECRETS_PROVIDER"):
         monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    """moto's in-process AWS (one account, one region) with fake credentials only: every
+    boto3 client made meanwhile talks to it. Yields service (and region) -> a client."""
+    moto = pytest.importorskip("moto")
+    boto3 = pytest.importorskip("boto3")
+    for var, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION}.items():
+        monkeypatch.setenv(var, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with moto.mock_aws():
+        yield lambda service, region=REGION: boto3.client(service, region_name=region)

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
@@ -116,7 +115,7 @@ class FakeCore:
 def kube_for(name: str, extra: list[dict] | None = None, until: float | None = None):
     """A Kube over a fixture (up to second `until`): its watch streams by kind, its pods' and
     events' final states listed."""
-    from kit.k8s import Kube
+    from kit.cluster.kube import Kube
 
     fx = fixture(name)
     if until is not None:
@@ -145,11 +144,18 @@ def engine_event(op: str, typ: str, name: str):
                               res_outputs_event=events.ResOutputsEvent(metadata=meta))
 
 
+LIVE = [{"type": "aws:eks/cluster:Cluster",
+         "urn": "urn:pulumi:acme-notes::lima-kit::aws:eks/cluster:Cluster::cluster"}]
+
+
 class FakeStack:
+    """A deployed stack (its state holds a cluster) unless `resources` says otherwise."""
+
     def __init__(self, log: list, *, pending: list | None = None, outputs: dict | None = None,
-                 fail: Exception | None = None) -> None:
+                 fail: Exception | None = None, resources: list | None = None) -> None:
         self.log = log
         self.pending = pending or []
+        self.resources = LIVE if resources is None else resources
         self._outputs = outputs or {"cloud": "aws", "cluster_name": "acme-notes"}
         self.fail = fail
         self.config: dict = {}
@@ -160,7 +166,8 @@ class FakeStack:
         self.log.append(("config", self.config.get("lima-kit:purge")))
 
     def export_stack(self):
-        return SimpleNamespace(deployment={"pending_operations": self.pending})
+        return SimpleNamespace(deployment={"pending_operations": self.pending,
+                                           "resources": self.resources})
 
     def refresh(self, clear_pending_creates=None, on_event=None):
         self.log.append(("refresh", clear_pending_creates))
@@ -189,3 +196,46 @@ class FakeStack:
 
     def outputs(self):
         return self._result({}).outputs
+
+
+def fake_access(cfg, stack, *, which: str | None = "/usr/bin/pulumi", confirm: bool = False,
+                adopt=None, purge_kept=None, opened: list | None = None):
+    """The driver's StackAccess over a fake stack: the target's real CloudSupport, with its
+    adoption and purge of kept resources replaced (by default: nothing kept, no cloud call)."""
+    from dataclasses import replace
+
+    from kit.infra.driver import StackAccess
+    from stacks.clouds import cloud_support
+
+    def open_stack(_cfg, _env):
+        if opened is not None:
+            opened.append(1)
+        return stack
+
+    support = replace(cloud_support(cfg.target), adopt=adopt or (lambda _c, _d: {}),
+                      purge_kept=purge_kept or (lambda _c: []))
+    return StackAccess(open=open_stack, which=lambda _n: which, confirm=lambda _q: confirm,
+                       support=support)
+
+
+def fake_deps(cfg, *, connect=None, infra=None, checks=None, storage=None, leak_report=None):
+    """A ClusterDeps for tests: the target's real CloudSupport (its leak report replaced when
+    given), and whatever fakes the test passes; anything it does not pass fails if used."""
+    from dataclasses import replace
+
+    from kit.cluster.deps import ClusterDeps
+    from kit.data.storage import open_store
+    from stacks.clouds import cloud_support
+
+    def unused(what):
+        def fail(*_a, **_kw):
+            raise AssertionError(f"the test did not expect {what} to be used")
+        return fail
+
+    support = cloud_support(cfg.target)
+    if leak_report is not None:
+        support = replace(support, leak_report=leak_report)
+    return ClusterDeps(support=support, infra=infra or unused("the Pulumi stack"),
+                       connect=connect or unused("the cluster API"),
+                       checks=checks or unused("the preflight checks"),
+                       storage=storage or open_store)

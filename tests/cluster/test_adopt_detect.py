@@ -1,4 +1,4 @@
-"""Detection of what an earlier `kit down` kept (kit.adopt) against moto's in-process AWS:
+"""Detection of what an earlier `kit down` kept (stacks.aws.kept) against moto's in-process AWS:
 this stack's tagged buckets and key are adopted, a same-named resource without the stack's
 tag is refused, nothing found means create. And the driver's pre-up hook."""
 
@@ -10,11 +10,12 @@ import json
 import pytest
 from rich.console import Console
 
-from kit.adopt import STACK_TAG, adoptions
 from kit.errors import KitError
+from stacks.aws.kept import STACK_TAG, adoptions, find_adoptions
+from stacks.clouds import cloud_support
 from tests.cluster.conftest import AWS, make
-from tests.cluster.fakes import FakeStack
-from tests.cluster.moto_aws import ACCOUNT, ALIAS, ARTIFACTS, MODELS, REGION, aws  # noqa: F401
+from tests.cluster.fakes import FakeStack, fake_access
+from tests.cluster.moto_aws import ALIAS, ARTIFACTS, MODELS, REGION
 
 moto = pytest.importorskip("moto")
 boto3 = pytest.importorskip("boto3")
@@ -44,24 +45,24 @@ def test_this_stacks_kept_buckets_and_key_are_adopted(aws, tmp_path):
     kit_bucket(aws, ARTIFACTS, OURS)
     kit_bucket(aws, MODELS, OURS)
     key_id = kit_key(aws, OURS)
-    found = adoptions(make(AWS, tmp_path), {}, client=aws)
+    found = adoptions(make(AWS, tmp_path), {})
     assert found == {"artifacts": ARTIFACTS, "models": MODELS, "key": key_id, "key-alias": ALIAS}
 
 
 def test_nothing_kept_means_everything_is_created(aws, tmp_path):
     kit_bucket(aws, "somebody-elses-bucket", None)
-    assert adoptions(make(AWS, tmp_path), {}, client=aws) == {}
+    assert adoptions(make(AWS, tmp_path), {}) == {}
 
 
 def test_only_what_exists_is_adopted(aws, tmp_path):
     kit_bucket(aws, MODELS, OURS)
-    assert adoptions(make(AWS, tmp_path), {}, client=aws) == {"models": MODELS}
+    assert adoptions(make(AWS, tmp_path), {}) == {"models": MODELS}
 
 
 def test_a_same_named_bucket_without_the_stack_tag_is_refused(aws, tmp_path):
     kit_bucket(aws, ARTIFACTS, {"team": "data"})
     with pytest.raises(KitError) as err:
-        adoptions(make(AWS, tmp_path), {}, client=aws)
+        adoptions(make(AWS, tmp_path), {})
     line = err.value.one_line()
     assert line.startswith(f"s3://{ARTIFACTS}: exists but is not tagged {STACK_TAG}")
     assert "never adopted" in line and "\n" not in line
@@ -70,25 +71,25 @@ def test_a_same_named_bucket_without_the_stack_tag_is_refused(aws, tmp_path):
 def test_a_bucket_of_another_stack_is_refused(aws, tmp_path):
     kit_bucket(aws, ARTIFACTS, {STACK_TAG: "acme-billing"})
     with pytest.raises(KitError, match=f"tagged {STACK_TAG}=acme-billing, not {STACK_TAG}=acme-notes"):
-        adoptions(make(AWS, tmp_path), {}, client=aws)
+        adoptions(make(AWS, tmp_path), {})
 
 
 def test_a_bucket_with_no_tags_at_all_is_refused(aws, tmp_path):
     kit_bucket(aws, MODELS, None)
     with pytest.raises(KitError, match=f"not tagged {STACK_TAG}"):
-        adoptions(make(AWS, tmp_path), {}, client=aws)
+        adoptions(make(AWS, tmp_path), {})
 
 
 def test_a_kept_bucket_in_another_region_is_refused(aws, tmp_path):
     kit_bucket(aws, ARTIFACTS, OURS, region="eu-west-1")
     with pytest.raises(KitError, match="exists in eu-west-1, not us-east-1"):
-        adoptions(make(AWS, tmp_path), {}, client=aws)
+        adoptions(make(AWS, tmp_path), {})
 
 
 def test_an_alias_on_a_key_the_kit_did_not_make_is_refused(aws, tmp_path):
     kit_key(aws, {"owner": "security"})
     with pytest.raises(KitError) as err:
-        adoptions(make(AWS, tmp_path), {}, client=aws)
+        adoptions(make(AWS, tmp_path), {})
     assert f"kms {ALIAS}" in err.value.message and "not tagged" in err.value.message
     assert f"delete-alias --alias-name {ALIAS}" in err.value.hint
 
@@ -97,7 +98,7 @@ def test_a_kept_key_scheduled_for_deletion_says_how_to_keep_it(aws, tmp_path):
     key_id = kit_key(aws, OURS)
     aws("kms").schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
     with pytest.raises(KitError) as err:
-        adoptions(make(AWS, tmp_path), {}, client=aws)
+        adoptions(make(AWS, tmp_path), {})
     assert "scheduled for deletion" in err.value.message
     assert f"cancel-key-deletion --key-id {key_id}" in err.value.hint
     assert f"enable-key --key-id {key_id}" in err.value.hint
@@ -116,20 +117,20 @@ def test_what_the_stack_already_manages_is_not_looked_up(tmp_path):
     def no_aws(service):
         raise AssertionError(f"asked AWS ({service}) about resources the stack holds")
 
-    assert adoptions(make(AWS, tmp_path), state, client=no_aws) == {}
+    assert find_adoptions(make(AWS, tmp_path), state, no_aws) == {}
 
 
 def test_a_stack_that_holds_the_buckets_still_adopts_a_kept_key(aws, tmp_path):
     kit_bucket(aws, ARTIFACTS, {"team": "data"})   # would be refused if it were looked up
     key_id = kit_key(aws, OURS)
     state = _state(("artifacts", "aws:s3/bucket:Bucket"), ("models", "aws:s3/bucket:Bucket"))
-    assert adoptions(make(AWS, tmp_path), state, client=aws) == {"key": key_id, "key-alias": ALIAS}
+    assert adoptions(make(AWS, tmp_path), state) == {"key": key_id, "key-alias": ALIAS}
 
 
 def test_other_targets_adopt_nothing(tmp_path):
     from tests.cluster.conftest import K8S
 
-    assert adoptions(make(K8S, tmp_path), {}, client=lambda s: pytest.fail("asked AWS")) == {}
+    assert cloud_support("kubernetes").adopt(make(K8S, tmp_path), {}) == {}
 
 
 def test_aws_errors_become_one_kit_error(aws, tmp_path):
@@ -140,13 +141,13 @@ def test_aws_errors_become_one_kit_error(aws, tmp_path):
             raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "GetCallerIdentity")
 
     with pytest.raises(KitError, match="cannot check for resources kept by an earlier `kit down`"):
-        adoptions(make(AWS, tmp_path), {}, client=lambda service: Denied())
+        find_adoptions(make(AWS, tmp_path), {}, lambda service: Denied())
 
 
 # --- the driver's hook: adopt before up, through the stack config ---------------------------
 
 def test_up_sets_the_adopt_config_before_pulumi_up(aws_cfg):
-    from kit.infra import Infra
+    from kit.infra.driver import Infra
 
     pytest.importorskip("pulumi.automation")
     log: list = []
@@ -158,23 +159,21 @@ def test_up_sets_the_adopt_config_before_pulumi_up(aws_cfg):
         return {"artifacts": ARTIFACTS}
 
     out = io.StringIO()
-    driver = Infra(aws_cfg, Console(file=out, width=200), opener=lambda c, e: stack,
-                   which=lambda _n: "/usr/bin/pulumi", adopter=adopter)
+    driver = Infra(aws_cfg, Console(file=out, width=200), fake_access(aws_cfg, stack, adopt=adopter))
     driver.up()
     assert log == [("config", "false"), ("config", "false"), ("up", "false")]
     assert json.loads(stack.config["lima-kit:adopt"]) == {"artifacts": ARTIFACTS}
-    assert seen == [{"pending_operations": []}]         # the stack's own state, exported
+    assert seen == [stack.export_stack().deployment]    # the stack's own state, exported
     assert f"adopting artifacts {ARTIFACTS}" in out.getvalue()
 
 
 def test_up_without_anything_kept_leaves_adopt_empty(aws_cfg):
-    from kit.infra import Infra
+    from kit.infra.driver import Infra
 
     pytest.importorskip("pulumi.automation")
     log: list = []
     stack = FakeStack(log)
-    driver = Infra(aws_cfg, Console(file=io.StringIO()), opener=lambda c, e: stack,
-                   which=lambda _n: "/usr/bin/pulumi", adopter=lambda cfg, d: {})
+    driver = Infra(aws_cfg, Console(file=io.StringIO()), fake_access(aws_cfg, stack))
     driver.up()
     assert log == [("config", "false"), ("up", "false")]
     assert json.loads(stack.config["lima-kit:adopt"]) == {}

@@ -1,4 +1,4 @@
-"""Following a fine-tune Job end to end through kit.k8s (real watch/log plumbing over a fake
+"""Following a fine-tune Job end to end through kit.cluster.kube (real watch/log plumbing over a fake
 DynamicClient and CoreV1Api that replay the fixtures) and the run record it leaves."""
 
 from __future__ import annotations
@@ -9,11 +9,12 @@ import time
 import pytest
 from rich.console import Console
 
+from kit.cluster.follow import follow_job
+from kit.cluster.jobwatch import JobWatch, TrainerLog
+from kit.cluster.runs import FineTunes
+from kit.data.storage import open_store
 from kit.errors import KitError
-from kit.jobwatch import JobWatch, TrainerLog
-from kit.k8s_follow import follow_job
-from kit.runs import FAILED, RUNNING, SUCCEEDED, Run
-from kit.targets.cluster_runs import FineTunes, Ledger
+from kit.runs import FAILED, RUNNING, SUCCEEDED, Run, RunStore
 from tests.cluster.fakes import kube_for
 
 
@@ -24,20 +25,20 @@ def run_record(fx) -> Run:
 
 def tunes(cfg, kube, tmp_path):
     out = io.StringIO()
-    return FineTunes(cfg, Ledger(tmp_path / "runs"), lambda: kube, lambda: None,
-                     Console(file=out, width=200)), out
+    return FineTunes(cfg, RunStore(tmp_path / "runs"), lambda: kube, lambda: None,
+                     Console(file=out, width=200), storage=open_store), out
 
 
 @pytest.mark.parametrize("name,phase", [("success", "succeeded"), ("preempted", "succeeded"),
                                         ("oomkilled", "failed"), ("deadline", "failed")])
-def test_follow_job_runs_to_the_end_and_streams_the_trainer_log(name, phase):
+def test_follow_job_runs_to_the_end_of_the_job(name, phase):
+    # The replayed watch ends before a log stream opens, so this checks the verdict only; the
+    # trainer's log is read by FineTunes.follow (below) once the Job has ended.
     kube, fx = kube_for(name)
     watch, log, events, notes = JobWatch(fx["job"]), TrainerLog(), [], []
     follow_job(kube, watch, log, fx["run_id"], on_note=notes.append, on_progress=events.append,
                tick_s=0.05)
-    assert watch.phase == phase
-    if name in ("success", "preempted"):
-        assert watch.trainer_pod() is None or log.step > 0
+    assert watch.finished and watch.phase == phase
 
 
 def test_a_successful_run_is_recorded_with_its_metrics(k8s_cfg, tmp_path):
@@ -45,7 +46,7 @@ def test_a_successful_run_is_recorded_with_its_metrics(k8s_cfg, tmp_path):
     ft, out = tunes(k8s_cfg, kube, tmp_path)
     outcome = ft.follow(run_record(fx), detach=False)
     assert "succeeded: loss 2.000 → 0.900" in outcome.detail
-    saved = ft.ledger.get(fx["run_id"])
+    saved = ft.store.get(fx["run_id"])
     assert saved.status == SUCCEEDED and saved.metrics["loss_last"] == 0.9
 
 
@@ -61,7 +62,7 @@ def test_a_failed_run_says_why_with_the_pods_last_lines_and_events(k8s_cfg, tmp_
     with pytest.raises(KitError) as err:
         ft.follow(run_record(fx), detach=False)
     assert f"({cause})" in err.value.message and text in err.value.hint
-    saved = ft.ledger.get(fx["run_id"])
+    saved = ft.store.get(fx["run_id"])
     assert saved.status == FAILED and saved.reason.startswith(cause)
     shown = out.getvalue()
     assert "recent events" in shown
@@ -79,7 +80,7 @@ def test_detach_returns_once_the_trainer_runs(k8s_cfg, tmp_path):
 
 
 def test_a_new_run_replaces_a_finished_job_but_never_a_running_one(k8s_cfg, tmp_path, monkeypatch):
-    from kit.k8s import Kube
+    from kit.cluster.kube import Kube
     from tests.cluster.fakes import FakeCore, FakeDynamic
 
     monkeypatch.setattr("kit.render.render_objects", lambda cfg, cluster, run_id: {
@@ -98,4 +99,4 @@ def test_a_new_run_replaces_a_finished_job_but_never_a_running_one(k8s_cfg, tmp_
     assert [c[:3] for c in dyn.calls] == [("delete", "Job", "acme-notes-finetune"),
                                           ("apply", "Job", "acme-notes-finetune")]
     assert dyn.calls[1][3:] == ("lima-kit", True)         # server-side apply, kit's field manager
-    assert ft.ledger.get("run-new").status == RUNNING
+    assert ft.store.get("run-new").status == RUNNING

@@ -11,16 +11,16 @@ import pytest
 from rich.console import Console
 
 from kit.errors import KitError
-from kit.infra import Infra, secrets_provider, stack_env
-from tests.cluster.fakes import FakeStack
+from kit.infra.driver import Infra, secrets_provider, stack_env
+from tests.cluster.fakes import FakeStack, fake_access
 
 pytest.importorskip("pulumi.automation")
 
 
 def infra(cfg, stack, *, which="/usr/bin/pulumi", confirm=False):
     out = io.StringIO()
-    driver = Infra(cfg, Console(file=out, width=200), opener=lambda c, env: stack,
-                   which=lambda _n: which, confirm=lambda _q: confirm)
+    driver = Infra(cfg, Console(file=out, width=200),
+                   fake_access(cfg, stack, which=which, confirm=confirm))
     return driver, out
 
 
@@ -81,9 +81,9 @@ def test_pending_operations_refreshed_when_the_user_agrees(aws_cfg):
 
 
 def test_missing_cli_is_one_line_and_opens_nothing(aws_cfg):
-    opened = []
-    driver = Infra(aws_cfg, Console(file=io.StringIO()), opener=lambda c, e: opened.append(1),
-                   which=lambda _n: None)
+    opened: list = []
+    driver = Infra(aws_cfg, Console(file=io.StringIO()),
+                   fake_access(aws_cfg, None, which=None, opened=opened))
     with pytest.raises(KitError) as err:
         driver.up()
     assert "Pulumi CLI is not installed" in err.value.one_line()
@@ -117,7 +117,7 @@ def test_local_state_gets_a_private_passphrase_file_once(aws_cfg):
 def test_a_passphrase_in_the_environment_wins(aws_cfg, monkeypatch):
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "s3cret")
     assert stack_env(aws_cfg, create=True) == {"PULUMI_CONFIG_PASSPHRASE": "s3cret"}
-    assert not (aws_cfg.workdir / "pulumi-passphrase").exists()
+    assert not aws_cfg.workdir.passphrase.exists()
 
 
 def test_secrets_provider_by_state_scheme(tmp_path):
@@ -126,5 +126,5 @@ def test_secrets_provider_by_state_scheme(tmp_path):
     assert secrets_provider(make(AWS, tmp_path)) == "passphrase"
     assert secrets_provider(make(AWS, tmp_path, state="s3://acme-kit-state")) == \
         "awskms://alias/lima-kit-state?region=us-east-1"
-    with pytest.raises(KitError, match="no default secrets provider"):
+    with pytest.raises(KitError, match="no default secrets provider for gs:// state"):
         secrets_provider(make(AWS, tmp_path, state="gs://acme-kit-state"))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kit.jobwatch import FAILED, JobWatch, TrainerLog, pod_failure
+from kit.cluster.jobwatch import FAILED, JobWatch, TrainerLog, pod_failure
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NAMES = sorted(p.stem for p in FIXTURES.glob("*.json"))

@@ -5,17 +5,18 @@ in-process AWS, never through a purge `up` that would rebuild the cluster first.
 from __future__ import annotations
 
 import io
-from types import SimpleNamespace
 
 import pytest
 from rich.console import Console
 
-from kit.adopt import STACK_TAG, holds_resources, purge
 from kit.errors import KitError
-from stacks.settings import KIT_BUCKETS
+from kit.infra.driver import holds_resources
+from stacks.aws.kept import STACK_TAG, purge
+from stacks.aws.names import KIT_BUCKETS
+from stacks.clouds import cloud_support
 from tests.cluster.conftest import AWS, K8S, make
-from tests.cluster.fakes import FakeStack
-from tests.cluster.moto_aws import ACCOUNT, ALIAS, ARTIFACTS, MODELS, REGION, aws  # noqa: F401
+from tests.cluster.fakes import FakeStack, fake_access
+from tests.cluster.moto_aws import ACCOUNT, ALIAS, ARTIFACTS, MODELS
 
 moto = pytest.importorskip("moto")
 boto3 = pytest.importorskip("boto3")
@@ -68,7 +69,7 @@ def test_kept_buckets_are_emptied_and_deleted_and_the_key_scheduled(aws, tmp_pat
     versioned_bucket(aws, MODELS, OURS, objects=2)
     versioned_bucket(aws, DATA, OURS)          # even tagged, the customer's data is not the kit's
     key_id = kit_key(aws, OURS)
-    done = purge(make(AWS, tmp_path), client=aws)
+    done = purge(make(AWS, tmp_path))
     assert buckets(aws) == {DATA} and versions(aws, DATA) == 7
     assert key_state(aws, key_id) == "PendingDeletion"
     assert ALIAS not in aliases(aws)
@@ -82,7 +83,7 @@ def test_kept_buckets_are_emptied_and_deleted_and_the_key_scheduled(aws, tmp_pat
 
 def test_a_bucket_with_more_versions_than_a_page_is_emptied(aws, tmp_path):
     versioned_bucket(aws, MODELS, OURS, objects=520)   # 1040 versions + 1 marker: 2 pages
-    assert purge(make(AWS, tmp_path), client=aws) == [
+    assert purge(make(AWS, tmp_path)) == [
         f"deleted bucket s3://{MODELS} (1041 object version(s) and delete marker(s))"]
     assert MODELS not in buckets(aws)
 
@@ -92,7 +93,7 @@ def test_an_untagged_same_named_bucket_is_refused_and_nothing_is_deleted(aws, tm
     versioned_bucket(aws, MODELS, OURS)
     key_id = kit_key(aws, OURS)
     with pytest.raises(KitError) as err:
-        purge(make(AWS, tmp_path), client=aws)
+        purge(make(AWS, tmp_path))
     assert err.value.message.startswith(f"s3://{ARTIFACTS}: exists but is not tagged {STACK_TAG}")
     assert buckets(aws) == {ARTIFACTS, MODELS}
     assert versions(aws, ARTIFACTS) == 7 and versions(aws, MODELS) == 7
@@ -103,21 +104,21 @@ def test_a_key_alias_of_another_stack_is_refused_and_nothing_is_deleted(aws, tmp
     versioned_bucket(aws, MODELS, OURS)
     key_id = kit_key(aws, {STACK_TAG: "acme-billing"})
     with pytest.raises(KitError, match=f"tagged {STACK_TAG}=acme-billing"):
-        purge(make(AWS, tmp_path), client=aws)
+        purge(make(AWS, tmp_path))
     assert buckets(aws) == {MODELS} and key_state(aws, key_id) == "Enabled"
 
 
 def test_a_key_already_scheduled_only_loses_its_alias(aws, tmp_path):
     key_id = kit_key(aws, OURS)
     aws("kms").schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
-    done = purge(make(AWS, tmp_path), client=aws)
+    done = purge(make(AWS, tmp_path))
     assert done[0].startswith(f"kms key {key_id} was already scheduled for deletion")
     assert done[1] == f"deleted kms alias {ALIAS}" and ALIAS not in aliases(aws)
 
 
 def test_nothing_kept_deletes_nothing(aws, tmp_path):
     versioned_bucket(aws, DATA, None)
-    assert purge(make(AWS, tmp_path), client=aws) == []
+    assert purge(make(AWS, tmp_path)) == []
     assert buckets(aws) == {DATA}
 
 
@@ -125,12 +126,12 @@ def test_data_kept_in_a_kit_bucket_stops_the_purge(aws, tmp_path):
     versioned_bucket(aws, ARTIFACTS, OURS)
     cfg = make(AWS, tmp_path, data={"uri": f"s3://{ARTIFACTS}/sft/"})
     with pytest.raises(KitError, match="holds this deployment's data"):
-        purge(cfg, client=aws)
+        purge(cfg)
     assert versions(aws, ARTIFACTS) == 7
 
 
 def test_other_targets_keep_nothing_on_aws(tmp_path):
-    assert purge(make(K8S, tmp_path), client=lambda s: pytest.fail("asked AWS")) == []
+    assert cloud_support("kubernetes").purge_kept(make(K8S, tmp_path)) == []
 
 
 def test_holds_resources_ignores_the_root_stack_and_providers():
@@ -142,19 +143,13 @@ def test_holds_resources_ignores_the_root_stack_and_providers():
 
 # --- the driver: no purge `up` when the state is empty ---------------------------------------
 
-class StateStack(FakeStack):
-    """FakeStack whose exported state holds the given resources."""
-
-    def __init__(self, log: list, resources: list[dict]) -> None:
-        super().__init__(log)
-        self.resources = resources
-
-    def export_stack(self):
-        return SimpleNamespace(deployment={"pending_operations": [], "resources": self.resources})
+def StateStack(log: list, resources: list[dict]) -> FakeStack:  # noqa: N802 (reads as a class)
+    """A FakeStack whose exported state holds exactly `resources`."""
+    return FakeStack(log, resources=resources)
 
 
 def driver(cfg, stack, purged: list):
-    from kit.infra import Infra
+    from kit.infra.driver import Infra
 
     pytest.importorskip("pulumi.automation")
 
@@ -162,8 +157,7 @@ def driver(cfg, stack, purged: list):
         purged.append(c.name)
         return [f"deleted bucket s3://{ARTIFACTS} (7 object version(s) and delete marker(s))"]
 
-    return Infra(cfg, Console(file=io.StringIO()), opener=lambda c, e: stack,
-                 which=lambda _n: "/usr/bin/pulumi", purger=purger)
+    return Infra(cfg, Console(file=io.StringIO()), fake_access(cfg, stack, purge_kept=purger))
 
 
 def test_purge_of_an_empty_stack_runs_no_up_and_removes_the_stack(aws_cfg):
@@ -184,11 +178,10 @@ def test_purge_of_a_root_only_stack_destroys_the_root_without_up(aws_cfg):
 
 
 def test_purge_with_nothing_kept_says_so(aws_cfg):
-    from kit.infra import Infra
+    from kit.infra.driver import Infra
 
     log: list = []
-    infra = Infra(aws_cfg, Console(file=io.StringIO()), opener=lambda c, e: StateStack(log, []),
-                  which=lambda _n: "/usr/bin/pulumi", purger=lambda c: [])
+    infra = Infra(aws_cfg, Console(file=io.StringIO()), fake_access(aws_cfg, StateStack(log, [])))
     done = infra.destroy(purge=True)
     assert done[0] == "nothing kept by an earlier `kit down` of acme-notes"
     assert ("remove_stack", "acme-notes") in log and not any(e[0] == "up" for e in log)
@@ -197,7 +190,8 @@ def test_purge_with_nothing_kept_says_so(aws_cfg):
 def test_purge_of_a_live_stack_keeps_up_then_destroy(aws_cfg):
     log: list = []
     purged: list = []
-    live = [{"type": "aws:eks/cluster:Cluster", "urn": "urn:pulumi:acme-notes::lima-kit::aws:eks/cluster:Cluster::cluster"}]
+    live = [{"type": "aws:eks/cluster:Cluster",
+             "urn": "urn:pulumi:acme-notes::lima-kit::aws:eks/cluster:Cluster::cluster"}]
     done = driver(aws_cfg, StateStack(log, live), purged).destroy(purge=True)
     assert log == [("config", "true"), ("up", "true"), ("destroy", "true"), ("remove_stack", "acme-notes")]
     assert purged == [] and any("41 resource(s) deleted" in line for line in done)
@@ -211,7 +205,7 @@ def test_plain_down_never_purges(aws_cfg):
 
 
 def test_a_version_that_cannot_be_deleted_stops_with_one_line(tmp_path):
-    from kit.adopt import purge_kept
+    from stacks.aws.kept import purge_kept
 
     class LockedS3:
         def list_object_versions(self, **_kw):

@@ -11,12 +11,12 @@ import time
 import pytest
 from rich.console import Console
 
+from kit.cluster.kube import Kube
+from kit.cluster.target import ClusterTarget
 from kit.data.storage import open_store
 from kit.jsonio import write_json
-from kit.k8s import Kube
 from kit.runs import INTERRUPTED, RUNNING, SUCCEEDED, Run
-from kit.targets.cluster import ClusterTarget
-from tests.cluster.fakes import FakeCore, FakeDynamic, kube_for
+from tests.cluster.fakes import FakeCore, FakeDynamic, fake_deps, kube_for
 
 JOB = "acme-notes-finetune"
 METRICS = {"loss_first": 2.0, "loss_last": 0.9, "steps": 40}
@@ -28,7 +28,7 @@ def artifacts(tmp_path):
 
 
 def target(cfg, kube, artifacts, opened: list | None = None) -> ClusterTarget:
-    write_json(cfg.workdir / "cluster.json", {
+    write_json(cfg.workdir.cluster_outputs, {
         "cloud": cfg.target, "cluster_name": "acme-notes", "namespace": "lima-kit",
         "artifacts_uri": f"file://{artifacts}", "models_uri": f"file://{artifacts}-models"})
 
@@ -37,7 +37,7 @@ def target(cfg, kube, artifacts, opened: list | None = None) -> ClusterTarget:
             opened.append(uri)
         return open_store(uri)
 
-    t = ClusterTarget(cfg, connect=lambda: kube, storage=storage)
+    t = ClusterTarget(cfg, fake_deps(cfg, connect=lambda: kube, storage=storage))
     t._use(Console(file=io.StringIO(), width=200))
     return t
 
@@ -63,7 +63,7 @@ SUCCEEDED_STATUS = {"succeeded": 1, "conditions": [{"type": "Complete", "status"
 
 
 def test_detached_run_that_succeeded_is_reused_by_the_next_up(k8s_cfg, artifacts, monkeypatch):
-    monkeypatch.setattr("kit.render.images.resolve", lambda workdir, needed, *a, **kw: {
+    monkeypatch.setattr("kit.images.resolve", lambda workdir, needed, *a, **kw: {
         n: f"example.com/{n}@sha256:{'0' * 64}" for n in needed})
     monkeypatch.setattr("kit.render.render_objects", lambda cfg, cluster, run_id: {
         "finetune": [job(run_id, {"active": 1})]})
@@ -74,7 +74,7 @@ def test_detached_run_that_succeeded_is_reused_by_the_next_up(k8s_cfg, artifacts
     assert "detached" in first._phase_finetune(detach=True).detail
     run_id = first._run.id
     assert [c[:3] for c in dyn.calls] == [("apply", "Job", JOB)]
-    assert first.ledger.get(run_id).status == RUNNING
+    assert first.store.get(run_id).status == RUNNING
 
     dyn.objects[("Job", JOB)]["status"] = SUCCEEDED_STATUS     # it trains to the end, alone
     write_summary(artifacts, run_id)
@@ -84,7 +84,7 @@ def test_detached_run_that_succeeded_is_reused_by_the_next_up(k8s_cfg, artifacts
     outcome = again._phase_finetune(detach=False)
     assert outcome.skipped and f"reusing run {run_id}" in outcome.detail
     assert dyn.calls == calls                                  # nothing deleted, nothing applied
-    saved = again.ledger.get(run_id)
+    saved = again.store.get(run_id)
     assert saved.status == SUCCEEDED and saved.metrics == METRICS and saved.exit_code == 0
     assert again._run.id == run_id
 
@@ -95,33 +95,33 @@ def test_launch_keeps_this_runs_succeeded_job_and_records_it(k8s_cfg, artifacts,
     t = target(k8s_cfg, Kube(dyn, FakeCore(), "lima-kit"), artifacts)
     write_summary(artifacts, "run-a")
     run = running("run-a")
-    t.ledger.save(run)
+    t.store.save(run)
     t.runs_.launch(run)
     assert dyn.calls == []
-    assert run.status == SUCCEEDED and t.ledger.get("run-a").metrics == METRICS
+    assert run.status == SUCCEEDED and t.store.get("run-a").metrics == METRICS
 
 
 def test_job_gone_and_summary_succeeded_means_succeeded(k8s_cfg, artifacts):
     opened: list[str] = []
     t = target(k8s_cfg, Kube(FakeDynamic(), FakeCore(), "lima-kit"), artifacts, opened)
-    t.ledger.save(running("run-a"))
+    t.store.save(running("run-a"))
     write_summary(artifacts, "run-a")
     [shown] = t.runs()
     assert shown["status"] == SUCCEEDED and shown["metrics"] == METRICS
     assert shown["artifacts"]["model"].endswith("/runs/run-a/model/")
     assert opened == [f"file://{artifacts}/runs/run-a/"]
-    assert t.ledger.get("run-a").status == SUCCEEDED
+    assert t.store.get("run-a").status == SUCCEEDED
 
 
 @pytest.mark.parametrize("summary", [None, "failed"])
 def test_job_gone_without_a_successful_summary_means_interrupted(k8s_cfg, artifacts, summary):
     t = target(k8s_cfg, Kube(FakeDynamic(), FakeCore(), "lima-kit"), artifacts)
-    t.ledger.save(running("run-a"))
+    t.store.save(running("run-a"))
     if summary:
         write_summary(artifacts, "run-a", summary)
-    settled = t.runs_.settle(t.ledger.get("run-a"))
+    settled = t.runs_.settle(t.store.get("run-a"))
     assert settled.status == INTERRUPTED and "no summary" in settled.reason
-    assert t.ledger.get("run-a").status == INTERRUPTED
+    assert t.store.get("run-a").status == INTERRUPTED
 
 
 def test_an_unreachable_bucket_leaves_the_record_running(k8s_cfg, artifacts):
@@ -130,6 +130,6 @@ def test_an_unreachable_bucket_leaves_the_record_running(k8s_cfg, artifacts):
 
     t = target(k8s_cfg, Kube(FakeDynamic(), FakeCore(), "lima-kit"), artifacts)
     t.runs_.storage = down
-    t.ledger.save(running("run-a"))
-    assert t.runs_.settle(t.ledger.get("run-a")).status == RUNNING
-    assert t.ledger.get("run-a").status == RUNNING
+    t.store.save(running("run-a"))
+    assert t.runs_.settle(t.store.get("run-a")).status == RUNNING
+    assert t.store.get("run-a").status == RUNNING

@@ -23,6 +23,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 AZURITE = ROOT / ".tools" / "node_modules" / ".bin" / "azurite-blob"
+AZURITE_ACCOUNT = "devstoreaccount1"  # Azurite's documented well-known dev account
 AZURITE_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
                "K1SZFPTOtr/KBHBeksoGMGw==")  # Azurite's documented well-known dev key
 BUCKET = "kit-test"
@@ -114,8 +115,8 @@ def azurite(tmp_path_factory):
             pytest.fail(message)
         pytest.skip(message)
     port = free_port()
-    conn = (f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
-            f"AccountKey={AZURITE_KEY};BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;")
+    conn = (f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};"
+            f"AccountKey={AZURITE_KEY};BlobEndpoint=http://127.0.0.1:{port}/{AZURITE_ACCOUNT};")
     work = tmp_path_factory.mktemp("azurite")
     cmd = [str(AZURITE), "--blobHost", "127.0.0.1", "--blobPort", str(port),
            "--inMemoryPersistence", "--skipApiVersionCheck", "--loose", "--silent",
@@ -140,7 +141,8 @@ def remote(request, monkeypatch):
     server = request.getfixturevalue({"s3": "moto", "gs": "gcs", "az": "azurite"}[request.param])
     for key, value in server.env.items():
         monkeypatch.setenv(key, value)
-    return Remote(server, f"{server.scheme}://{BUCKET}/{uuid.uuid4().hex[:12]}")
+    root = f"az://{AZURITE_ACCOUNT}/{BUCKET}" if server.scheme == "az" else f"{server.scheme}://{BUCKET}"
+    return Remote(server, f"{root}/{uuid.uuid4().hex[:12]}")
 
 
 @pytest.fixture

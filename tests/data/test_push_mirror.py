@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from kit.data import storage
-from kit.data.manifest import MANIFEST, dataset_fingerprint
+from kit.data.fingerprint import dataset_fingerprint
+from kit.data.manifest import MANIFEST
 from kit.data.mirror import mirror
 from kit.data.push import push
 from kit.errors import KitError

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from kit.data import storage
+from kit.data.fingerprint import dataset_fingerprint, local_dataset_files
 from kit.data.formats import DataError, data_files, iter_examples
-from kit.data.manifest import MANIFEST, dataset_fingerprint, local_dataset_files, read_local
+from kit.data.manifest import MANIFEST, read_local
 from kit.data.push import push
 from kit.data.sync import sync
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kit.data.manifest import dataset_fingerprint
+from kit.data.fingerprint import dataset_fingerprint
 from kit.data.validate import validate
 
 TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }} <|end|> "

@@ -10,7 +10,6 @@ import pytest
 pytest.importorskip("pulumi_aws", reason="the stack tests need the [aws] extra")
 
 from kit.config import KitConfig, parse  # noqa: E402
-from stacks.settings import AwsOptions  # noqa: E402
 
 BASE: dict[str, Any] = {
     "name": "acme-notes", "target": "aws", "region": "us-east-1",
@@ -30,7 +29,7 @@ def make_cfg(**sections: Any) -> KitConfig:
 
 def plan_of(cfg: KitConfig | None = None, **kwargs: Any):
     """One offline plan per distinct config (plans are deterministic; cache them)."""
-    from kit.plan import offline_plan
+    from kit.infra.plan import offline_plan
 
     cfg = cfg or make_cfg()
     key = cfg.model_dump_json() + repr(sorted(kwargs.items(), key=lambda kv: kv[0]))
@@ -39,9 +38,12 @@ def plan_of(cfg: KitConfig | None = None, **kwargs: Any):
     return _CACHE[key]
 
 
-def existing_vpc() -> AwsOptions:
-    return AwsOptions(vpc_id="vpc-0123456789abcdef0",
-                      subnet_ids=["subnet-0aaa1111", "subnet-0bbb2222", "subnet-0ccc3333"])
+EXISTING_VPC = {"vpc_id": "vpc-0123456789abcdef0",
+                "subnet_ids": ["subnet-0aaa1111", "subnet-0bbb2222", "subnet-0ccc3333"]}
+
+
+def existing_vpc() -> KitConfig:
+    return make_cfg(aws=EXISTING_VPC)
 
 
 def inputs(plan, typ: str, name: str | None = None) -> dict[str, Any]:

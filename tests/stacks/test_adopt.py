@@ -9,9 +9,10 @@ import json
 import pytest
 
 from kit.errors import KitError
-from kit.plan import offline_plan
-from kit.plan.mocks import ACCOUNT, PlanMocks
-from stacks.settings import AwsOptions, kit_bucket_name, stack_config
+from kit.infra.plan import run_plan
+from stacks.aws.mocks import ACCOUNT, AwsMocks
+from stacks.aws.names import kit_bucket_name
+from stacks.settings import stack_config
 from tests.stacks.conftest import make_cfg
 
 KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -20,8 +21,8 @@ ADOPT = {"artifacts": kit_bucket_name("acme-notes", "artifacts", ACCOUNT),
          "key": KEY_ID, "key-alias": "alias/lima-kit/acme-notes"}
 
 
-class ImportMocks(PlanMocks):
-    """PlanMocks that also keep each registration's import id (MockResourceArgs.resource_id
+class ImportMocks(AwsMocks):
+    """AwsMocks that also keep each registration's import id (MockResourceArgs.resource_id
     carries RegisterResourceRequest.importId; "" when the resource is created)."""
 
     def __init__(self) -> None:
@@ -37,7 +38,7 @@ def _run(adopt: dict[str, str]):
     """The plan, and the import id of each registered resource (reads such as the customer's
     data bucket, `Bucket.get`, also pass an id to the mocks: they are left out)."""
     mocks = ImportMocks()
-    plan = offline_plan(make_cfg(), aws=AwsOptions(adopt=adopt), mocks=mocks)
+    plan = run_plan(make_cfg(), mocks, adopt=adopt)
     registered = {(r["type"], r["name"]) for r in plan.resources if not r["read"]}
     return plan, {k: v for k, v in mocks.imports.items() if k in registered}
 
@@ -91,7 +92,7 @@ def test_an_unknown_adopt_name_is_refused():
 
 
 def test_adopt_travels_as_json_in_the_stack_config():
-    values = stack_config(make_cfg(), aws=AwsOptions(adopt={"key": KEY_ID}))
+    values = stack_config(make_cfg(), adopt={"key": KEY_ID})
     assert json.loads(values["lima-kit:adopt"]) == {"key": KEY_ID}
     assert json.loads(stack_config(make_cfg())["lima-kit:adopt"]) == {}
 

@@ -10,8 +10,7 @@ import pytest
 
 from kit.config import GPU_TYPES
 from kit.errors import KitError
-from kit.plan.mocks import OPERATOR_ROLE
-from stacks.aws.gpu_pool import GPU_INSTANCES
+from stacks.aws.mocks import ACCOUNT
 from stacks.contract import GPU_LABEL, GPU_TAINT, gpu_tolerations
 from tests.stacks.conftest import inputs, make_cfg, plan_of
 
@@ -50,9 +49,9 @@ def test_secrets_encryption_logs_and_access_mode(default_plan):
 
 def test_operator_role_gets_the_only_admin_access_entry(default_plan):
     entry = inputs(default_plan, "aws:eks/accessEntry:AccessEntry")
-    assert entry["principalArn"] == OPERATOR_ROLE  # the role behind the caller's session
+    assert entry["principalArn"] == f"arn:aws:iam::{ACCOUNT}:role/kit-operator"  # the role behind the caller's session
     assoc = inputs(default_plan, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
-    assert assoc["principalArn"] == OPERATOR_ROLE
+    assert assoc["principalArn"] == f"arn:aws:iam::{ACCOUNT}:role/kit-operator"
     assert assoc["policyArn"].endswith("/AmazonEKSClusterAdminPolicy")
     assert assoc["accessScope"] == {"type": "cluster"}
 
@@ -76,10 +75,10 @@ def test_launch_templates_imdsv2_hop_limit_one_and_encrypted_disks(default_plan,
 
 
 def test_node_groups_use_their_launch_templates(default_plan):
-    for group, lt in (("system", "system-lt"), ("gpu", "gpu-lt")):
+    for group, other in (("system", "gpu"), ("gpu", "system")):
         ng = inputs(default_plan, NODES, group)
         assert ng["launchTemplate"]["id"].startswith("lt-")
-        assert ng["launchTemplate"]["id"] != inputs(default_plan, NODES, "system" if group == "gpu" else "gpu")["launchTemplate"]["id"]
+        assert ng["launchTemplate"]["id"] != inputs(default_plan, NODES, other)["launchTemplate"]["id"]
     assert "diskSize" not in inputs(default_plan, NODES, "gpu")
 
 
@@ -112,28 +111,41 @@ def test_spot_gpu_pool():
     assert len(gpu["instanceTypes"]) >= 1
 
 
-@pytest.mark.parametrize("gpu_type", GPU_TYPES)
-def test_each_gpu_type_maps_to_its_instances(gpu_type):
-    count = 8 if 8 in GPU_INSTANCES[gpu_type] else min(GPU_INSTANCES[gpu_type])
+# What AWS sells (EC2 instance types pages), written out here rather than read from the code:
+# gpu type -> GPUs per node -> the instance types the GPU pool must offer, smallest first.
+EXPECTED_INSTANCES = {
+    ("l4", 1): ["g6.xlarge", "g6.2xlarge", "g6.4xlarge", "g6.8xlarge", "g6.16xlarge"],
+    ("l4", 8): ["g6.48xlarge"],
+    ("a10g", 4): ["g5.12xlarge", "g5.24xlarge"],
+    ("a10g", 8): ["g5.48xlarge"],
+    ("l40s", 1): ["g6e.xlarge", "g6e.2xlarge", "g6e.4xlarge", "g6e.8xlarge", "g6e.16xlarge"],
+    ("l40s", 8): ["g6e.48xlarge"],
+    ("a100", 8): ["p4d.24xlarge", "p4de.24xlarge"],
+    ("h100", 1): ["p5.4xlarge"],
+    ("h100", 8): ["p5.48xlarge"],
+    ("h200", 8): ["p5e.48xlarge", "p5en.48xlarge"],
+}
+
+
+@pytest.mark.parametrize("gpu_type,count", sorted(EXPECTED_INSTANCES))
+def test_each_gpu_type_maps_to_its_instances(gpu_type, count):
     plan = plan_of(make_cfg(gpu={"type": gpu_type, "count": count, "max_nodes": 3}))
     gpu = inputs(plan, NODES, "gpu")
-    assert gpu["instanceTypes"] == GPU_INSTANCES[gpu_type][count]
+    assert gpu["instanceTypes"] == EXPECTED_INSTANCES[(gpu_type, count)]
     assert gpu["nodeGroupName"] == f"acme-notes-gpu-{gpu_type}"
     assert gpu["scalingConfig"]["maxSize"] == 3 and gpu["scalingConfig"]["minSize"] == 0
     assert gpu["taints"][0]["key"] == "nvidia.com/gpu"
 
 
-def test_gpu_table_covers_every_gpu_type():
-    assert set(GPU_INSTANCES) == set(GPU_TYPES)
-    expected_family = {"l4": "g6.", "a10g": "g5.", "l40s": "g6e.", "a100": "p4d", "h100": "p5.",
-                       "h200": "p5e"}
-    for gpu_type, by_count in GPU_INSTANCES.items():
-        for types in by_count.values():
-            assert types and all(t.startswith(expected_family[gpu_type]) for t in types), gpu_type
+def test_every_gpu_type_kit_yaml_accepts_is_in_the_aws_catalog():
+    from stacks.clouds import cloud_support
+
+    assert {o.gpu_type for o in cloud_support("aws").gpu_catalog} == set(GPU_TYPES)
+    assert {t for t, _ in EXPECTED_INSTANCES} == set(GPU_TYPES)
 
 
 def test_unavailable_gpu_count_is_a_one_line_error():
-    from kit.plan import offline_plan
+    from kit.infra.plan import offline_plan
 
     with pytest.raises(KitError, match=r"gpu.count: a100 nodes on aws come with \[8\] GPUs, not 2"):
         offline_plan(make_cfg(gpu={"type": "a100", "count": 2}))

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from kit.errors import KitError
-from kit.plan.mocks import PlanMocks
+from stacks.aws.mocks import AwsMocks
 from stacks.aws.network import INTERFACE_ENDPOINTS
-from tests.stacks.conftest import existing_vpc, inputs, make_cfg, plan_of, policy_doc
+from tests.stacks.conftest import EXISTING_VPC, existing_vpc, inputs, make_cfg, plan_of, policy_doc
 
 GATEWAYS = ("aws:ec2/internetGateway:InternetGateway", "aws:ec2/natGateway:NatGateway",
             "aws:ec2/eip:Eip", "aws:ec2/route:Route")
@@ -45,7 +45,8 @@ def test_private_endpoints_for_storage_registry_identity(default_plan):
         assert len(ep["subnetIds"]) == 3
     s3 = endpoints["com.amazonaws.us-east-1.s3"]
     assert s3["vpcEndpointType"] == "Gateway"
-    assert s3["routeTableIds"] == [inputs(default_plan, "aws:ec2/routeTableAssociation:RouteTableAssociation", "private-0")["routeTableId"]]
+    association = inputs(default_plan, "aws:ec2/routeTableAssociation:RouteTableAssociation", "private-0")
+    assert s3["routeTableIds"] == [association["routeTableId"]]
 
 
 def test_s3_endpoint_only_reaches_the_kit_and_data_buckets(default_plan):
@@ -90,10 +91,10 @@ def test_egress_opt_in_adds_one_nat_and_keeps_nodes_private():
 
 
 def test_existing_vpc_creates_no_network_and_uses_the_given_subnets():
-    plan = plan_of(aws=existing_vpc())
+    plan = plan_of(existing_vpc())
     for typ in ("aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", *GATEWAYS):
         assert plan.of_type(typ) == [], typ
-    subnets = existing_vpc().subnet_ids
+    subnets = EXISTING_VPC["subnet_ids"]
     assert inputs(plan, "aws:eks/cluster:Cluster")["vpcConfig"]["subnetIds"] == subnets
     assert inputs(plan, "aws:eks/nodeGroup:NodeGroup", "gpu")["subnetIds"] == subnets
     assert inputs(plan, "aws:ec2/flowLog:FlowLog")["vpcId"] == "vpc-0123456789abcdef0"
@@ -102,18 +103,15 @@ def test_existing_vpc_creates_no_network_and_uses_the_given_subnets():
 
 
 def test_existing_subnet_routing_to_nat_is_refused_without_egress():
-    from kit.plan import offline_plan
+    from kit.infra.plan import run_plan
 
-    mocks = PlanMocks(calls={"aws:ec2/getRouteTable:getRouteTable": {
+    mocks = AwsMocks(calls={"aws:ec2/getRouteTable:getRouteTable": {
         "routeTableId": "rtb-1", "id": "rtb-1",
         "routes": [{"cidrBlock": "0.0.0.0/0", "natGatewayId": "nat-0abc"}]}})
     with pytest.raises(KitError, match="routes to nat-0abc but network.egress is false"):
-        offline_plan(make_cfg(), aws=existing_vpc(), mocks=mocks)
+        run_plan(existing_vpc(), mocks)
 
 
 def test_existing_vpc_needs_two_subnets():
-    from kit.plan import offline_plan
-    from stacks.settings import AwsOptions
-
-    with pytest.raises(KitError, match="vpcId/subnetIds"):
-        offline_plan(make_cfg(), aws=AwsOptions(vpc_id="vpc-1", subnet_ids=["subnet-1"]))
+    with pytest.raises(KitError, match=r"aws\.subnet_ids: an existing VPC needs at least 2"):
+        make_cfg(aws={"vpc_id": "vpc-0123456789abcdef0", "subnet_ids": ["subnet-0aaa1111"]})

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kit.plan.report import ORDER, flatten, to_json
+from kit.infra.report import ORDER, flatten, to_json
 from tests.stacks.conftest import BASE, make_cfg, plan_of
 
 
@@ -74,7 +74,7 @@ def test_live_plan_without_pulumi_cli_is_one_line(kit_yaml: Path, tmp_path: Path
 
 
 def test_plans_repeat_identically_in_one_process():
-    from kit.plan import offline_plan
+    from kit.infra.plan import offline_plan
 
     cfg = make_cfg(network={"egress": True})
     first, second = to_json(offline_plan(cfg)), to_json(offline_plan(cfg))
@@ -84,7 +84,7 @@ def test_plans_repeat_identically_in_one_process():
 
 def test_local_target_has_nothing_to_plan():
     from kit.errors import KitError
-    from kit.plan import offline_plan
+    from kit.infra.plan import offline_plan
 
     cfg = make_cfg(target="local", region=None, serving={"engine": "transformers"})
     with pytest.raises(KitError, match="nothing to plan"):

@@ -189,3 +189,29 @@ def test_platform_layer_registers_the_rendered_objects(default_plan):
         assert (obj["kind"], obj["metadata"]["name"]) in registered
     ns = inputs(default_plan, "kubernetes:core/v1:Namespace")
     assert ns["metadata"]["name"] == "lima-kit"
+
+
+def test_render_and_the_offline_plan_name_the_same_buckets_and_mirror(tmp_path):
+    """What `kit render` derives before anything exists is what the stack will export."""
+    from kit.infra.plan import offline_plan
+    from kit.render import cluster_for
+
+    cfg = make_cfg(aws={"account_id": "210987654321"})
+    plan = offline_plan(cfg)
+    rendered = cluster_for(cfg)
+    for key in ("artifacts_uri", "models_uri", "registry_prefix", "cluster_name",
+                "internal_lb_annotations", "data_uri"):
+        assert plan.outputs[key] == getattr(rendered, key), key
+    assert plan.outputs["artifacts_uri"] == "s3://acme-notes-artifacts-210987654321"
+    assert plan.placeholders == "resource ids are placeholders"     # the account is the real one
+
+
+def test_credentials_of_another_account_are_refused():
+    from kit.errors import KitError
+    from kit.infra.plan import run_plan
+    from stacks.aws.mocks import AwsMocks
+
+    cfg = make_cfg(aws={"account_id": "210987654321"})
+    with pytest.raises(KitError, match=r"aws\.account_id: 210987654321, but the credentials in "
+                                       r"use are for account 111111111111"):
+        run_plan(cfg, AwsMocks(account="111111111111"))

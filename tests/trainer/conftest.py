@@ -13,7 +13,7 @@ from tests.trainer.helpers import TINY, conversations, write_jsonl
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """The demo smoke-test model (ChatML template) in a test shape."""
-    from kit.demo_model import build_tiny_llama
+    from kit.local.demo_model import build_tiny_llama
 
     return build_tiny_llama(tmp_path_factory.mktemp("models") / "tiny", seed=0, **TINY)
 

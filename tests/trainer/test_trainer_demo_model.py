@@ -6,7 +6,7 @@ import hashlib
 
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from kit.demo_model import CORPUS, build_tiny_llama
+from kit.local.demo_model import CORPUS, build_tiny_llama
 from kit.trainer import chat
 
 

@@ -6,8 +6,15 @@ import io
 
 from kit.data.formats import DataError
 from kit.errors import KitError
-from kit.trainer.events import (EXIT_BAD_DATA, EXIT_FAILED, EXIT_OOM, EXIT_PREEMPTED, Events, Preempted,
-                                classify)
+from kit.trainer.events import (
+    EXIT_BAD_DATA,
+    EXIT_FAILED,
+    EXIT_OOM,
+    EXIT_PREEMPTED,
+    Events,
+    Preempted,
+    classify,
+)
 
 
 class OutOfMemoryError(RuntimeError):  # the name torch.OutOfMemoryError has

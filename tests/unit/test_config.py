@@ -43,7 +43,7 @@ def test_defaults_are_private_and_safe(tmp_path):
     assert cfg.network.operator_cidrs == []
     assert cfg.serving.engine == "transformers"  # local default
     assert cfg.training.max_length == 2048
-    assert cfg.workdir == tmp_path / ".kit" / "acme-notes"
+    assert cfg.workdir.root == tmp_path / ".kit" / "acme-notes"
     assert cfg.resolve_path("data.jsonl") == tmp_path / "data.jsonl"
     assert cfg.resolve_path("s3://bucket/x") is None
     assert cfg.state_url.startswith("file://")
@@ -82,8 +82,13 @@ def test_missing_required_key(tmp_path):
 
 
 def test_cloud_target_needs_region(tmp_path):
-    line = error_of(tmp_path, GOOD.replace("target: local", "target: gcp"))
-    assert "region: required for target gcp" in line
+    line = error_of(tmp_path, GOOD.replace("target: local", "target: aws"))
+    assert "region: required for target aws" in line
+
+
+def test_a_target_without_its_cloud_folder_is_one_line(tmp_path):
+    line = error_of(tmp_path, GOOD.replace("target: local", "target: azure"))
+    assert "kit.yaml:2: target: azure is not supported by this version of lima-kit" in line
 
 
 def test_world_open_operator_cidr_is_refused(tmp_path):
@@ -107,7 +112,7 @@ def test_aws_existing_vpc_needs_subnets(tmp_path):
     base = GOOD.replace("target: local", "target: aws\nregion: eu-west-1").replace(
         "demo:tiny-llama", "org/model")
     line = error_of(tmp_path, base + "aws:\n  vpc_id: vpc-0123456789abcdef0\n")
-    assert ": aws: an existing VPC needs both vpc_id and subnet_ids" in line
+    assert "kit.yaml:12: aws.vpc_id: an existing VPC needs both vpc_id and subnet_ids" in line
     cfg = load(write(tmp_path, base + "aws:\n  vpc_id: vpc-0123456789abcdef0\n"
                      "  subnet_ids: [subnet-1, subnet-2]\n"))
     assert cfg.aws.vpc_id == "vpc-0123456789abcdef0" and cfg.aws.az_count == 3

@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from kit.errors import KitError
-from kit.images_lock import import_lock, lock_images, resolve_digest
-from kit.render.images import IMAGES, load_lock
+from kit.images import IMAGES, import_lock, load_lock, resolve_digest, write_lock
+from kit.workdir import Workdir
 
 
 def digest_of(path: str) -> str:
@@ -87,9 +87,10 @@ def test_unreachable_registry_says_where_to_run_it():
 
 
 def test_lock_writes_every_image_pinned(registry, tmp_path):
-    refs = lock_images(tmp_path, resolver=via(registry))
+    workdir = Workdir(tmp_path / ".kit", "acme")
+    refs = write_lock(workdir, None, via(registry))
     assert set(refs) == set(IMAGES)
-    assert load_lock(tmp_path / "images.json") == refs
+    assert load_lock(workdir.images_lock) == refs
     for name, ref in refs.items():
         assert ref.startswith(IMAGES[name].repository + "@sha256:")
 
@@ -98,5 +99,5 @@ def test_import_refuses_a_tag(tmp_path):
     bad = tmp_path / "lock.json"
     bad.write_text(json.dumps({"tgi": "ghcr.io/huggingface/text-generation-inference:3.3.7"}))
     with pytest.raises(KitError, match="not pinned by digest"):
-        import_lock(tmp_path / "wd", bad)
-    assert not (tmp_path / "wd" / "images.json").exists()
+        import_lock(Workdir(tmp_path / ".kit", "acme"), bad)
+    assert not Workdir(tmp_path / ".kit", "acme").images_lock.exists()

@@ -14,9 +14,9 @@ from rich.console import Console
 
 from kit.config import parse
 from kit.errors import KitError
+from kit.local.server import LocalServer
+from kit.local.target import LocalTarget
 from kit.process import alive, start_time
-from kit.serving.local_server import LocalServer
-from kit.targets.local import LocalTarget
 from tests.conftest import run_kit
 
 
@@ -101,7 +101,7 @@ def test_dropped_connection_is_a_kit_error():
 
 
 def test_malformed_trainer_events_are_ignored_not_fatal():
-    from kit.training_process import ProgressReporter, handle_event
+    from kit.local.trainer_process import ProgressReporter, handle_event
 
     reporter = ProgressReporter(Console(quiet=True))
     for line in ('{"event": "eval", "eval_loss": "nan"}', "[1]", "not json",

@@ -6,8 +6,8 @@ import subprocess
 import sys
 import time
 
-from kit.runs import INTERRUPTED, RUNNING, SUCCEEDED, Run, RunStore
 from kit.pipeline import fingerprint
+from kit.runs import INTERRUPTED, RUNNING, SUCCEEDED, Run, RunStore
 
 
 def make_run(store: RunStore, pid: int | None, status: str = RUNNING) -> Run:

@@ -1,8 +1,9 @@
-"""az://container/prefix through azure-storage-blob. AZURE_STORAGE_CONNECTION_STRING selects
-the account (Azurite or a private endpoint included); otherwise AZURE_STORAGE_ACCOUNT with a
-workload identity (azure-identity). Large objects go up as staged blocks committed in one call;
-block ids carry the file's sha256 prefix, the part number and the part's MD5, so an interrupted
-upload keeps exactly the blocks that still match this file."""
+"""az://account/container/prefix through azure-storage-blob. The account's blob endpoint with
+a workload identity (azure-identity); AZURE_STORAGE_CONNECTION_STRING, when set, points at
+another endpoint of the same account (Azurite, a private endpoint). Large objects go up as
+staged blocks committed in one call; block ids carry the file's sha256 prefix, the part
+number and the part's MD5, so an interrupted upload keeps exactly the blocks that still match
+this file."""
 
 from __future__ import annotations
 
@@ -11,11 +12,10 @@ import os
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from kit.data.storage import Location, ObjectInfo, is_hidden
+from kit.data.objects import Location, ObjectInfo, is_hidden
 from kit.errors import KitError, require
 
 CONN_ENV = "AZURE_STORAGE_CONNECTION_STRING"
-ACCOUNT_ENV = "AZURE_STORAGE_ACCOUNT"
 
 
 @contextmanager
@@ -91,16 +91,16 @@ class AzureStore:
         with _guard(loc.uri):
             if conn:
                 service = blob.BlobServiceClient.from_connection_string(conn)
+                if service.account_name != loc.account:
+                    raise KitError(f"{loc.uri}: {CONN_ENV} is for account {service.account_name}, "
+                                   f"not {loc.account}",
+                                   hint=f"unset {CONN_ENV}, or use az://{service.account_name}/...")
             else:
-                account = os.environ.get(ACCOUNT_ENV)
-                if not account:
-                    raise KitError(f"{loc.uri}: no Azure storage account configured",
-                                   hint=f"set {ACCOUNT_ENV} (with a workload identity) or {CONN_ENV}")
                 identity = require("azure.identity", "storage")
-                service = blob.BlobServiceClient(f"https://{account}.blob.core.windows.net",
+                service = blob.BlobServiceClient(f"https://{loc.account}.blob.core.windows.net",
                                                  credential=identity.DefaultAzureCredential())
         self.container = service.get_container_client(loc.bucket)
-        self.bucket, self.prefix, self.uri = loc.bucket, loc.prefix, loc.uri
+        self.bucket, self.prefix, self.uri, self.root = loc.bucket, loc.prefix, loc.uri, loc.root
         # A customer-managed key on Azure is applied through an encryption scope.
         self.scope = {"encryption_scope": kms_key} if kms_key else {}
 
@@ -108,7 +108,7 @@ class AzureStore:
         return self.prefix + key
 
     def where(self, key: str) -> str:
-        return f"az://{self.bucket}/{self.full(key)}"
+        return f"{self.root}/{self.full(key)}"
 
     def list(self) -> Iterator[ObjectInfo]:
         with _guard(self.uri):

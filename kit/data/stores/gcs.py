@@ -12,7 +12,7 @@ import re
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from kit.data.storage import Location, ObjectInfo, is_hidden
+from kit.data.objects import Location, ObjectInfo, is_hidden
 from kit.errors import KitError, require
 
 PARTS = ".kit-parts"

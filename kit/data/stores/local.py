@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Callable, Iterator
 
-from kit.data.storage import Location, ObjectInfo, is_hidden
+from kit.data.objects import Location, ObjectInfo, is_hidden
 from kit.errors import KitError
 
 TMP = ".kit-tmp"

@@ -8,7 +8,7 @@ import hashlib
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from kit.data.storage import Location, ObjectInfo, is_hidden
+from kit.data.objects import Location, ObjectInfo, is_hidden
 from kit.errors import KitError, require
 
 _HINTS = {

@@ -1,0 +1,207 @@
+"""Preflight (`kit doctor`, and the first phase of `kit up` on a cluster): every missing
+prerequisite at once, one line each with its fix, in seconds, creating nothing.
+
+Each check is a small function returning a Check; they run in parallel on daemon threads
+with a deadline, so an unreachable endpoint costs its timeout once and cannot hold the
+process. Which checks run depends on the target (a table, not a class tree).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from kit.errors import KitError
+from stacks.clouds import Check, cloud_support, for_state
+
+if TYPE_CHECKING:
+    from kit.config import KitConfig
+
+TIMEOUT_S = 6.0
+__all__ = ["Check", "run", "require_ok", "checks_for"]
+
+
+# --- the checks every cluster target runs (the cloud adds its own: CloudSupport.preflight) --
+
+def pulumi_cli(cfg: "KitConfig") -> Check:
+    path = shutil.which("pulumi")
+    if path is None:
+        from kit.infra.driver import INSTALL_HINT
+
+        return Check("pulumi", False, "the Pulumi CLI is not on PATH", INSTALL_HINT)
+    return Check("pulumi", True, path)
+
+
+def packages(cfg: "KitConfig") -> Check:
+    support = cloud_support(cfg.target)
+    missing = [m for m in support.modules if importlib.util.find_spec(m) is None]
+    if missing:
+        return Check("python packages", False, f"missing {', '.join(missing)}",
+                     f"pip install 'lima-kit[{support.extra}]'")
+    return Check("python packages", True, "installed")
+
+
+def gpu_pool(cfg: "KitConfig") -> Check:
+    """gpu.type x gpu.count is in the cloud's catalog (an existing cluster has none to check)."""
+    support = cloud_support(cfg.target)
+    if not support.gpu_catalog:
+        return Check("gpu pool", True, f"{cfg.gpu.count} x {cfg.gpu.type} per node (your cluster's)")
+    offer = support.gpu_offer(cfg.gpu.type, cfg.gpu.count)
+    return Check("gpu pool", True, f"{cfg.gpu.count} x {cfg.gpu.type} per node: "
+                                   f"{', '.join(offer.machine_types)}, up to {cfg.gpu.max_nodes} node(s)")
+
+
+def cluster(cfg: "KitConfig") -> Check:
+    """The API server answers (an existing cluster; a cloud's once `kit up` saved a kubeconfig)."""
+    from kit.cluster.kube import TIMEOUT, connect, saved_kubeconfig
+
+    kubeconfig = saved_kubeconfig(cfg)
+    if kubeconfig is None and cloud_support(cfg.target).creates_cluster:
+        return Check("cluster", True, "created by `kit up` (infra phase)")
+    try:
+        kube = connect(kubeconfig=kubeconfig, context=cfg.kubernetes.context,
+                       namespace=cfg.kubernetes.namespace)
+        kube.core.get_api_resources(_request_timeout=TIMEOUT)
+    except KitError as exc:
+        return Check("cluster", False, exc.message, exc.hint)
+    except Exception as exc:
+        return Check("cluster", False, f"the API server does not answer: {' '.join(str(exc).split())[:160]}",
+                     "check the network path (VPN, operator_cidrs) and `kubectl cluster-info`")
+    return Check("cluster", True, f"reachable ({cfg.kubernetes.context or 'current context'})")
+
+
+def data_bucket(cfg: "KitConfig") -> Check:
+    from kit.data import storage
+
+    uri = cfg.data.uri
+    if not storage.is_remote(uri):
+        return Check("data", False, f"{uri} is on this machine; the cluster reads data from a bucket",
+                     "upload it with `kit data push PATH BUCKET_URI` and set data.uri")
+    try:
+        first = next(iter(storage.open_store(uri, workers=1).list()), None)
+    except KitError as exc:
+        return Check("data", False, exc.message, exc.hint)
+    except Exception as exc:
+        return Check("data", False, f"{uri}: cannot list: {' '.join(str(exc).split())[:160]}",
+                     "check the bucket name and that your credentials may read it")
+    if first is None:
+        return Check("data", False, f"{uri}: no objects there", "kit data push PATH " + uri)
+    return Check("data", True, f"{uri} readable")
+
+
+def images_lock(cfg: "KitConfig") -> Check:
+    from kit.images import resolve
+
+    try:
+        resolve(cfg.workdir, ["kit", "trainer", "proxy", cfg.serving.engine])
+    except KitError as exc:
+        return Check("images", False, exc.message, exc.hint)
+    return Check("images", True, f"pinned by digest in {cfg.workdir.images_lock}")
+
+
+def model_source(cfg: "KitConfig") -> Check:
+    from kit.data.storage import bucket_scheme
+    from kit.render.values import check_model_source, data_uri
+
+    try:
+        data_uri(cfg)
+        check_model_source(cfg)
+    except KitError as exc:
+        return Check("config", False, exc.message, exc.hint)
+    where = cfg.model.id if bucket_scheme(cfg.model.id) else \
+        f"{cfg.model.id}@{cfg.model.revision}, mirrored into the kit's models bucket"
+    return Check("config", True, f"base weights from {where}")
+
+
+def state_backend(cfg: "KitConfig") -> Check:
+    url = cfg.state_url
+    if url.startswith("file://"):
+        parent = Path(url[len("file://"):])
+        while not parent.exists():
+            parent = parent.parent
+        import os
+
+        if not os.access(parent, os.W_OK):
+            return Check("state", False, f"{url}: {parent} is not writable", "set state: in kit.yaml")
+        return Check("state", True, url)
+    support = for_state(url)
+    found = support.state_check(cfg) if support else None
+    return found or Check("state", True, url)
+
+
+def checks_for(cfg: "KitConfig") -> list[Callable[["KitConfig"], Check]]:
+    """The target's checks: the neutral ones, with the cloud's own before the cluster's."""
+    cloud = cloud_support(cfg.target).preflight(cfg)
+    return [pulumi_cli, packages, model_source, gpu_pool, images_lock, state_backend, *cloud,
+            cluster, data_bucket]
+
+
+# What the checks import, loaded once before they run in parallel: two threads importing the
+# same package for the first time can trip Python's import-lock deadlock detection.
+PRELOAD = ("kit.render", "kit.images", "kit.render.values", "kit.data.storage",
+           "kit.cluster.kube", "kit.infra.driver")
+
+
+def _preload() -> None:
+    import importlib
+
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass  # a missing extra is reported by the check that needs it
+
+
+def run(cfg: "KitConfig", checks: list[Callable[["KitConfig"], Check]] | None = None,
+        timeout_s: float = TIMEOUT_S) -> list[Check]:
+    """Run the checks in parallel; one that has not answered by the deadline fails."""
+    _preload()
+    todo = checks if checks is not None else checks_for(cfg)
+    results: list[Check | None] = [None] * len(todo)
+
+    def one(i: int, fn: Callable[["KitConfig"], Check]) -> None:
+        name = fn.__name__.replace("_", " ")
+        try:
+            results[i] = fn(cfg)
+        except KitError as exc:
+            results[i] = Check(name, False, exc.message, exc.hint)
+        except ImportError as exc:
+            results[i] = Check(name, False, f"missing package {exc.name}",
+                               f"pip install 'lima-kit[{cloud_support(cfg.target).extra}]'")
+        except Exception as exc:  # a check must never crash the report
+            results[i] = Check(name, False, f"{type(exc).__name__}: {' '.join(str(exc).split())[:160]}")
+
+    threads = [threading.Thread(target=one, args=(i, fn), daemon=True) for i, fn in enumerate(todo)]
+    for t in threads:
+        t.start()
+    deadline = threading.Event()
+    timer = threading.Timer(timeout_s, deadline.set)
+    timer.daemon = True
+    timer.start()
+    for t in threads:
+        while t.is_alive() and not deadline.is_set():
+            t.join(0.05)
+    timer.cancel()
+    return [r if r is not None else
+            Check(fn.__name__.replace("_", " "), False, f"no answer within {timeout_s:.0f}s",
+                  "check network access to it")
+            for r, fn in zip(results, todo, strict=True)]
+
+
+def require_ok(cfg: "KitConfig", console, checks: list[Check] | None = None) -> list[Check]:
+    """Print the problems (one line each) and stop with one error if there are any."""
+    results = checks if checks is not None else run(cfg)
+    from rich.markup import escape
+
+    bad = [c for c in results if not c.ok]
+    for c in bad:
+        fix = f" (fix: {escape(c.fix)})" if c.fix else ""
+        console.print(f"  [red]✗[/] {escape(c.name)}: {escape(c.detail)}{fix}",
+                      soft_wrap=True, markup=True, highlight=False)
+    if bad:
+        raise KitError(f"preflight: {len(bad)} problem(s) listed above; nothing was created",
+                       hint="fix them, then run the command again (`kit doctor` checks again)")
+    return results

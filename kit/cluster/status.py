@@ -1,0 +1,99 @@
+"""What `kit status`, `kit runs` and `kit logs` show of a cluster deployment.
+
+Read-only: these ask the cluster what it has and settle run records against their Jobs (or,
+once a Job is gone, the run's summary.json in the artifacts bucket), and never change
+workloads, so they work while `kit up` holds the deployment lock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any, Callable, Iterator
+
+from kit.cluster.runs import FineTunes
+from kit.cluster.serving import Server
+from kit.config import KitConfig
+from kit.errors import KitError
+from kit.jsonio import read_json
+from kit.pipeline import DeploymentState
+from kit.runs import RUNNING, SUCCEEDED
+
+
+class ClusterStatus:
+    def __init__(self, cfg: KitConfig, state: DeploymentState, fine_tunes: FineTunes,
+                 server: Server, kube: Callable[[], Any], cluster: Callable[[], Any]) -> None:
+        self.cfg = cfg
+        self.state = state
+        self.fine_tunes = fine_tunes
+        self.store = fine_tunes.store
+        self.server = server
+        self.kube = kube
+        self.cluster = cluster
+
+    def status(self) -> dict[str, Any]:
+        """Phases and endpoint; with a cluster, its nodes and GPUs (`cluster`) and the latest
+        run's progress (`training`), or `cluster: {"error"}` when its API does not answer."""
+        state = self.state.load()
+        info: dict[str, Any] = {
+            "name": self.cfg.name, "target": self.cfg.target, "endpoint": state.get("endpoint"),
+            "healthy": False, "run_id": state.get("served_run") or state.get("run_id"),
+            "phases": state.get("phases", {}), "workdir": str(self.cfg.workdir),
+            "cluster": None, "training": None}
+        if read_json(self.cfg.workdir.cluster_outputs) is None:
+            return info
+        try:
+            kube = self.kube()
+            info["cluster"] = kube.nodes()
+            latest = next(iter(self.runs()), None)
+            if latest:
+                info["training"] = {"run_id": latest["id"], "status": latest["status"],
+                                    **self._progress(latest)}
+            info["healthy"] = self.server.healthy()
+        except Exception as exc:  # status reports what it can; an unreachable API is a fact
+            info["cluster"] = {"error": " ".join(str(getattr(exc, "message", exc)).split())[:200]}
+        return info
+
+    def _progress(self, run: dict[str, Any]) -> dict[str, Any]:
+        """A running run's step, loss and ETA, from the end of its trainer's log."""
+        if run["status"] != RUNNING:
+            return {}
+        from kit.cluster.jobwatch import TrainerLog
+
+        log = TrainerLog()
+        for line in self.kube().log_lines(self.fine_tunes.pod_of(self.store.get(run["id"])),
+                                          "trainer", follow=False, tail=200):
+            log.feed(line)
+        return {"step": log.step, "total": log.total, "loss": log.loss, "eta_s": log.eta_s}
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every recorded run, newest first, settled against its Job when the cluster exists."""
+        from kit.render.values import MERGED_SUBDIR, run_uri
+
+        out = []
+        try:
+            cluster = self.cluster()
+        except KitError:
+            cluster = None
+        for run in self.store.list():
+            run = self.fine_tunes.settle(run) if cluster is not None else run
+            where = run_uri(cluster, run.id) if cluster is not None else None
+            out.append({**asdict(run), "artifacts": {
+                "dir": where, "log": f"kit logs {run.id}",
+                "model": where + MERGED_SUBDIR + "/" if where and run.status == SUCCEEDED else None}})
+        return out
+
+    def log_lines(self, run_id: str | None, *, server: bool, follow: bool) -> Iterator[str]:
+        """The server's engine log, or a run's trainer log (default: the latest run)."""
+        kube = self.kube()
+        if server:
+            pods = kube.list("v1", "Pod", labels=f"app.kubernetes.io/instance={self.server.name}")
+            if not pods:
+                raise KitError(f"{self.cfg.name}: no server pods", hint="see `kit status`")
+            yield from kube.log_lines(pods[0]["metadata"]["name"], "engine", follow=follow)
+            return
+        runs = self.store.list()
+        run = self.store.get(run_id) if run_id else (runs[0] if runs else None)
+        if run is None:
+            raise KitError("no runs yet", hint="start one with `kit up`")
+        yield from kube.log_lines(self.fine_tunes.pod_of(run), "trainer", follow=follow)
+        self.fine_tunes.settle(run)

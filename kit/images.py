@@ -1,0 +1,230 @@
+"""Container images the kit deploys, and the digests they are pinned to: the table, the
+images lock, resolution through the in-network mirror, and `kit images lock`.
+
+The table below names each image and the release it must come from. Pods never run a tag:
+every reference in a rendered object is `repository@sha256:<digest>`. The digests come
+from an images lock, a JSON object {name: "repository@sha256:<64 hex>"} that
+`kit images lock` (run where the registries are reachable) or a reviewed lock file
+writes to the workdir's images.json; `kit render --images FILE` passes one explicitly.
+Rendering never talks to a registry; only `lock_images` does.
+
+`kit images lock` resolves each image's release tag to its digest with the Docker Registry
+HTTP API v2 (the anonymous bearer-token flow that ghcr.io and Docker Hub use), a HEAD on the
+manifest, and writes the lock atomically. Review and commit it: the cluster only ever pulls
+those digests, through the in-network mirror.
+
+Inside the network, images come from the registry mirror of ClusterOutputs.registry_prefix
+(each cloud's registry lays it out the same way): an upstream image `<host>/<repo>@sha256:D` is pulled
+as `<prefix>/<segment>/<repo>@sha256:D` through the pull-through cache rule of its host,
+and the kit's own images as `<prefix>/<image>@sha256:D`. The digest is the same on both
+sides, so pinning holds through the mirror.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from kit import __version__
+from kit.errors import KitError
+from kit.jsonio import write_json
+from kit.workdir import Workdir
+
+DIGEST_REF = re.compile(r"^[a-z0-9][a-z0-9._/:-]*@sha256:[a-f0-9]{64}$")
+
+
+@dataclass(frozen=True)
+class Image:
+    repository: str
+    tag: str       # the release whose digest the lock must hold
+    why: str
+
+
+IMAGES: dict[str, Image] = {
+    "tgi": Image("ghcr.io/huggingface/text-generation-inference", "3.3.7",
+                 "last TGI release; contains the CVE-2026-0599 fix (commit 24ee40d1)"),
+    "vllm": Image("docker.io/vllm/vllm-openai", "v0.33.0",
+                  "vLLM OpenAI-compatible server, the maintained alternative to TGI"),
+    "proxy": Image("docker.io/nginxinc/nginx-unprivileged", "1.29-alpine",
+                   "API-key proxy: small, well-known, non-root nginx with busybox sh"),
+    "kit": Image("ghcr.io/lima-kit/kit", __version__,
+                 "images/kit: stages data and weights (`python -m kit.data.sync`)"),
+    "trainer": Image("ghcr.io/lima-kit/trainer", __version__,
+                     "images/trainer: `python -m kit.trainer` with the [train] extra"),
+}
+
+
+def load_lock(path: Path) -> dict[str, str]:
+    """Read an images lock and check every entry is a known name pinned by digest."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise KitError(f"{path}: no such images lock",
+                       hint="pass a JSON file of {name: repository@sha256:...}") from None
+    except json.JSONDecodeError as exc:
+        raise KitError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+    if not isinstance(raw, dict):
+        raise KitError(f"{path}: an images lock is a JSON object of name -> reference")
+    return check(raw, source=str(path))
+
+
+def check(refs: Mapping[str, object], *, source: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, ref in refs.items():
+        if name not in IMAGES:
+            raise KitError(f"{source}: {name}: unknown image name",
+                           hint=f"known names: {', '.join(IMAGES)}")
+        if not isinstance(ref, str) or not DIGEST_REF.match(ref):
+            raise KitError(f"{source}: {name}: {ref!r} is not pinned by digest",
+                           hint="use repository@sha256:<64 hex digits>, never a tag")
+        out[name] = ref
+    return out
+
+
+# Upstream registry host -> the mirror's path segment for its pull-through cache rule.
+UPSTREAM_SEGMENTS = {"ghcr.io": "ghcr", "docker.io": "docker-hub", "registry-1.docker.io": "docker-hub",
+                     "registry.k8s.io": "k8s", "public.ecr.aws": "ecr-public"}
+KIT_REPOSITORY_PREFIX = "ghcr.io/lima-kit/"
+
+
+def through_mirror(ref: str, registry_prefix: str) -> str:
+    """The reference as pulled through the in-network mirror (unchanged without one)."""
+    prefix = registry_prefix.rstrip("/")
+    if not prefix or ref.startswith(prefix + "/"):
+        return ref
+    if ref.startswith(KIT_REPOSITORY_PREFIX):
+        return f"{prefix}/{ref[len(KIT_REPOSITORY_PREFIX):]}"
+    host, _, path = ref.partition("/")
+    if host not in UPSTREAM_SEGMENTS:
+        raise KitError(f"images lock: {ref}: {host} has no pull-through cache in the mirror",
+                       hint=f"use an image from {', '.join(sorted(UPSTREAM_SEGMENTS))}, "
+                            "or a reference already under the registry prefix")
+    return f"{prefix}/{UPSTREAM_SEGMENTS[host]}/{path}"
+
+
+def resolve(workdir: Workdir, needed: list[str], images: Mapping[str, str] | None = None,
+            *, registry_prefix: str = "") -> dict[str, str]:
+    """The digest-pinned reference of every needed image, or a KitError naming the gaps."""
+    if images is not None:
+        refs = check(images, source="images")
+    else:
+        path = workdir.images_lock
+        if not path.exists():
+            raise KitError(
+                f"{path}: no images lock: image digests are not known yet",
+                hint="run `kit images lock` where the registries are reachable, "
+                     "or pass `--images FILE` with {name: repository@sha256:...}")
+        refs = load_lock(path)
+    missing = [n for n in needed if n not in refs]
+    if missing:
+        wanted = ", ".join(f"{n} ({IMAGES[n].repository}:{IMAGES[n].tag})" for n in missing)
+        raise KitError(f"images lock: no digest for {wanted}",
+                       hint="run `kit images lock`, then render again")
+    return {n: through_mirror(refs[n], registry_prefix) for n in needed}
+
+
+# --- `kit images lock`: ask the registries -------------------------------------------------
+
+# Docker Hub's API host differs from the name in references.
+API_HOSTS = {"docker.io": "registry-1.docker.io"}
+ACCEPT = ", ".join([
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+])
+DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
+
+
+def _split(repository: str) -> tuple[str, str]:
+    host, _, path = repository.partition("/")
+    return host, path
+
+
+def _request(url: str, *, method: str = "GET", token: str | None = None,
+             timeout: float = 20.0) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, method=method, headers={"Accept": ACCEPT})
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers or {}), b""
+
+
+def _challenge(header: str) -> dict[str, str]:
+    """Parse `Bearer realm="...",service="...",scope="..."`."""
+    return dict(re.findall(r'(\w+)="([^"]*)"', header))
+
+
+def resolve_digest(repository: str, tag: str, *, scheme: str = "https") -> str:
+    """The manifest digest of repository:tag, asked of its registry."""
+    host, path = _split(repository)
+    base = f"{scheme}://{API_HOSTS.get(host, host)}/v2/{path}/manifests/{tag}"
+    where = f"{repository}:{tag}"
+    try:
+        status, headers, _ = _request(base, method="HEAD")
+        if status == 401:
+            auth = {k.lower(): v for k, v in headers.items()}.get("www-authenticate", "")
+            params = _challenge(auth)
+            if "realm" not in params:
+                raise KitError(f"{where}: the registry wants credentials this command lacks")
+            query = urllib.parse.urlencode({k: v for k, v in params.items() if k != "realm"})
+            status_t, _, body = _request(f"{params['realm']}?{query}")
+            if status_t != 200:
+                raise KitError(f"{where}: the registry refused an anonymous token (HTTP {status_t})")
+            data = json.loads(body or b"{}")
+            token = data.get("token") or data.get("access_token")
+            status, headers, _ = _request(base, method="HEAD", token=token)
+    except (OSError, urllib.error.URLError) as exc:
+        raise KitError(f"{where}: cannot reach {host}: {exc}",
+                       hint="run `kit images lock` where the registry is reachable, "
+                            "or write the lock by hand and pass it with --from") from None
+    if status == 404:
+        raise KitError(f"{where}: no such tag in the registry")
+    if status != 200:
+        raise KitError(f"{where}: the registry answered HTTP {status}")
+    digest = {k.lower(): v for k, v in headers.items()}.get("docker-content-digest", "")
+    if not DIGEST.match(digest):
+        raise KitError(f"{where}: the registry sent no usable Docker-Content-Digest")
+    return digest
+
+
+def lock_images(workdir: Workdir, *, names: list[str] | None = None) -> dict[str, str]:
+    """Resolve every image (or `names`) at its registry and write the lock; returns
+    {name: repo@sha256:...}."""
+    return write_lock(workdir, names, resolve_digest)
+
+
+def write_lock(workdir: Workdir, names: list[str] | None,
+               resolver: Callable[[str, str], str]) -> dict[str, str]:
+    """Resolve `names` (default: every image) with resolver(repository, tag) -> digest, merge
+    them into the deployment's lock and write it atomically."""
+    wanted = names or list(IMAGES)
+    unknown = [n for n in wanted if n not in IMAGES]
+    if unknown:
+        raise KitError(f"unknown image name(s): {', '.join(unknown)}",
+                       hint=f"known names: {', '.join(IMAGES)}")
+    path = workdir.images_lock
+    current = json.loads(path.read_text()) if path.exists() else {}
+    for name in wanted:
+        image = IMAGES[name]
+        current[name] = f"{image.repository}@{resolver(image.repository, image.tag)}"
+    refs = check(current, source=str(path))
+    write_json(path, refs)
+    return refs
+
+
+def import_lock(workdir: Workdir, source: Path) -> dict[str, str]:
+    """Check a hand-written or reviewed lock and install it for this deployment."""
+    refs = load_lock(source)
+    write_json(workdir.images_lock, refs)
+    return refs

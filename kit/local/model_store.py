@@ -1,0 +1,90 @@
+"""Stage the base model into a local model store and say exactly which version it is.
+
+Sources: `demo:tiny-llama` (built here, offline, a smoke-test model), a local model folder, a
+hub id (huggingface_hub snapshot of safetensors + config + tokenizer only; never pickle
+weights), or a bucket URI of a mirror made by `kit model mirror`. The returned `revision` feeds
+the run fingerprint, so a changed base model retrains and an unchanged one does not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from kit.config import DEMO_MODEL, KitConfig
+from kit.data.mirror import ALLOW_PATTERNS
+from kit.errors import KitError
+
+
+@dataclass(frozen=True)
+class StagedModel:
+    path: Path
+    revision: str   # a content or commit identity, stable while the model is unchanged
+    label: str      # what to show the user
+
+
+def _tree_identity(folder: Path) -> str:
+    """Cheap identity of a model folder: names, sizes and mtimes (not a multi-GB hash)."""
+    digest = hashlib.sha256()
+    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+        stat = file.stat()
+        digest.update(f"{file.relative_to(folder)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def _check_model_dir(folder: Path, source: str) -> None:
+    if not (folder / "config.json").is_file():
+        raise KitError(f"model.id: {source}: no config.json in {folder}",
+                       hint="point model.id at a Hugging Face model folder")
+    if not any(folder.glob("*.safetensors")):
+        raise KitError(f"model.id: {source}: no *.safetensors weights in {folder}",
+                       hint="convert pickle weights to safetensors; the kit never loads pickle")
+
+
+def stage(cfg: KitConfig) -> StagedModel:
+    store = cfg.workdir.models
+    model_id, revision = cfg.model.id, cfg.model.revision
+    if model_id == DEMO_MODEL:
+        from kit.local.demo_model import build_tiny_llama
+
+        folder = store / "demo-tiny-llama"
+        if not (folder / "config.json").is_file():
+            build_tiny_llama(folder)
+        return StagedModel(folder, "demo-" + _tree_identity(folder),
+                           "demo:tiny-llama (random weights: a smoke-test model, not a real LLM)")
+    if re.match(r"^(s3|gs|az)://", model_id):
+        from kit.data import sync
+
+        folder = store / hashlib.sha256(model_id.encode()).hexdigest()[:16]
+        sync.sync(model_id, str(folder), require_manifest=True)  # never a half-published mirror
+        _check_model_dir(folder, model_id)
+        return StagedModel(folder, "mirror-" + _tree_identity(folder), model_id)
+    local = cfg.resolve_path(model_id)
+    if local is not None and (local.exists() or model_id.startswith((".", "/", "~", "file://"))):
+        if not local.is_dir():
+            raise KitError(f"model.id: {model_id}: no such folder",
+                           hint="use a local model folder, a hub id or demo:tiny-llama")
+        _check_model_dir(local, model_id)
+        return StagedModel(local.resolve(), "local-" + _tree_identity(local), str(local))
+    return _from_hub(model_id, revision, store / "hub")
+
+
+def _from_hub(model_id: str, revision: str, cache: Path) -> StagedModel:
+    """Snapshot from the hub into the kit's own cache. With HF_HUB_OFFLINE=1 only the cache."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        path = Path(snapshot_download(model_id, revision=revision, cache_dir=str(cache),
+                                      allow_patterns=ALLOW_PATTERNS))
+    except LocalEntryNotFoundError:
+        raise KitError(f"model.id: {model_id}@{revision} is not in the local store and the hub "
+                       "cannot be reached", hint="mirror it first: kit model mirror "
+                       f"{model_id} BUCKET_URI (then set model.id to that URI)") from None
+    except HfHubHTTPError as exc:
+        raise KitError(f"model.id: {model_id}@{revision}: {str(exc).splitlines()[0]}",
+                       hint="check the id and revision; gated models need HF_TOKEN") from None
+    _check_model_dir(path, model_id)
+    return StagedModel(path, f"hub-{path.name}", f"{model_id}@{path.name[:12]}")

@@ -1,0 +1,276 @@
+"""Target `local`: one machine, no cloud. Fine-tune in a subprocess, serve on 127.0.0.1.
+
+The kit's files live in `<kit.yaml folder>/.kit/<name>/` (kit.workdir names them); staged base
+models are shared by deployments of the same folder. The customer's data is only read.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+from rich.console import Console
+
+from kit import __version__
+from kit.config import KitConfig
+from kit.errors import KitError
+from kit.local.server import LocalServer
+from kit.lock import deployment_lock
+from kit.pipeline import DeploymentState, Outcome, run_fingerprint, run_phases
+from kit.runs import FAILED, INTERRUPTED, SUCCEEDED, Run, RunStore
+from kit.trainer.events import EXIT_BAD_DATA
+
+HEALTH_TIMEOUT_S = 300.0
+
+
+class LocalTarget:
+    def __init__(self, cfg: KitConfig) -> None:
+        self.cfg = cfg
+        self.workdir = cfg.workdir
+        self.store = RunStore(self.workdir.runs)
+        self.server = LocalServer(self.workdir.server)
+        self.state = DeploymentState(self.workdir.state)
+        self._data_path: Path | None = None
+        self._data_id = ""
+        self._model = None
+        self._run: Run | None = None
+        self._console = Console()
+
+    # --- kit up ------------------------------------------------------------------------
+
+    def up(self, console: Console, *, detach: bool = False) -> dict[str, Any]:
+        if detach:
+            raise KitError("--detach: the local target trains in the foreground",
+                           hint="run it in a terminal multiplexer, or use a cluster target")
+        if self.cfg.serving.engine != "transformers":
+            raise KitError(
+                f"serving.engine: {self.cfg.serving.engine} needs a GPU container runtime; "
+                "target local serves with `transformers serve`",
+                hint="set serving.engine: transformers, or use target: kubernetes")
+        self._console = console
+        with deployment_lock(self.workdir, "up"):
+            return self._up(console)
+
+    def _up(self, console: Console) -> dict[str, Any]:
+        phases = [("data", self._phase_data), ("model", self._phase_model),
+                  ("fine-tune", self._phase_finetune), ("serve", self._phase_serve),
+                  ("smoke", self._phase_smoke)]
+        run_phases(phases, self.state, console)
+        return self.status()
+
+    def _phase_data(self) -> Outcome:
+        uri = self.cfg.data.uri
+        local = self.cfg.resolve_path(uri)
+        if local is None:  # a bucket: stage a verified copy beside the runs
+            from kit.data.sync import sync
+
+            local = self.workdir.staged_data(uri)
+            sync(uri, str(local))
+        if not local.exists():
+            raise KitError(f"data.uri: {uri}: no such file or folder ({local})",
+                           hint="point data.uri at your JSONL/CSV/Parquet file or folder")
+        from kit.data.fingerprint import dataset_fingerprint
+        from kit.data.validate import validate
+
+        report = validate(str(local), max_length=self.cfg.training.max_length)
+        if not report.ok:
+            first = report.errors[0]
+            more = f" (+{len(report.errors) - 1} more)" if len(report.errors) > 1 else ""
+            raise KitError(f"data.uri: {first}{more}",
+                           hint=f"see all problems: kit data validate {local}")
+        self._data_path, self._data_id = local, dataset_fingerprint(str(local))
+        warn = f", {len(report.warnings)} warning(s)" if report.warnings else ""
+        return Outcome(f"{report.examples} examples valid{warn} [dim]({local})[/]")
+
+    def _phase_model(self) -> Outcome:
+        from kit.local.model_store import stage
+
+        self._model = stage(self.cfg)
+        return Outcome(f"{self._model.label} [dim]({self._model.path})[/]")
+
+    def _phase_finetune(self, *, new: bool = False) -> Outcome:
+        from kit.local.trainer_process import run_trainer
+        from kit.trainer.recipe import resolve
+
+        assert self._model is not None and self._data_path is not None
+        settings = resolve(self.cfg.training.model_dump())
+        key = run_fingerprint(self.cfg, data=self._data_id, model_revision=self._model.revision)
+        done = None if new else self.store.find(key, SUCCEEDED)
+        if done is not None:
+            self._run = done
+            self.state.update(run_id=done.id)
+            return Outcome(f"reusing run {done.id}: data, model and settings unchanged",
+                           skipped=True)
+        run = (None if new else self._resumable(key)) or Run(
+            id=self.store.new_id(), fingerprint=key, status="running", created=time.time(),
+            base_model=self.cfg.model.id, method=settings.get("method", self.cfg.training.method),
+            inputs={"data": self.cfg.data.uri, "model_revision": self._model.revision,
+                    "settings": settings, "kit_version": __version__})
+        spec = {"run_id": run.id, "base_model": str(self._model.path),
+                "data": str(self._data_path), "output": str(self.store.dir(run.id)),
+                "training": self.cfg.training.model_dump(), "upload_uri": None}
+        self._run = run_trainer(self.store, run, spec, self._console)
+        self.state.update(run_id=run.id)
+        m = run.metrics
+        loss = (f": loss {m['loss_first']:.3f} → {m['loss_last']:.3f}"
+                if isinstance(m.get("loss_first"), (int, float)) and
+                isinstance(m.get("loss_last"), (int, float)) else "")
+        return Outcome(f"run {run.id} succeeded{loss}")
+
+    def _resumable(self, key: str) -> Run | None:
+        """An earlier attempt at the same work that stopped: continue it (same id, its checkpoints)."""
+        for run in self.store.list():
+            if run.fingerprint == key and run.status in (INTERRUPTED, FAILED) and \
+                    run.exit_code != EXIT_BAD_DATA and (self.store.dir(run.id) / "checkpoints").is_dir():
+                return run
+        return None
+
+    # --- kit train, kit serve --run --------------------------------------------------------
+
+    def train(self, console: Console, *, detach: bool = False) -> Run:
+        """A new fine-tune run, even if one with the same inputs succeeded (`kit train`)."""
+        if detach:
+            raise KitError("--detach: the local target trains in the foreground",
+                           hint="run it in a terminal multiplexer, or use a cluster target")
+        self._console = console
+        with deployment_lock(self.workdir, "train"):
+            run_phases([("data", self._phase_data), ("model", self._phase_model),
+                        ("fine-tune", lambda: self._phase_finetune(new=True))], self.state, console)
+        assert self._run is not None
+        return self._run
+
+    def serve(self, console: Console, run_id: str) -> dict[str, Any]:
+        """Serve a chosen run (`kit serve --run ID`, also a rollback), then smoke-test it."""
+        run = self.store.get(run_id)
+        if run.status != SUCCEEDED:
+            raise KitError(f"run {run_id} is {run.status}, not succeeded: there is no model to serve",
+                           hint="pick a succeeded run from `kit runs`")
+        self._run, self._console = run, console
+        with deployment_lock(self.workdir, "serve"):
+            run_phases([("serve", self._phase_serve), ("smoke", self._phase_smoke)], self.state,
+                       console)
+        return {"run_id": run.id, "endpoint": self.state.load().get("endpoint")}
+
+    def _phase_serve(self) -> Outcome:
+        from kit.local.trainer_process import model_dir
+        from kit.serving.client import is_healthy, wait_healthy
+
+        assert self._run is not None
+        current = self.server.info()
+        if current and current.run_id == self._run.id and current.port == self.cfg.serving.port \
+                and is_healthy(current.endpoint):
+            return Outcome(f"already serving {current.run_id} at {current.endpoint}", skipped=True)
+        if current:
+            self.server.stop()
+        info = self.server.start(model_dir(self.store, self._run), self._run.id,
+                                 self.cfg.serving.port)
+        try:
+            wait_healthy(info.endpoint, HEALTH_TIMEOUT_S,
+                         still_running=lambda: self.server.info() is not None)
+        except KitError:
+            self.server.stop()
+            raise
+        self.state.update(endpoint=info.endpoint)
+        return Outcome(f"transformers serve on {info.endpoint} (pid {info.pid}, loopback only)")
+
+    def _phase_smoke(self) -> Outcome:
+        from kit.serving.smoke import smoke_test
+
+        info = self.server.info()
+        if info is None:
+            raise KitError("the server stopped before the smoke test",
+                           hint="see its log: kit logs --server")
+        result = smoke_test(info.endpoint, self.cfg.serving.smoke_prompt,
+                            system=self.cfg.serving.system_prompt)
+        reply = " ".join(result.reply.split())
+        shown = (reply[:70] + "…") if len(reply) > 70 else reply
+        if not reply:
+            return Outcome(f"chat round trip ok in {result.latency_s:.1f}s "
+                           "[yellow](the model replied with an empty message)[/]")
+        return Outcome(f"chat round trip ok in {result.latency_s:.1f}s: {shown!r}")
+
+    # --- the rest of the CLI -----------------------------------------------------------
+
+    def down(self, console: Console, *, purge: bool) -> list[str]:
+        with deployment_lock(self.workdir, "down"):
+            done = self._down()
+            if purge:
+                done += self._purge()
+        return done
+
+    def _purge(self) -> list[str]:
+        """Delete this deployment's folder; the shared model store only if no other
+        deployment in the same .kit/ still uses it. Runs under the deployment lock."""
+        done = []
+        shutil.rmtree(self.workdir.root)
+        done.append(f"removed {self.workdir}")
+        others = self.workdir.other_deployments()
+        models = self.workdir.models
+        if models.is_dir() and not others:
+            shutil.rmtree(models)
+            done.append(f"removed {models}")
+        elif models.is_dir():
+            done.append(f"kept {models}: shared with {', '.join(others)}")
+        return done
+
+    def _down(self) -> list[str]:
+        done = []
+        if self.server.stop():
+            done.append("stopped the local server; its port is free")
+        self.state.update(endpoint=None)
+        self.state.set_phase("serve", "stopped", "kit down")
+        return done
+
+    def status(self) -> dict[str, Any]:
+        from kit.serving.client import is_healthy
+
+        state = self.state.load()
+        info = self.server.info()
+        endpoint = info.endpoint if info else None
+        latest = self.store.latest_succeeded()
+        return {
+            "name": self.cfg.name, "target": "local",
+            "endpoint": endpoint,
+            "healthy": bool(endpoint and is_healthy(endpoint)),
+            "run_id": info.run_id if info else state.get("run_id") or (latest.id if latest else None),
+            "server": {"pid": info.pid, "port": info.port, "model": info.model_dir} if info else None,
+            "phases": state.get("phases", {}),
+            "workdir": str(self.workdir),
+        }
+
+    def runs(self) -> list[dict[str, Any]]:
+        return [run.to_dict(self.store.root) for run in self.store.list()]
+
+    def endpoint(self) -> tuple[str, str | None]:
+        info = self.server.info()
+        if info is None:
+            raise KitError(f"{self.cfg.name} is not serving", hint="start it with `kit up`")
+        return info.endpoint, None
+
+    def log_lines(self, run_id: str | None, *, server: bool, follow: bool) -> Iterator[str]:
+        if server:
+            path = self.server.log
+            alive = lambda: self.server.info() is not None  # noqa: E731
+        else:
+            run = self.store.get(run_id) if run_id else next(iter(self.store.list()), None)
+            if run is None:
+                raise KitError("no runs yet", hint="start one with `kit up`")
+            path = self.store.dir(run.id) / "train.log"
+            alive = lambda: self.store.get(run.id).status == "running"  # noqa: E731
+        if not path.exists():
+            raise KitError(f"no log yet at {path}")
+        yield from _tail(path, follow=follow, alive=alive)
+
+
+def _tail(path: Path, *, follow: bool, alive) -> Iterator[str]:
+    with path.open("r", encoding="utf-8", errors="replace") as fh:
+        while True:
+            line = fh.readline()
+            if line:
+                yield line.rstrip("\n")
+            elif follow and alive():
+                time.sleep(0.5)
+            else:
+                return

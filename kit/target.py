@@ -1,0 +1,57 @@
+"""The Target protocol, what every place to run offers the CLI, and `for_config`, which picks
+the Target for kit.yaml's `target:` (local, or a cluster: existing or made by a cloud stack)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterator, Protocol
+
+from rich.console import Console
+
+from kit.errors import KitError
+
+if TYPE_CHECKING:
+    from kit.config import KitConfig
+    from kit.runs import Run
+
+
+def for_config(cfg: "KitConfig") -> "Target":
+    if cfg.target == "local":
+        from kit.local.target import LocalTarget
+
+        return LocalTarget(cfg)
+    try:
+        from kit.cluster.deps import real_deps
+        from kit.cluster.target import ClusterTarget
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("kit.cluster"):
+            raise
+        raise KitError(f"target: {cfg.target}: this install has no cluster support",
+                       hint="pip install 'lima-kit[kubernetes]' (or the cloud's extra)") from None
+    return ClusterTarget(cfg, real_deps(cfg))
+
+
+class Target(Protocol):
+    def up(self, console: Console, *, detach: bool = False) -> dict[str, Any]:
+        """Run every phase of `kit up`; return the final status. With detach, return once
+        the fine-tune runs (cluster targets; `kit logs -F` reattaches)."""
+
+    def train(self, console: Console, *, detach: bool = False) -> "Run":
+        """A new fine-tune run with the current data and settings (`kit train`)."""
+
+    def serve(self, console: Console, run_id: str) -> dict[str, Any]:
+        """Serve a chosen succeeded run and smoke-test it (`kit serve --run`, also a rollback)."""
+
+    def down(self, console: Console, *, purge: bool) -> list[str]:
+        """Stop what runs, in reverse order; with purge also delete the kit's own artifacts."""
+
+    def status(self) -> dict[str, Any]:
+        """endpoint, run_id, healthy and the phase states."""
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Runs, newest first, each with id, status, artifacts and metrics."""
+
+    def log_lines(self, run_id: str | None, *, server: bool, follow: bool) -> Iterator[str]:
+        """The training log of a run (default: the latest) or the server's log."""
+
+    def endpoint(self) -> tuple[str, str | None]:
+        """The base URL of the serving endpoint and the API key to use with it."""

@@ -1,0 +1,108 @@
+"""Every file the kit keeps for a deployment: `.kit/<name>/` beside kit.yaml, plus the two
+folders deployments of one .kit/ share (the default Pulumi backend and the model store).
+One object owns the names, so no module spells a path of another's.
+
+    .kit/<name>/state.json          phase outcomes and facts (kit.pipeline.DeploymentState)
+    .kit/<name>/runs/<id>/run.json  one record per fine-tune run, every target (kit.runs)
+    .kit/<name>/runs/<id>/...       local target: what the trainer writes
+    .kit/<name>/server/             local target: the server's pidfile and log
+    .kit/<name>/data/<hash>/        local target: a verified copy of bucket data
+    .kit/<name>/cluster.json        cluster targets: the stack's outputs
+    .kit/<name>/kubeconfig          cloud targets: the new cluster's kubeconfig (0600)
+    .kit/<name>/images.json         images lock: name -> repository@sha256 (kit.images)
+    .kit/<name>/pulumi-passphrase   file:// state: the secrets passphrase (0600)
+    .kit/<name>/kit.lock            one `kit up`/`down` at a time (kit.lock)
+    .kit/models/                    staged base models, shared (local target)
+    .kit/state/                     default Pulumi backend, shared (file://)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+# Folders beside the deployments in .kit/: no deployment may take these names.
+SHARED_STATE = "state"
+SHARED_MODELS = "models"
+RESERVED_NAMES = (SHARED_STATE, SHARED_MODELS)
+
+
+@dataclass(frozen=True)
+class Workdir:
+    kit_dir: Path   # <kit.yaml folder>/.kit
+    name: str       # the deployment's name
+
+    @property
+    def root(self) -> Path:
+        return self.kit_dir / self.name
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state.json"
+
+    @property
+    def runs(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def server(self) -> Path:
+        return self.root / "server"
+
+    def staged_data(self, uri: str) -> Path:
+        return self.root / "data" / hashlib.sha256(uri.encode()).hexdigest()[:16]
+
+    @property
+    def cluster_outputs(self) -> Path:
+        return self.root / "cluster.json"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.root / "kubeconfig"
+
+    @property
+    def images_lock(self) -> Path:
+        return self.root / "images.json"
+
+    @property
+    def passphrase(self) -> Path:
+        return self.root / "pulumi-passphrase"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / "kit.lock"
+
+    @property
+    def stack_export(self) -> Path:
+        return self.root / "stack-export.json"
+
+    @property
+    def models(self) -> Path:
+        return self.kit_dir / SHARED_MODELS
+
+    @property
+    def state_backend(self) -> Path:
+        return self.kit_dir / SHARED_STATE
+
+    def exists(self) -> bool:
+        return self.root.exists()
+
+    def other_deployments(self) -> list[str]:
+        """Names of the other deployments in the same .kit/ folder."""
+        if not self.kit_dir.is_dir():
+            return []
+        return sorted(p.name for p in self.kit_dir.iterdir()
+                      if p.is_dir() and p.name not in RESERVED_NAMES and p.name != self.name)
+
+    def __str__(self) -> str:
+        return str(self.root)
+
+
+def write_private(path: Path, text: str, *, exclusive: bool = False) -> None:
+    """Write a secret file readable by its owner only (0600), whatever the umask."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
+    fd = os.open(path, flags, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)

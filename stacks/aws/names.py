@@ -1,0 +1,45 @@
+"""Names the AWS stack gives its resources, as plain functions (no SDK): the stack, the
+default outputs (`kit render` before anything exists), adoption, purge and the leak report
+all derive them here, so they always agree."""
+
+from __future__ import annotations
+
+# On every resource (provider default tags): `kit down`'s leak report searches for it.
+STACK_TAG = "lima-kit:stack"
+
+# The kit's own resources that outlive `kit down` (retainOnDelete unless --purge). Their
+# names are deterministic per stack and account, so the next `kit up` can find and adopt them.
+KIT_BUCKETS = ("artifacts", "models")
+KEY = "key"
+KEY_ALIAS = "key-alias"
+ADOPTABLE = (*KIT_BUCKETS, KEY, KEY_ALIAS)
+
+
+def kit_bucket_name(name: str, purpose: str, account: str) -> str:
+    """Globally unique and predictable: the platform layer knows it before it exists, and a
+    later deployment of the same stack finds what an earlier one kept."""
+    return f"{name}-{purpose}-{account}"
+
+
+def key_alias_name(name: str) -> str:
+    return f"alias/lima-kit/{name}"
+
+
+def short_name(name: str) -> str:
+    """Name prefix that fits ECR's 30-character pull-through prefixes ("<short>/docker-hub")."""
+    return name[:19].rstrip("-")
+
+
+def registry_host(account: str, region: str) -> str:
+    return f"{account}.dkr.ecr.{region}.amazonaws.com"
+
+
+def registry_prefix(name: str, account: str, region: str) -> str:
+    """Everything up to and including <short> in the images' paths (stacks/aws/registry.py)."""
+    return f"{registry_host(account, region)}/{short_name(name)}"
+
+
+def service_accounts(name: str) -> dict[str, str]:
+    """The ServiceAccounts charts/ create (their release names, kit.render.values.release_name)
+    in the kit's namespace; Pod Identity binds the roles to exactly these."""
+    return {"trainer": f"{name}-finetune", "server": f"{name}-server"}

@@ -1,0 +1,41 @@
+"""kit.yaml's `aws:` section: the one declaration of every AWS option. The stack reads it
+from the validated kit.yaml it receives; nothing else restates it."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class AwsOptions(BaseModel):
+    """AWS-only options. Defaults: a new private VPC the kit creates and owns."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    # The account the stack deploys into. Optional, but when set `kit up` refuses credentials
+    # of another account, and `kit render` / `kit plan --offline` name the real buckets.
+    account_id: str | None = Field(default=None, pattern=r"^\d{12}$")
+    vpc_id: str | None = Field(default=None, pattern=r"^vpc-[0-9a-f]{8,17}$")
+    subnet_ids: list[str] = Field(default_factory=list)
+    vpc_cidr: str = "10.42.0.0/16"
+    az_count: int = Field(default=3, ge=2, le=3)
+    vpc_endpoints: bool = True
+    kubernetes_version: str = Field(default="1.33", pattern=r"^1\.\d{2}$")
+    operator_role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
+    data_kms_key_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:kms:.+$")
+    ghcr_credential_arn: str | None = None
+    docker_hub_credential_arn: str | None = None
+
+    @field_validator("account_id", mode="before")
+    @classmethod
+    def _account_as_text(cls, value: object) -> object:
+        """YAML reads an unquoted account id as a number; it is an id, not a quantity."""
+        return str(value).zfill(12) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @model_validator(mode="after")
+    def _existing_vpc(self) -> "AwsOptions":
+        if bool(self.vpc_id) != bool(self.subnet_ids):
+            raise ValueError("aws.vpc_id: an existing VPC needs both vpc_id and subnet_ids")
+        if self.vpc_id and len(self.subnet_ids) < 2:
+            raise ValueError("aws.subnet_ids: an existing VPC needs at least 2 private subnets "
+                             "in different availability zones")
+        return self

@@ -1,0 +1,115 @@
+"""AWS preflight (`kit doctor`): credentials (and the account kit.yaml names), GPU quota for a
+full pool, and the S3 bucket of Pulumi state. Each check answers in seconds, creates nothing,
+and says how to fix what is missing."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from kit.errors import KitError
+from stacks.clouds import Check
+
+if TYPE_CHECKING:
+    from kit.config import KitConfig
+
+# Quota names (Service Quotas, service "ec2") by instance family and capacity type; the most
+# specific name that exists in the account's list wins.
+QUOTA_NAMES = {("g", False): ["Running On-Demand G and VT instances"],
+               ("g", True): ["All G and VT Spot Instance Requests"],
+               ("p", False): ["Running On-Demand P instances"],
+               ("p", True): ["All P5 Spot Instance Requests", "All P Spot Instance Requests"]}
+
+
+def checks(cfg: "KitConfig") -> list[Callable[["KitConfig"], Check]]:
+    # Imported here, on the calling thread: the checks then run on parallel threads, and two
+    # threads importing one package for the first time can deadlock on the import lock.
+    import boto3  # noqa: F401
+    import botocore.config  # noqa: F401
+    import botocore.exceptions  # noqa: F401
+
+    return [identity, gpu_quota]
+
+
+def _boto_config():
+    from botocore.config import Config
+
+    return Config(connect_timeout=3, read_timeout=5, retries={"max_attempts": 1})
+
+
+def identity(cfg: "KitConfig") -> Check:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    try:
+        ident = boto3.client("sts", region_name=cfg.region, config=_boto_config()).get_caller_identity()
+    except NoCredentialsError:
+        return Check("aws credentials", False, "none found",
+                     "`aws sso login` / `aws configure`, or set AWS_PROFILE")
+    except (BotoCoreError, ClientError) as exc:
+        return Check("aws credentials", False, " ".join(str(exc).split())[:160],
+                     "refresh them: `aws sso login`, or check AWS_PROFILE")
+    wanted = cfg.aws.account_id
+    if wanted and ident["Account"] != wanted:
+        return Check("aws credentials", False,
+                     f"account {ident['Account']}, but aws.account_id is {wanted}",
+                     "switch credentials (AWS_PROFILE), or correct aws.account_id")
+    return Check("aws credentials", True, f"account {ident['Account']} as {ident['Arn']}")
+
+
+def gpu_need(cfg: "KitConfig") -> tuple[str, int]:
+    """(smallest instance type of the GPU pool, vCPUs a full pool needs)."""
+    from stacks.aws import SUPPORT
+
+    offer = SUPPORT.gpu_offer(cfg.gpu.type, cfg.gpu.count)
+    return offer.machine_types[0], offer.vcpus * cfg.gpu.max_nodes
+
+
+def gpu_quota(cfg: "KitConfig") -> Check:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        client = boto3.client("service-quotas", region_name=cfg.region, config=_boto_config())
+        quotas = {q["QuotaName"]: q for page in client.get_paginator("list_service_quotas")
+                  .paginate(ServiceCode="ec2") for q in page["Quotas"]}
+    except (BotoCoreError, ClientError) as exc:
+        return Check("gpu quota", False, f"cannot read Service Quotas: {' '.join(str(exc).split())[:120]}",
+                     "allow servicequotas:ListServiceQuotas, or check the quota in the console")
+    return quota_check(cfg, quotas)
+
+
+def quota_check(cfg: "KitConfig", quotas: dict[str, dict[str, Any]]) -> Check:
+    """The GPU pool's vCPU need against the account's EC2 quotas (QuotaName -> quota)."""
+    try:
+        instance, need = gpu_need(cfg)
+    except KitError as exc:
+        return Check("gpu quota", False, exc.message, exc.hint)
+    wanted = QUOTA_NAMES[(instance[0], cfg.gpu.spot)]
+    quota = next((quotas[n] for n in wanted if n in quotas), None)
+    if quota is None:
+        return Check("gpu quota", False, f"no quota named {wanted[0]!r} in {cfg.region}",
+                     "check EC2 quotas in the Service Quotas console")
+    have = int(quota.get("Value", 0))
+    what = f"{quota['QuotaName']}: {have} vCPUs; {cfg.gpu.max_nodes} x {instance} need {need}"
+    if have < need:
+        return Check("gpu quota", False, what,
+                     f"aws service-quotas request-service-quota-increase --service-code ec2 "
+                     f"--quota-code {quota['QuotaCode']} --desired-value {need} --region {cfg.region}")
+    return Check("gpu quota", True, what)
+
+
+def state_bucket(cfg: "KitConfig") -> Check:
+    """s3:// Pulumi state: the bucket answers."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from kit.data.storage import parse_uri
+
+    url = cfg.state_url
+    bucket = parse_uri(url).bucket
+    try:
+        boto3.client("s3", region_name=cfg.region, config=_boto_config()).head_bucket(Bucket=bucket)
+    except (BotoCoreError, ClientError) as exc:
+        return Check("state", False, f"{url}: {' '.join(str(exc).split())[:140]}",
+                     f"create it (private, versioned): aws s3 mb s3://{bucket}")
+    return Check("state", True, url)

@@ -1,0 +1,51 @@
+"""The AWS part of the Pulumi program: private VPC, EKS, GPU pool, buckets, identity and
+registry, wired in order.
+
+Returns the contract's ClusterOutputs with plain values (names are predictable, so the
+platform layer and the charts can be rendered before anything exists) and the Kubernetes
+provider for the new cluster.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from kit.errors import KitError
+from stacks.aws import SUPPORT, autoscaler, cluster, gpu_pool, identity, keys, network, registry, storage
+from stacks.aws.common import make_ctx
+from stacks.aws.names import ADOPTABLE
+from stacks.contract import ClusterOutputs
+from stacks.settings import StackSettings
+
+
+def build(settings: StackSettings) -> tuple[ClusterOutputs, pulumi.Output[str], k8s.Provider]:
+    cfg = settings.kit
+    unknown = sorted(set(settings.adopt) - set(ADOPTABLE))
+    if unknown:
+        raise KitError(f"stack config lima-kit:adopt: no adoptable resource named {unknown[0]!r}",
+                       hint=f"adoptable: {', '.join(ADOPTABLE)}")
+    ctx = make_ctx(cfg.name, cfg.region or "", cfg.aws, settings.purge, settings.adopt)
+    key = keys.key(ctx)
+    buckets = storage.buckets(ctx, cfg.data.uri, key.arn)
+    net = network.network(ctx, cfg.network.egress, [buckets.artifacts.arn, buckets.models.arn],
+                          buckets.data.arn, key.arn)
+    registry.registry(ctx, key.arn)
+    eks = cluster.cluster(ctx, net, cfg.network.operator_cidrs, key.arn)
+    node_role = identity.node_role(ctx, ctx.short)
+    pools = gpu_pool.pools(ctx, net, eks, node_role, cfg.gpu.type, cfg.gpu.count,
+                           cfg.gpu.max_nodes, cfg.gpu.spot, key.arn)
+    cluster.addons_after_nodes(ctx, eks, [pools.system])
+    namespace = cfg.kubernetes.namespace
+    identity.workloads(ctx, eks, namespace, buckets, cfg.data.uri, key.arn)
+    provider = k8s.Provider("eks", kubeconfig=eks.kubeconfig, enable_server_side_apply=True,
+                            delete_unreachable=True,
+                            opts=pulumi.ResourceOptions(depends_on=[pools.system, *eks.addons]))
+    autoscaler.autoscaler(ctx, eks, pools, provider)
+    outputs = ClusterOutputs(
+        cloud="aws", cluster_name=eks.name, namespace=namespace,
+        artifacts_uri=f"s3://{buckets.names['artifacts']}",
+        models_uri=f"s3://{buckets.names['models']}", data_uri=cfg.data.uri,
+        registry_prefix=registry.registry_prefix(ctx), internal_lb_annotations=dict(SUPPORT.internal_lb),
+        private_cidrs=[net.cidr])
+    return outputs, eks.kubeconfig, provider

@@ -1,0 +1,164 @@
+"""The per-cloud seam: everything the rest of the kit needs to know about a place to run.
+
+Each folder stacks/<cloud>/ (and stacks/kubernetes/ for an existing cluster) exports one
+CloudSupport object from its __init__, built from plain data and "module:function" names that
+are imported only when called: importing a support object never imports a cloud SDK, so
+`kit --help`, `kit render` and the config checks stay fast and work without the extras.
+
+Neutral code asks `cloud_support(cfg.target)` and never branches on a cloud name. Adding a
+cloud is one folder plus one line in REGISTRY below (docs/design.md says which files).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from kit.errors import KitError
+
+if TYPE_CHECKING:
+    from kit.config import KitConfig
+    from stacks.contract import ClusterOutputs
+
+# target -> the package whose __init__ defines SUPPORT. One line per cloud.
+REGISTRY: dict[str, str] = {
+    "aws": "stacks.aws",
+    "kubernetes": "stacks.kubernetes",
+}
+
+
+@dataclass
+class Check:
+    """One preflight result (`kit doctor`): what, whether it holds, and the fix if not."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+
+    def line(self) -> str:
+        mark = "ok  " if self.ok else "FAIL"
+        fix = f" -> {self.fix}" if self.fix and not self.ok else ""
+        return f"{mark} {self.name}: {self.detail}{fix}"
+
+
+@dataclass(frozen=True)
+class Egress:
+    """An address every kit pod that talks to storage also needs (identity agents, APIs)."""
+
+    cidr: str
+    port: int
+    why: str
+
+
+@dataclass(frozen=True)
+class GpuOffer:
+    """One row of a cloud's GPU catalog: a GPU type at a GPU count per node."""
+
+    gpu_type: str
+    gpus: int
+    machine_types: tuple[str, ...]  # several, so on-demand and spot find capacity; smallest first
+    vcpus: int                      # of the smallest machine type (quota checks)
+    memory_gib: int                 # of the smallest machine type
+
+
+def lazy(ref: str) -> Callable[..., Any]:
+    """A function named "module:attr", imported on its first call (keeps SDKs off start-up)."""
+    module, _, attr = ref.partition(":")
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), attr)(*args, **kwargs)
+
+    call.__name__ = attr
+    call.__qualname__ = ref
+    return call
+
+
+def _nothing(*_args: Any, **_kwargs: Any) -> Any:
+    return None
+
+
+def _no_checks(_cfg: "KitConfig") -> list:
+    return []
+
+
+def _no_lines(*_args: Any, **_kwargs: Any) -> list[str]:
+    return []
+
+
+def _no_adoptions(_cfg: "KitConfig", _deployment: dict[str, Any]) -> dict[str, str]:
+    return {}
+
+
+@dataclass(frozen=True)
+class CloudSupport:
+    """What one target brings. Data first; behaviour as lazily imported functions."""
+
+    target: str
+    extra: str                                     # pip extra that installs its SDKs
+    modules: tuple[str, ...]                       # Python modules that extra must provide
+    build: str                                     # "module:function" of the Pulumi program part
+    # (KitConfig) -> ClusterOutputs before anything exists: the names the stack will really use.
+    default_outputs: Callable[["KitConfig"], "ClusterOutputs"]
+    needs_region: bool = True                      # kit.yaml's region: is required
+    creates_cluster: bool = True                   # False: an existing cluster (kubeconfig context)
+    bucket_scheme: str = ""                        # data and kit buckets ("" = any bucket scheme)
+    internal_lb: dict[str, str] = field(default_factory=dict)   # Service annotations: internal
+    identity_annotation: str = ""                  # ServiceAccount annotation key
+    identity_pod_labels: dict[str, str] = field(default_factory=dict)
+    egress: tuple[Egress, ...] = ()
+    # Why storage or identity needs HTTPS to public addresses ("" = private CIDRs suffice).
+    https_anywhere: str = ""
+    device_plugin: bool = True                     # the kit installs the NVIDIA device plugin
+    gpu_catalog: tuple[GpuOffer, ...] = ()
+    # Pulumi state in this cloud's buckets: URL scheme and default secrets provider template
+    # ({region} is kit.yaml's region).
+    state_scheme: str = ""
+    secrets_provider: str = ""
+    state_check: Callable[["KitConfig"], Check | None] = _nothing
+    # (cfg) -> the cloud's own check functions (credentials, quotas), each (cfg) -> Check.
+    preflight: Callable[["KitConfig"], list[Callable[["KitConfig"], Check]]] = _no_checks
+    adopt: Callable[["KitConfig", dict[str, Any]], dict[str, str]] = _no_adoptions
+    purge_kept: Callable[["KitConfig"], list[str]] = _no_lines
+    # (cfg, saved cluster outputs, purge) -> lines about what is still tagged with the stack.
+    leak_report: Callable[["KitConfig", dict[str, Any], bool], list[str]] = _no_lines
+    plan_mocks: str = ""                           # "module:Class" answering its data sources
+    plan_concerns: tuple[tuple[str, str], ...] = ()  # (resource type prefix, concern) for reports
+    init_section: str = ""                         # its kit.yaml section, as `kit init` writes it
+
+    def offers(self, gpu_type: str) -> list[GpuOffer]:
+        return [o for o in self.gpu_catalog if o.gpu_type == gpu_type]
+
+    def gpu_offer(self, gpu_type: str, count: int) -> GpuOffer:
+        """The catalog row for gpu.type x gpu.count, or a one-line error listing what exists."""
+        offers = self.offers(gpu_type)
+        if not offers:
+            have = sorted({o.gpu_type for o in self.gpu_catalog})
+            raise KitError(f"gpu.type: {gpu_type} is not offered on {self.target}",
+                           hint=f"{self.target} has {', '.join(have)}")
+        for offer in offers:
+            if offer.gpus == count:
+                return offer
+        counts = sorted(o.gpus for o in offers)
+        raise KitError(f"gpu.count: {gpu_type} nodes on {self.target} come with {counts} GPUs, "
+                       f"not {count}", hint=f"set gpu.count to one of {counts}")
+
+
+def cloud_support(target: str) -> CloudSupport:
+    """The support object of a target (not for `local`, which runs no cluster)."""
+    ref = REGISTRY.get(target)
+    if ref is None:
+        raise KitError(f"target: {target} is not supported by this version of lima-kit",
+                       hint=f"supported cluster targets: {', '.join(REGISTRY)}")
+    return importlib.import_module(ref).SUPPORT
+
+
+def all_supports() -> list[CloudSupport]:
+    return [cloud_support(t) for t in REGISTRY]
+
+
+def for_state(url: str) -> CloudSupport | None:
+    """The cloud whose buckets hold Pulumi state at `url` (None: file:// or unknown)."""
+    scheme = url.split("://", 1)[0]
+    return next((s for s in all_supports() if s.state_scheme and s.state_scheme == scheme), None)

@@ -1,0 +1,38 @@
+"""The existing cluster's part of the Pulumi program: a provider for kubernetes.context, and
+the outputs the platform layer and the charts need."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kit.errors import KitError
+from stacks.contract import ClusterOutputs
+
+if TYPE_CHECKING:
+    from kit.config import KitConfig
+    from stacks.settings import StackSettings
+
+
+def default_outputs(cfg: "KitConfig") -> ClusterOutputs:
+    """The kit's buckets sit beside the data, in the same storage service."""
+    from kit.data.storage import BUCKET_FORMS, parse_uri
+
+    loc = parse_uri(cfg.data.uri)
+    if loc.scheme == "file":
+        raise KitError(f"data.uri: {cfg.data.uri!r} is not a bucket the cluster can read",
+                       hint=f"upload the data to a {BUCKET_FORMS} prefix: kit data push PATH URI")
+    prefix = f"{loc.scheme}://" + (f"{loc.account}/" if loc.account else "")
+    return ClusterOutputs(
+        cloud="kubernetes", cluster_name=cfg.kubernetes.context or "current",
+        namespace=cfg.kubernetes.namespace,
+        artifacts_uri=f"{prefix}{cfg.name}-artifacts", models_uri=f"{prefix}{cfg.name}-models",
+        data_uri=cfg.data.uri)
+
+
+def build(settings: "StackSettings") -> tuple[ClusterOutputs, None, Any]:
+    import pulumi_kubernetes as k8s
+
+    cfg = settings.kit
+    provider = k8s.Provider("cluster", context=cfg.kubernetes.context or None,
+                            enable_server_side_apply=True)
+    return default_outputs(cfg), None, provider

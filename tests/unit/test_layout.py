@@ -1,0 +1,142 @@
+"""The shape of the code: neutral code never names a cloud, no module imports itself in a
+circle (function-level imports counted), modules stay small, and every relative link in the
+README resolves. Each check reads the source as it is, so it fails on the first regression."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CLOUD_BRANCH = re.compile(r"""(==|!=|in [(\[])\s*['"](aws|gcp|azure)['"]""")
+REF = re.compile(r"^((?:kit|stacks)(?:\.\w+)+):\w+$")   # "module:attr", imported on first use
+
+
+def modules(*packages: str) -> dict[str, Path]:
+    out = {}
+    for package in packages:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            out[name] = path
+    return out
+
+
+def imports_of(path: Path, name: str, known: set[str], *, lazy_refs: bool) -> set[str]:
+    """Every kit/stacks module `path` imports, at any depth of the file (and, with lazy_refs,
+    every "module:attr" string it names for a lazy import); type-checking imports aside."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
+                   and "TYPE_CHECKING" in ast.unparse(block.test) for n in ast.walk(block)}
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:     # `if TYPE_CHECKING:` imports never run
+            continue
+        targets: list[str] = []
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1]
+                                + ([base] if base else []))
+            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base
+                       for a in node.names]
+        elif lazy_refs and isinstance(node, ast.Constant) and isinstance(node.value, str):
+            match = REF.match(node.value)
+            targets = [match.group(1)] if match else []
+        found.update(t for t in targets if t in known and t != name)
+    return found
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_cycle_in_kit_counting_function_level_imports():
+    found = modules("kit")
+    graph = {n: imports_of(p, n, set(found), lazy_refs=True) for n, p in found.items()}
+    assert cycles(graph) == []
+
+
+def test_no_import_cycle_across_kit_and_stacks_at_import_time():
+    found = modules("kit", "stacks")
+    graph = {n: imports_of(p, n, set(found), lazy_refs=False) for n, p in found.items()}
+    assert cycles(graph) == []
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_neutral_code_never_branches_on_a_cloud_name():
+    hits = [f"{p.relative_to(ROOT)}:{i}" for p in (ROOT / "kit").rglob("*.py")
+            for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+            if CLOUD_BRANCH.search(line)]
+    assert hits == []
+
+
+def test_bucket_uri_literals_live_in_the_storage_backends_only():
+    backends = {ROOT / "kit" / "data" / "storage.py", *(ROOT / "kit" / "data" / "stores").glob("*.py")}
+    hits = [f"{p.relative_to(ROOT)}:{i}" for p in (ROOT / "kit").rglob("*.py") if p not in backends
+            for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+            if re.search(r"\b(s3|gs|az)://", line)]
+    assert hits == []
+
+
+@pytest.mark.parametrize("package", ["kit", "stacks"])
+def test_no_module_past_400_lines(package):
+    long = {str(p.relative_to(ROOT)): n for p in (ROOT / package).rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 400}
+    assert long == {}
+
+
+def test_no_stacks_package_shadows_the_standard_library():
+    import sys
+
+    shadowing = [p.name for p in (ROOT / "stacks").iterdir()
+                 if p.is_dir() and p.name in sys.stdlib_module_names]
+    assert shadowing == []
+
+
+def test_every_relative_link_in_the_readme_resolves():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
+    relative = [link for link in links if not re.match(r"^[a-z]+:", link)]
+    assert relative, "the README links no file: the check would prove nothing"
+    assert [link for link in relative if not (ROOT / link).exists()] == []
