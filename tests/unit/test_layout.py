@@ -126,11 +126,15 @@ def test_no_module_past_400_lines(package):
     assert long == {}
 
 
-def test_no_stacks_package_shadows_the_standard_library():
+def test_no_stacks_package_shadows_a_module_the_program_may_import():
+    """`pulumi up` puts stacks/ first on sys.path: a folder named like the standard library's
+    or an installed package's module (platform, kubernetes) would be imported in its place."""
+    import importlib.util
     import sys
 
     shadowing = [p.name for p in (ROOT / "stacks").iterdir()
-                 if p.is_dir() and p.name in sys.stdlib_module_names]
+                 if p.is_dir() and not p.name.startswith("__")
+                 and (p.name in sys.stdlib_module_names or importlib.util.find_spec(p.name))]
     assert shadowing == []
 
 
