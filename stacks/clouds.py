@@ -123,6 +123,8 @@ class CloudSupport:
     purge_kept: Callable[["KitConfig"], list[str]] = _no_lines
     # (cfg, saved cluster outputs, purge) -> lines about what is still tagged with the stack.
     leak_report: Callable[["KitConfig", dict[str, Any], bool], list[str]] = _no_lines
+    # (cfg, registry) -> (username, password) for pushing the kit's images, or None.
+    registry_login: Callable[["KitConfig", str], tuple[str, str] | None] = _nothing
     plan_mocks: str = ""                           # "module:Class" answering its data sources
     plan_concerns: tuple[tuple[str, str], ...] = ()  # (resource type prefix, concern) for reports
     init_section: str = ""                         # its kit.yaml section, as `kit init` writes it

@@ -20,10 +20,14 @@ def _mark_debug(ctx: click.Context, param: click.Parameter, value: bool) -> bool
     return value
 
 
+def debug_option(fn: Callable) -> Callable:
+    return click.option("--debug", is_flag=True, expose_value=False, callback=_mark_debug,
+                        is_eager=True, help="Show tracebacks and verbose logs.")(fn)
+
+
 def file_option(fn: Callable) -> Callable:
     """-f/--file and --debug, shared by every command that reads kit.yaml."""
-    fn = click.option("--debug", is_flag=True, expose_value=False, callback=_mark_debug,
-                      is_eager=True, help="Show tracebacks and verbose logs.")(fn)
+    fn = debug_option(fn)
     return click.option("-f", "--file", "config_file", default="kit.yaml", show_default=True,
                         type=click.Path(dir_okay=True, path_type=Path),
                         help="Path to kit.yaml.")(fn)

@@ -35,6 +35,7 @@ SUPPORT = CloudSupport(
     adopt=lazy("stacks.aws.kept:adoptions"),
     purge_kept=lazy("stacks.aws.kept:purge"),
     leak_report=lazy("stacks.aws.leaks:report"),
+    registry_login=lazy("stacks.aws.registry_login:credentials"),
     plan_mocks="stacks.aws.mocks:AwsMocks",
     init_section=(
         "aws:\n"

@@ -10,7 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from kit.errors import KitError
-from kit.images import IMAGES, import_lock, load_lock, resolve_digest, write_lock
+from kit.images import IMAGES, import_lock, load_lock, lock_images, write_lock
+from kit.images.registry import resolve_digest
 from kit.workdir import Workdir
 
 
@@ -65,24 +66,23 @@ def registry():
 def via(registry: str):
     def resolver(repository: str, tag: str) -> str:
         path = repository.partition("/")[2]
-        return resolve_digest(f"{registry}/{path}", tag, scheme="http")
+        return resolve_digest(f"{registry}/{path}", tag)
     return resolver
 
 
 def test_resolves_through_the_token_flow(registry):
-    digest = resolve_digest(f"{registry}/huggingface/text-generation-inference", "3.3.7",
-                            scheme="http")
+    digest = resolve_digest(f"{registry}/huggingface/text-generation-inference", "3.3.7")
     assert digest == digest_of("/v2/huggingface/text-generation-inference/manifests/3.3.7")
 
 
 def test_unknown_tag_is_one_clear_error(registry):
     with pytest.raises(KitError, match="no such tag"):
-        resolve_digest(f"{registry}/huggingface/text-generation-inference", "9.9.9", scheme="http")
+        resolve_digest(f"{registry}/huggingface/text-generation-inference", "9.9.9")
 
 
 def test_unreachable_registry_says_where_to_run_it():
     with pytest.raises(KitError) as info:
-        resolve_digest("127.0.0.1:9/x/y", "1", scheme="http")
+        resolve_digest("127.0.0.1:9/x/y", "1")
     assert "cannot reach" in info.value.message and "--from" in info.value.hint
 
 
@@ -101,3 +101,13 @@ def test_import_refuses_a_tag(tmp_path):
     with pytest.raises(KitError, match="not pinned by digest"):
         import_lock(Workdir(tmp_path / ".kit", "acme"), bad)
     assert not Workdir(tmp_path / ".kit", "acme").images_lock.exists()
+
+
+def test_lock_resolves_the_kits_own_images_where_they_were_pushed(registry, tmp_path):
+    """`kit images lock --registry` after `kit images push`: kit and trainer from that registry,
+    the upstream images unchanged (here from the same loopback registry's paths)."""
+    workdir = Workdir(tmp_path / ".kit", "acme")
+    refs = lock_images(workdir, names=["kit", "trainer"], registry=f"{registry}/lima-kit")
+    assert refs["kit"] == f"{registry}/lima-kit/kit@" + digest_of(f"/v2/lima-kit/kit/manifests/{IMAGES['kit'].tag}")
+    assert refs["trainer"].startswith(f"{registry}/lima-kit/trainer@sha256:")
+    assert load_lock(workdir.images_lock) == refs

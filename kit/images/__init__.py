@@ -24,9 +24,6 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +89,7 @@ def check(refs: Mapping[str, object], *, source: str) -> dict[str, str]:
 UPSTREAM_SEGMENTS = {"ghcr.io": "ghcr", "docker.io": "docker-hub", "registry-1.docker.io": "docker-hub",
                      "registry.k8s.io": "k8s", "public.ecr.aws": "ecr-public"}
 KIT_REPOSITORY_PREFIX = "ghcr.io/lima-kit/"
+KIT_IMAGES = ("kit", "trainer")     # built from images/ by `kit images build`
 
 
 def through_mirror(ref: str, registry_prefix: str) -> str:
@@ -130,82 +128,22 @@ def resolve(workdir: Workdir, needed: list[str], images: Mapping[str, str] | Non
     return {n: through_mirror(refs[n], registry_prefix) for n in needed}
 
 
-# --- `kit images lock`: ask the registries -------------------------------------------------
-
-# Docker Hub's API host differs from the name in references.
-API_HOSTS = {"docker.io": "registry-1.docker.io"}
-ACCEPT = ", ".join([
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-])
-DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
-
-
-def _split(repository: str) -> tuple[str, str]:
-    host, _, path = repository.partition("/")
-    return host, path
-
-
-def _request(url: str, *, method: str = "GET", token: str | None = None,
-             timeout: float = 20.0) -> tuple[int, dict[str, str], bytes]:
-    request = urllib.request.Request(url, method=method, headers={"Accept": ACCEPT})
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers or {}), b""
-
-
-def _challenge(header: str) -> dict[str, str]:
-    """Parse `Bearer realm="...",service="...",scope="..."`."""
-    return dict(re.findall(r'(\w+)="([^"]*)"', header))
-
-
-def resolve_digest(repository: str, tag: str, *, scheme: str = "https") -> str:
-    """The manifest digest of repository:tag, asked of its registry."""
-    host, path = _split(repository)
-    base = f"{scheme}://{API_HOSTS.get(host, host)}/v2/{path}/manifests/{tag}"
-    where = f"{repository}:{tag}"
-    try:
-        status, headers, _ = _request(base, method="HEAD")
-        if status == 401:
-            auth = {k.lower(): v for k, v in headers.items()}.get("www-authenticate", "")
-            params = _challenge(auth)
-            if "realm" not in params:
-                raise KitError(f"{where}: the registry wants credentials this command lacks")
-            query = urllib.parse.urlencode({k: v for k, v in params.items() if k != "realm"})
-            status_t, _, body = _request(f"{params['realm']}?{query}")
-            if status_t != 200:
-                raise KitError(f"{where}: the registry refused an anonymous token (HTTP {status_t})")
-            data = json.loads(body or b"{}")
-            token = data.get("token") or data.get("access_token")
-            status, headers, _ = _request(base, method="HEAD", token=token)
-    except (OSError, urllib.error.URLError) as exc:
-        raise KitError(f"{where}: cannot reach {host}: {exc}",
-                       hint="run `kit images lock` where the registry is reachable, "
-                            "or write the lock by hand and pass it with --from") from None
-    if status == 404:
-        raise KitError(f"{where}: no such tag in the registry")
-    if status != 200:
-        raise KitError(f"{where}: the registry answered HTTP {status}")
-    digest = {k.lower(): v for k, v in headers.items()}.get("docker-content-digest", "")
-    if not DIGEST.match(digest):
-        raise KitError(f"{where}: the registry sent no usable Docker-Content-Digest")
-    return digest
-
-
-def lock_images(workdir: Workdir, *, names: list[str] | None = None) -> dict[str, str]:
+def lock_images(workdir: Workdir, *, names: list[str] | None = None,
+                registry: str | None = None, tags: Mapping[str, str] | None = None) -> dict[str, str]:
     """Resolve every image (or `names`) at its registry and write the lock; returns
-    {name: repo@sha256:...}."""
-    return write_lock(workdir, names, resolve_digest)
+    {name: repo@sha256:...}. With `registry`, the kit's own images are resolved where
+    `kit images push` put them (<registry>/<name>:<version>) instead of their release repository;
+    `tags` names another tag for an image (the trainer's CPU flavour: <version>-cpu)."""
+    from kit.images.registry import resolve_digest
+
+    def resolver(repository: str, tag: str) -> str:
+        return resolve_digest(repository, tag)
+
+    return write_lock(workdir, names, resolver, registry=registry, tags=tags)
 
 
-def write_lock(workdir: Workdir, names: list[str] | None,
-               resolver: Callable[[str, str], str]) -> dict[str, str]:
+def write_lock(workdir: Workdir, names: list[str] | None, resolver: Callable[[str, str], str],
+               *, registry: str | None = None, tags: Mapping[str, str] | None = None) -> dict[str, str]:
     """Resolve `names` (default: every image) with resolver(repository, tag) -> digest, merge
     them into the deployment's lock and write it atomically."""
     wanted = names or list(IMAGES)
@@ -213,18 +151,29 @@ def write_lock(workdir: Workdir, names: list[str] | None,
     if unknown:
         raise KitError(f"unknown image name(s): {', '.join(unknown)}",
                        hint=f"known names: {', '.join(IMAGES)}")
-    path = workdir.images_lock
-    current = json.loads(path.read_text()) if path.exists() else {}
+    current = current_lock(workdir)
     for name in wanted:
         image = IMAGES[name]
-        current[name] = f"{image.repository}@{resolver(image.repository, image.tag)}"
-    refs = check(current, source=str(path))
-    write_json(path, refs)
-    return refs
+        repository = image.repository
+        if registry and name in KIT_IMAGES:
+            repository = f"{registry.rstrip('/')}/{name}"
+        tag = (tags or {}).get(name, image.tag)
+        current[name] = f"{repository}@{resolver(repository, tag)}"
+    return write_refs(workdir, current)
+
+
+def current_lock(workdir: Workdir) -> dict[str, str]:
+    """The deployment's images lock as it is ({} when there is none yet)."""
+    return load_lock(workdir.images_lock) if workdir.images_lock.exists() else {}
+
+
+def write_refs(workdir: Workdir, refs: Mapping[str, object]) -> dict[str, str]:
+    """Check every entry (known name, pinned by digest), then write the lock atomically."""
+    checked = check(refs, source=str(workdir.images_lock))
+    write_json(workdir.images_lock, checked)
+    return checked
 
 
 def import_lock(workdir: Workdir, source: Path) -> dict[str, str]:
     """Check a hand-written or reviewed lock and install it for this deployment."""
-    refs = load_lock(source)
-    write_json(workdir.images_lock, refs)
-    return refs
+    return write_refs(workdir, load_lock(source))
