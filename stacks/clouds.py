@@ -103,6 +103,7 @@ class CloudSupport:
     default_outputs: Callable[["KitConfig"], "ClusterOutputs"]
     needs_region: bool = True                      # kit.yaml's region: is required
     creates_cluster: bool = True                   # False: an existing cluster (kubeconfig context)
+    has_registry: bool = True                      # the stack makes a registry for the kit's images
     bucket_scheme: str = ""                        # data and kit buckets ("" = any bucket scheme)
     internal_lb: dict[str, str] = field(default_factory=dict)   # Service annotations: internal
     identity_annotation: str = ""                  # ServiceAccount annotation key
@@ -123,6 +124,8 @@ class CloudSupport:
     purge_kept: Callable[["KitConfig"], list[str]] = _no_lines
     # (cfg, saved cluster outputs, purge) -> lines about what is still tagged with the stack.
     leak_report: Callable[["KitConfig", dict[str, Any], bool], list[str]] = _no_lines
+    # (cfg, RemoteBuild, log) -> digest: the cloud's own builder (`kit images build --remote`).
+    remote_build: Callable[..., str] | None = None
     # (cfg, registry) -> (username, password) for pushing the kit's images, or None.
     registry_login: Callable[["KitConfig", str], tuple[str, str] | None] = _nothing
     plan_mocks: str = ""                           # "module:Class" answering its data sources

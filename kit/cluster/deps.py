@@ -28,6 +28,8 @@ class ClusterDeps:
     connect: Callable[[], "Kube"]                  # the cluster's API server
     checks: Callable[["KitConfig"], list["Check"]]  # preflight (`kit doctor`)
     storage: Callable[[str], "Store"]              # a bucket URI -> its Store
+    # (workdir, registry, names, log, credentials) -> the lock: build and push the kit's images.
+    publish: Callable[..., dict[str, str]]
 
 
 def _ask(question: str) -> bool:
@@ -42,6 +44,7 @@ def real_deps(cfg: "KitConfig") -> ClusterDeps:
     from kit.cluster import preflight
     from kit.cluster.kube import connect_deployment
     from kit.data.storage import open_store
+    from kit.images.push import publish
     from kit.infra.driver import Infra, real_access
     from stacks.clouds import cloud_support
 
@@ -51,4 +54,4 @@ def real_deps(cfg: "KitConfig") -> ClusterDeps:
         return Infra(cfg, console, real_access(cfg, confirm=_ask))
 
     return ClusterDeps(support=support, infra=infra, connect=lambda: connect_deployment(cfg),
-                       checks=preflight.run, storage=lambda uri: open_store(uri))
+                       checks=preflight.run, storage=lambda uri: open_store(uri), publish=publish)

@@ -93,13 +93,28 @@ def data_bucket(cfg: "KitConfig") -> Check:
 
 
 def images_lock(cfg: "KitConfig") -> Check:
-    from kit.images import resolve
+    """Upstream images must be pinned (a reviewed lock); the kit's own may be missing when
+    `kit up` can build and push them itself (an engine here, a registry of the stack's)."""
+    from kit.images import IMAGES, KIT_IMAGES, current_lock
+    from kit.images.build import find_engine
 
-    try:
-        resolve(cfg.workdir, ["kit", "trainer", "proxy", cfg.serving.engine])
-    except KitError as exc:
-        return Check("images", False, exc.message, exc.hint)
-    return Check("images", True, f"pinned by digest in {cfg.workdir.images_lock}")
+    refs = current_lock(cfg.workdir)
+    upstream = [n for n in ("proxy", cfg.serving.engine) if n not in refs]
+    if upstream:
+        wanted = ", ".join(f"{n} ({IMAGES[n].repository}:{IMAGES[n].tag})" for n in upstream)
+        return Check("images", False, f"no digest for {wanted} in {cfg.workdir.images_lock}",
+                     f"kit images lock {' '.join(upstream)} (where the registries are reachable), "
+                     "or kit images lock --from FILE")
+    own = [n for n in KIT_IMAGES if n not in refs]
+    if not own:
+        return Check("images", True, f"pinned by digest in {cfg.workdir.images_lock}")
+    push = f"kit images build {' '.join(own)} && kit images push {' '.join(own)} --registry HOST/PREFIX"
+    if not cloud_support(cfg.target).has_registry:
+        return Check("images", False, f"no digest for {', '.join(own)} and no registry of the "
+                                      "kit's own on this cluster", push)
+    engine = find_engine()
+    return Check("images", True, f"upstream images pinned; {', '.join(own)} will be built with "
+                                 f"{engine} and pushed to the stack's registry by `kit up`")
 
 
 def model_source(cfg: "KitConfig") -> Check:

@@ -140,6 +140,7 @@ class ClusterTarget:
         from kit.render.values import base_model_uri
 
         cluster = self.cluster()
+        self._publish_own_images(cluster)
         resolve(self.workdir, ["kit", "trainer", "proxy", self.cfg.serving.engine],
                 registry_prefix=cluster.registry_prefix)
         model = self.cfg.model.id
@@ -159,6 +160,24 @@ class ClusterTarget:
             or self.cfg.model.revision
         return Outcome(f"{model}@{self._model_rev} → {dest}: {result.transferred} uploaded, "
                        f"{result.skipped} unchanged")
+
+    def _publish_own_images(self, cluster) -> None:
+        """The kit's own images with no digest in the lock yet: build and push them into the
+        stack's registry now, so a first `kit up` needs nothing published anywhere."""
+        from kit.images import KIT_IMAGES, current_lock
+
+        missing = [n for n in KIT_IMAGES if n not in current_lock(self.workdir)]
+        if not missing:
+            return
+        if not cluster.registry_prefix:
+            raise KitError(f"images lock: no digest for {', '.join(missing)}, and this cluster "
+                           "has no registry of the kit's own to push them to",
+                           hint=f"kit images build {' '.join(missing)} && kit images push "
+                                f"{' '.join(missing)} --registry HOST/PREFIX")
+        credentials = self.deps.support.registry_login(self.cfg, cluster.registry_prefix)
+        self.deps.publish(self.workdir, cluster.registry_prefix, missing,
+                          log=lambda line: self.console.print(line, markup=False, highlight=False),
+                          credentials=credentials)
 
     def _phase_data(self) -> Outcome:
         from kit.data.fingerprint import dataset_fingerprint

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from kit.commands import debug_option, file_option, load_config, output_option, print_json
+from kit.commands import file_option, load_config, output_option, print_json
 
 KIT_IMAGES = ("kit", "trainer")
 
@@ -29,6 +29,7 @@ def images() -> None:
 
 
 @images.command("build")
+@file_option
 @click.argument("names", nargs=-1)
 @click.option("--cpu", is_flag=True, help="The trainer's CPU flavour (tests, CPU nodes) instead of CUDA.")
 @click.option("--base", default=None,
@@ -41,17 +42,32 @@ def images() -> None:
               help="Container engine (default: the first of docker, podman, buildah on PATH).")
 @click.option("--arch", type=click.Choice(["amd64", "arm64"]), default=None,
               help="Target architecture (default: this machine's).")
-@debug_option
-def build(names: tuple[str, ...], cpu: bool, base: str | None, torch_spec: str,
-          index_url: str | None, engine: str | None, arch: str | None) -> None:
-    """Build the kit's images (kit, trainer) for this version with a local container engine."""
+@click.option("--remote", is_flag=True,
+              help="Build with the cloud's builder in your account (AWS: CodeBuild in the private "
+                   "VPC), push to the stack's registry and lock the digests; reads -f kit.yaml.")
+def build(config_file: Path, names: tuple[str, ...], cpu: bool, base: str | None,
+          torch_spec: str, index_url: str | None, engine: str | None, arch: str | None,
+          remote: bool) -> None:
+    """Build the kit's images (kit, trainer) for this version with a local container engine,
+    or with --remote in the deployment's own account."""
     from kit.images.build import BuildRequest, host_arch
     from kit.images.build import build as build_image
 
-    for name in _names(names):
-        request = BuildRequest(name=name, flavour="cpu" if cpu and name == "trainer" else None,
-                               base=base, torch=torch_spec, index_url=index_url,
-                               arch=arch or host_arch())
+    requests = [BuildRequest(name=name, flavour="cpu" if cpu and name == "trainer" else None,
+                             base=base, torch=torch_spec, index_url=index_url,
+                             arch=arch or host_arch()) for name in _names(names)]
+    if remote:
+        from kit.images.push import record
+        from kit.images.remote import remote_build
+
+        cfg = load_config(config_file)
+        pushed = [remote_build(cfg, request, log=click.echo) for request in requests]
+        record(cfg.workdir, pushed)
+        for p in pushed:
+            click.echo(f"built and pushed {p.tag} -> {p.reference}")
+        click.echo(f"wrote {cfg.workdir.images_lock}")
+        return
+    for request in requests:
         built = build_image(request, engine=engine, log=click.echo)
         click.echo(f"built {built.tag} ({built.engine}; base {built.base})")
 

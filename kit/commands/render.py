@@ -19,8 +19,9 @@ from kit.commands import file_option, load_config
               help="Fine-tune run to render (default: derived from the training inputs).")
 @click.option("--images", "images_file", default=None,
               type=click.Path(dir_okay=False, path_type=Path),
-              help="Images lock: JSON {name: repository@sha256:...} "
-                   "(default: the one mirroring wrote to .kit/<name>/images.json).")
+              help="Images lock: JSON {name: repository@sha256:...} (default: the deployment's "
+                   "lock, .kit/<name>/images.json). Images with no digest render at their release "
+                   "tags, marked unpinned, for review only.")
 def render(config_file: Path, out_dir: Path, run_id: str | None, images_file: Path | None) -> None:
     """Render the platform objects and both Helm charts for kit.yaml.
 
@@ -36,9 +37,17 @@ def render(config_file: Path, out_dir: Path, run_id: str | None, images_file: Pa
     if run_id is not None and not re.match(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", run_id):
         raise KitError(f"--run-id: {run_id!r} is not a valid run id",
                        hint="lowercase letters, digits and dashes, at most 63 characters")
+    from kit.images import unpinned
+    from kit.render import needed_images
+
     cfg = load_config(config_file)
     images = load_lock(images_file) if images_file else None
-    releases = render_objects(cfg, cluster_for(cfg), run_id=run_id, images=images)
+    loose = unpinned(cfg.workdir, needed_images(cfg), images)
+    releases = render_objects(cfg, cluster_for(cfg), run_id=run_id, images=images, review=bool(loose))
+    if loose:
+        click.echo(f"warning: no digest for {', '.join(loose)}: rendered at release tags and "
+                   "annotated lima-kit.io/unpinned-images, for review only (`kit up` refuses "
+                   "them; pin them with `kit images lock`)", err=True)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

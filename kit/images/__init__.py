@@ -107,9 +107,21 @@ def through_mirror(ref: str, registry_prefix: str) -> str:
     return f"{prefix}/{UPSTREAM_SEGMENTS[host]}/{path}"
 
 
+def unpinned(workdir: Workdir, needed: list[str], images: Mapping[str, str] | None = None) -> list[str]:
+    """The needed images with no digest (in `images`, or else the deployment's lock)."""
+    refs = check(images, source="images") if images is not None else current_lock(workdir)
+    return [n for n in needed if n not in refs]
+
+
 def resolve(workdir: Workdir, needed: list[str], images: Mapping[str, str] | None = None,
-            *, registry_prefix: str = "") -> dict[str, str]:
-    """The digest-pinned reference of every needed image, or a KitError naming the gaps."""
+            *, registry_prefix: str = "", review: bool = False) -> dict[str, str]:
+    """The digest-pinned reference of every needed image, or a KitError naming the gaps. With
+    `review`, an image without a digest is its release tag instead: for `kit render` to show
+    every object before anything is locked; such objects are never applied."""
+    if review:
+        refs = check(images, source="images") if images is not None else current_lock(workdir)
+        return {n: through_mirror(refs.get(n) or f"{IMAGES[n].repository}:{IMAGES[n].tag}",
+                                  registry_prefix) for n in needed}
     if images is not None:
         refs = check(images, source="images")
     else:

@@ -183,20 +183,31 @@ def build_command(engine: str, dockerfile: Path, context: Path, tag: str,
     return cmd + [str(context)]
 
 
-def build(request: BuildRequest, *, engine: str | None = None, log=print) -> Built:
-    """Build one image into the engine's local store; returns what was built."""
+@dataclass
+class Context:
+    """A build context made on disk: what any engine (or a cloud's builder) builds from."""
+
+    name: str
+    flavour: str
+    folder: Path                 # holds Dockerfile and wheels/
+    tag: str                     # localhost/lima-kit/<name>:<version>[-flavour]
+    base: str
+    args: dict[str, str]         # build arguments
+    labels: dict[str, str]       # OCI annotations
+
+
+def prepare(request: BuildRequest, folder: Path, *, log=print) -> Context:
+    """Write the build context of one image into `folder` (its Dockerfile and wheelhouse)."""
     if request.name not in RECIPES:
         raise KitError(f"unknown image {request.name!r}: the kit builds {', '.join(RECIPES)}",
                        hint="upstream images (tgi, vllm, proxy) come through the registry mirror")
     recipe = RECIPES[request.name]
     flavour = request.flavour or recipe.default
     if flavour not in recipe.flavours:
-        raise KitError(f"--flavour {flavour}: {request.name} comes as {', '.join(recipe.flavours)}")
-    engine = find_engine(engine)
+        raise KitError(f"flavour {flavour}: {request.name} comes as {', '.join(recipe.flavours)}")
     root = source_tree()
     release_base, extras = recipe.flavours[flavour]
     base = request.base or pinned_base(release_base)
-    tag = local_tag(request.name, flavour)
     labels = {
         "org.opencontainers.image.title": f"lima-kit {request.name}",
         "org.opencontainers.image.source": SOURCE_URL,
@@ -206,32 +217,45 @@ def build(request: BuildRequest, *, engine: str | None = None, log=print) -> Bui
         "org.opencontainers.image.licenses": "Apache-2.0",
         "io.lima-kit.flavour": flavour,
     }
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(root / recipe.dockerfile, folder / "Dockerfile")
+    if flavour in recipe.torch_from_base:
+        index = request.index_url or DEFAULT_INDEX
+        log(f"  {request.name} ({flavour}): torch from the base, lima-kit[{extras}] from {index}")
+        wheels = wheelhouse_own(folder / "wheels", root)
+    else:
+        index = ""
+        torch = request.torch if "train" in extras else None
+        log(f"  wheelhouse for {request.name} ({flavour}, linux/{request.arch}, Python "
+            f"{PYTHON_VERSION}): lima-kit[{extras}]" + (f" + {torch}" if torch else ""))
+        wheels = wheelhouse(folder / "wheels", root, extras, torch=torch, arch=request.arch)
+    log(f"  {len(wheels)} wheel(s) in the context")
+    return Context(name=request.name, flavour=flavour, folder=folder,
+                   tag=local_tag(request.name, flavour), base=base,
+                   args={"BASE_IMAGE": base, "EXTRAS": extras, "PIP_INDEX_URL": index},
+                   labels=labels)
+
+
+def build(request: BuildRequest, *, engine: str | None = None, log=print) -> Built:
+    """Build one image into the local engine's store; returns what was built."""
+    engine = find_engine(engine)
     with tempfile.TemporaryDirectory(prefix="kit-image-") as tmp:
-        context = Path(tmp)
-        if flavour in recipe.torch_from_base:
-            index = request.index_url or DEFAULT_INDEX
-            log(f"  {request.name} ({flavour}): torch from the base, lima-kit[{extras}] from {index}")
-            wheels = wheelhouse_own(context / "wheels", root)
-        else:
-            index = ""
-            torch = request.torch if "train" in extras else None
-            log(f"  wheelhouse for {request.name} ({flavour}, linux/{request.arch}, Python "
-                f"{PYTHON_VERSION}): lima-kit[{extras}]" + (f" + {torch}" if torch else ""))
-            wheels = wheelhouse(context / "wheels", root, extras, torch=torch, arch=request.arch)
-        log(f"  {len(wheels)} wheel(s); building {tag} with {engine}")
-        args = {"BASE_IMAGE": base, "EXTRAS": extras, "PIP_INDEX_URL": index}
-        cmd = build_command(engine, root / recipe.dockerfile, context, tag, args, labels,
-                            request.arch)
+        ctx = prepare(request, Path(tmp), log=log)
+        log(f"  building {ctx.tag} with {engine}")
+        cmd = build_command(engine, ctx.folder / "Dockerfile", ctx.folder, ctx.tag, ctx.args,
+                            ctx.labels, request.arch)
         proc = subprocess.run(cmd, check=False, env={**os.environ},
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if proc.returncode != 0:
-            tail = [ln for ln in proc.stdout.splitlines() if ln.strip()][-15:]
-            for line in tail:
+            for line in [ln for ln in proc.stdout.splitlines() if ln.strip()][-15:]:
                 log(f"    {line}")
-            raise KitError(f"{engine} could not build {tag} (exit {proc.returncode}); its last "
-                           "lines are above", hint="rerun with --debug for the whole build log")
-    return Built(name=request.name, flavour=flavour, tag=tag, engine=engine, base=base,
-                 labels=labels)
+            fd, path = tempfile.mkstemp(prefix=f"kit-build-{request.name}-", suffix=".log")
+            with os.fdopen(fd, "w") as fh:
+                fh.write(proc.stdout)
+            raise KitError(f"{engine} could not build {ctx.tag} (exit {proc.returncode}); its "
+                           "last lines are above", hint=f"the whole build log: {path}")
+    return Built(name=request.name, flavour=ctx.flavour, tag=ctx.tag, engine=engine,
+                 base=ctx.base, labels=ctx.labels)
 
 
 def wheelhouse_own(dest: Path, root: Path) -> list[str]:

@@ -48,32 +48,52 @@ def cluster_for(cfg: "KitConfig") -> "ClusterOutputs":
     return cloud_support(cfg.target).default_outputs(cfg)
 
 
+UNPINNED = "lima-kit.io/unpinned-images"
+
+
+def needed_images(cfg: "KitConfig") -> list[str]:
+    return ["kit", "trainer", "proxy", cfg.serving.engine]
+
+
 def release_values(cfg: "KitConfig", cluster: "ClusterOutputs", *, run_id: str | None = None,
-                   images: Mapping[str, str] | None = None) -> dict[str, tuple[str, dict[str, Any]]]:
-    """Release name -> (chart, values) for the two charts."""
+                   images: Mapping[str, str] | None = None,
+                   review: bool = False) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Release name -> (chart, values) for the two charts (kit.images.resolve for `review`)."""
     run_id = run_id or default_run_id(cfg)
     from kit.images import resolve
 
-    needed = ["kit", "trainer", "proxy", cfg.serving.engine]
-    refs = resolve(cfg.workdir, needed, images, registry_prefix=cluster.registry_prefix)
+    refs = resolve(cfg.workdir, needed_images(cfg), images, registry_prefix=cluster.registry_prefix,
+                   review=review)
+    extra = {"reviewOnly": True} if review else {}
     return {
-        "finetune": ("finetune", finetune_values(cfg, cluster, refs, run_id)),
-        "server": ("tgi", server_values(cfg, cluster, refs, run_id)),
+        "finetune": ("finetune", {**finetune_values(cfg, cluster, refs, run_id), **extra}),
+        "server": ("tgi", {**server_values(cfg, cluster, refs, run_id), **extra}),
     }
 
 
 def render_objects(cfg: "KitConfig", cluster: "ClusterOutputs", *, run_id: str | None = None,
-                   images: Mapping[str, str] | None = None) -> dict[str, list[dict[str, Any]]]:
+                   images: Mapping[str, str] | None = None,
+                   review: bool = False) -> dict[str, list[dict[str, Any]]]:
     """Release (file) name -> the Kubernetes objects of it, "platform" first.
 
     `images` maps image names (kit.images.IMAGES) to digest references; without
-    it, the deployment's images lock (kit.workdir: images.json) is read.
+    it, the deployment's images lock (kit.workdir: images.json) is read. With `review`, images
+    without a digest are rendered at their release tags and every object of those releases is
+    annotated UNPINNED with their names: for reading, never for applying (`kit up` renders
+    without it and refuses them).
     """
+    from kit.images import unpinned
+
     if cfg.target == "local":
         raise KitError("target: local runs no Kubernetes objects, so there is nothing to render",
                        hint=LOCAL_HINT)
+    loose = unpinned(cfg.workdir, needed_images(cfg), images) if review else []
     out: dict[str, list[dict[str, Any]]] = {"platform": platform_objects(cfg, cluster)}
-    for release, (chart, values) in release_values(cfg, cluster, run_id=run_id, images=images).items():
-        out[release] = render_chart(chart, values, release=release_name(cfg, release),
-                                    namespace=cluster.namespace)
+    for release, (chart, values) in release_values(cfg, cluster, run_id=run_id, images=images,
+                                                   review=bool(loose)).items():
+        objects = render_chart(chart, values, release=release_name(cfg, release),
+                               namespace=cluster.namespace)
+        for obj in objects if loose else []:
+            obj.setdefault("metadata", {}).setdefault("annotations", {})[UNPINNED] = ",".join(loose)
+        out[release] = objects
     return out

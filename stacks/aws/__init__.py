@@ -36,6 +36,7 @@ SUPPORT = CloudSupport(
     purge_kept=lazy("stacks.aws.kept:purge"),
     leak_report=lazy("stacks.aws.leaks:report"),
     registry_login=lazy("stacks.aws.registry_login:credentials"),
+    remote_build=lazy("stacks.aws.remote_build:run"),
     plan_mocks="stacks.aws.mocks:AwsMocks",
     init_section=(
         "aws:\n"

@@ -102,6 +102,9 @@ class AwsMocks(Mocks):
                 "arn": a.get("arn", ""), "issuerArn": f"arn:aws:iam::{self.account}:role/kit-operator",
                 "issuerId": "AROAPLACEHOLDER",
                 "issuerName": "kit-operator", "sessionName": "plan", "id": a.get("arn", "")},
+            "aws:ec2/getPrefixList:getPrefixList": {
+                "id": "pl-63a5400a", "prefixListId": "pl-63a5400a", "name": a.get("name", ""),
+                "cidrBlocks": ["16.182.0.0/16", "52.216.0.0/15"]},
             "aws:ec2/getVpc:getVpc": {"id": a.get("id", "vpc-existing"), "cidrBlock": "10.0.0.0/16"},
             "aws:ec2/getRouteTable:getRouteTable": {
                 "routeTableId": f"rtb-{a.get('subnetId', 'x')[-8:]}", "routes": [],

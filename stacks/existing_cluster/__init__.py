@@ -14,5 +14,6 @@ SUPPORT = CloudSupport(
     default_outputs=lazy("stacks.existing_cluster.stack:default_outputs"),
     needs_region=False,
     creates_cluster=False,
+    has_registry=False,
     device_plugin=True,
 )

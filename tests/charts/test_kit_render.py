@@ -271,3 +271,30 @@ def test_helm_cli_is_used_when_on_path(tmp_path, monkeypatch):
     assert json.loads((tmp_path / "values.json").read_text()) == {"engine": "vllm"}
     with pytest.raises(KitError, match="helm template failed: Error: values don't meet the schema"):
         engine.render_chart("tgi", {}, release="broken", namespace="ns")
+
+
+def test_render_without_a_lock_shows_every_object_marked_unpinned(tmp_path):
+    """A reviewer with a fresh clone sees every object; the images are release tags, marked."""
+    (tmp_path / "kit.yaml").write_text((EXAMPLES / "kubernetes" / "kit.yaml").read_text())
+    proc = _kit("render", "-f", "kit.yaml", "--out", "out", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    warnings = proc.stderr.strip().splitlines()
+    assert len(warnings) == 1 and warnings[0].startswith("warning: no digest for kit, trainer, proxy, tgi")
+    job = one(load_dir(tmp_path / "out", "finetune.yaml"), "Job")
+    assert job["metadata"]["annotations"]["lima-kit.io/unpinned-images"] == "kit,trainer,proxy,tgi"
+    images = [c["image"] for c in job["spec"]["template"]["spec"]["containers"]]
+    assert images == ["ghcr.io/lima-kit/trainer:0.1.0"]
+    platform = load_dir(tmp_path / "out", "platform.yaml")
+    assert all("lima-kit.io/unpinned-images" not in (o["metadata"].get("annotations") or {})
+               for o in platform)       # no image there
+
+
+def test_a_tag_is_refused_by_the_charts_unless_rendering_for_review():
+    from kit.render.engine import render_chart
+    from tests.charts.chartkit import FINETUNE_BASE
+
+    tagged = {**FINETUNE_BASE, "images": {**FINETUNE_BASE["images"], "trainer": "ghcr.io/lima-kit/trainer:0.1.0"}}
+    with pytest.raises(KitError, match="images"):
+        render_chart("finetune", tagged, release="acme-finetune", namespace="ns")
+    objects = render_chart("finetune", {**tagged, "reviewOnly": True}, release="acme-finetune", namespace="ns")
+    assert any(o["kind"] == "Job" for o in objects)

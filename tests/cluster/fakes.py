@@ -218,7 +218,8 @@ def fake_access(cfg, stack, *, which: str | None = "/usr/bin/pulumi", confirm: b
                        support=support)
 
 
-def fake_deps(cfg, *, connect=None, infra=None, checks=None, storage=None, leak_report=None):
+def fake_deps(cfg, *, connect=None, infra=None, checks=None, storage=None, leak_report=None,
+              publish=None, registry_login=None):
     """A ClusterDeps for tests: the target's real CloudSupport (its leak report replaced when
     given), and whatever fakes the test passes; anything it does not pass fails if used."""
     from dataclasses import replace
@@ -235,7 +236,10 @@ def fake_deps(cfg, *, connect=None, infra=None, checks=None, storage=None, leak_
     support = cloud_support(cfg.target)
     if leak_report is not None:
         support = replace(support, leak_report=leak_report)
+    if registry_login is not None:
+        support = replace(support, registry_login=registry_login)
     return ClusterDeps(support=support, infra=infra or unused("the Pulumi stack"),
                        connect=connect or unused("the cluster API"),
                        checks=checks or unused("the preflight checks"),
-                       storage=storage or open_store)
+                       storage=storage or open_store,
+                       publish=publish or unused("building and pushing images"))

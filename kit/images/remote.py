@@ -1,0 +1,91 @@
+"""`kit images build --remote`: build the kit's images with the cloud's own builder in the
+customer's account, for operators with no container engine. The kit makes the same build
+context a local build uses (kit.images.build.prepare), uploads it as a zip to the kit's
+artifacts bucket (builds/<image>-<sha256>.zip), and asks the target's CloudSupport to build
+and push it (AWS: CodeBuild in the private VPC); the digest it pushed goes into the lock.
+
+Inside the private network the base image comes through the registry mirror and every Python
+package from the bundle's wheelhouse, so the builder needs no internet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from kit.errors import KitError
+
+if TYPE_CHECKING:
+    from kit.config import KitConfig
+    from kit.images.build import BuildRequest
+    from kit.images.push import Pushed
+
+
+@dataclass(frozen=True)
+class RemoteBuild:
+    """What a cloud's builder needs: the bundle, where to push, and the build's flags."""
+
+    source: str          # bucket URI of the zipped context
+    image: str           # repository:tag to push
+    build_args: str      # `--build-arg K=V ...`, shell-quoted
+    labels: str          # `--label K=V ...`, shell-quoted
+
+
+def zip_context(folder: Path, dest: Path) -> str:
+    """Zip a build context deterministically (sorted, fixed times); returns its sha256."""
+    with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, path.read_bytes())
+    return hashlib.sha256(dest.read_bytes()).hexdigest()
+
+
+def flags(option: str, values: dict[str, str]) -> str:
+    return " ".join(f"{option} {shlex.quote(f'{k}={v}')}" for k, v in values.items())
+
+
+def remote_build(cfg: "KitConfig", request: "BuildRequest", *,
+                 log: Callable[[str], None]) -> "Pushed":
+    from dataclasses import replace
+
+    from kit.data.storage import open_store
+    from kit.images import through_mirror
+    from kit.images.build import RECIPES, pinned_base, prepare
+    from kit.images.push import Pushed, remote_repository
+    from kit.render import cluster_for
+    from stacks.clouds import cloud_support
+
+    support = cloud_support(cfg.target) if cfg.target != "local" else None
+    if support is None or support.remote_build is None:
+        raise KitError(f"target {cfg.target}: no image builder of the kit's own there",
+                       hint="build with a local engine: kit images build, then kit images push")
+    if not cfg.workdir.cluster_outputs.exists():
+        raise KitError(f"{cfg.name}: the builder is part of the stack, which does not exist yet",
+                       hint="run `kit up` first (its mirror phase builds the images when it can)")
+    cluster = cluster_for(cfg)
+    recipe = RECIPES[request.name]
+    flavour = request.flavour or recipe.default
+    if request.base is None:   # the release base, pulled through the stack's mirror
+        request = replace(request, base=through_mirror(pinned_base(recipe.flavours[flavour][0]),
+                                                       cluster.registry_prefix))
+    with tempfile.TemporaryDirectory(prefix="kit-remote-") as tmp:
+        ctx = prepare(request, Path(tmp) / "context", log=log)
+        bundle = Path(tmp) / "bundle.zip"
+        sha = zip_context(ctx.folder, bundle)
+        key = f"{request.name}-{sha[:16]}.zip"
+        builds = f"{cluster.artifacts_uri.rstrip('/')}/builds/"
+        open_store(builds).put(key, bundle.read_bytes(), sha)
+        log(f"  uploaded the build context to {builds}{key} ({bundle.stat().st_size // 1024} KiB)")
+    image = f"{remote_repository(cluster.registry_prefix, request.name)}:{ctx.tag.rsplit(':', 1)[1]}"
+    spec = RemoteBuild(source=f"{builds}{key}", image=image, build_args=flags("--build-arg", ctx.args),
+                       labels=flags("--label", ctx.labels))
+    digest = support.remote_build(cfg, spec, log)
+    return Pushed(name=request.name, reference=f"{remote_repository(cluster.registry_prefix, request.name)}"
+                  f"@{digest}", tag=image)

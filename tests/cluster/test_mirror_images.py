@@ -1,0 +1,87 @@
+"""The mirror phase publishes the kit's own images when the lock has no digest for them, so a
+first `kit up` needs nothing published anywhere; and preflight says what it will do."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from rich.console import Console
+
+from kit.cluster.preflight import images_lock
+from kit.cluster.target import ClusterTarget
+from kit.errors import KitError
+from kit.jsonio import write_json
+from tests.cluster.fakes import fake_deps
+
+ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com/acme-notes"
+UPSTREAM = {"proxy": "docker.io/nginxinc/nginx-unprivileged@sha256:" + "1" * 64,
+            "tgi": "ghcr.io/huggingface/text-generation-inference@sha256:" + "2" * 64}
+OWN = {"kit": f"{ECR}/kit@sha256:" + "3" * 64, "trainer": f"{ECR}/trainer@sha256:" + "4" * 64}
+
+
+def deployed(cfg, registry: str, lock: dict) -> None:
+    write_json(cfg.workdir.cluster_outputs, {"cloud": cfg.target, "cluster_name": "acme-notes",
+                                             "artifacts_uri": "s3://a", "models_uri": "s3://m",
+                                             "registry_prefix": registry})
+    write_json(cfg.workdir.images_lock, lock)
+
+
+def target(cfg, calls: list):
+    def publish(workdir, registry, names, *, log, credentials):
+        calls.append((registry, names, credentials))
+        refs = {**json.loads(workdir.images_lock.read_text()), **{n: OWN[n] for n in names}}
+        write_json(workdir.images_lock, refs)
+        return refs
+
+    t = ClusterTarget(cfg, fake_deps(cfg, publish=publish,
+                                     registry_login=lambda c, r: ("AWS", "token-for-" + r)))
+    t._use(Console(file=io.StringIO()))
+    return t
+
+
+def test_missing_own_images_are_built_and_pushed_to_the_stacks_registry(aws_cfg):
+    deployed(aws_cfg, ECR, UPSTREAM)
+    calls: list = []
+    t = target(aws_cfg, calls)
+    t._publish_own_images(t.cluster())
+    assert calls == [(ECR, ["kit", "trainer"], ("AWS", f"token-for-{ECR}"))]
+    assert json.loads(aws_cfg.workdir.images_lock.read_text()) == {**UPSTREAM, **OWN}
+
+
+def test_a_complete_lock_publishes_nothing(aws_cfg):
+    deployed(aws_cfg, ECR, {**UPSTREAM, **OWN})
+    calls: list = []
+    t = target(aws_cfg, calls)
+    t._publish_own_images(t.cluster())
+    assert calls == []
+
+
+def test_an_existing_cluster_without_a_registry_says_how_to_push(k8s_cfg):
+    deployed(k8s_cfg, "", UPSTREAM)
+    t = target(k8s_cfg, [])
+    with pytest.raises(KitError) as err:
+        t._publish_own_images(t.cluster())
+    assert "no registry of the kit's own" in err.value.message
+    assert "kit images push kit trainer --registry HOST/PREFIX" in err.value.hint
+
+
+def test_preflight_needs_upstream_digests_and_names_the_command(aws_cfg):
+    write_json(aws_cfg.workdir.images_lock, {"proxy": UPSTREAM["proxy"]})
+    check = images_lock(aws_cfg)
+    assert not check.ok and "tgi" in check.detail and "kit images lock tgi" in check.fix
+
+
+def test_preflight_says_the_kits_images_will_be_built(aws_cfg, monkeypatch):
+    write_json(aws_cfg.workdir.images_lock, UPSTREAM)
+    monkeypatch.setattr("shutil.which", lambda name: f"/usr/bin/{name}" if name == "podman" else None)
+    check = images_lock(aws_cfg)
+    assert check.ok and "kit, trainer will be built with podman" in check.detail
+
+
+def test_preflight_without_an_engine_fails_in_one_line(aws_cfg, monkeypatch):
+    write_json(aws_cfg.workdir.images_lock, UPSTREAM)
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    with pytest.raises(KitError, match="no container engine found"):
+        images_lock(aws_cfg)
