@@ -95,7 +95,7 @@ def data_bucket(cfg: "KitConfig") -> Check:
 def images_lock(cfg: "KitConfig") -> Check:
     """Upstream images must be pinned (a reviewed lock); the kit's own may be missing when
     `kit up` can build and push them itself (an engine here, a registry of the stack's)."""
-    from kit.images import IMAGES, KIT_IMAGES, current_lock
+    from kit.images import IMAGES, KIT_IMAGES, built_for_another_version, current_lock
     from kit.images.build import find_engine
 
     refs = current_lock(cfg.workdir)
@@ -105,7 +105,7 @@ def images_lock(cfg: "KitConfig") -> Check:
         return Check("images", False, f"no digest for {wanted} in {cfg.workdir.images_lock}",
                      f"kit images lock {' '.join(upstream)} (where the registries are reachable), "
                      "or kit images lock --from FILE")
-    own = [n for n in KIT_IMAGES if n not in refs]
+    own = [n for n in KIT_IMAGES if n not in refs or built_for_another_version(refs[n])]
     if not own:
         return Check("images", True, f"pinned by digest in {cfg.workdir.images_lock}")
     push = f"kit images build {' '.join(own)} && kit images push {' '.join(own)} --registry HOST/PREFIX"

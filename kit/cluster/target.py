@@ -164,9 +164,10 @@ class ClusterTarget:
     def _publish_own_images(self, cluster) -> None:
         """The kit's own images with no digest in the lock yet: build and push them into the
         stack's registry now, so a first `kit up` needs nothing published anywhere."""
-        from kit.images import KIT_IMAGES, current_lock
+        from kit.images import KIT_IMAGES, built_for_another_version, current_lock
 
-        missing = [n for n in KIT_IMAGES if n not in current_lock(self.workdir)]
+        lock = current_lock(self.workdir)
+        missing = [n for n in KIT_IMAGES if n not in lock or built_for_another_version(lock[n])]
         if not missing:
             return
         if not cluster.registry_prefix:

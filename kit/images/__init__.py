@@ -107,6 +107,17 @@ def through_mirror(ref: str, registry_prefix: str) -> str:
     return f"{prefix}/{UPSTREAM_SEGMENTS[host]}/{path}"
 
 
+def built_for_another_version(ref: str) -> bool:
+    """A kit image locked as repository:<tag>@digest whose tag names another kit version (a
+    reviewed lock without tags is taken as it is)."""
+    name_part = ref.split("@", 1)[0]
+    last = name_part.rsplit("/", 1)[-1]
+    if ":" not in last:
+        return False
+    tag = last.split(":", 1)[1]
+    return tag.split("-", 1)[0] != __version__
+
+
 def unpinned(workdir: Workdir, needed: list[str], images: Mapping[str, str] | None = None) -> list[str]:
     """The needed images with no digest (in `images`, or else the deployment's lock)."""
     refs = check(images, source="images") if images is not None else current_lock(workdir)
@@ -170,7 +181,9 @@ def write_lock(workdir: Workdir, names: list[str] | None, resolver: Callable[[st
         if registry and name in KIT_IMAGES:
             repository = f"{registry.rstrip('/')}/{name}"
         tag = (tags or {}).get(name, image.tag)
-        current[name] = f"{repository}@{resolver(repository, tag)}"
+        digest = resolver(repository, tag)
+        # The kit's own images keep their tag: it says which kit version they were built for.
+        current[name] = f"{repository}:{tag}@{digest}" if name in KIT_IMAGES else f"{repository}@{digest}"
     return write_refs(workdir, current)
 
 

@@ -28,8 +28,8 @@ DIGEST_LINE = re.compile(r"digest: (sha256:[a-f0-9]{64})")
 @dataclass
 class Pushed:
     name: str
-    reference: str        # repository@sha256:... as recorded in the lock
-    tag: str              # repository:tag it was pushed as
+    reference: str        # repository:tag@sha256:... as recorded in the lock (the tag says the
+    tag: str              # kit version it was built for); repository:tag it was pushed as
 
 
 def remote_repository(registry: str, name: str) -> str:
@@ -89,8 +89,7 @@ def push_images(names: list[str], registry: str, *, flavours: dict[str, str] | N
         local = local_tag(name, flavour)
         remote = f"{remote_repository(registry, name)}:{local.rsplit(':', 1)[1]}"
         digest = push(engine, local, remote)
-        pushed.append(Pushed(name=name, reference=f"{remote_repository(registry, name)}@{digest}",
-                             tag=remote))
+        pushed.append(Pushed(name=name, reference=f"{remote}@{digest}", tag=remote))
     return pushed
 
 

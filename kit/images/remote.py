@@ -87,5 +87,4 @@ def remote_build(cfg: "KitConfig", request: "BuildRequest", *,
     spec = RemoteBuild(source=f"{builds}{key}", image=image, build_args=flags("--build-arg", ctx.args),
                        labels=flags("--label", ctx.labels))
     digest = support.remote_build(cfg, spec, log)
-    return Pushed(name=request.name, reference=f"{remote_repository(cluster.registry_prefix, request.name)}"
-                  f"@{digest}", tag=image)
+    return Pushed(name=request.name, reference=f"{image}@{digest}", tag=image)

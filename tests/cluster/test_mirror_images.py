@@ -50,6 +50,15 @@ def test_missing_own_images_are_built_and_pushed_to_the_stacks_registry(aws_cfg)
     assert json.loads(aws_cfg.workdir.images_lock.read_text()) == {**UPSTREAM, **OWN}
 
 
+def test_images_locked_for_another_kit_version_are_built_again(aws_cfg):
+    old = {"kit": f"{ECR}/kit:0.0.9@sha256:" + "5" * 64, "trainer": OWN["trainer"]}
+    deployed(aws_cfg, ECR, {**UPSTREAM, **old})
+    calls: list = []
+    t = target(aws_cfg, calls)
+    t._publish_own_images(t.cluster())
+    assert [c[1] for c in calls] == [["kit"]]      # a lock without a tag is taken as reviewed
+
+
 def test_a_complete_lock_publishes_nothing(aws_cfg):
     deployed(aws_cfg, ECR, {**UPSTREAM, **OWN})
     calls: list = []

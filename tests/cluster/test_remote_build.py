@@ -110,7 +110,7 @@ def test_remote_build_uploads_the_context_and_records_what_the_builder_pushed(aw
     monkeypatch.setattr("stacks.aws.remote_build.run", codebuild)
     base = f"{registry}/docker-hub/pytorch/pytorch@sha256:" + "d" * 64
     pushed = remote_build(aws_cfg, BuildRequest(name="trainer", base=base), log=lambda _l: None)
-    assert pushed.reference == f"{registry}/trainer@{DIGEST}"
+    assert pushed.reference == f"{registry}/trainer:0.1.0@{DIGEST}"
     (spec,) = seen
     assert spec.image == f"{registry}/trainer:0.1.0"
     assert f"--build-arg BASE_IMAGE={base}" in spec.build_args

@@ -110,7 +110,7 @@ def test_push_lock_and_render_pin_exactly_what_was_pushed(built, registry, tmp_p
     for name, tag in (("kit", "0.1.0"), ("trainer", "0.1.0-cpu")):
         remote = json.loads(sh("skopeo", "inspect", "--tls-verify=false",
                                f"docker://{prefix}/{name}:{tag}").stdout)
-        assert pushed[name] == f"{prefix}/{name}@{remote['Digest']}"
+        assert pushed[name] == f"{prefix}/{name}:{tag}@{remote['Digest']}"
         report(f"pushed {prefix}/{name}:{tag} -> {remote['Digest']}")
 
     lock_path = folder / ".kit" / "acme" / "images.json"

@@ -91,8 +91,9 @@ def test_lock_writes_every_image_pinned(registry, tmp_path):
     refs = write_lock(workdir, None, via(registry))
     assert set(refs) == set(IMAGES)
     assert load_lock(workdir.images_lock) == refs
-    for name, ref in refs.items():
-        assert ref.startswith(IMAGES[name].repository + "@sha256:")
+    for name, ref in refs.items():     # the kit's own images keep the version they were built for
+        tagged = f":{IMAGES[name].tag}" if name in ("kit", "trainer") else ""
+        assert ref.startswith(IMAGES[name].repository + tagged + "@sha256:")
 
 
 def test_import_refuses_a_tag(tmp_path):
@@ -108,6 +109,17 @@ def test_lock_resolves_the_kits_own_images_where_they_were_pushed(registry, tmp_
     the upstream images unchanged (here from the same loopback registry's paths)."""
     workdir = Workdir(tmp_path / ".kit", "acme")
     refs = lock_images(workdir, names=["kit", "trainer"], registry=f"{registry}/lima-kit")
-    assert refs["kit"] == f"{registry}/lima-kit/kit@" + digest_of(f"/v2/lima-kit/kit/manifests/{IMAGES['kit'].tag}")
-    assert refs["trainer"].startswith(f"{registry}/lima-kit/trainer@sha256:")
+    tag = IMAGES["kit"].tag
+    assert refs["kit"] == f"{registry}/lima-kit/kit:{tag}@" + digest_of(f"/v2/lima-kit/kit/manifests/{tag}")
+    assert refs["trainer"].startswith(f"{registry}/lima-kit/trainer:{tag}@sha256:")
     assert load_lock(workdir.images_lock) == refs
+
+
+def test_a_kit_image_locked_for_another_version_is_known_as_such():
+    from kit.images import built_for_another_version
+
+    digest = "@sha256:" + "0" * 64
+    assert built_for_another_version("r.example/lima-kit/kit:0.0.9" + digest)
+    assert not built_for_another_version(f"r.example/lima-kit/kit:{IMAGES['kit'].tag}" + digest)
+    assert not built_for_another_version(f"r.example/lima-kit/trainer:{IMAGES['kit'].tag}-cpu" + digest)
+    assert not built_for_another_version("127.0.0.1:5000/lima-kit/kit" + digest)   # reviewed, untagged
