@@ -25,6 +25,7 @@ COMMANDS = {
     "runs": "kit.commands.runs:runs",
     "logs": "kit.commands.runs:logs",
     "chat": "kit.commands.runs:chat",
+    "bench": "kit.commands.bench:bench",
     "data": "kit.commands.data:data",
     "model": "kit.commands.model:model",
     "render": "kit.commands.render:render",

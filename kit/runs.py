@@ -53,6 +53,7 @@ class Run:
             "model": str(folder / "model") if (folder / "model").is_dir() else None,
             "adapter": str(folder / "adapter") if (folder / "adapter").is_dir() else None,
             "log": str(folder / "train.log"),
+            "bench": sorted(str(p) for p in (folder / "bench").glob("*.json")),
         }
         return data
 

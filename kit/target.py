@@ -53,5 +53,8 @@ class Target(Protocol):
     def log_lines(self, run_id: str | None, *, server: bool, follow: bool) -> Iterator[str]:
         """The training log of a run (default: the latest) or the server's log."""
 
+    def run_artifacts(self, run_id: str) -> str:
+        """Where a run's outputs live, as a storage URI ending in "/" (bench results go there)."""
+
     def endpoint(self) -> tuple[str, str | None]:
         """The base URL of the serving endpoint and the API key to use with it."""

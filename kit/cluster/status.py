@@ -79,6 +79,7 @@ class ClusterStatus:
             where = run_uri(cluster, run.id) if cluster is not None else None
             out.append({**asdict(run), "artifacts": {
                 "dir": where, "log": f"kit logs {run.id}",
+                "bench": where + "bench/" if where else None,
                 "model": where + MERGED_SUBDIR + "/" if where and run.status == SUCCEEDED else None}})
         return out
 

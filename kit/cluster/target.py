@@ -241,6 +241,11 @@ class ClusterTarget:
     def endpoint(self) -> tuple[str, str | None]:
         return self.server.endpoint()
 
+    def run_artifacts(self, run_id: str) -> str:
+        from kit.render.values import run_uri
+
+        return run_uri(self.cluster(), run_id)
+
     def down(self, console: Console, *, purge: bool) -> list[str]:
         """Workloads first (load balancers waited for), then the stack; then the leak report."""
         from kit.cluster.teardown import tear_down

@@ -243,6 +243,9 @@ class LocalTarget:
     def runs(self) -> list[dict[str, Any]]:
         return [run.to_dict(self.store.root) for run in self.store.list()]
 
+    def run_artifacts(self, run_id: str) -> str:
+        return self.store.dir(run_id).resolve().as_uri() + "/"
+
     def endpoint(self) -> tuple[str, str | None]:
         info = self.server.info()
         if info is None:

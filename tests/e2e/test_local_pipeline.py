@@ -115,6 +115,54 @@ def test_second_up_does_not_retrain(project):
     assert time.monotonic() - started < 60
 
 
+LEVEL_FIELDS = {"concurrency", "requests", "errors", "failed", "ttft_s", "itl_s", "e2e_s",
+                "output_tokens_per_s", "requests_per_s", "wall_s"}
+
+
+def test_bench_measures_each_level_and_saves_beside_the_run(project):
+    folder, port = project
+    result = json.loads(kit(folder, "bench", "--concurrency", "1,2", "--requests", "6",
+                            "--max-tokens", "8", "--output", "json").stdout)
+    assert result["endpoint"] == f"http://127.0.0.1:{port}"
+    assert [lv["concurrency"] for lv in result["levels"]] == [1, 2]
+    for lv in result["levels"]:
+        assert set(lv) == LEVEL_FIELDS
+        assert lv["requests"] == 6 and lv["failed"] == 0 and lv["errors"] == {}
+        assert 0 < lv["ttft_s"]["p50"] <= lv["ttft_s"]["p95"] <= lv["ttft_s"]["p99"]
+        assert lv["e2e_s"]["p50"] >= lv["ttft_s"]["p50"] and lv["output_tokens_per_s"] > 0
+    assert result["replicas"] == 1 and result["knee"]["users_per_replica"] == result["knee"]["concurrency"]
+    saved = Path(result["saved"].removeprefix("file://"))
+    assert json.loads(saved.read_text())["levels"] == result["levels"]
+    assert "<svg" in saved.with_suffix(".html").read_text()
+    runs = json.loads(kit(folder, "runs", "--output", "json").stdout)
+    served = next(r for r in runs if r["id"] == result["run_id"])
+    assert str(saved) in served["artifacts"]["bench"]
+
+
+def test_bench_counts_the_errors_when_the_server_stops_and_exits_1(project):
+    folder, _ = project
+    proc = subprocess.Popen([sys.executable, "-m", "kit", "bench", "-f", str(folder / "kit.yaml"),
+                             "--concurrency", "1", "--requests", "400", "--duration", "60",
+                             "--max-tokens", "4", "--output", "json"], cwd=folder, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        time.sleep(6)                        # it is sending: stop the server under it
+        kit(folder, "down")
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1
+    (level,) = json.loads(out)["levels"]
+    # Refused connections once it is gone; a reply cut mid-stream reads as a bad response.
+    assert level["failed"] > 0 and "connection" in level["errors"]
+    assert set(level["errors"]) <= {"connection", "bad-response"}
+    assert level["requests"] - level["failed"] > 0          # some succeeded before the stop
+    assert err.strip().splitlines()[-1].startswith(f"error: bench: {level['failed']} of "
+                                                   f"{level['requests']} requests failed (")
+    kit(folder, "up", "--yes")               # serving again for the tests that follow
+
+
 def test_killed_trainer_never_marks_success_and_next_up_resumes(project):
     folder, port = project
     old_run = status(folder)["run_id"]
