@@ -26,6 +26,7 @@ BASE = "localhost/lima-kit-base:bookworm"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lima-kit"
 # The CPU torch that pip resolves here (a local file); what the Makefile installs too.
 TORCH = os.environ.get("TORCH", "torch==2.13.0")
+RUNTIME_FLAKE = "sealing memfd copy"
 
 
 def engine_env() -> dict[str, str]:
@@ -187,6 +188,14 @@ def run_in(image: str, *cmd: str, env: dict[str, str] | None = None,
             args_ += ["--env", f"{key}={value}"]
         for host, inside in (volumes or {}).items():
             args_ += ["--volume", f"{host}:{inside}"]
-        return sh(*args_, ctr, "--", *cmd, check=check, timeout=timeout)
+        proc = sh(*args_, ctr, "--", *cmd, check=False, timeout=timeout)
+        if proc.returncode != 0 and RUNTIME_FLAKE in proc.stderr:
+            # buildah's chroot runtime failed to start the process (seen once on a busy
+            # machine); the command itself never ran, so running it again is not a retry of it.
+            proc = sh(*args_, ctr, "--", *cmd, check=False, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{' '.join(cmd)} failed in {image} ({proc.returncode}):\n"
+                                 f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        return proc
     finally:
         sh("buildah", "rm", ctr, check=False)
