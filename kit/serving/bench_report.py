@@ -95,45 +95,62 @@ def table(data: dict[str, Any]):
     return t
 
 
+def _ticks(low: float, high: float, count: int = 5) -> list[float]:
+    step = (high - low) / (count - 1)
+    return [low + i * step for i in range(count)]
+
+
 def plot_svg(levels: list[dict[str, Any]], slo_ttft_s: float, width: int = 640, height: int = 360) -> str:
     """Throughput (x) against latency (y): p95 time to first token and p50 end-to-end, one
     point per concurrency level, and the TTFT objective as a dashed line."""
-    pad = 56
+    pad = 60
     xs = [lv["output_tokens_per_s"] for lv in levels]
     series = {"p95 TTFT": [lv["ttft_s"]["p95"] for lv in levels],
               "p50 end-to-end": [lv["e2e_s"]["p50"] for lv in levels]}
     ys = [y for values in series.values() for y in values if y is not None] + [slo_ttft_s]
-    x_max, y_max = (max(xs) or 1.0) * 1.1, max(ys) * 1.15
+    spread = (max(xs) - min(xs)) or max(max(xs), 1.0)
+    x_low, x_high = max(0.0, min(xs) - 0.25 * spread), max(xs) + 0.25 * spread
+    y_high = max(ys) * 1.15
 
     def px(x: float) -> float:
-        return pad + x / x_max * (width - 2 * pad)
+        return pad + (x - x_low) / (x_high - x_low) * (width - 2 * pad)
 
     def py(y: float) -> float:
-        return height - pad - y / y_max * (height - 2 * pad)
+        return height - pad - y / y_high * (height - 2 * pad)
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
+             f'<rect width="{width}" height="{height}" fill="white"/>',
              f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#333"/>',
              f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}" stroke="#333"/>',
-             f'<text x="{width / 2}" y="{height - 16}" text-anchor="middle">output tokens/s</text>',
-             f'<text x="16" y="{height / 2}" transform="rotate(-90 16 {height / 2})" '
-             'text-anchor="middle">latency (s)</text>',
-             f'<line x1="{pad}" y1="{py(slo_ttft_s):.1f}" x2="{width - pad}" y2="{py(slo_ttft_s):.1f}" '
-             'stroke="#c00" stroke-dasharray="6 4"/>',
-             f'<text x="{width - pad}" y="{py(slo_ttft_s) - 4:.1f}" text-anchor="end" fill="#c00">'
-             f'TTFT objective {slo_ttft_s:g}s</text>']
-    for label, colour, values in zip(series, ("#1f5fbf", "#2a9d4b"), series.values(), strict=True):
+             f'<text x="{width / 2}" y="{height - 14}" text-anchor="middle">output tokens/s</text>',
+             f'<text x="14" y="{height / 2}" transform="rotate(-90 14 {height / 2})" '
+             'text-anchor="middle">latency (s)</text>']
+    for x in _ticks(x_low, x_high):
+        parts.append(f'<text x="{px(x):.1f}" y="{height - pad + 16}" text-anchor="middle" '
+                     f'fill="#555">{x:,.0f}</text>')
+    for y in _ticks(0.0, y_high):
+        parts.append(f'<text x="{pad - 6}" y="{py(y) + 4:.1f}" text-anchor="end" fill="#555">{y:.2f}</text>'
+                     f'<line x1="{pad}" y1="{py(y):.1f}" x2="{width - pad}" y2="{py(y):.1f}" stroke="#eee"/>')
+    parts += [f'<line x1="{pad}" y1="{py(slo_ttft_s):.1f}" x2="{width - pad}" y2="{py(slo_ttft_s):.1f}" '
+              'stroke="#c00" stroke-dasharray="6 4"/>',
+              f'<text x="{width - pad}" y="{py(slo_ttft_s) - 4:.1f}" text-anchor="end" fill="#c00">'
+              f'TTFT objective {slo_ttft_s:g}s</text>']
+    for index, (label, values) in enumerate(series.items()):
+        colour = ("#1f5fbf", "#2a9d4b")[index]
         points = [(px(x), py(y), lv["concurrency"]) for x, y, lv in zip(xs, values, levels, strict=True)
                   if y is not None]
         if points:
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in points)
             parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>')
         for x, y, users in points:
+            dy = 16 if index == 0 else -8      # the two series' labels on opposite sides
             parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}"/>'
-                         f'<text x="{x + 6:.1f}" y="{y - 6:.1f}" fill="{colour}">{users} users</text>')
-        legend_y = pad - 24 + 16 * list(series).index(label)
-        parts.append(f'<rect x="{width - pad - 150}" y="{legend_y - 9}" width="10" height="10" fill="{colour}"/>'
-                     f'<text x="{width - pad - 134}" y="{legend_y}">{html.escape(label)}</text>')
+                         f'<text x="{x + 7:.1f}" y="{y + dy:.1f}" fill="{colour}">'
+                         f'{users} user{"" if users == 1 else "s"}</text>')
+        legend_y = pad - 30 + 16 * index
+        parts.append(f'<rect x="{pad + 10}" y="{legend_y - 9}" width="10" height="10" fill="{colour}"/>'
+                     f'<text x="{pad + 26}" y="{legend_y}">{html.escape(label)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
