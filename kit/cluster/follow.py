@@ -12,6 +12,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from kit.cluster.jobwatch import event_subject
 from kit.cluster.kube import short_error
 from kit.errors import KitError
 
@@ -77,7 +78,7 @@ def follow_job(kube: "Kube", watch: "JobWatch", log: "TrainerLog", run_id: str, 
     def take(tag: str, payload: Any, now: float) -> None:
         nonlocal logs_open
         if tag in ("job", "pod", "event"):
-            involved = ((payload.get("object") or {}).get("involvedObject") or {}).get("name", "")
+            involved = event_subject(payload.get("object") or {})
             if tag != "event" or involved.startswith(name):
                 for note in watch.feed(payload, now):
                     on_note(note)

@@ -245,8 +245,10 @@ class JobWatch:
         if uid in self._seen_events:
             return
         self._seen_events.add(uid)
-        reason, message = ev.get("reason", ""), " ".join(str(ev.get("message", "")).split())
-        involved = (ev.get("involvedObject") or {}).get("name", "")
+        # core/v1 Events say message/involvedObject; events.k8s.io/v1 says note/regarding.
+        reason = ev.get("reason", "")
+        message = " ".join(str(ev.get("message") or ev.get("note") or "").split())
+        involved = event_subject(ev)
         self.events.append(f"{ev.get('type', 'Normal')} {reason} {involved}: {message}")
         if reason == "TriggeredScaleUp":
             self.scale_up = True
@@ -351,3 +353,9 @@ class TrainerLog:
         elif kind == "done":
             self.done, self.metrics = True, dict(event.get("metrics") or {})
         return event
+
+
+def event_subject(ev: dict[str, Any]) -> str:
+    """The name of the object an Event is about, in either API's form (core/v1
+    involvedObject, events.k8s.io/v1 regarding)."""
+    return str((ev.get("involvedObject") or ev.get("regarding") or {}).get("name", ""))

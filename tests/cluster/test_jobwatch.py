@@ -32,7 +32,37 @@ def replay(fx: dict, until: float | None = None) -> tuple[JobWatch, list[str]]:
 
 def test_every_scenario_has_a_fixture():
     assert set(NAMES) == {"success", "oomkilled", "image_pull", "unschedulable", "preempted",
-                          "deadline"}
+                          "deadline", "config_error", "unschedulable_events_v1"}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fixtures_are_valid_kubernetes_objects_and_say_what_they_follow(name):
+    """Every object as a 1.33 API server would send it (strict: no unknown field, nothing
+    required missing), and each fixture names the documented behaviour it reproduces."""
+    import kubernetes_validate
+
+    fx = load(name)
+    assert fx["follows"] and all(ref.startswith("https://") for ref in fx["follows"])
+    for item in fx["stream"]:
+        kubernetes_validate.validate(item["object"], "1.33.0", strict=True)
+
+
+@pytest.mark.parametrize("name", ["success", "oomkilled", "deadline", "preempted"])
+def test_terminal_job_conditions_come_in_the_order_of_1_31(name):
+    """FailureTarget / SuccessCriteriaMet first; Failed / Complete in a later update."""
+    jobs = [item["object"] for item in load(name)["stream"] if item["object"]["kind"] == "Job"]
+    seen = [[c["type"] for c in (job.get("status") or {}).get("conditions") or []] for job in jobs]
+    final = seen[-1]
+    assert final in (["FailureTarget", "Failed"], ["SuccessCriteriaMet", "Complete"])
+    assert [final[0]] in seen                   # the interim condition stood alone first
+
+
+def test_events_of_either_api_lead_to_the_same_verdict():
+    core, _ = replay(load("unschedulable"))
+    new, _ = replay(load("unschedulable_events_v1"))
+    at = load("unschedulable")["stream"][-1]["at"]
+    assert core.verdict(at) == new.verdict(at) and core.verdict(at).cause == "unschedulable"
+    assert core.events == new.events
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -52,7 +82,7 @@ def test_conclusion(name):
         assert expect["message_contains"] in verdict.message
 
 
-@pytest.mark.parametrize("name", ["image_pull", "unschedulable"])
+@pytest.mark.parametrize("name", ["image_pull", "unschedulable", "config_error"])
 def test_a_stuck_job_is_called_as_soon_as_the_evidence_arrives_and_not_before(name):
     fx = load(name)
     expect = fx["expect"]
