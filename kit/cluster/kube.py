@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
@@ -96,6 +97,40 @@ def short_error(exc: BaseException) -> str:
     return (text[:200] + "…") if len(text) > 200 else text or type(exc).__name__
 
 
+# Watch answers: these end a watch in one line; these are retried (BACKOFF_S, then give up).
+FATAL = {401: "the credentials were refused (401)", 403: "access denied (403)",
+         404: "no such resource (404)"}
+RETRY = (429, 500, 502, 503, 504)
+BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0)
+PERMISSIONS_HINT = ("refresh the credentials of the kubeconfig context; the permissions the kit "
+                    "needs are in `kit render`'s operator-rbac.yaml (`kit doctor` checks them)")
+
+
+def _transport_error(exc: BaseException) -> bool:
+    """A dropped connection or a timeout on the way to the API server (urllib3's errors)."""
+    import urllib3
+
+    return isinstance(exc, (urllib3.exceptions.HTTPError, OSError))
+
+
+def conflicts(exc: BaseException) -> str:
+    """A server-side apply conflict (409 Status) as "fields owned by <manager>: ..." text."""
+    try:
+        body = json.loads(getattr(exc, "body", None) or "{}")
+    except ValueError:
+        body = {}
+    causes = (body.get("details") or {}).get("causes") or []
+    owners: dict[str, list[str]] = {}
+    for cause in causes:
+        found = re.search(r'conflict with "([^"]+)"', cause.get("message", ""))
+        owners.setdefault(found.group(1) if found else "another field manager", []).append(
+            cause.get("field", "?"))
+    if not owners:
+        return f"conflict: {body.get('message') or _reason(exc)}"
+    return "; ".join(f"{', '.join(fields)} owned by field manager {owner!r}"
+                     for owner, fields in owners.items())
+
+
 def _not_found(exc: BaseException) -> bool:
     return getattr(exc, "status", None) == 404
 
@@ -114,15 +149,27 @@ class Kube:
         return self.dyn.resources.get(api_version=api_version, kind=kind)
 
     def apply(self, objects: Iterable[dict[str, Any]]) -> list[str]:
-        """Server-side apply, in the given (Helm install) order; returns kind/name of each."""
+        """Server-side apply, in the given (Helm install) order; returns kind/name of each.
+
+        Not forced: a field another manager owns (a `kubectl edit`, a controller) is a conflict
+        the operator hears about, with who owns what, rather than a change silently undone."""
         done = []
         for obj in objects:
             res = self._res(obj["apiVersion"], obj["kind"])
             meta = obj.get("metadata") or {}
-            self.dyn.server_side_apply(res, body=obj, namespace=meta.get("namespace") or self.namespace,
-                                       field_manager=FIELD_MANAGER, force_conflicts=True,
-                                       _request_timeout=TIMEOUT)
-            done.append(f"{obj['kind']}/{meta.get('name')}")
+            where = f"{obj['kind']}/{meta.get('name')}"
+            try:
+                self.dyn.server_side_apply(res, body=obj, namespace=meta.get("namespace") or self.namespace,
+                                           field_manager=FIELD_MANAGER, force_conflicts=False,
+                                           _request_timeout=TIMEOUT)
+            except Exception as exc:
+                if getattr(exc, "status", None) != 409:
+                    raise
+                raise KitError(f"kubernetes: {where}: {conflicts(exc)}",
+                               hint=f"undo that change, or take the fields over: kubectl -n "
+                                    f"{self.namespace} apply --server-side --force-conflicts "
+                                    f"--field-manager {FIELD_MANAGER} (then run the command again)") from None
+            done.append(where)
         return done
 
     def get(self, api_version: str, kind: str, name: str) -> dict[str, Any] | None:
@@ -222,16 +269,46 @@ class Kube:
 
     def watch(self, api_version: str, kind: str, *, stop: threading.Event,
               labels: str | None = None, fields: str | None = None) -> Iterator[dict[str, Any]]:
-        """Watch events ({"type", "object": API JSON}) until stop is set, re-opening the watch
-        when the server closes it."""
+        """Watch events ({"type", "object": API JSON}) until stop is set.
+
+        The watch resumes from the last resourceVersion it saw (bookmarks included) when the
+        server closes it or the connection drops; when that version has expired (410 Gone) it
+        starts over without one, which makes the server send the current state again (a
+        relist). Rate limits and server errors are retried with backoff, a bounded number of
+        times; refused credentials or permissions end it in one line."""
         res = self._res(api_version, kind)
+        version: str | None = None
+        failures = 0
         while not stop.is_set():
-            for event in self.dyn.watch(res, namespace=self.namespace, label_selector=labels,
-                                        field_selector=fields, timeout=WATCH_S):
-                if stop.is_set():
-                    return
-                raw = event.get("raw_object") or event.get("object")
-                yield {"type": event.get("type"), "object": raw if isinstance(raw, dict) else raw.to_dict()}
+            try:
+                for event in self.dyn.watch(res, namespace=self.namespace, label_selector=labels,
+                                            field_selector=fields, resource_version=version,
+                                            timeout=WATCH_S, allow_watch_bookmarks=True):
+                    if stop.is_set():
+                        return
+                    raw = event.get("raw_object") or event.get("object")
+                    obj = raw if isinstance(raw, dict) else raw.to_dict()
+                    version = (obj.get("metadata") or {}).get("resourceVersion") or version
+                    failures = 0
+                    if event.get("type") == "BOOKMARK":
+                        continue
+                    yield {"type": event.get("type"), "object": obj}
+            except Exception as exc:  # the API's answer decides: relist, retry or stop
+                status = getattr(exc, "status", None)
+                if status == 410:
+                    version = None
+                    continue
+                if status in FATAL:
+                    raise KitError(f"kubernetes: watching {kind} in {self.namespace}: "
+                                   f"{FATAL[status]} ({_reason(exc)})", hint=PERMISSIONS_HINT) from None
+                if status not in RETRY and not _transport_error(exc):
+                    raise
+                failures += 1
+                if failures > len(BACKOFF_S):
+                    raise KitError(f"kubernetes: watching {kind} in {self.namespace}: the API "
+                                   f"server kept failing ({_reason(exc)})",
+                                   hint="check the cluster's health: kubectl get --raw /readyz") from None
+                stop.wait(BACKOFF_S[failures - 1])
 
     def log_lines(self, pod: str, container: str, *, follow: bool,
                   tail: int | None = None) -> Iterator[str]:

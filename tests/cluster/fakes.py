@@ -89,7 +89,8 @@ class FakeDynamic:
     def patch(self, res, name=None, namespace=None, body=None, **_kw):
         self.calls.append(("patch", res.kind, name, body))
 
-    def watch(self, res, namespace=None, label_selector=None, field_selector=None, timeout=None):
+    def watch(self, res, namespace=None, label_selector=None, field_selector=None, timeout=None,
+              **_kw):
         items = self.streams.pop(res.kind, None)
         if items is None:
             time.sleep(0.05)
