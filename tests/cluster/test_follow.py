@@ -98,5 +98,5 @@ def test_a_new_run_replaces_a_finished_job_but_never_a_running_one(k8s_cfg, tmp_
     ft.launch(new)
     assert [c[:3] for c in dyn.calls] == [("delete", "Job", "acme-notes-finetune"),
                                           ("apply", "Job", "acme-notes-finetune")]
-XX
+    assert dyn.calls[1][3:] == ("lima-kit", False)        # server-side apply as lima-kit, not forced
     assert ft.store.get("run-new").status == RUNNING
