@@ -259,6 +259,19 @@ class Kube:
             gpu_nodes += 1 if count else 0
         return {"nodes": len(items), "ready": ready, "gpu_nodes": gpu_nodes, "gpus": gpus}
 
+    def denied(self, checks: list[tuple[str, dict[str, Any]]]) -> list[str]:
+        """Which of (what, resourceAttributes) the API server says this user may not do
+        (SelfSubjectAccessReview: answered for the caller, needs no permission of its own)."""
+        res = self._res("authorization.k8s.io/v1", "SelfSubjectAccessReview")
+        out = []
+        for what, attrs in checks:
+            body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                    "spec": {"resourceAttributes": attrs}}
+            answer = self.dyn.create(res, body=body, _request_timeout=TIMEOUT).to_dict()
+            if not (answer.get("status") or {}).get("allowed"):
+                out.append(what)
+        return out
+
     def secret_data(self, name: str) -> dict[str, str] | None:
         secret = self.get("v1", "Secret", name)
         if secret is None:

@@ -73,6 +73,26 @@ def cluster(cfg: "KitConfig") -> Check:
     return Check("cluster", True, f"reachable ({cfg.kubernetes.context or 'current context'})")
 
 
+def permissions(cfg: "KitConfig") -> Check:
+    """Every verb the kit needs on an existing cluster (kit.cluster.rbac), asked of the API
+    server at once; a cluster the stack creates makes the operator its admin."""
+    from kit.cluster.kube import connect_deployment, saved_kubeconfig
+    from kit.cluster.rbac import reviews
+
+    if cloud_support(cfg.target).creates_cluster:
+        where = "saved by `kit up`" if saved_kubeconfig(cfg) else "made by `kit up`"
+        return Check("permissions", True, f"cluster admin through the stack's access entry ({where})")
+    try:
+        denied = connect_deployment(cfg).denied(reviews(cfg.kubernetes.namespace))
+    except KitError as exc:
+        return Check("permissions", False, exc.message, exc.hint)
+    if denied:
+        return Check("permissions", False, f"{len(denied)} missing: {', '.join(denied)}",
+                     "ask a cluster admin to apply operator-rbac.yaml from `kit render --out DIR` "
+                     "(it binds the group lima-kit-operators)")
+    return Check("permissions", True, "every verb the kit needs is granted")
+
+
 def data_bucket(cfg: "KitConfig") -> Check:
     from kit.data import storage
 
@@ -151,7 +171,7 @@ def checks_for(cfg: "KitConfig") -> list[Callable[["KitConfig"], Check]]:
     """The target's checks: the neutral ones, with the cloud's own before the cluster's."""
     cloud = cloud_support(cfg.target).preflight(cfg)
     return [pulumi_cli, packages, model_source, gpu_pool, images_lock, state_backend, *cloud,
-            cluster, data_bucket]
+            cluster, permissions, data_bucket]
 
 
 # What the checks import, loaded once before they run in parallel: two threads importing the

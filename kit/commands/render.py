@@ -52,9 +52,16 @@ def render(config_file: Path, out_dir: Path, run_id: str | None, images_file: Pa
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise KitError(f"{out_dir}: cannot create the folder: {exc.strerror}") from None
+    from stacks.clouds import cloud_support
+
+    if not cloud_support(cfg.target).creates_cluster:   # an existing cluster: what to grant
+        from kit.cluster.rbac import rbac_objects
+
+        releases = {**releases, "operator-rbac": rbac_objects(cfg.kubernetes.namespace, cfg.name)}
     for name, objects in releases.items():
         path = out_dir / f"{name}.yaml"
-        header = f"# {name}: rendered by `kit render` from {config_file}; `kit up` applies these.\n"
+        who = "a cluster admin applies these once" if name == "operator-rbac" else "`kit up` applies these"
+        header = f"# {name}: rendered by `kit render` from {config_file}; {who}.\n"
         path.write_text(header + yaml.safe_dump_all(objects, sort_keys=False, explicit_start=True),
                         encoding="utf-8")
         click.echo(f"{path}  {len(objects)} objects")

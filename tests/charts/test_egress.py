@@ -133,5 +133,5 @@ def test_render_without_storage_cidrs_prints_nothing_extra(tmp_path, images_lock
                                                  str(tmp_path / "out"), "--images", str(images_lock)])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert len(lines) == 3 and all(re.fullmatch(r"\S+\.yaml  \d+ objects", line) for line in lines)
+    assert len(lines) == 4 and all(re.fullmatch(r"\S+\.yaml  \d+ objects", line) for line in lines)
     assert storage_targets(load_dir(tmp_path / "out", "platform.yaml")) == []

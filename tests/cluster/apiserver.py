@@ -21,12 +21,17 @@ CORE = {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1", "re
 BATCH = {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "batch/v1", "resources": [
     {"name": "jobs", "singularName": "job", "namespaced": True, "kind": "Job",
      "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]}]}
+AUTHZ = {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "authorization.k8s.io/v1",
+         "resources": [{"name": "selfsubjectaccessreviews", "singularName": "selfsubjectaccessreview",
+                        "namespaced": False, "kind": "SelfSubjectAccessReview", "verbs": ["create"]}]}
 GROUPS = {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
-    {"name": "batch", "versions": [{"groupVersion": "batch/v1", "version": "v1"}],
-     "preferredVersion": {"groupVersion": "batch/v1", "version": "v1"}}]}
+    {"name": group, "versions": [{"groupVersion": f"{group}/v1", "version": "v1"}],
+     "preferredVersion": {"groupVersion": f"{group}/v1", "version": "v1"}}
+    for group in ("batch", "authorization.k8s.io")]}
 DISCOVERY = {"/api": {"kind": "APIVersions", "versions": ["v1"],
                       "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "x"}]},
              "/apis": GROUPS, "/api/v1": CORE, "/apis/batch/v1": BATCH,
+             "/apis/authorization.k8s.io/v1": AUTHZ,
              "/version": {"major": "1", "minor": "33", "gitVersion": "v1.33.4"}}
 
 

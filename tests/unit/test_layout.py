@@ -144,3 +144,15 @@ def test_every_relative_link_in_the_readme_resolves():
     relative = [link for link in links if not re.match(r"^[a-z]+:", link)]
     assert relative, "the README links no file: the check would prove nothing"
     assert [link for link in relative if not (ROOT / link).exists()] == []
+
+
+def test_every_package_folder_is_a_package_the_wheel_ships():
+    """setuptools' find_packages skips folders without __init__.py: they would be missing from
+    an installed kit while every test in a checkout still passes."""
+    from setuptools import find_packages
+
+    shipped = set(find_packages(str(ROOT), include=["kit*", "stacks*"]))
+    folders = {".".join(p.relative_to(ROOT).parts) for base in ("kit", "stacks")
+               for p in [ROOT / base, *(ROOT / base).rglob("*")]
+               if p.is_dir() and any(p.glob("*.py")) and "__pycache__" not in p.parts}
+    assert folders - shipped == set()

@@ -1,0 +1,1 @@
+"""Cluster targets: an existing cluster or one a cloud stack creates (kit.cluster.target)."""

@@ -1,0 +1,1 @@
+"""Target local: one machine, no cloud (kit.local.target)."""
