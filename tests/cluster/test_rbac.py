@@ -33,10 +33,9 @@ def test_the_rbac_objects_are_valid_and_bind_one_group():
 
 
 def test_the_grant_covers_every_kind_the_kit_applies(tmp_path):
-    from tests.charts.chartkit import TEST_IMAGES
-
     from kit.config import parse
     from kit.render import cluster_for, render_objects
+    from tests.charts.chartkit import TEST_IMAGES
 
     cfg = parse({"name": "acme", "target": "kubernetes", "model": {"id": "s3://m/x/"},
                  "data": {"uri": "s3://d/x/"}, "serving": {"replicas": 2}}, base_dir=tmp_path)
