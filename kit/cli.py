@@ -26,6 +26,7 @@ COMMANDS = {
     "logs": "kit.commands.runs:logs",
     "chat": "kit.commands.runs:chat",
     "bench": "kit.commands.bench:bench",
+    "prices": "kit.commands.prices:prices",
     "data": "kit.commands.data:data",
     "model": "kit.commands.model:model",
     "render": "kit.commands.render:render",

@@ -59,6 +59,8 @@ class GpuConfig(_Section):
     count: int = Field(default=1, ge=1, le=16)
     max_nodes: int = Field(default=1, ge=1, le=64)
     spot: bool = False
+    # What one GPU node costs an hour where no catalog knows it (your own cluster, your box).
+    usd_per_hour: float | None = Field(default=None, ge=0, le=10_000)
 
 
 class ServingConfig(_Section):

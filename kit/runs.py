@@ -38,6 +38,8 @@ class Run:
     reason: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, Any] = field(default_factory=dict)
+    estimate: dict[str, Any] = field(default_factory=dict)   # kit.estimate.actual.planned, at start
+    actual: dict[str, Any] = field(default_factory=dict)     # hours, GPU hours, cost, once done
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Run":

@@ -72,13 +72,42 @@ def print_status(info: dict[str, Any], console: Console | None = None) -> None:
     console.print(table)
 
 
+def print_estimate(estimate: dict[str, Any], console: Console | None = None) -> None:
+    """The time and cost of the fine-tune and of serving, with where each figure comes from."""
+    console = console or Console()
+    e = estimate
+    money = (lambda v: "-" if v is None else f"${v:,.2f}")  # noqa: E731
+    table = Table(title="estimate", title_justify="left", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    gpus = f"{e['nodes']} node(s) x {e['gpus_per_node']} {e['gpu_type']}"
+    table.add_row("GPU pool", f"{gpus}" + (f" ({e['instance_type']})" if e["instance_type"] else ""))
+    table.add_row("training tokens", f"{e['train_tokens']:,} at {e['tokens_per_s']:,.0f} tokens/s")
+    table.add_row("fine-tune", f"{e['train_hours']:.2f} h, {money(e['train_cost_usd'])}")
+    table.add_row("serving", f"{money(e['serve_usd_per_hour'])} an hour")
+    if e["price_source"]:
+        table.add_row("prices", f"{e['price_source']}" + (f", {e['price_date']}" if e["price_date"] else ""))
+    console.print(table)
+    for line in e["assumptions"]:
+        console.print(f"  - {line}", highlight=False, markup=False)
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _usd(value: float | None) -> str:
+    return "-" if value is None else f"${value:,.2f}"
+
+
 def print_runs(runs: list[dict[str, Any]]) -> None:
     console = Console()
     if not runs:
         console.print("no runs yet (start one with `kit up`)")
         return
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    for column in ("run", "status", "method", "created", "loss", "model"):
+    for column in ("run", "status", "method", "created", "loss", "hours est/actual", "cost est/actual",
+                   "model"):
         table.add_column(column)
     for run in runs:
         m = run.get("metrics") or {}
@@ -86,6 +115,9 @@ def print_runs(runs: list[dict[str, Any]]) -> None:
                 if isinstance(m.get("loss_first"), (int, float)) and
                 isinstance(m.get("loss_last"), (int, float)) else "-")
         style = STATUS_STYLE.get(run["status"], "")
+        est, act = run.get("estimate") or {}, run.get("actual") or {}
+        hours = f"{_num(est.get('train_hours'))} / {_num(act.get('hours'))}"
+        cost = f"{_usd(est.get('train_cost_usd'))} / {_usd(act.get('cost_usd'))}"
         table.add_row(run["id"], f"[{style}]{run['status']}[/]", run.get("method", ""),
-                      _when(run.get("created")), loss, run["artifacts"].get("model") or "-")
+                      _when(run.get("created")), loss, hours, cost, run["artifacts"].get("model") or "-")
     console.print(table)

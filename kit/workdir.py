@@ -13,6 +13,8 @@ One object owns the names, so no module spells a path of another's.
     .kit/<name>/pulumi-passphrase   file:// state: the secrets passphrase (0600)
     .kit/<name>/kit.lock            one `kit up`/`down` at a time (kit.lock)
     .kit/models/                    staged base models, shared (local target)
+    .kit/prices/<cloud>.json        price catalog `kit prices update` fetched, shared
+    .kit/throughput.json            measured tokens/s of finished runs, shared (estimates)
     .kit/state/                     default Pulumi backend, shared (file://)
 """
 
@@ -26,7 +28,8 @@ from pathlib import Path
 # Folders beside the deployments in .kit/: no deployment may take these names.
 SHARED_STATE = "state"
 SHARED_MODELS = "models"
-RESERVED_NAMES = (SHARED_STATE, SHARED_MODELS)
+SHARED_PRICES = "prices"
+RESERVED_NAMES = (SHARED_STATE, SHARED_MODELS, SHARED_PRICES)
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,11 @@ class Workdir:
     @property
     def models(self) -> Path:
         return self.kit_dir / SHARED_MODELS
+
+    @property
+    def throughput(self) -> Path:
+        """Measured training throughput of finished runs, shared (kit.estimate.throughput)."""
+        return self.kit_dir / "throughput.json"
 
     @property
     def state_backend(self) -> Path:

@@ -128,6 +128,9 @@ class CloudSupport:
     remote_build: Callable[..., str] | None = None
     # (cfg, registry) -> (username, password) for pushing the kit's images, or None.
     registry_login: Callable[["KitConfig", str], tuple[str, str] | None] = _nothing
+    prices: str = ""                               # "package:file" of its dated price catalog
+    # (cfg, instance types) -> catalog dict, from the cloud's price API (`kit prices update`).
+    price_update: Callable[..., dict] | None = None
     plan_mocks: str = ""                           # "module:Class" answering its data sources
     plan_concerns: tuple[tuple[str, str], ...] = ()  # (resource type prefix, concern) for reports
     init_section: str = ""                         # its kit.yaml section, as `kit init` writes it

@@ -22,6 +22,7 @@ from kit.cluster.jobwatch import SUCCEEDED as JOB_SUCCEEDED
 from kit.cluster.jobwatch import JobWatch, TrainerLog
 from kit.config import KitConfig
 from kit.errors import KitError
+from kit.estimate.actual import settle as settle_actual
 from kit.pipeline import Outcome
 from kit.runs import FAILED, INTERRUPTED, RUNNING, SUCCEEDED, Run, RunStore
 from kit.trainer.events import EXIT_BAD_DATA
@@ -97,6 +98,7 @@ class FineTunes:
                 for line in self.kube().log_lines(self.pod_of(run), "trainer", follow=False, tail=50):
                     log.feed(line)
             run.status, run.finished, run.exit_code, run.metrics = SUCCEEDED, time.time(), 0, log.metrics
+            settle_actual(self.cfg, run)
             self.store.save(run)
             m = log.metrics
             loss = (f": loss {m['loss_first']:.3f} → {m['loss_last']:.3f}"
@@ -176,6 +178,8 @@ class FineTunes:
             else:
                 run.status, run.reason = INTERRUPTED, "its Job is gone and it left no summary"
         run.finished = time.time()
+        if run.status == SUCCEEDED:
+            settle_actual(self.cfg, run)
         self.store.save(run)
         return run
 

@@ -27,6 +27,7 @@ from kit.cluster.serving import Server
 from kit.cluster.status import ClusterStatus
 from kit.config import KitConfig
 from kit.errors import KitError
+from kit.estimate.actual import planned
 from kit.jsonio import write_json
 from kit.lock import deployment_lock
 from kit.pipeline import DeploymentState, Outcome, run_fingerprint, run_phases
@@ -53,6 +54,7 @@ class ClusterTarget:
         self._kube: Any = None
         self._data_id = ""
         self._model_rev = cfg.model.revision
+        self._tokens: int | None = None
         self._run: Run | None = None
 
     def _use(self, console: Console) -> None:
@@ -192,6 +194,7 @@ class ClusterTarget:
             raise KitError(f"data.uri: {report.errors[0]}{more}",
                            hint=f"see all problems: kit data validate {uri}")
         self._data_id = dataset_fingerprint(uri)
+        self._tokens = report.stats.get("train_tokens_per_epoch")
         warn = f", {len(report.warnings)} warning(s)" if report.warnings else ""
         return Outcome(f"{report.examples} examples valid{warn} [dim]({uri})[/]")
 
@@ -221,7 +224,8 @@ class ClusterTarget:
                              status=RUNNING, created=time.time(),
                              base_model=self.cfg.model.id, method=self.cfg.training.method,
                              inputs={"data": self.cfg.data.uri, "model_revision": self._model_rev,
-                                     "settings": self.cfg.training.model_dump()})
+                                     "settings": self.cfg.training.model_dump()},
+                             estimate=planned(self.cfg, self._tokens))
         self.runs_.launch(run)
         self._run = run
         self.state.update(run_id=run.id)

@@ -40,12 +40,27 @@ def init(config_file: Path, name: str | None, target: str, model: str, data: str
               help="Return once the fine-tune Job runs (clusters); `kit logs -F` reattaches.")
 def up(config_file: Path, yes: bool, detach: bool) -> None:
     """Validate data, fine-tune, serve and smoke-test. Unchanged work is skipped."""
+    import sys
+
     from rich.console import Console
 
     from kit.target import for_config
 
     cfg = load_config(config_file)
     console = Console()
+    if cfg.target != "local":          # GPUs, and on a cloud a bill: say what, then ask
+        from kit.errors import KitError
+        from kit.estimate import estimate
+        from kit.views import print_estimate
+
+        guess = estimate(cfg).to_dict()
+        print_estimate(guess, console)
+        if not yes:
+            if not sys.stdin.isatty():
+                raise KitError(f"kit up {cfg.name}: needs confirmation to run GPU work (about "
+                               f"{guess['train_hours']:.1f} h of fine-tuning), and no terminal to ask on",
+                               hint="rerun with --yes")
+            click.confirm("Go ahead?", default=False, abort=True)
     result = for_config(cfg).up(console, detach=detach)
     if detach and not result.get("endpoint"):
         console.print(f"[bold]detached[/]: run {result.get('run_id')} is training; "

@@ -16,6 +16,7 @@ from rich.console import Console
 from kit import __version__
 from kit.config import KitConfig
 from kit.errors import KitError
+from kit.estimate.actual import planned, settle
 from kit.local.server import LocalServer
 from kit.lock import deployment_lock
 from kit.pipeline import DeploymentState, Outcome, run_fingerprint, run_phases
@@ -35,6 +36,7 @@ class LocalTarget:
         self._data_path: Path | None = None
         self._data_id = ""
         self._model = None
+        self._tokens: int | None = None
         self._run: Run | None = None
         self._console = Console()
 
@@ -81,6 +83,7 @@ class LocalTarget:
             raise KitError(f"data.uri: {first}{more}",
                            hint=f"see all problems: kit data validate {local}")
         self._data_path, self._data_id = local, dataset_fingerprint(str(local))
+        self._tokens = report.stats.get("train_tokens_per_epoch")
         warn = f", {len(report.warnings)} warning(s)" if report.warnings else ""
         return Outcome(f"{report.examples} examples valid{warn} [dim]({local})[/]")
 
@@ -107,11 +110,14 @@ class LocalTarget:
             id=self.store.new_id(), fingerprint=key, status="running", created=time.time(),
             base_model=self.cfg.model.id, method=settings.get("method", self.cfg.training.method),
             inputs={"data": self.cfg.data.uri, "model_revision": self._model.revision,
-                    "settings": settings, "kit_version": __version__})
+                    "settings": settings, "kit_version": __version__},
+            estimate=planned(self.cfg, self._tokens))
         spec = {"run_id": run.id, "base_model": str(self._model.path),
                 "data": str(self._data_path), "output": str(self.store.dir(run.id)),
                 "training": self.cfg.training.model_dump(), "upload_uri": None}
         self._run = run_trainer(self.store, run, spec, self._console)
+        settle(self.cfg, run)
+        self.store.save(run)
         self.state.update(run_id=run.id)
         m = run.metrics
         loss = (f": loss {m['loss_first']:.3f} → {m['loss_last']:.3f}"

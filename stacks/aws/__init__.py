@@ -37,6 +37,8 @@ SUPPORT = CloudSupport(
     leak_report=lazy("stacks.aws.leaks:report"),
     registry_login=lazy("stacks.aws.registry_login:credentials"),
     remote_build=lazy("stacks.aws.remote_build:run"),
+    prices="stacks.aws:prices.json",
+    price_update=lazy("stacks.aws.prices:fetch"),
     plan_mocks="stacks.aws.mocks:AwsMocks",
     init_section=(
         "aws:\n"

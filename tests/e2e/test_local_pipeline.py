@@ -96,6 +96,9 @@ def test_up_serves_a_chat_endpoint(project):
     assert runs[0]["id"] == info["run_id"] and runs[0]["status"] == "succeeded"
     metrics = runs[0]["metrics"]
     assert metrics["loss_last"] < metrics["loss_first"]
+    assert runs[0]["estimate"]["train_hours"] > 0 and runs[0]["actual"]["hours"] > 0
+    learned = json.loads((folder / ".kit" / "throughput.json").read_text())
+    assert learned["demo:tiny-llama|l4|full"]["run_id"] == runs[0]["id"]
     assert Path(runs[0]["artifacts"]["model"], "config.json").is_file()
 
     chat = kit(folder, "chat", "Explain CPT code 99213 to a patient.", "--max-tokens", "8")

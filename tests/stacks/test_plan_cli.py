@@ -104,3 +104,28 @@ def test_policies_read_as_statements():
     doc = json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::b/*"]}]})
     assert flatten({"policy": doc}) == ["policy: Allow s3:GetObject on arn:aws:s3:::b/*"]
+
+
+ESTIMATE_KEYS = {"gpu_type", "instance_type", "nodes", "train_tokens", "train_hours", "train_cost_usd",
+                 "serve_usd_per_hour", "price_source", "price_date", "assumptions"}
+
+
+def test_offline_plan_json_carries_the_estimate(kit_yaml: Path, tmp_path: Path):
+    proc = _kit(["plan", "--offline", "-f", str(kit_yaml), "--output", "json", "--examples", "1000"],
+                tmp_path, _clean_env(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    estimate = json.loads(proc.stdout)["estimate"]
+    assert ESTIMATE_KEYS <= set(estimate)
+    assert estimate["gpu_type"] == BASE["gpu"]["type"] and estimate["instance_type"] == "p5.48xlarge"
+    assert estimate["train_tokens"] > 1000 * 750 and estimate["train_hours"] > 0
+    assert estimate["assumptions"][0] == "1,000 examples (--examples) x 750 tokens (LIMA's mean)"
+
+
+def test_up_on_a_cloud_shows_the_estimate_and_asks_first(kit_yaml: Path, tmp_path: Path):
+    proc = _kit(["up", "-f", str(kit_yaml)], tmp_path, _clean_env(tmp_path))   # stdin: no terminal
+    assert proc.returncode == 1
+    assert "fine-tune" in proc.stdout and "estimate" in proc.stdout
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith(f"error: kit up {BASE['name']}: needs confirmation to run GPU work")
+    assert line.endswith("(hint: rerun with --yes)")
+    assert not (tmp_path / ".kit" / BASE["name"] / "state.json").exists()      # nothing started
