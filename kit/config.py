@@ -76,6 +76,26 @@ class ServingConfig(_Section):
 _CIDR = re.compile(r"^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$")
 
 
+def _ipv4_cidrs(value: list[str]) -> list:
+    import ipaddress
+
+    nets = []
+    for cidr in value:
+        if not _CIDR.match(cidr):
+            raise ValueError(f"{cidr!r} is not an IPv4 CIDR like 203.0.113.0/24")
+        net = ipaddress.ip_network(cidr, strict=False)
+        if net.prefixlen == 0:
+            raise ValueError(f"{cidr!r} opens it to the whole internet")
+        nets.append(net)
+    return nets
+
+
+# The widest public range the cluster API may be opened to, and the most public addresses in
+# all: an office or VPN egress is a handful of addresses, never a sizeable share of the internet.
+OPERATOR_PREFIX_MIN = 16
+OPERATOR_PUBLIC_MAX = 1 << 16
+
+
 class NetworkConfig(_Section):
     egress: bool = False
     operator_cidrs: list[str] = Field(default_factory=list)
@@ -85,18 +105,25 @@ class NetworkConfig(_Section):
     def _cidrs(cls, value: list[str]) -> list[str]:
         import ipaddress
 
-        for cidr in value:
-            if not _CIDR.match(cidr):
-                raise ValueError(f"{cidr!r} is not an IPv4 CIDR like 203.0.113.0/24")
-            net = ipaddress.ip_network(cidr, strict=False)
-            if net.prefixlen == 0:
-                raise ValueError(f"{cidr!r} opens the cluster API to the whole internet")
+        public = [n for n in _ipv4_cidrs(value) if not n.is_private]
+        wide = [str(n) for n in public if n.prefixlen < OPERATOR_PREFIX_MIN]
+        if wide:
+            raise ValueError(f"{', '.join(wide)}: public ranges wider than /{OPERATOR_PREFIX_MIN} "
+                             "would open the cluster API to much of the internet; list your "
+                             "operators' own addresses")
+        total = sum(n.num_addresses for n in ipaddress.collapse_addresses(public))
+        if total > OPERATOR_PUBLIC_MAX:
+            raise ValueError(f"{total:,} public addresses in all (more than "
+                             f"{OPERATOR_PUBLIC_MAX:,}): list your operators' own addresses")
         return value
+
+
+SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "default")
 
 
 class KubernetesConfig(_Section):
     context: str | None = None
-    namespace: str = "lima-kit"
+    namespace: str = Field(default="lima-kit", max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
     # Where the trainer and init containers may reach object storage (HTTPS) on an existing
     # cluster. Empty: no storage egress unless network.egress is true.
     storage_cidrs: list[str] = Field(default_factory=list)
@@ -104,7 +131,16 @@ class KubernetesConfig(_Section):
     @field_validator("storage_cidrs")
     @classmethod
     def _cidrs(cls, value: list[str]) -> list[str]:
-        return NetworkConfig._cidrs(value)
+        _ipv4_cidrs(value)
+        return value
+
+    @field_validator("namespace")
+    @classmethod
+    def _not_a_system_namespace(cls, value: str) -> str:
+        if value in SYSTEM_NAMESPACES:
+            raise ValueError(f"{value!r} is a system namespace: the kit's namespace enforces Pod "
+                             "Security restricted and is deleted by `kit down`; choose another name")
+        return value
 
 
 class KitConfig(_Section):

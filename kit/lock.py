@@ -1,4 +1,8 @@
-"""One `kit up`/`kit down` at a time per deployment: an advisory lock file in its workdir."""
+"""One `kit up`/`kit down` at a time per deployment: an advisory lock file in its workdir.
+
+While the lock is held the process runs with umask 077 and the workdir is 0700, so everything
+the kit, its trainer and its server write there (staged data, runs, models, logs, state) is
+readable by its owner only, whatever the user's umask."""
 
 from __future__ import annotations
 
@@ -13,8 +17,18 @@ from kit.workdir import Workdir
 
 @contextmanager
 def deployment_lock(workdir: Workdir, action: str) -> Iterator[None]:
+    previous = os.umask(0o077)
+    try:
+        workdir.make_private()
+        with _held(workdir, action):
+            yield
+    finally:
+        os.umask(previous)
+
+
+@contextmanager
+def _held(workdir: Workdir, action: str) -> Iterator[None]:
     path = workdir.lock
-    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -93,6 +93,13 @@ class Workdir:
     def state_backend(self) -> Path:
         return self.kit_dir / SHARED_STATE
 
+    def make_private(self) -> None:
+        """.kit/ and this deployment's folder exist and are 0700 (the shared folders in .kit/
+        are then private too: nobody else can enter .kit/)."""
+        for folder in (self.kit_dir, self.root):
+            folder.mkdir(parents=True, exist_ok=True)
+            folder.chmod(0o700)
+
     def exists(self) -> bool:
         return self.root.exists()
 

@@ -31,6 +31,8 @@ def tear_down(cfg: KitConfig, state: DeploymentState, console: Console, *, purge
     done: list[str] = []
     with deployment_lock(workdir, "down"):
         saved = read_json(workdir.cluster_outputs)
+        if purge:
+            refuse_purging_the_data(cfg, saved or {})
         try:
             done += kube().delete_releases(releases)
         except KitError as exc:
@@ -49,6 +51,22 @@ def tear_down(cfg: KitConfig, state: DeploymentState, console: Console, *, purge
         shutil.rmtree(workdir.root, ignore_errors=True)
         done.append(f"removed {workdir}")
     return done
+
+
+def refuse_purging_the_data(cfg: KitConfig, saved: dict[str, Any]) -> None:
+    """--purge deletes the kit's buckets with everything in them: never when the customer's
+    data (data.uri) lives in one of them."""
+    from kit.data.storage import bucket_scheme, parse_uri
+
+    if not bucket_scheme(cfg.data.uri):
+        return
+    data = parse_uri(cfg.data.uri).root
+    for key in ("artifacts_uri", "models_uri"):
+        uri = saved.get(key)
+        if uri and bucket_scheme(uri) and parse_uri(uri).root == data:
+            raise KitError(f"data.uri: {cfg.data.uri} is in the kit's own bucket {parse_uri(uri).root}, "
+                           "which --purge deletes; nothing was deleted",
+                           hint="move the data to a bucket of your own, then run `kit down --purge` again")
 
 
 def leaks(cfg: KitConfig, deps: "ClusterDeps", saved: dict[str, Any], purge: bool) -> list[str]:

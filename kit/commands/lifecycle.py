@@ -82,6 +82,17 @@ def down(config_file: Path, yes: bool, purge: bool) -> None:
     from kit.target import for_config
 
     cfg = load_config(config_file)
+    if cfg.target != "local" and not purge and not yes:
+        import sys
+
+        from kit.errors import KitError
+
+        if not sys.stdin.isatty():
+            raise KitError(f"kit down {cfg.name}: destroys the stack (cluster, network, workloads) and "
+                           "needs confirmation, and there is no terminal to ask on",
+                           hint="rerun with --yes (the kit's buckets and key are kept without --purge)")
+        click.confirm(f"Destroy the stack of {cfg.name} (its buckets and key are kept)?",
+                      default=False, abort=True)
     if purge and not yes:
         typed = click.prompt(f"This deletes every run, model and log the kit made for "
                              f"{cfg.name!r} (your data is not touched). Type the name to confirm",

@@ -208,7 +208,10 @@ class Infra:
         stack.refresh(clear_pending_creates=True, on_event=Progress(self.console))
 
     def recovery_steps(self) -> list[str]:
-        env = " ".join(f"{k}={v}" for k, v in stack_env(self.cfg, create=False).items())
+        """Commands to reconcile by hand. They say where the passphrase is, never what it is:
+        a passphrase from the environment stays a reference to that variable."""
+        env = " ".join(f"{k}={v}" if k == "PULUMI_CONFIG_PASSPHRASE_FILE" else f'{k}="${k}"'
+                       for k, v in stack_env(self.cfg, create=False).items())
         prefix = f"PULUMI_BACKEND_URL={self.cfg.state_url} {env}".strip()
         name = stack_name(self.cfg)
         export = self.cfg.workdir.stack_export

@@ -65,3 +65,12 @@ def test_doctor_reports_the_same_and_exits_1(tmp_path):
     assert {"pulumi", "aws credentials", "images"} <= set(found), out
     assert "✓ cluster: created by `kit up`" in out
     assert not (tmp_path / ".kit").exists()
+
+
+def test_down_of_a_stack_without_yes_and_no_terminal_refuses_in_one_line(tmp_path):
+    path, env = setup(tmp_path, target="aws")
+    proc = run_kit("down", "-f", str(path), env=env, timeout=120)
+    assert proc.returncode == 1
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("error: kit down acme-notes: destroys the stack") and "--yes" in line
+    assert not (tmp_path / ".kit").exists()                  # nothing was touched

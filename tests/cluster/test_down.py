@@ -125,3 +125,13 @@ def test_a_failing_leak_report_does_not_fail_the_teardown(aws_cfg):
 def test_an_existing_cluster_has_no_leak_report(k8s_cfg):
     done = target(k8s_cfg, FakeDynamic([])).down(Console(file=io.StringIO()), purge=False)
     assert done == ["destroyed (purge=False)"]
+
+
+def test_purge_refuses_when_the_data_lives_in_a_kit_bucket(aws_cfg):
+    from tests.cluster.conftest import AWS, make
+
+    cfg = make(AWS, aws_cfg.base_dir, data={"uri": "s3://acme-notes-artifacts-123456789012/sft/"})
+    dyn = FakeDynamic(WORKLOADS)
+    with pytest.raises(KitError, match="is in the kit's own bucket s3://acme-notes-artifacts-123456789012"):
+        target(cfg, dyn).down(Console(file=io.StringIO()), purge=True)
+    assert dyn.calls == []                                    # nothing deleted, nothing destroyed

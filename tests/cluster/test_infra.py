@@ -128,3 +128,14 @@ def test_secrets_provider_by_state_scheme(tmp_path):
         "awskms://alias/lima-kit-state?region=us-east-1"
     with pytest.raises(KitError, match="no default secrets provider for gs:// state"):
         secrets_provider(make(AWS, tmp_path, state="gs://acme-kit-state"))
+
+
+def test_recovery_steps_never_print_the_passphrase(aws_cfg, monkeypatch):
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "correct-horse-battery-staple")
+    log = []
+    driver, out = infra(aws_cfg, FakeStack(log, pending=PENDING))
+    with pytest.raises(KitError):
+        driver.up()
+    text = out.getvalue()
+    assert "correct-horse-battery-staple" not in text
+    assert 'PULUMI_CONFIG_PASSPHRASE="$PULUMI_CONFIG_PASSPHRASE"' in text

@@ -116,3 +116,23 @@ def test_aws_existing_vpc_needs_subnets(tmp_path):
     cfg = load(write(tmp_path, base + "aws:\n  vpc_id: vpc-0123456789abcdef0\n"
                      "  subnet_ids: [subnet-1, subnet-2]\n"))
     assert cfg.aws.vpc_id == "vpc-0123456789abcdef0" and cfg.aws.az_count == 3
+
+
+@pytest.mark.parametrize("cidrs", [["0.0.0.0/1", "128.0.0.0/1"], ["52.0.0.0/8"],
+                                   [f"{a}.0.0.0/16" for a in range(20, 22)]])
+def test_operator_cidrs_that_open_the_api_to_much_of_the_internet_are_refused(tmp_path, cidrs):
+    line = error_of(tmp_path, GOOD + f"network:\n  operator_cidrs: {cidrs}\n")
+    assert ": network.operator_cidrs: " in line and "operators' own addresses" in line
+
+
+def test_private_and_narrow_public_operator_cidrs_are_fine(tmp_path):
+    cfg = load(write(tmp_path, GOOD + "network:\n  operator_cidrs: [10.0.0.0/8, 203.0.113.0/24]\n"))
+    assert cfg.network.operator_cidrs == ["10.0.0.0/8", "203.0.113.0/24"]
+
+
+@pytest.mark.parametrize("namespace,problem", [("kube-system", "is a system namespace"),
+                                               ("default", "is a system namespace"),
+                                               ("Lima_Kit", "should match pattern")])
+def test_the_kits_namespace_is_a_dns_name_and_never_a_system_one(tmp_path, namespace, problem):
+    line = error_of(tmp_path, GOOD + f"kubernetes:\n  namespace: {namespace}\n")
+    assert ": kubernetes.namespace: " in line and problem in line

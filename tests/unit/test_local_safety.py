@@ -108,3 +108,32 @@ def test_malformed_trainer_events_are_ignored_not_fatal():
                  '{"event": "step", "step": "x", "total": null}', '{"event": "start"}'):
         assert handle_event(line, reporter) is None
     assert handle_event('{"event": "error", "message": " out of memory "}', reporter) == "out of memory"
+
+
+def test_files_the_kit_writes_are_private_whatever_the_umask(tmp_path):
+    """Under the deployment lock: folders 0700, files 0600, also for child processes."""
+    import os
+    import stat
+    import subprocess
+    import sys
+
+    from kit.lock import deployment_lock
+    from kit.workdir import Workdir
+
+    workdir = Workdir(tmp_path / ".kit", "acme")
+    previous = os.umask(0o022)
+    try:
+        with deployment_lock(workdir, "up"):
+            (workdir.runs / "run-1").mkdir(parents=True)
+            (workdir.runs / "run-1" / "train.log").write_text("x")
+            subprocess.run([sys.executable, "-c", "open('child.txt', 'w').write('y')"],
+                           cwd=workdir.root, check=True)
+        assert os.umask(0o022) == 0o022            # the caller's umask is back
+    finally:
+        os.umask(previous)
+
+    def mode(path):
+        return stat.S_IMODE(path.stat().st_mode)
+
+    assert mode(workdir.kit_dir) == mode(workdir.root) == mode(workdir.runs / "run-1") == 0o700
+    assert mode(workdir.runs / "run-1" / "train.log") == mode(workdir.root / "child.txt") == 0o600
