@@ -21,6 +21,10 @@ from stacks.aws.keys import log_group
 # and autoscaling for the cluster autoscaler. S3 is a gateway endpoint.
 INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "ec2", "eks", "eks-auth", "logs", "ssm",
                        "ssmmessages", "ec2messages", "autoscaling")
+# Those whose endpoint takes a policy (AWS: "AWS services that integrate with AWS PrivateLink",
+# endpoint policy column): each gets one that admits only this account's principals acting on
+# this account's resources, so a pod cannot use the endpoint to reach another account.
+POLICY_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "ec2", "logs", "ssm", "autoscaling")
 
 
 @dataclass
@@ -121,15 +125,36 @@ def _existing(ctx: Ctx, egress: bool) -> Network:
     for subnet in opts.subnet_ids:
         rt = aws.ec2.get_route_table(subnet_id=subnet, opts=ctx.invoke())
         for route in rt.routes or []:
-            gateway = route.gateway_id or route.nat_gateway_id or ""
-            if not egress and (gateway.startswith("igw-") or gateway.startswith("nat-")):
-                raise KitError(f"aws.subnet_ids: {subnet} routes to {gateway} but "
-                               "network.egress is false",
-                               hint="use private subnets, or set network.egress: true in kit.yaml")
+            leaves = route_out(route)
+            if not egress and leaves:
+                raise KitError(f"aws.subnet_ids: {subnet} routes {leaves} but network.egress is false",
+                               hint="use private subnets with no default route, or set "
+                                    "network.egress: true in kit.yaml")
         if rt.route_table_id not in tables:
             tables.append(rt.route_table_id)
     return Network(vpc_id=opts.vpc_id, subnet_ids=list(opts.subnet_ids), cidr=vpc.cidr_block,
                    route_table_ids=tables)
+
+
+# Where a route can leave the VPC, by the route's target attribute.
+ROUTE_TARGETS = ("gateway_id", "nat_gateway_id", "transit_gateway_id", "vpc_peering_connection_id",
+                 "network_interface_id", "instance_id", "vpc_endpoint_id", "egress_only_gateway_id",
+                 "carrier_gateway_id", "local_gateway_id", "core_network_arn")
+DEFAULT_ROUTES = ("0.0.0.0/0", "::/0")
+
+
+def route_out(route) -> str:
+    """"<destination> to <target>" when the route leaves the VPC where it must not: a default
+    route (IPv4 or IPv6) to anything but the VPC itself, or any route to an internet or NAT
+    gateway; "" otherwise."""
+    target = next((str(getattr(route, name, "") or "") for name in ROUTE_TARGETS
+                   if getattr(route, name, None)), "")
+    if not target or target == "local":
+        return ""
+    destination = route.cidr_block or route.ipv6_cidr_block or route.destination_prefix_list_id or "?"
+    if destination in DEFAULT_ROUTES or target.startswith(("igw-", "nat-")):
+        return f"{destination} to {target}"
+    return ""
 
 
 def _endpoints(ctx: Ctx, net: Network, kit_buckets: list[pulumi.Input[str]],
@@ -139,11 +164,16 @@ def _endpoints(ctx: Ctx, net: Network, kit_buckets: list[pulumi.Input[str]],
         ingress=[{"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": [net.cidr],
                   "description": "HTTPS from inside the VPC"}],
         egress=[], opts=ctx.opts())
+    account_only = policy(statement(
+        "Allow", ["*"], "*", Sid="ThisAccountOnly", Principal="*",
+        Condition={"StringEquals": {"aws:PrincipalAccount": ctx.account},
+                   "StringEqualsIfExists": {"aws:ResourceAccount": ctx.account}}))
     for service in INTERFACE_ENDPOINTS:
         net.endpoints[service] = aws.ec2.VpcEndpoint(
             f"endpoint-{service.replace('.', '-')}", vpc_id=net.vpc_id,
             service_name=f"com.amazonaws.{ctx.region}.{service}", vpc_endpoint_type="Interface",
             private_dns_enabled=True, subnet_ids=net.subnet_ids, security_group_ids=[sg.id],
+            policy=account_only if service in POLICY_ENDPOINTS else None,
             opts=ctx.opts(parent=sg))
     # S3 through the gateway endpoint reaches only the kit's buckets, the customer's data
     # bucket and ECR's layer storage: a pod cannot copy data to a bucket elsewhere.

@@ -108,10 +108,54 @@ def test_existing_subnet_routing_to_nat_is_refused_without_egress():
     mocks = AwsMocks(calls={"aws:ec2/getRouteTable:getRouteTable": {
         "routeTableId": "rtb-1", "id": "rtb-1",
         "routes": [{"cidrBlock": "0.0.0.0/0", "natGatewayId": "nat-0abc"}]}})
-    with pytest.raises(KitError, match="routes to nat-0abc but network.egress is false"):
+    with pytest.raises(KitError, match="routes 0.0.0.0/0 to nat-0abc but network.egress is false"):
         run_plan(existing_vpc(), mocks)
+
+
+@pytest.mark.parametrize("route,shown", [
+    ({"cidrBlock": "0.0.0.0/0", "transitGatewayId": "tgw-0abc"}, "0.0.0.0/0 to tgw-0abc"),
+    ({"cidrBlock": "0.0.0.0/0", "vpcPeeringConnectionId": "pcx-0abc"}, "0.0.0.0/0 to pcx-0abc"),
+    ({"cidrBlock": "0.0.0.0/0", "networkInterfaceId": "eni-0abc"}, "0.0.0.0/0 to eni-0abc"),
+    ({"cidrBlock": "0.0.0.0/0", "vpcEndpointId": "vpce-0abc"}, "0.0.0.0/0 to vpce-0abc"),
+    ({"ipv6CidrBlock": "::/0", "egressOnlyGatewayId": "eigw-0abc"}, "::/0 to eigw-0abc"),
+    ({"cidrBlock": "198.51.100.0/24", "gatewayId": "igw-0abc"}, "198.51.100.0/24 to igw-0abc"),
+])
+def test_an_existing_vpc_with_any_way_out_is_refused_without_egress(route, shown):
+    from kit.infra.plan import run_plan
+
+    mocks = AwsMocks(calls={"aws:ec2/getRouteTable:getRouteTable": {
+        "routeTableId": "rtb-1", "id": "rtb-1",
+        "routes": [{"cidrBlock": "10.0.0.0/16", "gatewayId": "local"}, route]}})
+    with pytest.raises(KitError, match=f"routes {shown.replace('.', '[.]')} but network.egress is false"):
+        run_plan(existing_vpc(), mocks)
+
+
+def test_routes_inside_the_network_are_fine():
+    from kit.infra.plan import run_plan
+
+    mocks = AwsMocks(calls={"aws:ec2/getRouteTable:getRouteTable": {
+        "routeTableId": "rtb-1", "id": "rtb-1",
+        "routes": [{"cidrBlock": "10.0.0.0/16", "gatewayId": "local"},
+                   {"cidrBlock": "10.9.0.0/16", "transitGatewayId": "tgw-0abc"}]}})
+    assert run_plan(existing_vpc(), mocks).of_type("aws:eks/cluster:Cluster")
 
 
 def test_existing_vpc_needs_two_subnets():
     with pytest.raises(KitError, match=r"aws\.subnet_ids: an existing VPC needs at least 2"):
         make_cfg(aws={"vpc_id": "vpc-0123456789abcdef0", "subnet_ids": ["subnet-0aaa1111"]})
+
+
+def test_interface_endpoints_admit_only_this_accounts_principals_and_resources(default_plan):
+    from stacks.aws.network import POLICY_ENDPOINTS
+
+    endpoints = {r["inputs"]["serviceName"].removeprefix("com.amazonaws.us-east-1."): r["inputs"]
+                 for r in default_plan.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")}
+    with_policy = {name for name, ep in endpoints.items() if ep.get("policy") and name != "s3"}
+    assert with_policy == set(POLICY_ENDPOINTS)
+    for service in POLICY_ENDPOINTS:
+        (stmt,) = policy_doc(endpoints[service]["policy"])
+        assert stmt["Effect"] == "Allow" and stmt["Principal"] == "*"
+        assert stmt["Condition"] == {"StringEquals": {"aws:PrincipalAccount": "123456789012"},
+                                     "StringEqualsIfExists": {"aws:ResourceAccount": "123456789012"}}
+    s3 = endpoints["s3"]["policy"]          # the gateway endpoint keeps its bucket list
+    assert {s["Sid"] for s in policy_doc(s3)} == {"KitBuckets", "DataRead", "EcrLayers"}
