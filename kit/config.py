@@ -143,6 +143,27 @@ class KubernetesConfig(_Section):
         return value
 
 
+# CloudWatch's (and the kit's) allowed retention periods, in days.
+RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
+                  2192, 2557, 2922, 3288, 3653)
+
+
+class LogsConfig(_Section):
+    """The audit trail (control-plane audit logs, network flow logs, build logs): kept by a
+    plain `kit down`, deleted only by `--purge`. Default: six years (HIPAA's retention)."""
+
+    retention_days: int = 2192
+
+    @field_validator("retention_days")
+    @classmethod
+    def _allowed(cls, value: int) -> int:
+        if value not in RETENTION_DAYS:
+            close = min(RETENTION_DAYS, key=lambda d: abs(d - value))
+            raise ValueError(f"{value} is not a retention period logs can have (nearest: {close}; "
+                             f"allowed: {', '.join(map(str, RETENTION_DAYS))})")
+        return value
+
+
 class KitConfig(_Section):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
 
@@ -164,6 +185,7 @@ class KitConfig(_Section):
     serving: ServingConfig = Field(default_factory=ServingConfig)
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
+    logs: LogsConfig = Field(default_factory=LogsConfig)
     aws: AwsOptions = Field(default_factory=AwsOptions)
 
     # Where the file was loaded from: relative paths in it resolve against this folder.

@@ -47,7 +47,7 @@ BUILDSPEC = {
 def builder(ctx: Ctx, net: Network, buckets: Buckets, key_arn: pulumi.Input[str],
             registry_prefix: str) -> aws.codebuild.Project:
     name = builder_project(ctx.name)
-    logs = log_group(ctx, "builder-logs", f"/aws/codebuild/{name}", key_arn)
+    logs = log_group(ctx, "builder-logs", key_arn)
     repos = [ctx.arn("ecr", f"repository/{ctx.short}/{image}") for image in ("kit", "trainer")]
     cache = ctx.arn("ecr", f"repository/{ctx.short}/*")
     bundles = pulumi.Output.concat(buckets.artifacts.arn, "/", BUILDS_PREFIX, "*")

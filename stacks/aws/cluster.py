@@ -44,7 +44,7 @@ def cluster(ctx: Ctx, net: Network, operator_cidrs: list[str], key_arn: pulumi.I
                    inline=policy(statement("Allow", USE + ["kms:CreateGrant", "kms:ListGrants"],
                                            [key_arn])))
     # EKS would create this group itself, unencrypted and forever; the stack owns it instead.
-    logs = log_group(ctx, "cluster-logs", f"/aws/eks/{name}/cluster", key_arn)
+    logs = log_group(ctx, "cluster-logs", key_arn)
     public = bool(operator_cidrs)
     eks = aws.eks.Cluster(
         "cluster", name=name, role_arn=control.arn, version=ctx.aws.kubernetes_version,

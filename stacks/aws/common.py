@@ -27,6 +27,7 @@ class Ctx:
     provider: aws.Provider
     # Logical name (stacks.aws.names.ADOPTABLE) -> id of a kept resource to import, not create.
     adopt: dict[str, str] = field(default_factory=dict)
+    log_retention_days: int = 2192
     key_arn: pulumi.Output[str] | None = None
     tags: dict[str, str] = field(default_factory=dict)
 
@@ -46,7 +47,7 @@ class Ctx:
 
 
 def make_ctx(name: str, region: str, options: AwsOptions, purge: bool,
-             adopt: dict[str, str]) -> Ctx:
+             adopt: dict[str, str], log_retention_days: int) -> Ctx:
     """The explicit provider every AWS resource uses: region pinned, stack tag on everything.
     With aws.account_id set, credentials of any other account are refused before anything
     is created."""
@@ -59,7 +60,8 @@ def make_ctx(name: str, region: str, options: AwsOptions, purge: bool,
                        f"for account {ident.account_id}",
                        hint="switch credentials (AWS_PROFILE), or correct aws.account_id")
     return Ctx(name=name, region=region, account=ident.account_id, partition=part.partition,
-               aws=options, purge=purge, provider=provider, adopt=dict(adopt), tags=tags)
+               aws=options, purge=purge, provider=provider, adopt=dict(adopt), tags=tags,
+               log_retention_days=log_retention_days)
 
 
 def statement(effect: str, actions: list[str], resources: Any, **extra: Any) -> dict[str, Any]:

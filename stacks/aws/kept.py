@@ -21,12 +21,22 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from kit.errors import KitError, require
-from stacks.aws.names import KEY, KEY_ALIAS, KIT_BUCKETS, STACK_TAG, key_alias_name, kit_bucket_name
+from stacks.aws.names import (
+    KEY,
+    KEY_ALIAS,
+    KIT_BUCKETS,
+    LOG_GROUPS,
+    STACK_TAG,
+    key_alias_name,
+    kit_bucket_name,
+    log_group_name,
+)
 
 if TYPE_CHECKING:
     from kit.config import KitConfig
 
 BUCKET_TYPE = "aws:s3/bucket:Bucket"
+LOG_GROUP_TYPE = "aws:cloudwatch/logGroup:LogGroup"
 KEY_TYPE = "aws:kms/key:Key"
 ALIAS_TYPE = "aws:kms/alias:Alias"
 
@@ -35,7 +45,8 @@ Client = Callable[[str], Any]  # service name -> boto3 client
 
 def adoptable() -> dict[str, str]:
     """Logical name -> Pulumi type of every resource the kit keeps and may adopt."""
-    return {**dict.fromkeys(KIT_BUCKETS, BUCKET_TYPE), KEY: KEY_TYPE, KEY_ALIAS: ALIAS_TYPE}
+    return {**dict.fromkeys(KIT_BUCKETS, BUCKET_TYPE), KEY: KEY_TYPE, KEY_ALIAS: ALIAS_TYPE,
+            **dict.fromkeys(LOG_GROUPS, LOG_GROUP_TYPE)}
 
 
 def managed(deployment: dict[str, Any]) -> set[str]:
@@ -49,9 +60,10 @@ def managed(deployment: dict[str, Any]) -> set[str]:
     return held
 
 
-DETECT_PERMISSIONS = "s3:ListBucket, s3:GetBucketTagging, kms:DescribeKey, kms:ListResourceTags"
+DETECT_PERMISSIONS = ("s3:ListBucket, s3:GetBucketTagging, kms:DescribeKey, kms:ListResourceTags, "
+                      "logs:DescribeLogGroups, logs:ListTagsForResource")
 PURGE_PERMISSIONS = ("s3:ListBucketVersions, s3:DeleteObjectVersion, s3:DeleteBucket, "
-                     "kms:ScheduleKeyDeletion, kms:DeleteAlias")
+                     "kms:ScheduleKeyDeletion, kms:DeleteAlias, logs:DeleteLogGroup")
 
 
 def adoptions(cfg: "KitConfig", deployment: dict[str, Any]) -> dict[str, str]:
@@ -107,6 +119,10 @@ def purge_kept(cfg: "KitConfig", found: dict[str, str], client: Client) -> list[
         if KEY_ALIAS in found:
             client("kms").delete_alias(AliasName=found[KEY_ALIAS])
             done.append(f"deleted kms alias {found[KEY_ALIAS]}")
+        for logical in LOG_GROUPS:
+            if logical in found:
+                client("logs").delete_log_group(logGroupName=found[logical])
+                done.append(f"deleted log group {found[logical]} (the audit trail; --purge)")
     return done
 
 
@@ -184,7 +200,25 @@ def _detect(cfg: "KitConfig", wanted: set[str], client: Client, *,
             found[KEY] = key_id
             if KEY_ALIAS in wanted:
                 found[KEY_ALIAS] = key_alias_name(cfg.name)
+    for logical in (g for g in LOG_GROUPS if g in wanted):
+        name = log_group_name(cfg.name, logical)
+        if _kept_log_group(cfg, client("logs"), name):
+            found[logical] = name
     return found
+
+
+def _kept_log_group(cfg: "KitConfig", logs: Any, name: str) -> bool:
+    """True: this stack's kept log group. False: none. KitError: the name is someone else's."""
+    groups = logs.describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
+    group = next((g for g in groups if g.get("logGroupName") == name), None)
+    if group is None:
+        return False
+    arn = group["arn"].removesuffix(":*")
+    tags = logs.list_tags_for_resource(resourceArn=arn).get("tags", {})
+    _require_tag(f"log group {name}", tags, cfg.name,
+                 "a log group the kit did not create for this stack; it is never adopted. Rename "
+                 "the deployment (name: in kit.yaml), or export and delete that group")
+    return True
 
 
 def _code(exc: Exception) -> str:

@@ -12,7 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from stacks.aws.common import Ctx, policy, statement
-from stacks.aws.names import KEY, KEY_ALIAS, key_alias_name
+from stacks.aws.names import KEY, KEY_ALIAS, key_alias_name, log_group_name
 
 # What the account's own administrators may do through IAM policies. No "kms:*".
 _ADMIN = ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
@@ -50,7 +50,10 @@ def key(ctx: Ctx) -> aws.kms.Key:
     return k
 
 
-def log_group(ctx: Ctx, logical: str, name: str, key_arn: pulumi.Input[str]) -> aws.cloudwatch.LogGroup:
-    """A KMS-encrypted log group the stack owns (so `kit down` removes it: no leaked groups)."""
-    return aws.cloudwatch.LogGroup(logical, name=name, kms_key_id=key_arn, retention_in_days=365,
-                                   opts=ctx.opts())
+def log_group(ctx: Ctx, logical: str, key_arn: pulumi.Input[str]) -> aws.cloudwatch.LogGroup:
+    """A KMS-encrypted log group of the audit trail: kept by a plain `kit down` (and adopted by
+    the next `kit up`), deleted only by --purge, retained for logs.retention_days."""
+    return aws.cloudwatch.LogGroup(
+        logical, name=log_group_name(ctx.name, logical), kms_key_id=key_arn,
+        retention_in_days=ctx.log_retention_days,
+        opts=ctx.opts(retain_on_delete=not ctx.purge, import_=ctx.adopt.get(logical)))

@@ -23,7 +23,8 @@ def report(cfg: "KitConfig", saved: dict[str, Any], purge: bool) -> list[str]:
     kept = [] if purge else [parse_uri(u).bucket for u in
                              (saved.get("artifacts_uri"), saved.get("models_uri")) if u]
     client = boto3.client("resourcegroupstaggingapi", region_name=cfg.region)
-    return leak_report(client, cfg.name, saved.get("cluster_name") or cfg.name, kept)
+    return leak_report(client, cfg.name, saved.get("cluster_name") or cfg.name, kept,
+                       keep_logs=not purge)
 
 
 # ARN service[:resource type] -> how to remove it by hand ({arn}, {id} filled in).
@@ -67,13 +68,18 @@ def tagged_leftovers(client: Any, name: str, cluster_name: str) -> list[str]:
     return found
 
 
-def leak_report(client: Any, name: str, cluster_name: str, kept: list[str]) -> list[str]:
+def leak_report(client: Any, name: str, cluster_name: str, kept: list[str], *,
+                keep_logs: bool = True) -> list[str]:
     """Lines for the user: kept buckets (by design) and anything else left, with its fix."""
     lines = []
     arns = tagged_leftovers(client, name, cluster_name)
     kept_arns = [a for a in arns if any(a == f"arn:aws:s3:::{b}" or a.endswith(f":::{b}") for b in kept)]
     for arn in kept_arns:
         lines.append(f"kept (your runs and mirrored weights; `kit down --purge` deletes it): {arn}")
+    trail = [a for a in arns if a not in kept_arns and keep_logs and ":log-group:" in a]
+    for arn in trail:
+        lines.append(f"kept (the audit trail, for logs.retention_days; `kit down --purge` deletes it): {arn}")
+    kept_arns += trail
     others = [a for a in arns if a not in kept_arns]
     for arn in others:
         lines.append(f"[yellow]still exists[/]: {arn}\n      remove: {_remove_hint(arn)}")

@@ -12,7 +12,15 @@ STACK_TAG = "lima-kit:stack"
 KIT_BUCKETS = ("artifacts", "models")
 KEY = "key"
 KEY_ALIAS = "key-alias"
-ADOPTABLE = (*KIT_BUCKETS, KEY, KEY_ALIAS)
+# The audit trail, kept like the buckets: logical name -> log group name for a deployment.
+LOG_GROUPS = {"cluster-logs": "/aws/eks/{name}/cluster",
+              "flow-logs": "/lima-kit/{name}/vpc-flow-logs",
+              "builder-logs": "/aws/codebuild/{name}-images"}
+ADOPTABLE = (*KIT_BUCKETS, KEY, KEY_ALIAS, *LOG_GROUPS)
+
+
+def log_group_name(name: str, logical: str) -> str:
+    return LOG_GROUPS[logical].format(name=name)
 
 
 def kit_bucket_name(name: str, purpose: str, account: str) -> str:

@@ -196,7 +196,7 @@ def _endpoints(ctx: Ctx, net: Network, kit_buckets: list[pulumi.Input[str]],
 
 
 def _flow_logs(ctx: Ctx, net: Network, key_arn: pulumi.Input[str]) -> None:
-    group = log_group(ctx, "flow-logs", f"/lima-kit/{ctx.name}/vpc-flow-logs", key_arn)
+    group = log_group(ctx, "flow-logs", key_arn)
     writer = role(ctx, "flow-logs", assume_role(
         "vpc-flow-logs.amazonaws.com",
         condition={"StringEquals": {"aws:SourceAccount": ctx.account}}),

@@ -25,7 +25,8 @@ def build(settings: StackSettings) -> tuple[ClusterOutputs, pulumi.Output[str], 
     if unknown:
         raise KitError(f"stack config lima-kit:adopt: no adoptable resource named {unknown[0]!r}",
                        hint=f"adoptable: {', '.join(ADOPTABLE)}")
-    ctx = make_ctx(cfg.name, cfg.region or "", cfg.aws, settings.purge, settings.adopt)
+    ctx = make_ctx(cfg.name, cfg.region or "", cfg.aws, settings.purge, settings.adopt,
+                   cfg.logs.retention_days)
     key = keys.key(ctx)
     buckets = storage.buckets(ctx, cfg.data.uri, key.arn)
     net = network.network(ctx, cfg.network.egress, [buckets.artifacts.arn, buckets.models.arn],

@@ -112,7 +112,9 @@ def _state(*names_types):
 
 def test_what_the_stack_already_manages_is_not_looked_up(tmp_path):
     state = _state(("artifacts", "aws:s3/bucket:Bucket"), ("models", "aws:s3/bucket:Bucket"),
-                   ("key", "aws:kms/key:Key"), ("key-alias", "aws:kms/key:Key$aws:kms/alias:Alias"))
+                   ("key", "aws:kms/key:Key"), ("key-alias", "aws:kms/key:Key$aws:kms/alias:Alias"),
+                   *[(g, "aws:cloudwatch/logGroup:LogGroup") for g in ("cluster-logs", "flow-logs",
+                                                                       "builder-logs")])
 
     def no_aws(service):
         raise AssertionError(f"asked AWS ({service}) about resources the stack holds")
@@ -177,3 +179,18 @@ def test_up_without_anything_kept_leaves_adopt_empty(aws_cfg):
     driver.up()
     assert log == [("config", "false"), ("up", "false")]
     assert json.loads(stack.config["lima-kit:adopt"]) == {}
+
+
+def test_a_kept_audit_log_group_is_adopted_only_when_tagged_for_this_stack(aws, tmp_path):
+    logs = aws("logs")
+    logs.create_log_group(logGroupName="/aws/eks/acme-notes/cluster", tags={STACK_TAG: "acme-notes"})
+    logs.create_log_group(logGroupName="/lima-kit/acme-notes/vpc-flow-logs", tags={STACK_TAG: "other"})
+    held = _state(("artifacts", "aws:s3/bucket:Bucket"), ("models", "aws:s3/bucket:Bucket"),
+                  ("key", "aws:kms/key:Key"), ("key-alias", "aws:kms/key:Key$aws:kms/alias:Alias"),
+                  ("flow-logs", "aws:cloudwatch/logGroup:LogGroup"),
+                  ("builder-logs", "aws:cloudwatch/logGroup:LogGroup"))
+    found = find_adoptions(make(AWS, tmp_path), held, aws)
+    assert found == {"cluster-logs": "/aws/eks/acme-notes/cluster"}
+    with pytest.raises(KitError, match="log group /lima-kit/acme-notes/vpc-flow-logs: exists but is "
+                                       "tagged lima-kit:stack=other"):
+        find_adoptions(make(AWS, tmp_path), {}, aws)

@@ -215,3 +215,28 @@ def test_credentials_of_another_account_are_refused():
     with pytest.raises(KitError, match=r"aws\.account_id: 210987654321, but the credentials in "
                                        r"use are for account 111111111111"):
         run_plan(cfg, AwsMocks(account="111111111111"))
+
+
+def test_the_audit_trail_outlives_a_plain_down_for_the_retention_period(default_plan):
+    groups = {r["name"]: r for r in default_plan.of_type("aws:cloudwatch/logGroup:LogGroup")}
+    assert set(groups) == {"cluster-logs", "flow-logs", "builder-logs"}
+    for group in groups.values():
+        assert group["retain_on_delete"] is True
+        assert group["inputs"]["retentionInDays"] == 2192          # six years
+        assert group["inputs"]["kmsKeyId"] == "arn:aws:kms:us-east-1:123456789012:key/key"
+    assert groups["cluster-logs"]["inputs"]["name"] == "/aws/eks/acme-notes/cluster"
+
+
+def test_purge_deletes_the_audit_trail_and_retention_follows_kit_yaml():
+    purged = plan_of(purge=True)
+    assert all(not r["retain_on_delete"] for r in purged.of_type("aws:cloudwatch/logGroup:LogGroup"))
+    short = plan_of(make_cfg(logs={"retention_days": 365}))
+    assert {r["inputs"]["retentionInDays"] for r in short.of_type("aws:cloudwatch/logGroup:LogGroup")} == {365}
+
+
+def test_a_retention_logs_cannot_have_is_one_line():
+    from kit.errors import KitError
+
+    with pytest.raises(KitError, match=r"logs\.retention_days: 2000 is not a retention period logs can "
+                                       r"have \(nearest: 1827"):
+        make_cfg(logs={"retention_days": 2000})
