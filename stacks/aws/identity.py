@@ -30,8 +30,15 @@ class Identities:
 
 
 def pod_trust(ctx: Ctx) -> str:
+    """EKS Pod Identity of this stack's cluster only (not any cluster of the account)."""
     return assume_role("pods.eks.amazonaws.com", ("sts:AssumeRole", "sts:TagSession"),
-                       condition={"StringEquals": {"aws:SourceAccount": ctx.account}})
+                       condition={"StringEquals": {"aws:SourceAccount": ctx.account},
+                                  "ArnEquals": {"aws:SourceArn": ctx.arn("eks", f"cluster/{ctx.name}")}})
+
+
+def via_s3(ctx: Ctx) -> dict:
+    """A key used only by S3 on the workload's behalf (SSE-KMS), never called directly."""
+    return {"StringEquals": {"kms:ViaService": f"s3.{ctx.region}.amazonaws.com"}}
 
 
 def node_role(ctx: Ctx, cache_prefix: str) -> aws.iam.Role:
@@ -56,10 +63,13 @@ def workloads(ctx: Ctx, c: Cluster, namespace: str, buckets: Buckets, data_uri: 
     data_bucket, data_prefix = parse_s3_uri(data_uri)
     data_arn = f"arn:{ctx.partition}:s3:::{data_bucket}"
     runs = pulumi.Output.concat(buckets.artifacts.arn, "/", RUNS_PREFIX, "*")
-    kms = [statement("Allow", USE, [key_arn], Sid="KitKey")]
+    # Reading and writing SSE-KMS objects through S3 needs exactly these; no Encrypt or
+    # ReEncrypt: the trainer cannot use the key on data of its own choosing.
+    kms = [statement("Allow", ["kms:Decrypt", "kms:GenerateDataKey"], [key_arn], Sid="KitKey",
+                     Condition=via_s3(ctx))]
     if ctx.aws.data_kms_key_arn:
-        kms.append(statement("Allow", ["kms:Decrypt", "kms:DescribeKey"],
-                             [ctx.aws.data_kms_key_arn], Sid="DataKey"))
+        kms.append(statement("Allow", ["kms:Decrypt"], [ctx.aws.data_kms_key_arn], Sid="DataKey",
+                             Condition=via_s3(ctx)))
     trainer = role(ctx, "trainer", pod_trust(ctx), inline=policy(
         *_read(data_arn, data_prefix, "Data"),
         *_read(buckets.models.arn, "", "Models"),
@@ -70,7 +80,7 @@ def workloads(ctx: Ctx, c: Cluster, namespace: str, buckets: Buckets, data_uri: 
     server = role(ctx, "server", pod_trust(ctx), inline=policy(
         *_read(buckets.models.arn, "", "Models"),
         *_read(buckets.artifacts.arn, RUNS_PREFIX, "Runs"),
-        statement("Allow", ["kms:Decrypt", "kms:DescribeKey"], [key_arn], Sid="KitKey")))
+        statement("Allow", ["kms:Decrypt"], [key_arn], Sid="KitKey", Condition=via_s3(ctx))))
     accounts = service_accounts(ctx.name)
     for logical, r in (("trainer", trainer), ("server", server)):
         sa = accounts[logical]

@@ -22,6 +22,10 @@ from stacks.aws.common import Ctx, policy, statement
 from stacks.aws.names import KIT_BUCKETS, kit_bucket_name
 
 
+SSE = "s3:x-amz-server-side-encryption"
+SSE_KEY = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+
+
 @dataclass
 class Buckets:
     artifacts: aws.s3.Bucket
@@ -86,6 +90,14 @@ def _kit_bucket(ctx: Ctx, purpose: str, key_arn: pulumi.Input[str]) -> aws.s3.Bu
                       Principal="*", Condition={"Bool": {"aws:SecureTransport": "false"}}),
             statement("Deny", ["s3:*"], [b.arn, objects], Sid="DenyOldTls", Principal="*",
                       Condition={"NumericLessThan": {"s3:TlsVersion": "1.2"}}),
+            # Uploads carry the kit's key: the bucket's default, or named explicitly; never
+            # another key, S3's own encryption, or the account's aws/s3 key.
+            statement("Deny", ["s3:PutObject"], [objects], Sid="DenyOtherKeys", Principal="*",
+                      Condition={"StringNotEquals": {SSE_KEY: key_arn}, "Null": {SSE_KEY: "false"}}),
+            statement("Deny", ["s3:PutObject"], [objects], Sid="DenyOtherEncryption", Principal="*",
+                      Condition={"StringNotEquals": {SSE: "aws:kms"}, "Null": {SSE: "false"}}),
+            statement("Deny", ["s3:PutObject"], [objects], Sid="DenyManagedKey", Principal="*",
+                      Condition={"StringEquals": {SSE: "aws:kms"}, "Null": {SSE_KEY: "true"}}),
         ),
         # S3 rejects a policy while the public access block is being written.
         opts=ctx.opts(parent=b, retain_on_delete=keep, depends_on=[block]))

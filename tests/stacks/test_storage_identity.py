@@ -240,3 +240,32 @@ def test_a_retention_logs_cannot_have_is_one_line():
     with pytest.raises(KitError, match=r"logs\.retention_days: 2000 is not a retention period logs can "
                                        r"have \(nearest: 1827"):
         make_cfg(logs={"retention_days": 2000})
+
+
+def test_workload_roles_trust_only_this_clusters_pod_identity(default_plan):
+    for name in ("trainer-role", "server-role"):
+        (stmt,) = json.loads(inputs(default_plan, "aws:iam/role:Role", name)["assumeRolePolicy"])["Statement"]
+        assert stmt["Condition"] == {
+            "StringEquals": {"aws:SourceAccount": "123456789012"},
+            "ArnEquals": {"aws:SourceArn": "arn:aws:eks:us-east-1:123456789012:cluster/acme-notes"}}
+
+
+def test_workloads_use_the_key_only_through_s3_and_never_to_encrypt_their_own_data(default_plan):
+    via = {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}
+    for name, actions in (("trainer-inline", ["kms:Decrypt", "kms:GenerateDataKey"]),
+                          ("server-inline", ["kms:Decrypt"])):
+        stmts = policy_doc(inputs(default_plan, "aws:iam/rolePolicy:RolePolicy", name)["policy"])
+        kms = [s for s in stmts if any(a.startswith("kms:") for a in as_list(s["Action"]))]
+        assert [(s["Action"], s["Condition"]) for s in kms] == [(actions, via)]
+
+
+def test_kit_buckets_refuse_uploads_under_any_other_key(default_plan):
+    stmts = {s["Sid"]: s for s in policy_doc(inputs(default_plan, "aws:s3/bucketPolicy:BucketPolicy",
+                                                     "artifacts-policy")["policy"])}
+    key = "arn:aws:kms:us-east-1:123456789012:key/key"
+    sse, sse_key = "s3:x-amz-server-side-encryption", "s3:x-amz-server-side-encryption-aws-kms-key-id"
+    assert stmts["DenyOtherKeys"]["Condition"] == {"StringNotEquals": {sse_key: key}, "Null": {sse_key: "false"}}
+    assert stmts["DenyOtherEncryption"]["Condition"] == {"StringNotEquals": {sse: "aws:kms"}, "Null": {sse: "false"}}
+    assert stmts["DenyManagedKey"]["Condition"] == {"StringEquals": {sse: "aws:kms"}, "Null": {sse_key: "true"}}
+    assert all(stmts[s]["Effect"] == "Deny" and stmts[s]["Action"] == ["s3:PutObject"]
+               for s in ("DenyOtherKeys", "DenyOtherEncryption", "DenyManagedKey"))
