@@ -14,7 +14,6 @@ import pulumi_aws as aws
 
 from stacks.aws.cluster import Cluster
 from stacks.aws.common import Ctx, assume_role, policy, role, statement
-from stacks.aws.keys import USE
 from stacks.aws.names import service_accounts
 from stacks.aws.storage import Buckets, parse_s3_uri
 

@@ -21,7 +21,6 @@ from kit.errors import KitError
 from stacks.aws.common import Ctx, policy, statement
 from stacks.aws.names import KIT_BUCKETS, kit_bucket_name
 
-
 SSE = "s3:x-amz-server-side-encryption"
 SSE_KEY = "s3:x-amz-server-side-encryption-aws-kms-key-id"
 
