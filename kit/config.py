@@ -143,6 +143,26 @@ class KubernetesConfig(_Section):
         return value
 
 
+class StorageConfig(_Section):
+    """Where the kit keeps what it makes on a cluster it did not create: fine-tuned weights
+    and runs (PHI-derived) and mirrored base weights. Buckets you own and chose; the kit never
+    guesses a name someone else could hold. A cloud stack makes its own (leave these unset)."""
+
+    artifacts_uri: str | None = None
+    models_uri: str | None = None
+
+    @field_validator("artifacts_uri", "models_uri")
+    @classmethod
+    def _bucket(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from kit.data.storage import BUCKET_FORMS, bucket_scheme
+
+        if not bucket_scheme(value):
+            raise ValueError(f"{value!r} is not a bucket URI ({BUCKET_FORMS})")
+        return value.rstrip("/")
+
+
 # CloudWatch's (and the kit's) allowed retention periods, in days.
 RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
                   2192, 2557, 2922, 3288, 3653)
@@ -186,6 +206,7 @@ class KitConfig(_Section):
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
     logs: LogsConfig = Field(default_factory=LogsConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
     aws: AwsOptions = Field(default_factory=AwsOptions)
 
     # Where the file was loaded from: relative paths in it resolve against this folder.
@@ -211,8 +232,19 @@ class KitConfig(_Section):
             if self.target not in REGISTRY:
                 raise ValueError(f"target: {self.target} is not supported by this version of "
                                  f"lima-kit (supported: local, {', '.join(REGISTRY)})")
-            if cloud_support(self.target).needs_region and not self.region:
+            support = cloud_support(self.target)
+            if support.needs_region and not self.region:
                 raise ValueError(f"region: required for target {self.target}")
+            for key in ("artifacts_uri", "models_uri"):
+                given = getattr(self.storage, key)
+                if support.creates_cluster and given:
+                    raise ValueError(f"storage.{key}: target {self.target} makes its own buckets "
+                                     "(named after the deployment and account); leave it unset")
+                if not support.creates_cluster and not given:
+                    raise ValueError(f"storage.{key}: required for target {self.target}: a bucket "
+                                     "of yours for the kit's " + ("runs and fine-tuned weights"
+                                                                  if key == "artifacts_uri" else
+                                                                  "mirrored base weights"))
         if self.target != "local" and self.serving.engine == "transformers":
             raise ValueError("serving.engine: 'transformers' is for target local; use tgi or vllm")
         if self.target != "local" and self.model.id == DEMO_MODEL:

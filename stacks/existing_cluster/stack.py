@@ -14,19 +14,17 @@ if TYPE_CHECKING:
 
 
 def default_outputs(cfg: "KitConfig") -> ClusterOutputs:
-    """The kit's buckets sit beside the data, in the same storage service."""
+    """The buckets are the operator's own (kit.yaml storage:), never names the kit guesses."""
     from kit.data.storage import BUCKET_FORMS, parse_uri
 
     loc = parse_uri(cfg.data.uri)
     if loc.scheme == "file":
         raise KitError(f"data.uri: {cfg.data.uri!r} is not a bucket the cluster can read",
                        hint=f"upload the data to a {BUCKET_FORMS} prefix: kit data push PATH URI")
-    prefix = f"{loc.scheme}://" + (f"{loc.account}/" if loc.account else "")
     return ClusterOutputs(
         cloud="kubernetes", cluster_name=cfg.kubernetes.context or "current",
-        namespace=cfg.kubernetes.namespace,
-        artifacts_uri=f"{prefix}{cfg.name}-artifacts", models_uri=f"{prefix}{cfg.name}-models",
-        data_uri=cfg.data.uri)
+        namespace=cfg.kubernetes.namespace, artifacts_uri=cfg.storage.artifacts_uri or "",
+        models_uri=cfg.storage.models_uri or "", data_uri=cfg.data.uri)
 
 
 def build(settings: "StackSettings") -> tuple[ClusterOutputs, None, Any]:

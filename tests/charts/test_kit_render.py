@@ -71,7 +71,7 @@ def test_kubernetes_example_serves_tgi_on_a_cluster_ip(example_renders):
     assert "--max-input-tokens=2048" in engine["args"] and "--max-total-tokens=2304" in engine["args"]
     job = one(objects, "Job")
     stage = container(job["spec"]["template"]["spec"], "stage-model")
-    assert stage["args"][0] == "s3://acme-notes-models/meta-llama/Llama-3.1-8B-Instruct/main/"
+    assert stage["args"][0] == "s3://acme-notes-kit-models/meta-llama/Llama-3.1-8B-Instruct/main/"
 
 
 def test_aws_example_full_finetune_spans_the_pool_and_serves_vllm(example_renders):
@@ -167,11 +167,13 @@ def test_saved_stack_outputs_win_over_the_defaults(tmp_path):
     assert (cluster.artifacts_uri, cluster.models_uri) == ("s3://real-artifacts", "s3://real-models")
 
 
-def test_existing_cluster_has_no_load_balancer_and_reuses_the_data_scheme(tmp_path):
+def test_existing_cluster_has_no_load_balancer_and_uses_the_operators_buckets(tmp_path):
     cfg = config(tmp_path, target="kubernetes", region=None, data={"uri": "gs://d/x/"},
-                 kubernetes={"context": "onprem"})
+                 kubernetes={"context": "onprem"},
+                 storage={"artifacts_uri": "gs://acme-kit-runs/", "models_uri": "gs://acme-kit-models"})
     cluster = cluster_for(cfg)
-    assert (cluster.cluster_name, cluster.models_uri) == ("onprem", "gs://acme-models")
+    assert (cluster.cluster_name, cluster.artifacts_uri, cluster.models_uri) == (
+        "onprem", "gs://acme-kit-runs", "gs://acme-kit-models")
     assert cluster.internal_lb_annotations == {}
     server = render_objects(cfg, cluster, images=TEST_IMAGES)["server"]
     assert one(server, "Service")["spec"]["type"] == "ClusterIP"
@@ -301,3 +303,23 @@ def test_a_tag_is_refused_by_the_charts_unless_rendering_for_review():
         render_chart("finetune", tagged, release="acme-finetune", namespace="ns")
     objects = render_chart("finetune", {**tagged, "reviewOnly": True}, release="acme-finetune", namespace="ns")
     assert any(o["kind"] == "Job" for o in objects)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["render", "--out", "out"], "kit.yaml:3: storage.artifacts_uri: required for target kubernetes"),
+    (["plan", "--offline"], "kit.yaml:3: storage.artifacts_uri: required for target kubernetes"),
+])
+def test_an_existing_cluster_without_the_operators_buckets_is_one_line(tmp_path, args, message):
+    text = (EXAMPLES / "kubernetes" / "kit.yaml").read_text()
+    start = text.index("storage:")
+    end = text.index("kubernetes:", start)
+    (tmp_path / "kit.yaml").write_text(text[:start] + text[end:])
+    proc = _kit(*args, "-f", "kit.yaml", cwd=tmp_path)
+    assert proc.returncode == 1
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith(f"error: {message}") and "Traceback" not in proc.stderr
+
+
+def test_a_cloud_stack_makes_its_own_buckets(tmp_path):
+    with pytest.raises(KitError, match="storage.models_uri: target aws makes its own buckets"):
+        config(tmp_path, storage={"models_uri": "s3://elsewhere"})

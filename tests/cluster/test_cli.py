@@ -23,6 +23,8 @@ def setup(tmp_path: Path, target: str = "kubernetes") -> tuple[Path, dict]:
     cfg = {"name": "acme-notes", "target": target, "region": "us-east-1",
            "model": {"id": "meta-llama/Llama-3.1-8B-Instruct"},
            "data": {"uri": "s3://acme-clinical-notes/sft/"}, "kubernetes": {"context": "onprem-gpu"}}
+    if target == "kubernetes":
+        cfg["storage"] = {"artifacts_uri": "s3://acme-kit-artifacts", "models_uri": "s3://acme-kit-models"}
     path = tmp_path / "kit.yaml"
     path.write_text(yaml.safe_dump(cfg))
     env = {"PATH": str(tmp_path / "bin"), "KUBECONFIG": str(tmp_path / "kubeconfig"),
