@@ -49,6 +49,7 @@ SUPPORT = CloudSupport(
         ("aws:ec2/launchTemplate:", "nodes"),
         ("aws:eks/nodeGroup:", "nodes"),
         ("aws:ec2/", "network"),
+        ("aws:route53/", "network"),
         ("name:flow-logs", "network"),
         ("aws:eks/podIdentityAssociation:", "identity"),
         ("aws:eks/", "cluster"),

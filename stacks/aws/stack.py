@@ -12,7 +12,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from kit.errors import KitError
-from stacks.aws import SUPPORT, autoscaler, builder, cluster, gpu_pool, identity, keys, network, registry, storage
+from stacks.aws import SUPPORT, autoscaler, builder, cluster, dns, gpu_pool, identity, keys, network, registry, storage
 from stacks.aws.common import make_ctx
 from stacks.aws.names import ADOPTABLE
 from stacks.contract import ClusterOutputs
@@ -31,6 +31,8 @@ def build(settings: StackSettings) -> tuple[ClusterOutputs, pulumi.Output[str], 
     buckets = storage.buckets(ctx, cfg.data.uri, key.arn)
     net = network.network(ctx, cfg.network.egress, [buckets.artifacts.arn, buckets.models.arn],
                           buckets.data.arn, key.arn)
+    if not cfg.network.egress:
+        dns.dns_firewall(ctx, net)
     registry.registry(ctx, key.arn)
     builder.builder(ctx, net, buckets, key.arn, registry.registry_prefix(ctx))
     eks = cluster.cluster(ctx, net, cfg.network.operator_cidrs, key.arn)

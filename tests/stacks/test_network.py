@@ -159,3 +159,25 @@ def test_interface_endpoints_admit_only_this_accounts_principals_and_resources(d
                                      "StringEqualsIfExists": {"aws:ResourceAccount": "123456789012"}}
     s3 = endpoints["s3"]["policy"]          # the gateway endpoint keeps its bucket list
     assert {s["Sid"] for s in policy_doc(s3)} == {"KitBuckets", "DataRead", "EcrLayers"}
+
+
+def test_with_egress_off_dns_answers_only_the_names_the_deployment_needs(default_plan):
+    lists = {r["name"]: r["inputs"]["domains"]
+             for r in default_plan.of_type("aws:route53/resolverFirewallDomainList:ResolverFirewallDomainList")}
+    assert lists["dns-everything"] == ["*."]
+    assert all(d.endswith(("amazonaws.com.", "internal.")) for d in lists["dns-allowed"])
+    rule_type = "aws:route53/resolverFirewallRule:ResolverFirewallRule"
+    rules = {r["name"]: r["inputs"] for r in default_plan.of_type(rule_type)}
+    assert rules["dns-allow"]["action"] == "ALLOW" and rules["dns-block"]["action"] == "BLOCK"
+    assert rules["dns-allow"]["priority"] < rules["dns-block"]["priority"]
+    assert rules["dns-block"]["blockResponse"] == "NXDOMAIN"
+    config = inputs(default_plan, "aws:route53/resolverFirewallConfig:ResolverFirewallConfig")
+    assert config["firewallFailOpen"] == "DISABLED"                     # fails closed
+    assoc_type = "aws:route53/resolverFirewallRuleGroupAssociation:ResolverFirewallRuleGroupAssociation"
+    assoc = inputs(default_plan, assoc_type)
+    assert assoc["vpcId"] == config["resourceId"] and assoc["mutationProtection"] == "ENABLED"
+
+
+def test_with_egress_opted_in_there_is_no_dns_firewall():
+    plan = plan_of(make_cfg(network={"egress": True}))
+    assert plan.of_type("aws:route53/resolverFirewallRuleGroup:ResolverFirewallRuleGroup") == []
