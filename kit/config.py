@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from kit.config_infra import KubernetesConfig, LogsConfig, NetworkConfig, Section, StorageConfig
 from kit.errors import KitError
 from kit.workdir import RESERVED_NAMES, Workdir
 from stacks.aws.options import AwsOptions
@@ -20,20 +21,16 @@ ENGINES = ("tgi", "vllm", "transformers")
 DEMO_MODEL = "demo:tiny-llama"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
-
-
-class ModelConfig(_Section):
+class ModelConfig(Section):
     id: str = Field(min_length=1, description="hub id, local path, bucket URI, or demo:tiny-llama")
     revision: str = "main"
 
 
-class DataConfig(_Section):
+class DataConfig(Section):
     uri: str = Field(min_length=1, description="the customer's data: read, never written")
 
 
-class TrainingConfig(_Section):
+class TrainingConfig(Section):
     """Settings left as None take the recipe's default for the chosen method."""
 
     method: Literal["lora", "qlora", "full"] = "lora"
@@ -54,7 +51,7 @@ class TrainingConfig(_Section):
     seed: int = 42
 
 
-class GpuConfig(_Section):
+class GpuConfig(Section):
     type: Literal["l4", "a10g", "l40s", "a100", "h100", "h200"] = "l4"
     count: int = Field(default=1, ge=1, le=16)
     max_nodes: int = Field(default=1, ge=1, le=64)
@@ -63,7 +60,7 @@ class GpuConfig(_Section):
     usd_per_hour: float | None = Field(default=None, ge=0, le=10_000)
 
 
-class ServingConfig(_Section):
+class ServingConfig(Section):
     engine: Literal["tgi", "vllm", "transformers"] | None = None
     replicas: int = Field(default=1, ge=1, le=64)
     port: int = Field(default=8080, ge=1024, le=65535, description="local target: 127.0.0.1 port")
@@ -73,118 +70,7 @@ class ServingConfig(_Section):
     system_prompt: str | None = None
 
 
-_CIDR = re.compile(r"^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$")
-
-
-def _ipv4_cidrs(value: list[str]) -> list:
-    import ipaddress
-
-    nets = []
-    for cidr in value:
-        if not _CIDR.match(cidr):
-            raise ValueError(f"{cidr!r} is not an IPv4 CIDR like 203.0.113.0/24")
-        net = ipaddress.ip_network(cidr, strict=False)
-        if net.prefixlen == 0:
-            raise ValueError(f"{cidr!r} opens it to the whole internet")
-        nets.append(net)
-    return nets
-
-
-# The widest public range the cluster API may be opened to, and the most public addresses in
-# all: an office or VPN egress is a handful of addresses, never a sizeable share of the internet.
-OPERATOR_PREFIX_MIN = 16
-OPERATOR_PUBLIC_MAX = 1 << 16
-
-
-class NetworkConfig(_Section):
-    egress: bool = False
-    operator_cidrs: list[str] = Field(default_factory=list)
-
-    @field_validator("operator_cidrs")
-    @classmethod
-    def _cidrs(cls, value: list[str]) -> list[str]:
-        import ipaddress
-
-        public = [n for n in _ipv4_cidrs(value) if not n.is_private]
-        wide = [str(n) for n in public if n.prefixlen < OPERATOR_PREFIX_MIN]
-        if wide:
-            raise ValueError(f"{', '.join(wide)}: public ranges wider than /{OPERATOR_PREFIX_MIN} "
-                             "would open the cluster API to much of the internet; list your "
-                             "operators' own addresses")
-        total = sum(n.num_addresses for n in ipaddress.collapse_addresses(public))
-        if total > OPERATOR_PUBLIC_MAX:
-            raise ValueError(f"{total:,} public addresses in all (more than "
-                             f"{OPERATOR_PUBLIC_MAX:,}): list your operators' own addresses")
-        return value
-
-
-SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "default")
-
-
-class KubernetesConfig(_Section):
-    context: str | None = None
-    namespace: str = Field(default="lima-kit", max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-    # Where the trainer and init containers may reach object storage (HTTPS) on an existing
-    # cluster. Empty: no storage egress unless network.egress is true.
-    storage_cidrs: list[str] = Field(default_factory=list)
-
-    @field_validator("storage_cidrs")
-    @classmethod
-    def _cidrs(cls, value: list[str]) -> list[str]:
-        _ipv4_cidrs(value)
-        return value
-
-    @field_validator("namespace")
-    @classmethod
-    def _not_a_system_namespace(cls, value: str) -> str:
-        if value in SYSTEM_NAMESPACES:
-            raise ValueError(f"{value!r} is a system namespace: the kit's namespace enforces Pod "
-                             "Security restricted and is deleted by `kit down`; choose another name")
-        return value
-
-
-class StorageConfig(_Section):
-    """Where the kit keeps what it makes on a cluster it did not create: fine-tuned weights
-    and runs (PHI-derived) and mirrored base weights. Buckets you own and chose; the kit never
-    guesses a name someone else could hold. A cloud stack makes its own (leave these unset)."""
-
-    artifacts_uri: str | None = None
-    models_uri: str | None = None
-
-    @field_validator("artifacts_uri", "models_uri")
-    @classmethod
-    def _bucket(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        from kit.data.storage import BUCKET_FORMS, bucket_scheme
-
-        if not bucket_scheme(value):
-            raise ValueError(f"{value!r} is not a bucket URI ({BUCKET_FORMS})")
-        return value.rstrip("/")
-
-
-# CloudWatch's (and the kit's) allowed retention periods, in days.
-RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
-                  2192, 2557, 2922, 3288, 3653)
-
-
-class LogsConfig(_Section):
-    """The audit trail (control-plane audit logs, network flow logs, build logs): kept by a
-    plain `kit down`, deleted only by `--purge`. Default: six years (HIPAA's retention)."""
-
-    retention_days: int = 2192
-
-    @field_validator("retention_days")
-    @classmethod
-    def _allowed(cls, value: int) -> int:
-        if value not in RETENTION_DAYS:
-            close = min(RETENTION_DAYS, key=lambda d: abs(d - value))
-            raise ValueError(f"{value} is not a retention period logs can have (nearest: {close}; "
-                             f"allowed: {', '.join(map(str, RETENTION_DAYS))})")
-        return value
-
-
-class KitConfig(_Section):
+class KitConfig(Section):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
 
     @field_validator("name")

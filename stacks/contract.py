@@ -30,6 +30,7 @@ class ClusterOutputs:
     gpu_tolerations: list[dict[str, str]] = field(default_factory=gpu_tolerations)
     artifacts_uri: str = ""                 # runs, checkpoints, merged models (kit-owned bucket)
     models_uri: str = ""                    # mirrored base weights (kit-owned bucket)
+    bucket_owner: str = ""                  # account that must own those two buckets
     data_uri: str = ""                      # the customer's data: read only
     trainer_sa_annotations: dict[str, str] = field(default_factory=dict)
     server_sa_annotations: dict[str, str] = field(default_factory=dict)

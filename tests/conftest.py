@@ -23,3 +23,12 @@ def run_kit(*args: str, cwd: Path | None = None, env: dict | None = None,
 @pytest.fixture
 def kit_cli():
     return run_kit
+
+
+@pytest.fixture(autouse=True)
+def _no_bucket_owners_across_tests(monkeypatch):
+    """kit.render.cluster_for tells the process which account owns the kit's buckets (an
+    environment variable, so child processes inherit it); no test sees another's."""
+    from kit.data.objects import OWNERS_ENV
+
+    monkeypatch.setenv(OWNERS_ENV, "")

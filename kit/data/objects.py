@@ -4,8 +4,16 @@ module: the backends import it, and kit.data.storage picks the backend for a URI
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
 from typing import Callable, Iterator, Protocol
+
+from kit.errors import KitError
+
+# JSON {bucket: owner}: the account that must own each of the kit's buckets. A bucket name is
+# global; whoever holds the name would otherwise receive what the kit writes there.
+OWNERS_ENV = "KIT_STORAGE_BUCKET_OWNERS"
 
 
 @dataclass(frozen=True)
@@ -71,3 +79,24 @@ class Store(Protocol):
 def is_hidden(key: str) -> bool:
     """Keys with a component starting with '.' are the kit's own (manifests, staged parts)."""
     return any(part.startswith(".") for part in key.split("/"))
+
+
+def expected_owner(bucket: str) -> str | None:
+    """The owner this process was told the bucket must have (see OWNERS_ENV), if any."""
+    text = os.environ.get(OWNERS_ENV)
+    if not text:
+        return None
+    try:
+        owners = json.loads(text)
+    except json.JSONDecodeError:
+        raise KitError(f"{OWNERS_ENV}: not JSON", hint='like {"bucket": "123456789012"}') from None
+    return owners.get(bucket) or None
+
+
+def expect_owners(owners: dict[str, str]) -> None:
+    """From now on, calls on these buckets (in this process and the ones it starts) are refused
+    by the service unless the bucket belongs to the given owner."""
+    if not owners:
+        return
+    current = json.loads(os.environ.get(OWNERS_ENV) or "{}")
+    os.environ[OWNERS_ENV] = json.dumps({**current, **owners}, sort_keys=True)

@@ -47,11 +47,12 @@ class Backend:
     max_parts: int  # most parts one object may have
     endpoint_env: str | None  # where emulators and private endpoints are configured
     example: str
+    owner_form: str | None = None  # regex of a bucket owner the service checks on each call
 
 
 BACKENDS = {
     "s3": Backend("kit.data.stores.s3:S3Store", 5 * MiB, 10_000, "AWS_ENDPOINT_URL",
-                  "s3://bucket/prefix/"),
+                  "s3://bucket/prefix/", owner_form=r"\d{12}"),
     "gs": Backend("kit.data.stores.gcs:GCSStore", 256 * 1024, 32 * 32, "STORAGE_EMULATOR_HOST",
                   "gs://bucket/prefix/"),
     "az": Backend("kit.data.stores.azure:AzureStore", 1, 50_000,

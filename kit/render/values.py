@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kit.data.storage import BUCKET_FORMS, bucket_scheme
+from kit.data.storage import BUCKET_FORMS, bucket_scheme, parse_uri
 from kit.errors import KitError
 
 if TYPE_CHECKING:
@@ -68,6 +68,14 @@ def run_uri(cluster: "ClusterOutputs", run_id: str) -> str:
     if not cluster.artifacts_uri:
         raise KitError("cluster outputs: no artifacts bucket", hint="run `kit up` to create it")
     return f"{cluster.artifacts_uri.rstrip('/')}/runs/{run_id}/"
+
+
+def bucket_owners(cluster: "ClusterOutputs") -> dict[str, str]:
+    """The kit's buckets and the account that must own them (the charts' bucketOwners)."""
+    if not cluster.bucket_owner:
+        return {}
+    return {parse_uri(uri).bucket: cluster.bucket_owner
+            for uri in (cluster.artifacts_uri, cluster.models_uri) if uri}
 
 
 def base_model_uri(cfg: "KitConfig", cluster: "ClusterOutputs") -> str:
@@ -146,6 +154,7 @@ def finetune_values(cfg: "KitConfig", cluster: "ClusterOutputs", images: dict[st
         "gpusPerNode": cfg.gpu.count,
         "stage": {"dataUri": data_uri(cfg), "modelUri": base_model_uri(cfg, cluster)},
         "uploadUri": run_uri(cluster, run_id),
+        "bucketOwners": bucket_owners(cluster),
         "training": cfg.training.model_dump(exclude_none=True),
         "resources": {"trainer": resources,
                       "stage": {"requests": {"cpu": "1", "memory": "2Gi", "ephemeral-storage": "256Mi"},
@@ -168,6 +177,7 @@ def server_values(cfg: "KitConfig", cluster: "ClusterOutputs", images: dict[str,
         "fullnameOverride": release_name(cfg, "server"),
         "engine": engine,
         "images": {engine: images[engine], "proxy": images["proxy"], "kit": images["kit"]},
+        "bucketOwners": bucket_owners(cluster),
         "model": {"uri": run_uri(cluster, run_id) + MERGED_SUBDIR + "/",
                   "servedNames": [cfg.name, "tgi"]},
         "replicas": cfg.serving.replicas,

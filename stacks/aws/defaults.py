@@ -26,6 +26,7 @@ def default_outputs(cfg: "KitConfig") -> ClusterOutputs:
         cloud="aws", cluster_name=cfg.name, namespace=cfg.kubernetes.namespace,
         artifacts_uri=f"s3://{kit_bucket_name(cfg.name, 'artifacts', account)}",
         models_uri=f"s3://{kit_bucket_name(cfg.name, 'models', account)}",
+        bucket_owner=account,
         data_uri=cfg.data.uri,
         registry_prefix=registry_prefix(cfg.name, account, cfg.region or ""),
         internal_lb_annotations=dict(SUPPORT.internal_lb),

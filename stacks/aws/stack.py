@@ -49,7 +49,7 @@ def build(settings: StackSettings) -> tuple[ClusterOutputs, pulumi.Output[str], 
     outputs = ClusterOutputs(
         cloud="aws", cluster_name=eks.name, namespace=namespace,
         artifacts_uri=f"s3://{buckets.names['artifacts']}",
-        models_uri=f"s3://{buckets.names['models']}", data_uri=cfg.data.uri,
+        models_uri=f"s3://{buckets.names['models']}", bucket_owner=ctx.account, data_uri=cfg.data.uri,
         registry_prefix=registry.registry_prefix(ctx), internal_lb_annotations=dict(SUPPORT.internal_lb),
         private_cidrs=[net.cidr])
     return outputs, eks.kubeconfig, provider

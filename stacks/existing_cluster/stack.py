@@ -24,7 +24,8 @@ def default_outputs(cfg: "KitConfig") -> ClusterOutputs:
     return ClusterOutputs(
         cloud="kubernetes", cluster_name=cfg.kubernetes.context or "current",
         namespace=cfg.kubernetes.namespace, artifacts_uri=cfg.storage.artifacts_uri or "",
-        models_uri=cfg.storage.models_uri or "", data_uri=cfg.data.uri)
+        models_uri=cfg.storage.models_uri or "", bucket_owner=cfg.storage.bucket_owner or "",
+        data_uri=cfg.data.uri)
 
 
 def build(settings: "StackSettings") -> tuple[ClusterOutputs, None, Any]:

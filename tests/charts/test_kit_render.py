@@ -323,3 +323,56 @@ def test_an_existing_cluster_without_the_operators_buckets_is_one_line(tmp_path,
 def test_a_cloud_stack_makes_its_own_buckets(tmp_path):
     with pytest.raises(KitError, match="storage.models_uri: target aws makes its own buckets"):
         config(tmp_path, storage={"models_uri": "s3://elsewhere"})
+
+
+def _env(spec: dict, name: str) -> dict[str, str]:
+    return {e["name"]: e.get("value") for e in container(spec, name).get("env", [])}
+
+
+def test_every_pod_that_touches_a_kit_bucket_names_the_account_that_must_own_it(tmp_path):
+    """Bucket names are global: the trainer, the stagers and this process itself send the
+    expected owner with every call on the kit's buckets, so a same-named bucket elsewhere is
+    refused. The customer's data bucket may live in another account: it is not listed."""
+    from kit.data.objects import OWNERS_ENV
+
+    cfg = config(tmp_path)
+    releases = render_objects(cfg, cluster_for(cfg), images=TEST_IMAGES)
+    owners = {f"acme-artifacts-{ACCOUNT}": ACCOUNT, f"acme-models-{ACCOUNT}": ACCOUNT}
+    assert json.loads(os.environ[OWNERS_ENV]) == owners
+    job = one(releases["finetune"], "Job")["spec"]["template"]["spec"]
+    server = one(releases["server"], "Deployment")["spec"]["template"]["spec"]
+    touching = [(job, c["name"]) for c in job["initContainers"] + job["containers"]]
+    touching.append((server, "stage-model"))
+    for spec, name in touching:
+        assert json.loads(_env(spec, name)[OWNERS_ENV]) == owners, name
+    assert OWNERS_ENV not in _env(server, "auth-proxy")
+
+
+def test_an_existing_clusters_buckets_carry_the_owner_the_operator_names(tmp_path):
+    from kit.data.objects import OWNERS_ENV
+
+    cfg = config(tmp_path, target="kubernetes", region=None, kubernetes={"context": "onprem"},
+                 storage={"artifacts_uri": "s3://acme-runs", "models_uri": "s3://acme-models",
+                          "bucket_owner": "210987654321"})
+    job = one(render_objects(cfg, cluster_for(cfg), images=TEST_IMAGES)["finetune"], "Job")
+    assert json.loads(_env(job["spec"]["template"]["spec"], "trainer")[OWNERS_ENV]) == {
+        "acme-runs": "210987654321", "acme-models": "210987654321"}
+    plain = config(tmp_path, target="kubernetes", region=None, kubernetes={"context": "onprem"},
+                   storage={"artifacts_uri": "s3://acme-runs", "models_uri": "s3://acme-models"})
+    job = one(render_objects(plain, cluster_for(plain), images=TEST_IMAGES)["finetune"], "Job")
+    assert OWNERS_ENV not in _env(job["spec"]["template"]["spec"], "trainer")
+
+
+@pytest.mark.parametrize("storage,message", [
+    ({"artifacts_uri": "gs://runs", "models_uri": "gs://models", "bucket_owner": "my-project"},
+     "gs://runs is not checked by owner on each call"),
+    ({"artifacts_uri": "s3://runs", "models_uri": "s3://models", "bucket_owner": "12345"},
+     "'12345' is not an owner of s3://runs"),
+    ({"artifacts_uri": "s3://runs", "models_uri": "s3://models", "bucket_owner": 123456789012},
+     "quote it"),
+])
+def test_a_bucket_owner_the_storage_cannot_check_is_refused(tmp_path, storage, message):
+    with pytest.raises(KitError, match="storage") as err:
+        config(tmp_path, target="kubernetes", region=None, kubernetes={"context": "onprem"},
+               storage=storage)
+    assert message in str(err.value) and "\n" not in str(err.value)

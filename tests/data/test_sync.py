@@ -305,3 +305,39 @@ def test_gcs_and_azure_send_the_customer_key(remote, tmp_path, monkeypatch):
         # a header on every block, blob and commit
         assert seen == ("body" if "/compose" in url else "query" if remote.server.scheme == "gs"
                         else "header"), (method, url)
+
+
+def test_every_s3_call_on_a_kit_bucket_names_its_expected_owner(s3, tmp_path, monkeypatch):
+    """A bucket name is global: each call on a kit bucket carries x-amz-expected-bucket-owner, so
+    S3 refuses (403) a same-named bucket of another account. Buckets not listed carry none."""
+    from kit.data.objects import OWNERS_ENV
+
+    monkeypatch.setenv(OWNERS_ENV, json.dumps({"kit-test": "111122223333"}))
+    store = storage.open_store(s3.uri + "/")
+    sent: list[tuple[str, str | None]] = []
+    store.client.meta.events.register(
+        "before-send.s3", lambda request, **_: sent.append(
+            (request.method, request.headers.get("x-amz-expected-bucket-owner"))))
+
+    data = os.urandom(6 * MiB)
+    upload = store.begin("big.bin", len(data), hashlib.sha256(data).hexdigest(), PART,
+                         lambda i: data[i * PART:(i + 1) * PART])
+    for index in range(upload.count):
+        upload.put_part(index, data[index * PART:(index + 1) * PART])
+    upload.finish()
+    store.put("small.txt", b"hi")
+    assert [o.key for o in store.list()] == ["big.bin", "small.txt"]
+    assert store.read("small.txt") == b"hi" and store.stat("big.bin").size == len(data)
+    store.delete("small.txt")
+    methods = {method for method, _ in sent}
+    assert {"GET", "HEAD", "PUT", "POST", "DELETE"} <= methods
+    assert len(sent) >= 10 and {owner for _, owner in sent} == {b"111122223333"}
+
+    monkeypatch.setenv(OWNERS_ENV, json.dumps({"another-bucket": "111122223333"}))
+    other = storage.open_store(s3.uri + "/")
+    sent.clear()
+    other.client.meta.events.register(
+        "before-send.s3", lambda request, **_: sent.append(
+            (request.method, request.headers.get("x-amz-expected-bucket-owner"))))
+    assert [o.key for o in other.list()] == ["big.bin"]
+    assert sent and {owner for _, owner in sent} == {None}

@@ -8,12 +8,13 @@ import hashlib
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from kit.data.objects import Location, ObjectInfo, is_hidden
+from kit.data.objects import Location, ObjectInfo, expected_owner, is_hidden
 from kit.errors import KitError, require
 
 _HINTS = {
     "NoSuchBucket": "check the bucket name, region and AWS_ENDPOINT_URL",
-    "AccessDenied": "the identity in use lacks permission on this prefix",
+    "AccessDenied": "the identity in use lacks permission on this prefix, or the bucket is not "
+                    "owned by the expected account",
     "InvalidAccessKeyId": "check the AWS credentials in use",
     "SignatureDoesNotMatch": "check the AWS credentials in use",
 }
@@ -126,6 +127,15 @@ class S3Store:
         self.client = boto3.session.Session().client("s3", config=config)
         self.bucket, self.prefix, self.uri = loc.bucket, loc.prefix, loc.uri
         self.sse = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key} if kms_key else {}
+        self.owner = expected_owner(self.bucket)
+        if self.owner:
+            # One hook, so no call (paginators included) can forget the owner: S3 then refuses
+            # with 403 whatever it would do on a bucket of that name held by another account.
+            self.client.meta.events.register("before-parameter-build.s3.*", self._expect_owner)
+
+    def _expect_owner(self, params: dict, model, **_: object) -> None:
+        if params.get("Bucket") == self.bucket and "ExpectedBucketOwner" in model.input_shape.members:
+            params.setdefault("ExpectedBucketOwner", self.owner)
 
     def full(self, key: str) -> str:
         return self.prefix + key
