@@ -11,7 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from kit.config_infra import KubernetesConfig, LogsConfig, NetworkConfig, Section, StorageConfig
+from kit.config_infra import KubernetesConfig, LogsConfig, NetworkConfig, Section, StorageConfig, ipv4_cidrs
 from kit.errors import KitError
 from kit.workdir import RESERVED_NAMES, Workdir
 from stacks.aws.options import AwsOptions
@@ -68,6 +68,19 @@ class ServingConfig(Section):
     smoke_prompt: str = "Say hello in one short sentence."
     # Sent first by `kit chat` (unless --system) and by the smoke test: the one the data uses.
     system_prompt: str | None = None
+    # Who may call the endpoint, enforced by the internal load balancer where the client's
+    # address is still known. Default: the network's own private ranges.
+    client_cidrs: list[str] | None = None
+
+    @field_validator("client_cidrs")
+    @classmethod
+    def _clients(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            if not value:
+                raise ValueError("empty: nobody could call the endpoint; leave it unset for the "
+                                 "network's private ranges")
+            ipv4_cidrs(value)
+        return value
 
 
 class KitConfig(Section):

@@ -15,7 +15,7 @@ class Section(BaseModel):
 _CIDR = re.compile(r"^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$")
 
 
-def _ipv4_cidrs(value: list[str]) -> list:
+def ipv4_cidrs(value: list[str]) -> list:
     import ipaddress
 
     nets = []
@@ -44,7 +44,7 @@ class NetworkConfig(Section):
     def _cidrs(cls, value: list[str]) -> list[str]:
         import ipaddress
 
-        public = [n for n in _ipv4_cidrs(value) if not n.is_private]
+        public = [n for n in ipv4_cidrs(value) if not n.is_private]
         wide = [str(n) for n in public if n.prefixlen < OPERATOR_PREFIX_MIN]
         if wide:
             raise ValueError(f"{', '.join(wide)}: public ranges wider than /{OPERATOR_PREFIX_MIN} "
@@ -70,7 +70,7 @@ class KubernetesConfig(Section):
     @field_validator("storage_cidrs")
     @classmethod
     def _cidrs(cls, value: list[str]) -> list[str]:
-        _ipv4_cidrs(value)
+        ipv4_cidrs(value)
         return value
 
     @field_validator("namespace")

@@ -173,6 +173,10 @@ def server_values(cfg: "KitConfig", cluster: "ClusterOutputs", images: dict[str,
     engine = cfg.serving.engine
     total = cfg.training.max_length + cfg.serving.max_new_tokens
     lb = dict(cluster.internal_lb_annotations)
+    network = list(cluster.private_cidrs) or PRIVATE_NETWORKS
+    # Who may call: checked by the load balancer, where the client's address is still known
+    # (behind it, kube-proxy's source NAT leaves the pod only node addresses to check).
+    clients = list(cfg.serving.client_cidrs or network)
     values: dict[str, Any] = {
         "fullnameOverride": release_name(cfg, "server"),
         "engine": engine,
@@ -187,8 +191,9 @@ def server_values(cfg: "KitConfig", cluster: "ClusterOutputs", images: dict[str,
         "auth": {"existingSecret": api_keys_secret(cfg)},
         "resources": resources,
         "shmSize": shm,
-        "service": {"internalLoadBalancer": {"enabled": bool(lb), "annotations": lb}},
-        "networkPolicy": {"allowedCidrs": (list(cluster.private_cidrs) or PRIVATE_NETWORKS) if lb else []},
+        "service": {"internalLoadBalancer": {"enabled": bool(lb), "annotations": lb,
+                                             "sourceRanges": clients if lb else []}},
+        "networkPolicy": {"allowedCidrs": network if lb else []},
         "serviceAccount": service_account,
         "podLabels": pod_labels,
         **_placement(cluster),
