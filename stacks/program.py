@@ -31,7 +31,8 @@ def main() -> None:
     support = cloud_support(s.kit.target)
     outputs, kubeconfig, provider = _builder(support)(s)
     cluster_layer(s.kit, outputs, provider, run_id=s.run_id,
-                  with_device_plugin=support.device_plugin)
+                  device_plugin_images=s.images if support.device_plugin else None,
+                  review=s.review)
     for key, value in outputs.to_dict().items():
         if key != "kubeconfig":
             pulumi.export(key, value)

@@ -28,13 +28,21 @@ class StackSettings:
     # Set by `kit up`, not by users: logical name -> physical id of a resource an earlier
     # `kit down` of this stack kept, which the program imports instead of creating.
     adopt: dict[str, str] = field(default_factory=dict)
+    # The digests (from the images lock) of the images the program itself runs.
+    images: dict[str, str] = field(default_factory=dict)
+    # For reading only (the offline plan): an image not locked yet shows its release tag.
+    review: bool = False
 
 
 def stack_config(cfg: "KitConfig", *, purge: bool = False, run_id: str | None = None,
-                 adopt: dict[str, str] | None = None) -> dict[str, str]:
+                 adopt: dict[str, str] | None = None, review: bool = False) -> dict[str, str]:
     """Fully qualified stack config (key -> string value, as `pulumi config` stores it)."""
+    from kit.images import STACK_IMAGES, current_lock
+
+    images = {n: ref for n, ref in current_lock(cfg.workdir).items() if n in STACK_IMAGES}
     values: dict[str, Any] = {"kit": cfg.model_dump_json(), "baseDir": str(cfg.base_dir.resolve()),
-                              "purge": purge, "runId": run_id or "", "adopt": dict(adopt or {})}
+                              "purge": purge, "runId": run_id or "", "adopt": dict(adopt or {}),
+                              "images": images, "review": review}
     return {f"{PROJECT}:{key}": value if isinstance(value, str) else json.dumps(value)
             for key, value in values.items()}
 
@@ -52,5 +60,9 @@ def load() -> StackSettings:
     adopt = conf.get_object("adopt") or {}
     if not isinstance(adopt, dict) or not all(isinstance(v, str) for v in adopt.values()):
         raise KitError(f"stack config {PROJECT}:adopt: must be a JSON object of name -> id")
+    from kit.images import check
+
+    images = check(conf.get_object("images") or {}, source=f"stack config {PROJECT}:images")
     return StackSettings(kit=kit, purge=bool(conf.get_bool("purge")),
-                         run_id=conf.get("runId") or None, adopt=adopt)
+                         run_id=conf.get("runId") or None, adopt=adopt, images=images,
+                         review=bool(conf.get_bool("review")))

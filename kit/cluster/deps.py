@@ -30,6 +30,8 @@ class ClusterDeps:
     storage: Callable[[str], "Store"]              # a bucket URI -> its Store
     # (workdir, registry, names, log, credentials) -> the lock: build and push the kit's images.
     publish: Callable[..., dict[str, str]]
+    # (source@digest, dest repository, tag, credentials) -> copied (False: already there).
+    copy: Callable[..., bool]
 
 
 def _ask(question: str) -> bool:
@@ -44,6 +46,7 @@ def real_deps(cfg: "KitConfig") -> ClusterDeps:
     from kit.cluster import preflight
     from kit.cluster.kube import connect_deployment
     from kit.data.storage import open_store
+    from kit.images.copy import copy_image
     from kit.images.push import publish
     from kit.infra.driver import Infra, real_access
     from stacks.clouds import cloud_support
@@ -54,4 +57,5 @@ def real_deps(cfg: "KitConfig") -> ClusterDeps:
         return Infra(cfg, console, real_access(cfg, confirm=_ask))
 
     return ClusterDeps(support=support, infra=infra, connect=lambda: connect_deployment(cfg),
-                       checks=preflight.run, storage=lambda uri: open_store(uri), publish=publish)
+                       checks=preflight.run, storage=lambda uri: open_store(uri), publish=publish,
+                       copy=copy_image)

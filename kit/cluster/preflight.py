@@ -115,21 +115,30 @@ def data_bucket(cfg: "KitConfig") -> Check:
 def images_lock(cfg: "KitConfig") -> Check:
     """Upstream images must be pinned (a reviewed lock); the kit's own may be missing when
     `kit up` can build and push them itself (an engine here, a registry of the stack's)."""
-    from kit.images import IMAGES, KIT_IMAGES, built_for_another_version, current_lock
-    from kit.images.build import find_engine
+    import shutil
 
+    from kit.images import IMAGES, KIT_IMAGES, STACK_IMAGES, built_for_another_version, current_lock
+    from kit.images.build import find_engine
+    from kit.images.copy import INSTALL_HINT
+
+    support = cloud_support(cfg.target)
     refs = current_lock(cfg.workdir)
-    upstream = [n for n in ("proxy", cfg.serving.engine) if n not in refs]
+    stack_images = list(STACK_IMAGES) if support.device_plugin else []
+    upstream = [n for n in ("proxy", cfg.serving.engine, *stack_images) if n not in refs]
     if upstream:
         wanted = ", ".join(f"{n} ({IMAGES[n].repository}:{IMAGES[n].tag})" for n in upstream)
         return Check("images", False, f"no digest for {wanted} in {cfg.workdir.images_lock}",
                      f"kit images lock {' '.join(upstream)} (where the registries are reachable), "
                      "or kit images lock --from FILE")
+    if stack_images and support.has_registry and not shutil.which("skopeo"):
+        return Check("images", False, "skopeo not found: `kit up` copies the NVIDIA device plugin "
+                                      "(nvcr.io: no pull-through cache) into the stack's registry",
+                     INSTALL_HINT)
     own = [n for n in KIT_IMAGES if n not in refs or built_for_another_version(refs[n])]
     if not own:
         return Check("images", True, f"pinned by digest in {cfg.workdir.images_lock}")
     push = f"kit images build {' '.join(own)} && kit images push {' '.join(own)} --registry HOST/PREFIX"
-    if not cloud_support(cfg.target).has_registry:
+    if not support.has_registry:
         return Check("images", False, f"no digest for {', '.join(own)} and no registry of the "
                                       "kit's own on this cluster", push)
     engine = find_engine()

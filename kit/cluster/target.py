@@ -143,6 +143,7 @@ class ClusterTarget:
 
         cluster = self.cluster()
         self._publish_own_images(cluster)
+        self._copy_upstream_images(cluster)
         resolve(self.workdir, ["kit", "trainer", "proxy", self.cfg.serving.engine],
                 registry_prefix=cluster.registry_prefix)
         model = self.cfg.model.id
@@ -181,6 +182,24 @@ class ClusterTarget:
         self.deps.publish(self.workdir, cluster.registry_prefix, missing,
                           log=lambda line: self.console.print(line, markup=False, highlight=False),
                           credentials=credentials)
+
+    def _copy_upstream_images(self, cluster) -> None:
+        """Locked images no pull-through cache serves (the NVIDIA device plugin, nvcr.io only):
+        copied into the stack's registry, digest kept, before a GPU node can need them."""
+        from kit.images import COPIED, IMAGES, STACK_IMAGES, resolve, through_mirror
+
+        if not cluster.registry_prefix or not self.deps.support.device_plugin:
+            return
+        for name, ref in resolve(self.workdir, list(STACK_IMAGES)).items():
+            repository = ref.split("@", 1)[0]
+            if repository not in COPIED:
+                continue
+            dest = through_mirror(ref, cluster.registry_prefix).split("@", 1)[0]
+            credentials = self.deps.support.registry_login(self.cfg, cluster.registry_prefix)
+            copied = self.deps.copy(ref, dest, IMAGES[name].tag, credentials=credentials)
+            self.console.print(f"  {name}: " + (f"copied {ref} → {dest}" if copied else
+                                               f"{dest} already holds the locked digest"),
+                               markup=False, highlight=False)
 
     def _phase_data(self) -> Outcome:
         from kit.data.fingerprint import dataset_fingerprint

@@ -55,7 +55,11 @@ IMAGES: dict[str, Image] = {
                  "images/kit: stages data and weights (`python -m kit.data.sync`)"),
     "trainer": Image("ghcr.io/lima-kit/trainer", __version__,
                      "images/trainer: `python -m kit.trainer` with the [train] extra"),
+    "device-plugin": Image("nvcr.io/nvidia/k8s-device-plugin", "v0.17.4",
+                           "advertises nvidia.com/gpu on GPU nodes; applied by the stack itself"),
 }
+# Images the stack's own program runs (not the charts): their digests travel in its config.
+STACK_IMAGES = ("device-plugin",)
 
 
 def load_lock(path: Path) -> dict[str, str]:
@@ -89,6 +93,9 @@ def check(refs: Mapping[str, object], *, source: str) -> dict[str, str]:
 UPSTREAM_SEGMENTS = {"ghcr.io": "ghcr", "docker.io": "docker-hub", "registry-1.docker.io": "docker-hub",
                      "registry.k8s.io": "k8s", "public.ecr.aws": "ecr-public"}
 KIT_REPOSITORY_PREFIX = "ghcr.io/lima-kit/"
+# Upstream repositories no pull-through cache can serve (nvcr.io): `kit up` copies them into the
+# kit's registry under this name, every platform and the digest kept (kit.images.copy).
+COPIED = {"nvcr.io/nvidia/k8s-device-plugin": "nvidia-device-plugin"}
 KIT_IMAGES = ("kit", "trainer")     # built from images/ by `kit images build`
 
 
@@ -99,6 +106,9 @@ def through_mirror(ref: str, registry_prefix: str) -> str:
         return ref
     if ref.startswith(KIT_REPOSITORY_PREFIX):
         return f"{prefix}/{ref[len(KIT_REPOSITORY_PREFIX):]}"
+    for repository, name in COPIED.items():
+        if ref.startswith((repository + "@", repository + ":")):
+            return f"{prefix}/{name}{ref[len(repository):]}"
     host, _, path = ref.partition("/")
     if host not in UPSTREAM_SEGMENTS:
         raise KitError(f"images lock: {ref}: {host} has no pull-through cache in the mirror",

@@ -64,7 +64,8 @@ def run_plan(cfg: "KitConfig", mocks: Any, *, purge: bool = False, run_id: str |
     from stacks import program
     from stacks.settings import PROJECT, stack_config
 
-    config = stack_config(cfg, purge=purge, run_id=run_id, adopt=adopt)
+    # A plan is read, never applied: an image not locked yet shows at its release tag, marked.
+    config = stack_config(cfg, purge=purge, run_id=run_id, adopt=adopt, review=True)
     monitor = RecordingMonitor(mocks)
     with _LOCK:
         settings.SETTINGS.rpc_manager.clear()

@@ -19,13 +19,16 @@ from stacks.contract import ClusterOutputs
 
 
 def cluster_layer(cfg: Any, cluster: ClusterOutputs, provider: Any, *, run_id: str | None = None,
-             with_device_plugin: bool = True, depends_on: list | None = None) -> list[pulumi.Resource]:
+                  device_plugin_images: dict[str, str] | None = None, review: bool = False,
+                  depends_on: list | None = None) -> list[pulumi.Resource]:
     """Without run_id (what `kit up` always runs) the stack holds the platform objects only.
     `kit up` applies each run's workloads itself (server-side apply, field manager lima-kit):
     Pulumi would block an update on a Job for its whole runtime, recreate a Job its TTL
     removed, and roll the server together with a training that has not finished.
     With run_id, every rendered release is registered too: for `kit plan` reviews of one run
-    and for teams that drive this program with plain `pulumi up` (stack config `runId`)."""
+    and for teams that drive this program with plain `pulumi up` (stack config `runId`).
+    `device_plugin_images` (the stack config's locked digests) adds the NVIDIA device plugin;
+    None leaves it out (a cluster that has its own)."""
     try:
         from kit import render
         from kit.render.platform import platform_objects
@@ -38,8 +41,9 @@ def cluster_layer(cfg: Any, cluster: ClusterOutputs, provider: Any, *, run_id: s
         groups: dict[str, list[dict]] = dict(render.render_objects(cfg, cluster, run_id=run_id))
     else:
         groups = {"platform": platform_objects(cfg, cluster)}
-    if with_device_plugin:
-        groups["device-plugin"] = device_plugin.objects(cluster)
+    if device_plugin_images is not None:
+        groups["device-plugin"] = device_plugin.objects(cfg, cluster, device_plugin_images,
+                                                        review=review)
     return apply_groups(groups, provider, depends_on=depends_on)
 
 

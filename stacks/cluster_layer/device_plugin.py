@@ -7,22 +7,33 @@ it does not live in the kit's restricted namespace.
 
 from __future__ import annotations
 
+from typing import Any
+
 from stacks.contract import ClusterOutputs
 
-VERSION = "v0.17.4"
-UPSTREAM = f"nvcr.io/nvidia/k8s-device-plugin:{VERSION}"
 NAME = "nvidia-device-plugin"
+IMAGE = "device-plugin"   # its name in kit.images.IMAGES and the images lock
 
 
-def image(cluster: ClusterOutputs) -> str:
-    """nvcr.io has no ECR pull-through upstream: on a cloud, `kit images push` mirrors it."""
-    if cluster.registry_prefix:
-        return f"{cluster.registry_prefix}/{NAME}:{VERSION}"
-    return UPSTREAM
+def image(cfg: Any, cluster: ClusterOutputs, locked: dict[str, str], *, review: bool) -> str:
+    """Pinned by digest from the images lock, like every image the kit runs. nvcr.io has no
+    pull-through cache: on a cloud the reference is the copy in the stack's registry, which
+    `kit up` makes (kit.images.copy) before anything can schedule onto a GPU node."""
+    from kit.images import resolve
+
+    return resolve(cfg.workdir, [IMAGE], locked, registry_prefix=cluster.registry_prefix,
+                   review=review)[IMAGE]
 
 
-def objects(cluster: ClusterOutputs) -> list[dict]:
+def objects(cfg: Any, cluster: ClusterOutputs, locked: dict[str, str], *,
+            review: bool = False) -> list[dict]:
+    from kit.render import UNPINNED
+
     labels = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "lima-kit"}
+    ref = image(cfg, cluster, locked, review=review)
+    meta: dict[str, Any] = {"name": NAME, "namespace": "kube-system", "labels": labels}
+    if IMAGE not in locked:   # only reachable with review: a plan to read, never to apply
+        meta["annotations"] = {UNPINNED: IMAGE}
     pod = {
         "priorityClassName": "system-node-critical",
         "nodeSelector": dict(cluster.gpu_node_selector),
@@ -30,7 +41,7 @@ def objects(cluster: ClusterOutputs) -> list[dict]:
         "automountServiceAccountToken": False,
         "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
         "containers": [{
-            "name": "device-plugin", "image": image(cluster),
+            "name": "device-plugin", "image": ref,
             "args": ["--fail-on-init-error=true"],
             "resources": {"requests": {"cpu": "50m", "memory": "64Mi"},
                           "limits": {"memory": "256Mi"}},
@@ -43,7 +54,7 @@ def objects(cluster: ClusterOutputs) -> list[dict]:
     }
     return [{
         "apiVersion": "apps/v1", "kind": "DaemonSet",
-        "metadata": {"name": NAME, "namespace": "kube-system", "labels": labels},
+        "metadata": meta,
         "spec": {"selector": {"matchLabels": {"app.kubernetes.io/name": NAME}},
                  "updateStrategy": {"type": "RollingUpdate"},
                  "template": {"metadata": {"labels": labels}, "spec": pod}},

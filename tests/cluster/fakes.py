@@ -220,7 +220,7 @@ def fake_access(cfg, stack, *, which: str | None = "/usr/bin/pulumi", confirm: b
 
 
 def fake_deps(cfg, *, connect=None, infra=None, checks=None, storage=None, leak_report=None,
-              publish=None, registry_login=None):
+              publish=None, registry_login=None, copy=None):
     """A ClusterDeps for tests: the target's real CloudSupport (its leak report replaced when
     given), and whatever fakes the test passes; anything it does not pass fails if used."""
     from dataclasses import replace
@@ -243,4 +243,5 @@ def fake_deps(cfg, *, connect=None, infra=None, checks=None, storage=None, leak_
                        connect=connect or unused("the cluster API"),
                        checks=checks or unused("the preflight checks"),
                        storage=storage or open_store,
-                       publish=publish or unused("building and pushing images"))
+                       publish=publish or unused("building and pushing images"),
+                       copy=copy or unused("copying an upstream image"))

@@ -17,7 +17,8 @@ from tests.cluster.fakes import fake_deps
 
 ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com/acme-notes"
 UPSTREAM = {"proxy": "docker.io/nginxinc/nginx-unprivileged@sha256:" + "1" * 64,
-            "tgi": "ghcr.io/huggingface/text-generation-inference@sha256:" + "2" * 64}
+            "tgi": "ghcr.io/huggingface/text-generation-inference@sha256:" + "2" * 64,
+            "device-plugin": "nvcr.io/nvidia/k8s-device-plugin@sha256:" + "6" * 64}
 OWN = {"kit": f"{ECR}/kit@sha256:" + "3" * 64, "trainer": f"{ECR}/trainer@sha256:" + "4" * 64}
 
 
@@ -84,13 +85,49 @@ def test_preflight_needs_upstream_digests_and_names_the_command(aws_cfg):
 
 def test_preflight_says_the_kits_images_will_be_built(aws_cfg, monkeypatch):
     write_json(aws_cfg.workdir.images_lock, UPSTREAM)
-    monkeypatch.setattr("shutil.which", lambda name: f"/usr/bin/{name}" if name == "podman" else None)
+    monkeypatch.setattr("shutil.which",
+                        lambda name: f"/usr/bin/{name}" if name in ("podman", "skopeo") else None)
     check = images_lock(aws_cfg)
     assert check.ok and "kit, trainer will be built with podman" in check.detail
 
 
 def test_preflight_without_an_engine_fails_in_one_line(aws_cfg, monkeypatch):
     write_json(aws_cfg.workdir.images_lock, UPSTREAM)
-    monkeypatch.setattr("shutil.which", lambda name: None)
+    monkeypatch.setattr("shutil.which", lambda name: "/usr/bin/skopeo" if name == "skopeo" else None)
     with pytest.raises(KitError, match="no container engine found"):
         images_lock(aws_cfg)
+
+
+def test_preflight_without_skopeo_names_it_and_how_to_install_it(aws_cfg, monkeypatch):
+    write_json(aws_cfg.workdir.images_lock, {**UPSTREAM, **OWN})
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    check = images_lock(aws_cfg)
+    assert not check.ok and check.detail.startswith("skopeo not found")
+    assert "apt install skopeo" in check.fix
+
+
+def copier(calls: list, copied: bool = True):
+    def copy(source, dest, tag, *, credentials):
+        calls.append((source, dest, tag, credentials))
+        return copied
+    return copy
+
+
+def test_the_device_plugin_is_copied_into_the_stacks_registry_at_its_locked_digest(aws_cfg):
+    deployed(aws_cfg, ECR, {**UPSTREAM, **OWN})
+    calls: list = []
+    out = io.StringIO()
+    t = ClusterTarget(aws_cfg, fake_deps(aws_cfg, copy=copier(calls),
+                                         registry_login=lambda c, r: ("AWS", "token-for-" + r)))
+    t._use(Console(file=out, width=300))
+    t._copy_upstream_images(t.cluster())
+    assert calls == [(UPSTREAM["device-plugin"], f"{ECR}/nvidia-device-plugin", "v0.17.4",
+                      ("AWS", f"token-for-{ECR}"))]
+    assert f"copied {UPSTREAM['device-plugin']} → {ECR}/nvidia-device-plugin" in out.getvalue()
+
+
+def test_without_a_registry_of_its_own_nothing_is_copied(k8s_cfg):
+    deployed(k8s_cfg, "", {**UPSTREAM, **OWN})
+    t = ClusterTarget(k8s_cfg, fake_deps(k8s_cfg))      # copying would fail the test
+    t._use(Console(file=io.StringIO()))
+    t._copy_upstream_images(t.cluster())
