@@ -111,7 +111,9 @@ class CloudSupport:
     egress: tuple[Egress, ...] = ()
     # Why storage or identity needs HTTPS to public addresses ("" = private CIDRs suffice).
     https_anywhere: str = ""
-    device_plugin: bool = True                     # the kit installs the NVIDIA device plugin
+    # Images the stack's own program runs (kit.images names), locked before `kit up` like the
+    # charts' images; "device-plugin" here means the kit installs the NVIDIA device plugin.
+    stack_images: tuple[str, ...] = ("device-plugin",)
     gpu_catalog: tuple[GpuOffer, ...] = ()
     # Pulumi state in this cloud's buckets: URL scheme and default secrets provider template
     # ({region} is kit.yaml's region).

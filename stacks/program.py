@@ -31,7 +31,7 @@ def main() -> None:
     support = cloud_support(s.kit.target)
     outputs, kubeconfig, provider = _builder(support)(s)
     cluster_layer(s.kit, outputs, provider, run_id=s.run_id,
-                  device_plugin_images=s.images if support.device_plugin else None,
+                  device_plugin_images=s.images if "device-plugin" in support.stack_images else None,
                   review=s.review)
     for key, value in outputs.to_dict().items():
         if key != "kubeconfig":

@@ -37,9 +37,11 @@ class StackSettings:
 def stack_config(cfg: "KitConfig", *, purge: bool = False, run_id: str | None = None,
                  adopt: dict[str, str] | None = None, review: bool = False) -> dict[str, str]:
     """Fully qualified stack config (key -> string value, as `pulumi config` stores it)."""
-    from kit.images import STACK_IMAGES, current_lock
+    from kit.images import current_lock
+    from stacks.clouds import cloud_support
 
-    images = {n: ref for n, ref in current_lock(cfg.workdir).items() if n in STACK_IMAGES}
+    wanted = cloud_support(cfg.target).stack_images if cfg.target != "local" else ()
+    images = {n: ref for n, ref in current_lock(cfg.workdir).items() if n in wanted}
     values: dict[str, Any] = {"kit": cfg.model_dump_json(), "baseDir": str(cfg.base_dir.resolve()),
                               "purge": purge, "runId": run_id or "", "adopt": dict(adopt or {}),
                               "images": images, "review": review}

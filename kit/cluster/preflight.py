@@ -117,20 +117,20 @@ def images_lock(cfg: "KitConfig") -> Check:
     `kit up` can build and push them itself (an engine here, a registry of the stack's)."""
     import shutil
 
-    from kit.images import IMAGES, KIT_IMAGES, STACK_IMAGES, built_for_another_version, current_lock
+    from kit.images import COPIED, IMAGES, KIT_IMAGES, built_for_another_version, current_lock
     from kit.images.build import find_engine
     from kit.images.copy import INSTALL_HINT
 
     support = cloud_support(cfg.target)
     refs = current_lock(cfg.workdir)
-    stack_images = list(STACK_IMAGES) if support.device_plugin else []
-    upstream = [n for n in ("proxy", cfg.serving.engine, *stack_images) if n not in refs]
+    upstream = [n for n in ("proxy", cfg.serving.engine, *support.stack_images) if n not in refs]
     if upstream:
         wanted = ", ".join(f"{n} ({IMAGES[n].repository}:{IMAGES[n].tag})" for n in upstream)
         return Check("images", False, f"no digest for {wanted} in {cfg.workdir.images_lock}",
                      f"kit images lock {' '.join(upstream)} (where the registries are reachable), "
                      "or kit images lock --from FILE")
-    if stack_images and support.has_registry and not shutil.which("skopeo"):
+    copied = [n for n in support.stack_images if IMAGES[n].repository in COPIED]
+    if copied and support.has_registry and not shutil.which("skopeo"):
         return Check("images", False, "skopeo not found: `kit up` copies the NVIDIA device plugin "
                                       "(nvcr.io: no pull-through cache) into the stack's registry",
                      INSTALL_HINT)

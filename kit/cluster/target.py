@@ -186,11 +186,11 @@ class ClusterTarget:
     def _copy_upstream_images(self, cluster) -> None:
         """Locked images no pull-through cache serves (the NVIDIA device plugin, nvcr.io only):
         copied into the stack's registry, digest kept, before a GPU node can need them."""
-        from kit.images import COPIED, IMAGES, STACK_IMAGES, resolve, through_mirror
+        from kit.images import COPIED, IMAGES, resolve, through_mirror
 
-        if not cluster.registry_prefix or not self.deps.support.device_plugin:
+        if not cluster.registry_prefix or not self.deps.support.stack_images:
             return
-        for name, ref in resolve(self.workdir, list(STACK_IMAGES)).items():
+        for name, ref in resolve(self.workdir, list(self.deps.support.stack_images)).items():
             repository = ref.split("@", 1)[0]
             if repository not in COPIED:
                 continue

@@ -57,9 +57,9 @@ IMAGES: dict[str, Image] = {
                      "images/trainer: `python -m kit.trainer` with the [train] extra"),
     "device-plugin": Image("nvcr.io/nvidia/k8s-device-plugin", "v0.17.4",
                            "advertises nvidia.com/gpu on GPU nodes; applied by the stack itself"),
+    "autoscaler": Image("registry.k8s.io/autoscaling/cluster-autoscaler", "v1.33.0",
+                        "scales the GPU pool from zero and back (AWS); applied by the stack"),
 }
-# Images the stack's own program runs (not the charts): their digests travel in its config.
-STACK_IMAGES = ("device-plugin",)
 
 
 def load_lock(path: Path) -> dict[str, str]:

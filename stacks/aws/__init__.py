@@ -26,7 +26,7 @@ SUPPORT = CloudSupport(
     egress=(Egress("169.254.170.23/32", 80, "EKS Pod Identity agent on the node"),),
     https_anywhere="S3 is reached through a gateway endpoint: S3's own public address "
                    "ranges, routed privately; without NAT nothing else is reachable",
-    device_plugin=True,
+    stack_images=("device-plugin", "autoscaler"),
     gpu_catalog=CATALOG,
     state_scheme="s3",
     secrets_provider="awskms://alias/lima-kit-state?region={region}",

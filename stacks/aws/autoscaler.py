@@ -11,6 +11,8 @@ eks:DescribeNodegroup.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 import pulumi_aws as aws
 
@@ -19,9 +21,10 @@ from stacks.aws.common import Ctx, policy, role, statement
 from stacks.aws.gpu_pool import SYSTEM_LABEL, Pools
 from stacks.aws.identity import pod_trust
 from stacks.aws.registry import registry_prefix
+from stacks.settings import StackSettings
 
-VERSION = "v1.33.0"
 NAME = "cluster-autoscaler"
+IMAGE = "autoscaler"    # its name in kit.images.IMAGES and the images lock
 NAMESPACE = "kube-system"
 
 _CLUSTER_RULES = [
@@ -66,10 +69,11 @@ def autoscaler_role(ctx: Ctx, c: Cluster) -> aws.iam.Role:
     return r
 
 
-def objects(ctx: Ctx) -> list[dict]:
-    """ServiceAccount, RBAC and Deployment, image through the registry.k8s.io cache rule."""
+def objects(ctx: Ctx, image: str, annotations: dict[str, str]) -> list[dict]:
+    """ServiceAccount, RBAC and Deployment; the image (pinned) through the registry.k8s.io
+    cache rule."""
     labels = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "lima-kit"}
-    meta = {"name": NAME, "namespace": NAMESPACE, "labels": labels}
+    meta: dict[str, Any] = {"name": NAME, "namespace": NAMESPACE, "labels": labels}
     rules = [{"apiGroups": g, "resources": r, "verbs": v} for g, r, v in _CLUSTER_RULES]
     role_rules = [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create", "list", "watch"]},
                   {"apiGroups": [""], "resources": ["configmaps"],
@@ -79,7 +83,7 @@ def objects(ctx: Ctx) -> list[dict]:
     rbac = "rbac.authorization.k8s.io"
     container = {
         "name": NAME,
-        "image": f"{registry_prefix(ctx)}/k8s/autoscaling/cluster-autoscaler:{VERSION}",
+        "image": image,
         "command": ["./cluster-autoscaler", "--cloud-provider=aws", "--v=2",
                     "--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled,"
                     f"k8s.io/cluster-autoscaler/{ctx.name}",
@@ -108,14 +112,20 @@ def objects(ctx: Ctx) -> list[dict]:
         {"apiVersion": f"{rbac}/v1", "kind": "Role", "metadata": meta, "rules": role_rules},
         {"apiVersion": f"{rbac}/v1", "kind": "RoleBinding", "metadata": meta,
          "roleRef": {"apiGroup": rbac, "kind": "Role", "name": NAME}, "subjects": subject},
-        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
+        {"apiVersion": "apps/v1", "kind": "Deployment",
+         "metadata": {**meta, **({"annotations": annotations} if annotations else {})},
          "spec": {"replicas": 1, "selector": {"matchLabels": {"app.kubernetes.io/name": NAME}},
                   "template": {"metadata": {"labels": labels}, "spec": pod}}},
     ]
 
 
-def autoscaler(ctx: Ctx, c: Cluster, pools: Pools, provider: pulumi.ProviderResource) -> list:
+def autoscaler(ctx: Ctx, c: Cluster, pools: Pools, provider: pulumi.ProviderResource,
+               settings: StackSettings) -> list:
     from stacks.cluster_layer import apply_groups
+    from stacks.cluster_layer.pinned import pinned
 
+    image, annotations = pinned(settings.kit, IMAGE, settings.images, registry_prefix(ctx),
+                                review=settings.review)
     r = autoscaler_role(ctx, c)
-    return apply_groups({"autoscaler": objects(ctx)}, provider, depends_on=[r, pools.gpu])
+    return apply_groups({"autoscaler": objects(ctx, image, annotations)}, provider,
+                        depends_on=[r, pools.gpu])

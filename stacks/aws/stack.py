@@ -45,7 +45,7 @@ def build(settings: StackSettings) -> tuple[ClusterOutputs, pulumi.Output[str], 
     provider = k8s.Provider("eks", kubeconfig=eks.kubeconfig, enable_server_side_apply=True,
                             delete_unreachable=True,
                             opts=pulumi.ResourceOptions(depends_on=[pools.system, *eks.addons]))
-    autoscaler.autoscaler(ctx, eks, pools, provider)
+    autoscaler.autoscaler(ctx, eks, pools, provider, settings)
     outputs = ClusterOutputs(
         cloud="aws", cluster_name=eks.name, namespace=namespace,
         artifacts_uri=f"s3://{buckets.names['artifacts']}",

@@ -9,31 +9,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from stacks.cluster_layer.pinned import pinned
 from stacks.contract import ClusterOutputs
 
 NAME = "nvidia-device-plugin"
 IMAGE = "device-plugin"   # its name in kit.images.IMAGES and the images lock
 
 
-def image(cfg: Any, cluster: ClusterOutputs, locked: dict[str, str], *, review: bool) -> str:
-    """Pinned by digest from the images lock, like every image the kit runs. nvcr.io has no
-    pull-through cache: on a cloud the reference is the copy in the stack's registry, which
-    `kit up` makes (kit.images.copy) before anything can schedule onto a GPU node."""
-    from kit.images import resolve
-
-    return resolve(cfg.workdir, [IMAGE], locked, registry_prefix=cluster.registry_prefix,
-                   review=review)[IMAGE]
-
-
 def objects(cfg: Any, cluster: ClusterOutputs, locked: dict[str, str], *,
             review: bool = False) -> list[dict]:
-    from kit.render import UNPINNED
-
+    """nvcr.io has no pull-through cache: on a cloud the image is the copy `kit up` makes in
+    the stack's registry (kit.images.copy) before anything can schedule onto a GPU node."""
     labels = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "lima-kit"}
-    ref = image(cfg, cluster, locked, review=review)
+    ref, annotations = pinned(cfg, IMAGE, locked, cluster.registry_prefix, review=review)
     meta: dict[str, Any] = {"name": NAME, "namespace": "kube-system", "labels": labels}
-    if IMAGE not in locked:   # only reachable with review: a plan to read, never to apply
-        meta["annotations"] = {UNPINNED: IMAGE}
+    if annotations:
+        meta["annotations"] = annotations
     pod = {
         "priorityClassName": "system-node-critical",
         "nodeSelector": dict(cluster.gpu_node_selector),

@@ -15,5 +15,5 @@ SUPPORT = CloudSupport(
     needs_region=False,
     creates_cluster=False,
     has_registry=False,
-    device_plugin=True,
+    stack_images=("device-plugin",),
 )

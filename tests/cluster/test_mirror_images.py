@@ -18,7 +18,8 @@ from tests.cluster.fakes import fake_deps
 ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com/acme-notes"
 UPSTREAM = {"proxy": "docker.io/nginxinc/nginx-unprivileged@sha256:" + "1" * 64,
             "tgi": "ghcr.io/huggingface/text-generation-inference@sha256:" + "2" * 64,
-            "device-plugin": "nvcr.io/nvidia/k8s-device-plugin@sha256:" + "6" * 64}
+            "device-plugin": "nvcr.io/nvidia/k8s-device-plugin@sha256:" + "6" * 64,
+            "autoscaler": "registry.k8s.io/autoscaling/cluster-autoscaler@sha256:" + "7" * 64}
 OWN = {"kit": f"{ECR}/kit@sha256:" + "3" * 64, "trainer": f"{ECR}/trainer@sha256:" + "4" * 64}
 
 
