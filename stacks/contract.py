@@ -37,6 +37,9 @@ class ClusterOutputs:
     registry_prefix: str = ""               # where images are pulled from inside the network
     internal_lb_annotations: dict[str, str] = field(default_factory=dict)
     private_cidrs: list[str] = field(default_factory=list)  # private endpoints live here
+    # The storage service's own address ranges (AWS: the region's S3 prefix list): all that
+    # pods allowed storage egress may reach on 443. Empty: not known (before `kit up`).
+    storage_cidrs: list[str] = field(default_factory=list)
     kubeconfig: str = ""                    # secret: never printed
 
     def to_dict(self) -> dict[str, Any]:

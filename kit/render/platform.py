@@ -52,10 +52,10 @@ def storage_cidrs(cfg: "KitConfig", cluster: "ClusterOutputs") -> tuple[list[str
 
     An existing cluster (target kubernetes): the kit cannot know where object storage
     lives, so exactly kubernetes.storage_cidrs; when empty, nothing unless network.egress
-    opts in to any address. Clouds: the private endpoints' CIDRs, or any address where the
-    cloud's storage or identity sits on public addresses (CloudSupport.https_anywhere) or no
-    private CIDRs are known yet; there the network (no NAT, no internet gateway) decides
-    what is reachable.
+    opts in to any address. Clouds: the storage service's own ranges from the stack's outputs
+    (the S3 prefix list); before those exist (`kit render` ahead of `kit up`), the private
+    endpoints' CIDRs, or any address where the cloud's storage or identity sits on public
+    addresses (CloudSupport.https_anywhere) or no private CIDRs are known yet.
     """
     if cfg.target == "kubernetes":
         if cfg.kubernetes.storage_cidrs:
@@ -66,6 +66,9 @@ def storage_cidrs(cfg: "KitConfig", cluster: "ClusterOutputs") -> tuple[list[str
         return [], ("no storage egress: kubernetes.storage_cidrs is empty and network.egress is "
                     "false; list the object storage endpoints' CIDRs in kubernetes.storage_cidrs "
                     "so the fine-tune Job and the server's model staging can reach them")
+    if cluster.storage_cidrs:
+        return list(cluster.storage_cidrs), (f"{STORAGE_WHY}; HTTPS to the storage service's own "
+                                             "address ranges only")
     public = cloud_support(cfg.target).https_anywhere
     if public:
         return [ANY_ADDRESS], f"{STORAGE_WHY}; HTTPS to any address: {public}"

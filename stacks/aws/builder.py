@@ -20,7 +20,7 @@ import pulumi_aws as aws
 from stacks.aws.common import Ctx, assume_role, policy, role, statement
 from stacks.aws.keys import USE, log_group
 from stacks.aws.names import builder_project
-from stacks.aws.network import Network
+from stacks.aws.network import Network, s3_ranges
 from stacks.aws.storage import Buckets
 
 BUILD_IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
@@ -76,7 +76,7 @@ def builder(ctx: Ctx, net: Network, buckets: Buckets, key_arn: pulumi.Input[str]
                       Condition={"ArnLike": {"ec2:Subnet": subnets},
                                  "StringEquals": {"ec2:AuthorizedService": "codebuild.amazonaws.com"}}),
         ))
-    s3 = aws.ec2.get_prefix_list(name=f"com.amazonaws.{ctx.region}.s3", opts=ctx.invoke())
+    s3 = s3_ranges(ctx)
     sg = aws.ec2.SecurityGroup(
         "builder-sg", vpc_id=net.vpc_id, description="lima-kit image builder: endpoints and S3 only",
         ingress=[],

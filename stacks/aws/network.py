@@ -143,6 +143,12 @@ ROUTE_TARGETS = ("gateway_id", "nat_gateway_id", "transit_gateway_id", "vpc_peer
 DEFAULT_ROUTES = ("0.0.0.0/0", "::/0")
 
 
+def s3_ranges(ctx: Ctx):
+    """The region's S3 prefix list: S3's own addresses, which the gateway endpoint routes
+    privately. Security groups name it by id; NetworkPolicies need its CIDRs."""
+    return aws.ec2.get_prefix_list(name=f"com.amazonaws.{ctx.region}.s3", opts=ctx.invoke())
+
+
 def route_out(route) -> str:
     """"<destination> to <target>" when the route leaves the VPC where it must not: a default
     route (IPv4 or IPv6) to anything but the VPC itself, or any route to an internet or NAT

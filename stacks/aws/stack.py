@@ -51,5 +51,5 @@ def build(settings: StackSettings) -> tuple[ClusterOutputs, pulumi.Output[str], 
         artifacts_uri=f"s3://{buckets.names['artifacts']}",
         models_uri=f"s3://{buckets.names['models']}", bucket_owner=ctx.account, data_uri=cfg.data.uri,
         registry_prefix=registry.registry_prefix(ctx), internal_lb_annotations=dict(SUPPORT.internal_lb),
-        private_cidrs=[net.cidr])
+        private_cidrs=[net.cidr], storage_cidrs=sorted(network.s3_ranges(ctx).cidr_blocks))
     return outputs, eks.kubeconfig, provider

@@ -181,3 +181,18 @@ def test_with_egress_off_dns_answers_only_the_names_the_deployment_needs(default
 def test_with_egress_opted_in_there_is_no_dns_firewall():
     plan = plan_of(make_cfg(network={"egress": True}))
     assert plan.of_type("aws:route53/resolverFirewallRuleGroup:ResolverFirewallRuleGroup") == []
+
+
+@pytest.mark.parametrize("egress", [False, True])
+def test_storage_pods_reach_only_s3s_own_ranges_and_the_identity_agent(egress):
+    """Not 0.0.0.0/0:443: in the private VPC that reaches every interface endpoint (another
+    account's logs, ECR or SSM through them), and with egress opted in the whole internet."""
+    cfg = make_cfg(network={"egress": egress}, aws={"account_id": "123456789012"})
+    policy = inputs(plan_of(cfg), "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+                    "networkpolicy:lima-kit/allow-storage")
+    rules = [([peer["ipBlock"]["cidr"] for peer in rule["to"]], rule["ports"])
+             for rule in policy["spec"]["egress"]]
+    # The mocks answer the region's S3 prefix list with these two ranges.
+    assert rules == [(["16.182.0.0/16", "52.216.0.0/15"], [{"protocol": "TCP", "port": 443}]),
+                     (["169.254.170.23/32"], [{"protocol": "TCP", "port": 80}])]
+    assert "storage service's own address ranges" in policy["metadata"]["annotations"]["lima-kit.io/why"]
