@@ -40,7 +40,7 @@ def stack_config(cfg: "KitConfig", *, purge: bool = False, run_id: str | None = 
     from kit.images import current_lock
     from stacks.clouds import cloud_support
 
-    wanted = cloud_support(cfg.target).stack_images if cfg.target != "local" else ()
+    wanted = cloud_support(cfg.target).stack_images
     images = {n: ref for n, ref in current_lock(cfg.workdir).items() if n in wanted}
     values: dict[str, Any] = {"kit": cfg.model_dump_json(), "baseDir": str(cfg.base_dir.resolve()),
                               "purge": purge, "runId": run_id or "", "adopt": dict(adopt or {}),

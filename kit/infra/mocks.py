@@ -16,10 +16,14 @@ if TYPE_CHECKING:
     from kit.config import KitConfig
 
 
-class EchoMocks(Mocks):
-    """For targets with no cloud data sources (an existing cluster): state = inputs."""
+class PlanMocks(Mocks):
+    """Mocks an offline plan runs under; `placeholders` tells the report what they made up."""
 
     placeholders = "resource ids are placeholders"
+
+
+class EchoMocks(PlanMocks):
+    """For targets with no cloud data sources (an existing cluster): state = inputs."""
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict]:
         return args.resource_id or f"{args.name}-id", dict(args.inputs)
@@ -28,7 +32,7 @@ class EchoMocks(Mocks):
         return {}
 
 
-def mocks_for(cfg: "KitConfig") -> Mocks:
+def mocks_for(cfg: "KitConfig") -> PlanMocks:
     """The mocks of cfg's target: its cloud's (answering that cloud's calls), else EchoMocks."""
     from stacks.clouds import cloud_support
 

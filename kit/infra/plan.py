@@ -15,6 +15,7 @@ from kit.errors import KitError, require
 
 if TYPE_CHECKING:
     from kit.config import KitConfig
+    from kit.infra.mocks import PlanMocks
 
 _LOCK = threading.Lock()
 
@@ -51,7 +52,7 @@ def offline_plan(cfg: "KitConfig", *, purge: bool = False, run_id: str | None = 
     return run_plan(cfg, mocks_for(cfg), purge=purge, run_id=run_id, adopt=adopt)
 
 
-def run_plan(cfg: "KitConfig", mocks: Any, *, purge: bool = False, run_id: str | None = None,
+def run_plan(cfg: "KitConfig", mocks: "PlanMocks", *, purge: bool = False, run_id: str | None = None,
              adopt: dict[str, str] | None = None) -> Plan:
     """The stack program for `cfg` under `mocks` (pulumi.runtime.Mocks), recorded."""
     from pulumi.runtime import config as pconfig
@@ -89,7 +90,7 @@ def run_plan(cfg: "KitConfig", mocks: Any, *, purge: bool = False, run_id: str |
     resources = sorted((r for r in monitor.records if r["custom"]),
                        key=lambda r: (r["type"], r["name"]))
     return Plan(stack=cfg.name, resources=resources, outputs=monitor.outputs,
-                placeholders=getattr(mocks, "placeholders", "ids are placeholders"))
+                placeholders=mocks.placeholders)
 
 
 def _kit_error_in(exc: BaseException) -> KitError | None:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import zlib
 from typing import TYPE_CHECKING, Any
 
-from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks
+from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs
+
+from kit.infra.mocks import PlanMocks
 
 if TYPE_CHECKING:
     from kit.config import KitConfig
@@ -26,7 +28,7 @@ def _camel_to_kebab(text: str) -> str:
     return "".join(f"-{c.lower()}" if c.isupper() else c for c in text).lstrip("-")
 
 
-class AwsMocks(Mocks):
+class AwsMocks(PlanMocks):
     """Echo inputs as state and add the computed outputs later resources read (ids, ARNs,
     names). `calls` overrides a data-source token's answer (an existing VPC's routes, say)."""
 
