@@ -71,6 +71,19 @@ class ServingConfig(Section):
     # Who may call the endpoint, enforced by the internal load balancer where the client's
     # address is still known. Default: the network's own private ranges.
     client_cidrs: list[str] | None = None
+    # The endpoint is HTTPS only. By default the kit issues its certificate from a CA of the
+    # deployment's own; tls_secret names a kubernetes.io/tls Secret of yours instead, and
+    # tls_ca_file the CA bundle (a path beside kit.yaml) the kit's clients then trust
+    # (default: the system's trust store).
+    tls_secret: str | None = Field(default=None, pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+    tls_ca_file: str | None = None
+
+    @model_validator(mode="after")
+    def _ca_needs_secret(self) -> "ServingConfig":
+        if self.tls_ca_file and not self.tls_secret:
+            raise ValueError("tls_ca_file is for a certificate of yours (serving.tls_secret); "
+                             "the kit's own CA is trusted without it")
+        return self
 
     @field_validator("client_cidrs")
     @classmethod

@@ -12,6 +12,7 @@ from kit.errors import KitError
 if TYPE_CHECKING:
     from kit.config import KitConfig
     from kit.runs import Run
+    from kit.serving.client import Endpoint
 
 
 def for_config(cfg: "KitConfig") -> "Target":
@@ -56,5 +57,5 @@ class Target(Protocol):
     def run_artifacts(self, run_id: str) -> str:
         """Where a run's outputs live, as a storage URI ending in "/" (bench results go there)."""
 
-    def endpoint(self) -> tuple[str, str | None]:
-        """The base URL of the serving endpoint and the API key to use with it."""
+    def endpoint(self) -> Endpoint:
+        """The serving endpoint: its URL, the API key to use and the CA to trust."""

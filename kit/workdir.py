@@ -12,6 +12,7 @@ One object owns the names, so no module spells a path of another's.
     .kit/<name>/images.json         images lock: name -> repository@sha256 (kit.images)
     .kit/<name>/pulumi-passphrase   file:// state: the secrets passphrase (0600)
     .kit/<name>/kit.lock            one `kit up`/`down` at a time (kit.lock)
+    .kit/<name>/endpoint-ca/        the endpoint's private CA (ca.crt, ca.key 0600)
     .kit/models/                    staged base models, shared (local target)
     .kit/prices/<cloud>.json        price catalog `kit prices update` fetched, shared
     .kit/throughput.json            measured tokens/s of finished runs, shared (estimates)
@@ -71,6 +72,12 @@ class Workdir:
     @property
     def passphrase(self) -> Path:
         return self.root / "pulumi-passphrase"
+
+    @property
+    def endpoint_ca(self) -> Path:
+        """The endpoint's private CA (ca.crt for clients, ca.key 0600): kept across `kit down`
+        so clients that trust it keep working after the next `kit up`."""
+        return self.root / "endpoint-ca"
 
     @property
     def lock(self) -> Path:

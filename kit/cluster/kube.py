@@ -34,6 +34,16 @@ DELETE_ORDER = [("v1", "Service"), ("apps/v1", "Deployment"), ("batch/v1", "Job"
                 ("networking.k8s.io/v1", "NetworkPolicy")]
 
 
+def secret_object(namespace: str, name: str, kind: str, data: dict[str, str], *,
+                  instance: str) -> dict[str, Any]:
+    """A Secret the kit owns (labelled part-of lima-kit and with the release it serves)."""
+    return {"apiVersion": "v1", "kind": "Secret", "type": kind,
+            "metadata": {"name": name, "namespace": namespace,
+                         "labels": {"app.kubernetes.io/part-of": "lima-kit",
+                                    "app.kubernetes.io/instance": instance}},
+            "stringData": data}
+
+
 def saved_kubeconfig(cfg: "KitConfig") -> dict | None:
     """The kubeconfig `kit up` saved for a cluster it created (None: none yet, or not ours)."""
     path = cfg.workdir.kubeconfig

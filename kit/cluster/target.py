@@ -32,6 +32,7 @@ from kit.jsonio import write_json
 from kit.lock import deployment_lock
 from kit.pipeline import DeploymentState, Outcome, run_fingerprint, run_phases
 from kit.runs import FAILED, RUNNING, SUCCEEDED, Run, RunStore
+from kit.serving.client import Endpoint
 from kit.trainer.events import EXIT_BAD_DATA
 from kit.workdir import write_private
 
@@ -261,7 +262,7 @@ class ClusterTarget:
     def _phase_smoke(self) -> Outcome:
         return self.server.smoke()
 
-    def endpoint(self) -> tuple[str, str | None]:
+    def endpoint(self) -> Endpoint:
         return self.server.endpoint()
 
     def run_artifacts(self, run_id: str) -> str:

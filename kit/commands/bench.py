@@ -38,18 +38,18 @@ def bench(config_file: Path, output: str, concurrency: str, requests_: int, dura
     cfg = load_config(config_file)
     levels = report.levels_option(concurrency)
     target = for_config(cfg)
-    endpoint, api_key = target.endpoint()
+    endpoint = target.endpoint()
     run_id = target.status().get("run_id")
     prompts, source = report.prompts_for(cfg, prompts_file)
     console = Console(stderr=output == "json")
-    console.print(f"kit bench: {endpoint} (run {run_id}), {source}")
+    console.print(f"kit bench: {endpoint.url} (run {run_id}), {source}")
     tokens = max_tokens or cfg.serving.max_new_tokens
-    measured = run(endpoint, api_key, prompts, levels=levels, requests=requests_, duration_s=duration,
+    measured = run(endpoint, prompts, levels=levels, requests=requests_, duration_s=duration,
                    max_tokens=tokens, on_level=lambda lv: console.print(
                        f"  {lv.concurrency} users: {lv.requests} requests, {lv.failed} failed, "
                        f"{lv.output_tokens_per_s:,.1f} tokens/s", highlight=False))
     data = report.result(measured, knee_at=knee(measured, slo_ttft), slo_ttft_s=slo_ttft,
-                         replicas=cfg.serving.replicas, endpoint=endpoint, run_id=run_id,
+                         replicas=cfg.serving.replicas, endpoint=endpoint.url, run_id=run_id,
                          prompts=source, max_tokens=tokens)
     data["saved"] = report.save(target.run_artifacts(run_id), data) if run_id else None
     if output == "json":

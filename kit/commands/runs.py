@@ -55,12 +55,12 @@ def chat(config_file: Path, prompt: tuple[str, ...], system: str | None, max_tok
     from kit.target import for_config
 
     cfg = load_config(config_file)
-    endpoint, api_key = for_config(cfg).endpoint()
+    endpoint = for_config(cfg).endpoint()
     system = system if system is not None else cfg.serving.system_prompt
     messages = ([{"role": "system", "content": system}] if system else []) + [
         {"role": "user", "content": " ".join(prompt)}]
     stream = sys.stdout.isatty() if stream is None else stream
-    for piece in send(endpoint, messages, api_key=api_key, stream=stream,
+    for piece in send(endpoint, messages, stream=stream,
                       max_tokens=max_tokens or cfg.serving.max_new_tokens):
         click.echo(piece, nl=False)
     click.echo()

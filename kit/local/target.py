@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from rich.console import Console
 
@@ -22,6 +22,9 @@ from kit.lock import deployment_lock
 from kit.pipeline import DeploymentState, Outcome, run_fingerprint, run_phases
 from kit.runs import FAILED, INTERRUPTED, SUCCEEDED, Run, RunStore
 from kit.trainer.events import EXIT_BAD_DATA
+
+if TYPE_CHECKING:
+    from kit.serving.client import Endpoint
 
 HEALTH_TIMEOUT_S = 300.0
 
@@ -161,19 +164,19 @@ class LocalTarget:
 
     def _phase_serve(self) -> Outcome:
         from kit.local.trainer_process import model_dir
-        from kit.serving.client import is_healthy, wait_healthy
+        from kit.serving.client import Endpoint, is_healthy, wait_healthy
 
         assert self._run is not None
         current = self.server.info()
         if current and current.run_id == self._run.id and current.port == self.cfg.serving.port \
-                and is_healthy(current.endpoint):
+                and is_healthy(Endpoint(current.endpoint)):
             return Outcome(f"already serving {current.run_id} at {current.endpoint}", skipped=True)
         if current:
             self.server.stop()
         info = self.server.start(model_dir(self.store, self._run), self._run.id,
                                  self.cfg.serving.port)
         try:
-            wait_healthy(info.endpoint, HEALTH_TIMEOUT_S,
+            wait_healthy(Endpoint(info.endpoint), HEALTH_TIMEOUT_S,
                          still_running=lambda: self.server.info() is not None)
         except KitError:
             self.server.stop()
@@ -184,11 +187,7 @@ class LocalTarget:
     def _phase_smoke(self) -> Outcome:
         from kit.serving.smoke import smoke_test
 
-        info = self.server.info()
-        if info is None:
-            raise KitError("the server stopped before the smoke test",
-                           hint="see its log: kit logs --server")
-        result = smoke_test(info.endpoint, self.cfg.serving.smoke_prompt,
+        result = smoke_test(self.endpoint(), self.cfg.serving.smoke_prompt,
                             system=self.cfg.serving.system_prompt)
         reply = " ".join(result.reply.split())
         shown = (reply[:70] + "…") if len(reply) > 70 else reply
@@ -230,7 +229,7 @@ class LocalTarget:
         return done
 
     def status(self) -> dict[str, Any]:
-        from kit.serving.client import is_healthy
+        from kit.serving.client import Endpoint, is_healthy
 
         state = self.state.load()
         info = self.server.info()
@@ -239,7 +238,7 @@ class LocalTarget:
         return {
             "name": self.cfg.name, "target": "local",
             "endpoint": endpoint,
-            "healthy": bool(endpoint and is_healthy(endpoint)),
+            "healthy": bool(endpoint and is_healthy(Endpoint(endpoint))),
             "run_id": info.run_id if info else state.get("run_id") or (latest.id if latest else None),
             "server": {"pid": info.pid, "port": info.port, "model": info.model_dir} if info else None,
             "phases": state.get("phases", {}),
@@ -252,11 +251,14 @@ class LocalTarget:
     def run_artifacts(self, run_id: str) -> str:
         return self.store.dir(run_id).resolve().as_uri() + "/"
 
-    def endpoint(self) -> tuple[str, str | None]:
+    def endpoint(self) -> Endpoint:
+        """Plain HTTP: the server listens on 127.0.0.1 only, so nothing crosses a network."""
+        from kit.serving.client import Endpoint
+
         info = self.server.info()
         if info is None:
             raise KitError(f"{self.cfg.name} is not serving", hint="start it with `kit up`")
-        return info.endpoint, None
+        return Endpoint(info.endpoint)
 
     def log_lines(self, run_id: str | None, *, server: bool, follow: bool) -> Iterator[str]:
         if server:

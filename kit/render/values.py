@@ -55,6 +55,12 @@ def api_keys_secret(cfg: "KitConfig") -> str:
     return f"{cfg.name}-api-keys"
 
 
+def tls_secret(cfg: "KitConfig") -> str:
+    """The kubernetes.io/tls Secret the server's proxy serves HTTPS with: the customer's own
+    (serving.tls_secret), else one the kit issues from the deployment's CA at `kit up`."""
+    return cfg.serving.tls_secret or f"{cfg.name}-server-tls"
+
+
 def default_run_id(cfg: "KitConfig") -> str:
     """A run id for rendering without a run: the run fingerprint of kit.yaml's inputs (the
     data's URI standing in for its manifest, which only `kit up` reads)."""
@@ -189,6 +195,7 @@ def server_values(cfg: "KitConfig", cluster: "ClusterOutputs", images: dict[str,
         "tgi": {"maxInputTokens": cfg.training.max_length, "maxTotalTokens": total},
         "vllm": {"maxModelLen": total},
         "auth": {"existingSecret": api_keys_secret(cfg)},
+        "tls": {"secret": tls_secret(cfg)},
         "resources": resources,
         "shmSize": shm,
         "service": {"internalLoadBalancer": {"enabled": bool(lb), "annotations": lb,

@@ -18,7 +18,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+if TYPE_CHECKING:
+    from kit.serving.client import Endpoint
 
 
 @dataclass
@@ -167,17 +170,15 @@ def run_level(send: Callable[[list[dict[str, str]]], Sample], prompts: list[list
     return summarise(concurrency, samples, time.monotonic() - started)
 
 
-def run(endpoint: str, api_key: str | None, prompts: Iterable[list[dict[str, str]]], *,
+def run(endpoint: Endpoint, prompts: Iterable[list[dict[str, str]]], *,
         levels: list[int], requests: int, duration_s: float, max_tokens: int,
         timeout_s: float = 120.0, on_level: Callable[[Level], None] = lambda _lv: None) -> list[Level]:
     """Every level in order against the endpoint; the model name asked of the endpoint once."""
-    from huggingface_hub import InferenceClient
-
     from kit.serving.client import served_model
 
     prompts = list(prompts)
-    model = served_model(endpoint, api_key)
-    client = InferenceClient(base_url=endpoint, api_key=api_key, timeout=timeout_s)
+    model = served_model(endpoint)
+    client = endpoint.inference_client(timeout=timeout_s)
     out = []
     for concurrency in levels:
         level = run_level(lambda messages: stream_one(client, model, messages, max_tokens),

@@ -3,39 +3,82 @@
 TGI, vLLM and `transformers serve` all speak the OpenAI-compatible Messages API. The served
 model name differs per engine (TGI answers to "tgi", the others to their model path), so it is
 read from /v1/models rather than guessed.
+
+A cluster endpoint is HTTPS only, with a certificate from the deployment's own CA: an
+`Endpoint` carries that CA, and every request (health, models, chat) trusts it and nothing
+else. Reached through a port-forward, the server answers on 127.0.0.1, so the name its
+certificate must carry is given apart from the URL (TLS server name indication).
 """
 
 from __future__ import annotations
 
 import json
+import ssl
 import time
-import urllib.error
-import urllib.request
-from typing import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from kit.errors import KitError
 
+if TYPE_CHECKING:
+    import httpx2
+    from huggingface_hub import InferenceClient
 
-def _get(url: str, api_key: str | None, timeout: float) -> tuple[int, bytes]:
-    request = urllib.request.Request(url)
-    if api_key:
-        request.add_header("Authorization", f"Bearer {api_key}")
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a model server answers, the key to call it with, and what to trust."""
+
+    url: str
+    api_key: str | None = None
+    ca_pem: str | None = None        # trust only this CA; None: the system's trust store
+    server_name: str | None = None   # the name to verify when `url` reaches the server otherwise
+
+    def ssl_context(self) -> ssl.SSLContext:
+        context = (ssl.create_default_context(cadata=self.ca_pem) if self.ca_pem
+                   else ssl.create_default_context())
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        return context
+
+    def session(self) -> "httpx2.Client":
+        """An HTTP client that verifies the server as above and never follows redirects (a
+        redirect must not carry the API key elsewhere)."""
+        import httpx2
+
+        hooks = []
+        if self.server_name:
+            name = self.server_name
+
+            def verify_as(request: httpx2.Request) -> None:
+                request.extensions["sni_hostname"] = name
+            hooks.append(verify_as)
+        return httpx2.Client(verify=self.ssl_context(), event_hooks={"request": hooks},
+                             follow_redirects=False, timeout=None)
+
+    def inference_client(self, timeout: float) -> "InferenceClient":
+        """huggingface_hub's client, its shared session configured for this endpoint."""
+        from huggingface_hub import InferenceClient, set_client_factory
+
+        set_client_factory(self.session)
+        return InferenceClient(base_url=self.url, api_key=self.api_key, timeout=timeout)
+
+
+def _get(endpoint: Endpoint, path: str, timeout: float, *, with_key: bool) -> tuple[int, bytes]:
+    headers = {"Authorization": f"Bearer {endpoint.api_key}"} if with_key and endpoint.api_key else {}
+    with endpoint.session() as session:
+        response = session.get(f"{endpoint.url}{path}", headers=headers, timeout=timeout)
+        return response.status_code, response.content
+
+
+def is_healthy(endpoint: Endpoint, timeout: float = 2.0) -> bool:
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (loopback/internal)
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, b""
-
-
-def is_healthy(endpoint: str, timeout: float = 2.0) -> bool:
-    try:
-        status, _ = _get(f"{endpoint}/health", None, timeout)
-    except (OSError, urllib.error.URLError):
+        status, _ = _get(endpoint, "/health", timeout, with_key=False)
+    except _transport_errors():
         return False
     return status == 200
 
 
-def wait_healthy(endpoint: str, timeout_s: float, *, still_running: Callable[[], bool] | None = None,
+def wait_healthy(endpoint: Endpoint, timeout_s: float, *, still_running: Callable[[], bool] | None = None,
                  interval: float = 0.5) -> None:
     """Poll /health until it answers 200; fail early if the server process has died."""
     deadline = time.monotonic() + timeout_s
@@ -43,52 +86,55 @@ def wait_healthy(endpoint: str, timeout_s: float, *, still_running: Callable[[],
         if is_healthy(endpoint):
             return
         if still_running is not None and not still_running():
-            raise KitError(f"the server at {endpoint} exited before it became healthy",
+            raise KitError(f"the server at {endpoint.url} exited before it became healthy",
                            hint="see its log with `kit logs --server`")
         time.sleep(interval)
-    raise KitError(f"the server at {endpoint} did not become healthy within {timeout_s:.0f}s",
+    raise KitError(f"the server at {endpoint.url} did not become healthy within {timeout_s:.0f}s",
                    hint="see its log with `kit logs --server`")
 
 
-def served_model(endpoint: str, api_key: str | None = None) -> str:
+def served_model(endpoint: Endpoint) -> str:
     """The model name the server answers to (first entry of /v1/models)."""
+    url = endpoint.url
     try:
-        status, body = _get(f"{endpoint}/v1/models", api_key, 10.0)
-    except (OSError, urllib.error.URLError) as exc:
-        raise KitError(f"cannot reach {endpoint}: {exc}", hint="is it up? try `kit status`") from None
+        status, body = _get(endpoint, "/v1/models", 10.0, with_key=True)
+    except ssl.SSLError as exc:
+        raise KitError(f"{url}: the server's certificate is not trusted: {exc.reason or exc}",
+                       hint="the endpoint must present a certificate of the deployment's CA "
+                            "(see `kit status`)") from None
+    except _transport_errors() as exc:
+        raise KitError(f"cannot reach {url}: {_one_line(exc)}",
+                       hint="is it up? try `kit status`") from None
     if status == 401:
-        raise KitError(f"{endpoint} refused the API key", hint="check the key `kit status` shows")
+        raise KitError(f"{url} refused the API key", hint="check the key `kit status` shows")
     if status != 200:
-        raise KitError(f"{endpoint}/v1/models answered HTTP {status}")
+        raise KitError(f"{url}/v1/models answered HTTP {status}")
     models = json.loads(body or b"{}").get("data") or []
     if not models:
-        raise KitError(f"{endpoint} serves no model yet")
+        raise KitError(f"{url} serves no model yet")
     return str(models[0]["id"])
 
 
 def _transport_errors() -> tuple[type[BaseException], ...]:
-    """The HTTP library's own error base (huggingface_hub uses httpx, or its fork httpx2):
-    dropped connections and timeouts are not OSError there."""
-    import importlib
+    """The HTTP library's own error base (huggingface_hub uses httpx2): dropped connections,
+    timeouts and TLS failures are not OSError there."""
+    import httpx2
 
-    found: list[type[BaseException]] = [OSError]
-    for name in ("httpx2", "httpx"):
-        try:
-            found.append(importlib.import_module(name).HTTPError)
-        except (ImportError, AttributeError):
-            continue
-    return tuple(found)
+    return (OSError, httpx2.HTTPError)
 
 
-def chat(endpoint: str, messages: list[dict[str, str]], *, api_key: str | None = None,
-         max_tokens: int = 256, temperature: float | None = None, seed: int | None = None,
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def chat(endpoint: Endpoint, messages: list[dict[str, str]], *, max_tokens: int = 256,
+         temperature: float | None = None, seed: int | None = None,
          stream: bool = False) -> Iterator[str]:
     """Send a chat request; yield the reply (in pieces when streaming, else once)."""
-    from huggingface_hub import InferenceClient
     from huggingface_hub.errors import HfHubHTTPError
 
-    model = served_model(endpoint, api_key)
-    client = InferenceClient(base_url=endpoint, api_key=api_key, timeout=300)
+    model = served_model(endpoint)
+    client = endpoint.inference_client(timeout=300)
     try:
         result = client.chat_completion(messages=messages, model=model, max_tokens=max_tokens,
                                         temperature=temperature, seed=seed, stream=stream)
@@ -100,7 +146,7 @@ def chat(endpoint: str, messages: list[dict[str, str]], *, api_key: str | None =
         else:
             yield result.choices[0].message.content or ""
     except HfHubHTTPError as exc:
-        raise KitError(f"{endpoint}: chat request failed: {str(exc).splitlines()[0]}") from None
+        raise KitError(f"{endpoint.url}: chat request failed: {str(exc).splitlines()[0]}") from None
     except _transport_errors() as exc:
-        raise KitError(f"{endpoint}: connection failed: {' '.join(str(exc).split()) or type(exc).__name__}",
+        raise KitError(f"{endpoint.url}: connection failed: {_one_line(exc)}",
                        hint="see the server log (`kit logs --server`) or `kit status`") from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from kit.serving.client import chat
+from kit.serving.client import Endpoint, chat
 
 
 @dataclass
@@ -17,10 +17,9 @@ class SmokeResult:
     latency_s: float
 
 
-def smoke_test(endpoint: str, prompt: str, *, api_key: str | None = None,
-               system: str | None = None, max_tokens: int = 32) -> SmokeResult:
+def smoke_test(endpoint: Endpoint, prompt: str, *, system: str | None = None, max_tokens: int = 32) -> SmokeResult:
     started = time.monotonic()
     messages = ([{"role": "system", "content": system}] if system else []) + [
         {"role": "user", "content": prompt}]
-    reply = "".join(chat(endpoint, messages, api_key=api_key, max_tokens=max_tokens, seed=0))
+    reply = "".join(chat(endpoint, messages, max_tokens=max_tokens, seed=0))
     return SmokeResult(reply=reply, latency_s=time.monotonic() - started)

@@ -44,6 +44,7 @@ SERVER_BASE: dict[str, Any] = {
                "proxy": TEST_IMAGES["proxy"], "kit": TEST_IMAGES["kit"]},
     "model": {"uri": "s3://acme-artifacts/runs/ft-test/model/", "servedNames": ["acme", "tgi"]},
     "auth": {"existingSecret": "acme-api-keys"},
+    "tls": {"secret": "acme-server-tls"},
 }
 
 

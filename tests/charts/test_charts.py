@@ -247,16 +247,44 @@ def test_proxy_is_the_only_way_in(rendered):
     spec, _ = _engine(objects)
     proxy = container(spec, "auth-proxy")
     assert proxy["image"] == TEST_IMAGES["proxy"]
-    assert [p["containerPort"] for p in proxy["ports"]] == [8080]
+    assert [(p["name"], p["containerPort"]) for p in proxy["ports"]] == [("https", 8443)]
     keys = next(v for v in spec["volumes"] if v["name"] == "api-keys")
     assert keys["secret"]["secretName"] == "acme-api-keys"
     conf = one(objects, "ConfigMap")["data"]["nginx.conf"]
     assert "location = /health" in conf and "return 401" in conf
     assert 'proxy_set_header Authorization ""' in conf
     svc = one(objects, "Service")
-    assert svc["spec"]["type"] == "ClusterIP" and svc["spec"]["ports"][0]["targetPort"] == "http"
+    assert svc["spec"]["type"] == "ClusterIP"
     policy = one(objects, "NetworkPolicy")
-    assert policy["spec"]["ingress"][0]["ports"] == [{"port": 8080, "protocol": "TCP"}]
+    assert policy["spec"]["ingress"][0]["ports"] == [{"port": 8443, "protocol": "TCP"}]
+
+
+@pytest.mark.parametrize("case", ["tgi-1gpu", "lb-aws", "lb-gcp", "lb-azure"])
+def test_endpoint_is_https_only(rendered, case):
+    """Keys and prompts never cross the network in clear text: the Service has one port,
+    443, to the proxy's TLS listener, whose certificate comes from the TLS Secret."""
+    objects = rendered[case]
+    svc = one(objects, "Service")
+    assert svc["spec"]["ports"] == [{"name": "https", "port": 443, "targetPort": "https",
+                                     "protocol": "TCP"}]
+    spec, _ = _engine(objects)
+    proxy = container(spec, "auth-proxy")
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert proxy[probe]["httpGet"]["scheme"] == "HTTPS"
+    tls = next(v for v in spec["volumes"] if v["name"] == "tls")
+    assert tls["secret"]["secretName"] == "acme-server-tls"
+    assert {"name": "tls", "mountPath": "/etc/lima-tls", "readOnly": True} in proxy["volumeMounts"]
+    conf = one(objects, "ConfigMap")["data"]["nginx.conf"]
+    listens = [line.strip() for line in conf.splitlines() if line.strip().startswith("listen")]
+    assert listens == ["listen 8443 ssl;"]
+    assert "ssl_protocols TLSv1.2 TLSv1.3;" in conf
+
+
+def test_chart_refuses_to_render_without_a_tls_secret():
+    _, values = case_values("tgi-1gpu")
+    values["tls"] = {"secret": ""}
+    with pytest.raises(KitError, match="tls.secret is required"):
+        render_chart("tgi", values, release="acme", namespace=NAMESPACE)
 
 
 @pytest.mark.parametrize("cloud", ["aws", "gcp", "azure"])

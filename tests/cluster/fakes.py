@@ -3,6 +3,7 @@ Automation API stack, and a Kube that replays a fixture."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -74,6 +75,11 @@ class FakeDynamic:
     def server_side_apply(self, res, body=None, namespace=None, field_manager=None,
                           force_conflicts=None, **_kw):
         self.calls.append(("apply", res.kind, body["metadata"]["name"], field_manager, force_conflicts))
+        if res.kind == "Secret" and "stringData" in body:   # stored as data, as the server does
+            plain = body["stringData"]
+            body = {k: v for k, v in body.items() if k != "stringData"}
+            body["data"] = {**(body.get("data") or {}),
+                            **{k: base64.b64encode(v.encode()).decode() for k, v in plain.items()}}
         self.objects[(res.kind, body["metadata"]["name"])] = body
 
     def delete(self, res, name=None, namespace=None, body=None, **_kw):

@@ -85,11 +85,11 @@ def test_up_serves_a_chat_endpoint(project):
 
     from huggingface_hub import InferenceClient
 
-    from kit.serving.client import served_model
+    from kit.serving.client import Endpoint, served_model
 
     client = InferenceClient(base_url=info["endpoint"])
     reply = client.chat_completion(messages=[{"role": "user", "content": "Explain CPT 99213."}],
-                                   model=served_model(info["endpoint"]), max_tokens=8)
+                                   model=served_model(Endpoint(info["endpoint"])), max_tokens=8)
     assert reply.choices[0].message is not None
 
     runs = json.loads(kit(folder, "runs", "--output", "json").stdout)

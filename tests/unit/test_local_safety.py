@@ -93,10 +93,10 @@ def test_dropped_connection_is_a_kit_error():
             conn.close()
 
     threading.Thread(target=serve, daemon=True).start()
-    from kit.serving.client import chat
+    from kit.serving.client import Endpoint, chat
 
     with pytest.raises(KitError, match="connection failed"):
-        list(chat(f"http://127.0.0.1:{port}", [{"role": "user", "content": "hi"}]))
+        list(chat(Endpoint(f"http://127.0.0.1:{port}"), [{"role": "user", "content": "hi"}]))
     listener.close()
 
 

@@ -2,10 +2,12 @@
 # API-key proxy entrypoint (busybox sh in nginx-unprivileged).
 # Turns the mounted Secret (one key per entry) into an nginx map of accepted
 # "Authorization: Bearer <key>" values, starts nginx, and reloads it whenever the
-# Secret changes (the kubelet refreshes the mount), so keys rotate without a restart.
+# keys or the TLS certificate change (the kubelet refreshes the mounts), so keys rotate
+# and certificates renew without a restart.
 set -eu
 
 KEYS_DIR=${LIMA_KEYS_DIR:-/etc/lima-keys}
+TLS_DIR=${LIMA_TLS_DIR:-/etc/lima-tls}
 MAP_DIR=${LIMA_MAP_DIR:-/tmp/keys}
 CONF=${LIMA_PROXY_CONF:-/etc/lima-proxy/nginx.conf}
 RELOAD_SECONDS=${LIMA_RELOAD_SECONDS:-15}
@@ -37,7 +39,7 @@ render_keys() {
 }
 
 keys_state() {
-    cat "$KEYS_DIR"/* 2>/dev/null | md5sum
+    cat "$KEYS_DIR"/* "$TLS_DIR"/* 2>/dev/null | md5sum
 }
 
 render_keys
