@@ -98,11 +98,12 @@ def served_model(endpoint: Endpoint) -> str:
     url = endpoint.url
     try:
         status, body = _get(endpoint, "/v1/models", 10.0, with_key=True)
-    except ssl.SSLError as exc:
-        raise KitError(f"{url}: the server's certificate is not trusted: {exc.reason or exc}",
-                       hint="the endpoint must present a certificate of the deployment's CA "
-                            "(see `kit status`)") from None
     except _transport_errors() as exc:
+        refused = _certificate_error(exc)
+        if refused is not None:
+            raise KitError(f"{url}: the server's certificate is not trusted: {refused}",
+                           hint="the endpoint must present a certificate of the deployment's CA "
+                                "(`kit status` shows which)") from None
         raise KitError(f"cannot reach {url}: {_one_line(exc)}",
                        hint="is it up? try `kit status`") from None
     if status == 401:
@@ -121,6 +122,16 @@ def _transport_errors() -> tuple[type[BaseException], ...]:
     import httpx2
 
     return (OSError, httpx2.HTTPError)
+
+
+def _certificate_error(exc: BaseException) -> str | None:
+    """The verification failure behind a transport error (httpx2 wraps ssl's), if it is one."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen.verify_message or str(seen)
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _one_line(exc: BaseException) -> str:

@@ -45,8 +45,31 @@ class _Engine(http.server.BaseHTTPRequestHandler):
     """Answers every GET with what it received, so tests see what the proxy forwards."""
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        if self.path == "/v1/models":
+            body = json.dumps({"object": "list", "data": [{"id": "acme", "object": "model"}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         body = json.dumps({"path": self.path,
                            "authorization": self.headers.get("Authorization")}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:  # noqa: N802
+        """A chat completion that echoes the last message (what a Messages API engine returns)."""
+        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body = json.dumps({"id": "1", "object": "chat.completion", "created": 0,
+                           "model": request.get("model"),
+                           "choices": [{"index": 0, "finish_reason": "stop", "message": {
+                               "role": "assistant",
+                               "content": "echo: " + request["messages"][-1]["content"]}}],
+                           "usage": {"prompt_tokens": 1, "completion_tokens": 2,
+                                     "total_tokens": 3}}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -124,8 +147,8 @@ def test_only_health_is_open(proxy):
 
 def test_keys_are_exact_and_case_sensitive(proxy):
     port, _, _ = proxy
-    status, seen = _get(port, "/v1/models", f"Bearer {PRIMARY}")
-    assert status == 200 and seen["path"] == "/v1/models"
+    status, seen = _get(port, "/v1/chat", f"Bearer {PRIMARY}")
+    assert status == 200 and seen["path"] == "/v1/chat"
     assert seen["authorization"] is None                  # the engine never sees the key
     assert _get(port, "/info", f"bearer {NEXT}")[0] == 200  # the scheme is case-insensitive
     assert _get(port, "/info", f"Bearer {PRIMARY.upper()}")[0] == 401
@@ -189,3 +212,18 @@ def test_renewed_certificate_is_served_without_a_restart(proxy):
         except Exception:  # noqa: BLE001 (the old certificate, until the reload)
             time.sleep(0.3)
     assert served
+
+
+def test_kit_chat_goes_through_tls_and_the_key(proxy):
+    """The kit's own client (huggingface_hub.InferenceClient under kit.serving.client) over
+    the port-forward shape: 127.0.0.1, verifying the Service's name against the CA."""
+    from kit.errors import KitError
+    from kit.serving.client import chat
+
+    port, _, _ = proxy
+    endpoint = Endpoint(f"https://127.0.0.1:{port}", api_key=PRIMARY, ca_pem=CA.cert,
+                        server_name=SERVICE)
+    assert "".join(chat(endpoint, [{"role": "user", "content": "hi"}])) == "echo: hi"
+    stranger = Endpoint(endpoint.url, api_key=PRIMARY, ca_pem=new_ca("x").cert, server_name=SERVICE)
+    with pytest.raises(KitError, match="certificate is not trusted"):
+        list(chat(stranger, [{"role": "user", "content": "hi"}]))
