@@ -22,6 +22,10 @@ from typing import Any
 from kit.errors import KitError
 
 MANIFEST = ".kit-manifest.json"
+# The kind of a manifest that stands for "a new set is being published here": readers treat it
+# as no manifest. Overwriting is what makes a republish safe without delete permission (the
+# trainer's identity has none), and with versioned buckets the old manifest stays recoverable.
+PENDING = "pending"
 VERSION = 1
 _BUF = 1 << 20
 
@@ -36,7 +40,7 @@ class Entry:
 @dataclass
 class Manifest:
     files: dict[str, Entry]
-    kind: str = "files"  # dataset | model | files
+    kind: str = "files"  # dataset | model | files | pending
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -139,11 +139,13 @@ def part_size_for(scheme: str, size: int, wanted: int | None = None) -> int:
 
 
 def read_manifest(store: Store) -> "Manifest | None":
-    from kit.data.manifest import MANIFEST, Manifest
+    """The published set, or None: no manifest, or one marking a publish in progress."""
+    from kit.data.manifest import MANIFEST, PENDING, Manifest
 
     if store.stat(MANIFEST) is None:
         return None
-    return Manifest.from_json(store.read(MANIFEST), f"{store.uri.rstrip('/')}/{MANIFEST}")
+    manifest = Manifest.from_json(store.read(MANIFEST), f"{store.uri.rstrip('/')}/{MANIFEST}")
+    return None if manifest.kind == PENDING else manifest
 
 
 def write_manifest(store: Store, manifest: "Manifest") -> None:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from kit.data import storage
-from kit.data.manifest import MANIFEST, Entry, Manifest, read_local, sha256_file, write_local
+from kit.data.manifest import MANIFEST, PENDING, Entry, Manifest, read_local, sha256_file, write_local
 from kit.data.storage import ObjectInfo, Store
 from kit.errors import KitError
 
@@ -116,7 +116,9 @@ def upload(files: dict[str, Path], store: Store, *, kind: str = "files",
         new = Manifest({n: Entry(sizes[n], shas[n]) for n in names}, kind=kind, meta=dict(meta or {}))
         old = storage.read_manifest(store)
         if old is not None and (todo or old.to_json() != new.to_json()):
-            store.delete(MANIFEST)  # readers see no set rather than a mix of old and new
+            # Readers see no set rather than a mix of old and new: overwritten, not deleted, so
+            # publishing needs no delete permission.
+            storage.write_manifest(store, Manifest({}, kind=PENDING))
         for name in todo:
             tasks.submit(_upload_file, store, name, files[name], sizes[name], shas[name],
                          part_size, tasks, result)

@@ -73,7 +73,9 @@ def workloads(ctx: Ctx, c: Cluster, namespace: str, buckets: Buckets, data_uri: 
         *_read(data_arn, data_prefix, "Data"),
         *_read(buckets.models.arn, "", "Models"),
         *_read(buckets.artifacts.arn, RUNS_PREFIX, "Runs"),
-        statement("Allow", ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
+        # Writes, never deletes: a run cannot remove another run's objects, and what it
+        # overwrites stays as a noncurrent version (the bucket is versioned).
+        statement("Allow", ["s3:PutObject", "s3:AbortMultipartUpload",
                             "s3:ListMultipartUploadParts"], [runs], Sid="WriteRuns"),
         *kms))
     server = role(ctx, "server", pod_trust(ctx), inline=policy(

@@ -167,17 +167,21 @@ def test_changed_object_fails_the_checksum(remote, tmp_path):
     assert read_local(tmp_path / "dest") is None and not (tmp_path / "dest" / "nested").exists()
 
 
-def test_republish_removes_the_old_manifest_first(s3, tmp_path):
+def test_republish_retracts_the_old_manifest_first_without_deleting(s3, tmp_path):
     src = make_tree(tmp_path / "src", big=10)
     sync(str(src), s3.uri)
     (src / "a.jsonl").write_text("changed\n")
     store = storage.open_store(s3.uri)
     with pytest.MonkeyPatch.context() as mp:
-        crash_after(store, "put", 0, mp)
+        crash_after(store, "put", 1, mp)   # the retraction is written, then the first file fails
         mp.setattr(storage, "open_store", lambda *a, **k: store)
+        mp.setattr(store, "delete", lambda key: pytest.fail(f"deleted {key}"))  # no permission
         with pytest.raises(Crash):
             sync(str(src), s3.uri)
     assert storage.read_manifest(storage.open_store(s3.uri)) is None
+    sync(str(src), s3.uri)                 # the next publish completes the set
+    published = storage.read_manifest(storage.open_store(s3.uri))
+    assert published is not None and "a.jsonl" in published.files
 
 
 def test_local_to_local_and_bucket_to_bucket(moto, gcs, tmp_path, monkeypatch):

@@ -104,6 +104,16 @@ def test_trainer_reads_the_data_prefix_and_writes_runs_only(default_plan):
     assert [w["Resource"] for w in writes] == [[f"arn:aws:s3:::{KIT_BUCKETS['artifacts']}/runs/*"]]
 
 
+def test_trainer_can_delete_nothing(default_plan):
+    """No run can remove another run's objects: the trainer may not delete at all (a republish
+    overwrites its manifest instead, and the versioned bucket keeps what is overwritten)."""
+    actions = {a for st in _statements(default_plan, "trainer") if st["Effect"] == "Allow"
+               for a in as_list(st["Action"])}
+    assert "s3:PutObject" in actions
+    assert not any(a.startswith("s3:Delete") or a in ("s3:*", "s3:PutLifecycleConfiguration",
+                                                       "s3:PutBucketVersioning") for a in actions)
+
+
 def test_server_only_reads(default_plan):
     for st in _statements(default_plan, "server"):
         for action in as_list(st["Action"]):
