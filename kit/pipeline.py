@@ -27,8 +27,15 @@ DONE, SKIPPED, FAILED, PENDING = "done", "skipped", "failed", "pending"
 
 @dataclass
 class Outcome:
-    detail: str
+    detail: str          # rich markup, for the terminal
     skipped: bool = False
+
+    @property
+    def plain(self) -> str:
+        """The detail as plain text: what state.json (and so `--output json`) records."""
+        from rich.text import Text
+
+        return Text.from_markup(self.detail).plain
 
 
 def fingerprint(**parts: Any) -> str:
@@ -93,6 +100,6 @@ def run_phases(phases: list[tuple[str, Callable[[], Outcome]]], state: Deploymen
                             time.monotonic() - started)
             raise
         seconds = time.monotonic() - started
-        state.set_phase(name, SKIPPED if outcome.skipped else DONE, outcome.detail, seconds)
+        state.set_phase(name, SKIPPED if outcome.skipped else DONE, outcome.plain, seconds)
         mark = "[yellow]= unchanged[/]" if outcome.skipped else "[green]✓[/]"
         console.print(f"  {mark} {outcome.detail} [dim]({seconds:.1f}s)[/]")

@@ -116,10 +116,9 @@ class Server:
 
         result = smoke_test(self.endpoint(), self.cfg.serving.smoke_prompt,
                             system=self.cfg.serving.system_prompt)
-        reply = " ".join(result.reply.split())
-        shown = (reply[:70] + "…") if len(reply) > 70 else reply
-        return Outcome(f"HTTPS chat round trip through the API server in {result.latency_s:.1f}s: {shown!r}"
-                       if reply else "chat round trip ok [yellow](empty reply)[/]")
+        return Outcome(f"HTTPS chat round trip through the API server in {result.latency_s:.1f}s: "
+                       f"{result.shown}" if result.reply.strip()
+                       else "chat round trip ok [yellow](empty reply)[/]")
 
     def healthy(self) -> bool:
         """Whether a ready server pod answers its health check."""

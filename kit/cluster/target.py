@@ -20,6 +20,7 @@ from dataclasses import asdict
 from typing import Any, Iterator
 
 from rich.console import Console
+from rich.markup import escape
 
 from kit.cluster.deps import ClusterDeps
 from kit.cluster.runs import FineTunes
@@ -133,7 +134,7 @@ class ClusterTarget:
                           else json.dumps(kubeconfig))
         self._kube = None
         what = ", ".join(f"{n} {op}" for op, n in sorted(changes.items())) or "no changes"
-        return Outcome(f"stack {self.cfg.name}: {what} [dim]({outputs.cluster_name})[/]",
+        return Outcome(f"stack {self.cfg.name}: {what} [dim]({escape(outputs.cluster_name)})[/]",
                        skipped=not changes)
 
     def _phase_mirror(self) -> Outcome:
@@ -216,7 +217,7 @@ class ClusterTarget:
         self._data_id = dataset_fingerprint(uri)
         self._tokens = report.stats.get("train_tokens_per_epoch")
         warn = f", {len(report.warnings)} warning(s)" if report.warnings else ""
-        return Outcome(f"{report.examples} examples valid{warn} [dim]({uri})[/]")
+        return Outcome(f"{report.examples} examples valid{warn} [dim]({escape(uri)})[/]")
 
     # --- fine-tune -----------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from rich.console import Console
+from rich.markup import escape
 
 from kit import __version__
 from kit.config import KitConfig
@@ -88,13 +89,13 @@ class LocalTarget:
         self._data_path, self._data_id = local, dataset_fingerprint(str(local))
         self._tokens = report.stats.get("train_tokens_per_epoch")
         warn = f", {len(report.warnings)} warning(s)" if report.warnings else ""
-        return Outcome(f"{report.examples} examples valid{warn} [dim]({local})[/]")
+        return Outcome(f"{report.examples} examples valid{warn} [dim]({escape(str(local))})[/]")
 
     def _phase_model(self) -> Outcome:
         from kit.local.model_store import stage
 
         self._model = stage(self.cfg)
-        return Outcome(f"{self._model.label} [dim]({self._model.path})[/]")
+        return Outcome(f"{self._model.label} [dim]({escape(str(self._model.path))})[/]")
 
     def _phase_finetune(self, *, new: bool = False) -> Outcome:
         from kit.local.trainer_process import run_trainer
@@ -189,12 +190,10 @@ class LocalTarget:
 
         result = smoke_test(self.endpoint(), self.cfg.serving.smoke_prompt,
                             system=self.cfg.serving.system_prompt)
-        reply = " ".join(result.reply.split())
-        shown = (reply[:70] + "…") if len(reply) > 70 else reply
-        if not reply:
+        if not result.reply.strip():
             return Outcome(f"chat round trip ok in {result.latency_s:.1f}s "
                            "[yellow](the model replied with an empty message)[/]")
-        return Outcome(f"chat round trip ok in {result.latency_s:.1f}s: {shown!r}")
+        return Outcome(f"chat round trip ok in {result.latency_s:.1f}s: {result.shown}")
 
     # --- the rest of the CLI -----------------------------------------------------------
 

@@ -16,6 +16,15 @@ class SmokeResult:
     reply: str
     latency_s: float
 
+    @property
+    def shown(self) -> str:
+        """The reply on one line, quoted, cut at 70 characters and escaped for rich markup (a
+        model may well write "[/INST]")."""
+        from rich.markup import escape
+
+        reply = " ".join(self.reply.split())
+        return escape(repr((reply[:70] + "…") if len(reply) > 70 else reply))
+
 
 def smoke_test(endpoint: Endpoint, prompt: str, *, system: str | None = None, max_tokens: int = 32) -> SmokeResult:
     started = time.monotonic()

@@ -47,3 +47,27 @@ def test_cluster_status_when_the_api_is_unreachable_or_the_run_ended():
                    "training": {"run_id": "run-8", "status": "succeeded"}})
     assert "unreachable: kubernetes: cannot reach [the cluster]: timed out" in text
     assert "run-8 succeeded" in text and "step" not in text and "ETA" not in text
+
+
+def test_phase_details_are_recorded_as_plain_text(tmp_path):
+    """`kit status --output json` reads state.json: no terminal markup may reach it."""
+    from kit.pipeline import DeploymentState, Outcome, run_phases
+
+    state = DeploymentState(tmp_path / "state.json")
+    console = Console(record=True, width=120, color_system=None)
+    from rich.markup import escape
+
+    run_phases([("data", lambda: Outcome(f"12 examples valid [dim]({escape('/tmp/x [a]')})[/]")),
+                ("model", lambda: Outcome("[yellow]tiny[/] model", skipped=True))], state, console)
+    phases = state.load()["phases"]
+    assert phases["data"]["detail"] == "12 examples valid (/tmp/x [a])"
+    assert phases["model"]["detail"] == "tiny model"
+    assert "12 examples valid (/tmp/x [a])" in console.export_text()
+
+
+def test_a_model_reply_with_brackets_is_shown_as_written():
+    from kit.pipeline import Outcome
+    from kit.serving.smoke import SmokeResult
+
+    result = SmokeResult(reply="ok [/INST] [bold]x", latency_s=0.1)
+    assert Outcome(f"reply: {result.shown}").plain == "reply: 'ok [/INST] [bold]x'"
