@@ -14,6 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from kit.errors import KitError
+from stacks.aws.addon_images import addon_registry_account
 from stacks.aws.common import Ctx, assume_role, policy, role, statement
 from stacks.aws.keys import log_group
 
@@ -25,6 +26,8 @@ INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "ec2", "eks", "eks-auth", "l
 # endpoint policy column): each gets one that admits only this account's principals acting on
 # this account's resources, so a pod cannot use the endpoint to reach another account.
 POLICY_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "ec2", "logs", "ssm", "autoscaling")
+# ECR's endpoints also let this account's nodes read EKS add-on images from AWS's registry.
+ECR_ENDPOINTS = ("ecr.api", "ecr.dkr")
 
 
 @dataclass
@@ -170,16 +173,24 @@ def _endpoints(ctx: Ctx, net: Network, kit_buckets: list[pulumi.Input[str]],
         ingress=[{"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": [net.cidr],
                   "description": "HTTPS from inside the VPC"}],
         egress=[], opts=ctx.opts())
-    account_only = policy(statement(
+    this_account = statement(
         "Allow", ["*"], "*", Sid="ThisAccountOnly", Principal="*",
         Condition={"StringEquals": {"aws:PrincipalAccount": ctx.account},
-                   "StringEqualsIfExists": {"aws:ResourceAccount": ctx.account}}))
+                   "StringEqualsIfExists": {"aws:ResourceAccount": ctx.account}})
+    addon_repos = (f"arn:{ctx.partition}:ecr:{ctx.region}:{addon_registry_account(ctx.region)}:"
+                   "repository/*")
+    addon_images = statement(
+        "Allow", ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
+                  "ecr:BatchCheckLayerAvailability"], [addon_repos], Sid="EksAddonImages",
+        Principal="*", Condition={"StringEquals": {"aws:PrincipalAccount": ctx.account}})
+    policies = {service: policy(this_account, addon_images) if service in ECR_ENDPOINTS
+                else policy(this_account) for service in POLICY_ENDPOINTS}
     for service in INTERFACE_ENDPOINTS:
         net.endpoints[service] = aws.ec2.VpcEndpoint(
             f"endpoint-{service.replace('.', '-')}", vpc_id=net.vpc_id,
             service_name=f"com.amazonaws.{ctx.region}.{service}", vpc_endpoint_type="Interface",
             private_dns_enabled=True, subnet_ids=net.subnet_ids, security_group_ids=[sg.id],
-            policy=account_only if service in POLICY_ENDPOINTS else None,
+            policy=policies.get(service),
             opts=ctx.opts(parent=sg))
     # S3 through the gateway endpoint reaches only the kit's buckets, the customer's data
     # bucket and ECR's layer storage: a pod cannot copy data to a bucket elsewhere.

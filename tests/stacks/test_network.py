@@ -153,10 +153,18 @@ def test_interface_endpoints_admit_only_this_accounts_principals_and_resources(d
     with_policy = {name for name, ep in endpoints.items() if ep.get("policy") and name != "s3"}
     assert with_policy == set(POLICY_ENDPOINTS)
     for service in POLICY_ENDPOINTS:
-        (stmt,) = policy_doc(endpoints[service]["policy"])
+        stmt, *more = policy_doc(endpoints[service]["policy"])
         assert stmt["Effect"] == "Allow" and stmt["Principal"] == "*"
         assert stmt["Condition"] == {"StringEquals": {"aws:PrincipalAccount": "123456789012"},
                                      "StringEqualsIfExists": {"aws:ResourceAccount": "123456789012"}}
+        if service in ("ecr.api", "ecr.dkr"):  # nodes pull the EKS add-ons' images from AWS's
+            (addons,) = more                   # registry: image reads only, our principals only
+            assert addons["Action"] == ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
+                                        "ecr:BatchCheckLayerAvailability"]
+            assert addons["Resource"] == ["arn:aws:ecr:us-east-1:602401143452:repository/*"]
+            assert addons["Condition"] == {"StringEquals": {"aws:PrincipalAccount": "123456789012"}}
+        else:
+            assert more == []
     s3 = endpoints["s3"]["policy"]          # the gateway endpoint keeps its bucket list
     assert {s["Sid"] for s in policy_doc(s3)} == {"KitBuckets", "DataRead", "EcrLayers"}
 
@@ -196,3 +204,12 @@ def test_storage_pods_reach_only_s3s_own_ranges_and_the_identity_agent(egress):
     assert rules == [(["16.182.0.0/16", "52.216.0.0/15"], [{"protocol": "TCP", "port": 443}]),
                      (["169.254.170.23/32"], [{"protocol": "TCP", "port": 80}])]
     assert "storage service's own address ranges" in policy["metadata"]["annotations"]["lima-kit.io/why"]
+
+
+def test_add_on_registry_follows_the_region():
+    from stacks.aws.addon_images import addon_registry_account
+
+    assert addon_registry_account("eu-south-1") == "590381155156"
+    assert addon_registry_account("us-west-2") == "602401143452"
+    with pytest.raises(KitError, match="region: 'xx-nowhere-1' has no known EKS add-on image registry"):
+        addon_registry_account("xx-nowhere-1")
