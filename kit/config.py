@@ -75,6 +75,9 @@ class ServingConfig(Section):
     # deployment's own; tls_secret names a kubernetes.io/tls Secret of yours instead, and
     # tls_ca_file the CA bundle (a path beside kit.yaml) the kit's clients then trust
     # (default: the system's trust store).
+    # Size of the volume each server replica restores the staged model onto (clusters with
+    # volume snapshots): the merged model's weights plus room.
+    model_volume_gi: int = Field(default=200, ge=1, le=65536)
     tls_secret: str | None = Field(default=None, pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
     tls_ca_file: str | None = None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 
 class Section(BaseModel):
@@ -66,6 +66,21 @@ class KubernetesConfig(Section):
     # Where the trainer and init containers may reach object storage (HTTPS) on an existing
     # cluster. Empty: no storage egress unless network.egress is true.
     storage_cidrs: list[str] = Field(default_factory=list)
+    # Block storage with CSI snapshots on this cluster: set both and the server's model is
+    # staged once per run by a Job and restored per replica from a VolumeSnapshot, so the
+    # server's pod reads no bucket and has no storage egress. Unset: the server's pod stages
+    # the model itself (an init container), sharing that access with the engine.
+    storage_class: str | None = Field(default=None, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    snapshot_class: str | None = Field(default=None, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> "KubernetesConfig":
+        if bool(self.storage_class) != bool(self.snapshot_class):
+            missing = "snapshot_class" if self.storage_class else "storage_class"
+            raise ValueError(f"{missing} is needed too: the model is staged on a volume of "
+                             "storage_class and snapshotted with snapshot_class (their CSI "
+                             "driver must be the same)")
+        return self
 
     @field_validator("storage_cidrs")
     @classmethod

@@ -40,6 +40,12 @@ class ClusterOutputs:
     # The storage service's own address ranges (AWS: the region's S3 prefix list): all that
     # pods allowed storage egress may reach on 443. Empty: not known (before `kit up`).
     storage_cidrs: list[str] = field(default_factory=list)
+    # Block storage that can be snapshotted: the model is staged once per run onto a volume of
+    # model_storage_class, snapshotted with model_snapshot_class, and each server replica
+    # restores its own copy, so the server's pod needs no storage access. Empty: the cluster
+    # has none, and the server's pod stages the model itself.
+    model_storage_class: str = ""
+    model_snapshot_class: str = ""
     kubeconfig: str = ""                    # secret: never printed
 
     def to_dict(self) -> dict[str, Any]:

@@ -28,10 +28,16 @@ WATCH_S = 60                # a watch is re-opened this often (the server may cu
 
 # What `kit down` deletes from a release, in order: load balancers first (their cloud side
 # must go while the cluster and its controllers still exist), then the workloads.
+SNAPSHOT_API = "snapshot.storage.k8s.io/v1"
 DELETE_ORDER = [("v1", "Service"), ("apps/v1", "Deployment"), ("batch/v1", "Job"),
                 ("autoscaling/v2", "HorizontalPodAutoscaler"), ("policy/v1", "PodDisruptionBudget"),
                 ("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "ServiceAccount"),
-                ("networking.k8s.io/v1", "NetworkPolicy")]
+                ("networking.k8s.io/v1", "NetworkPolicy"), (SNAPSHOT_API, "VolumeSnapshot"),
+                ("v1", "PersistentVolumeClaim")]
+# Waited for until gone: their controllers (Jobs, Deployments) or CSI driver (snapshots and
+# volumes in the cloud) must finish before a stack destroy removes the cluster under them.
+WAIT_GONE = [("batch/v1", "Job"), ("apps/v1", "Deployment"), (SNAPSHOT_API, "VolumeSnapshot"),
+             ("v1", "PersistentVolumeClaim")]
 
 
 def secret_object(namespace: str, name: str, kind: str, data: dict[str, str], *,
@@ -158,6 +164,16 @@ class Kube:
     def _res(self, api_version: str, kind: str) -> Any:
         return self.dyn.resources.get(api_version=api_version, kind=kind)
 
+    def serves(self, api_version: str, kind: str) -> bool:
+        """Whether the cluster knows the kind (a CRD's, such as VolumeSnapshot, may be absent)."""
+        from kubernetes.dynamic.exceptions import ResourceNotFoundError
+
+        try:
+            self._res(api_version, kind)
+        except ResourceNotFoundError:
+            return False
+        return True
+
     def apply(self, objects: Iterable[dict[str, Any]]) -> list[str]:
         """Server-side apply, in the given (Helm install) order; returns kind/name of each.
 
@@ -232,13 +248,14 @@ class Kube:
             self.delete("v1", "Service", name)
             self.wait_gone("v1", "Service", name, timeout_s, sleep)
             done.append(f"deleted load balancer Service/{name} (its cloud load balancer is gone)")
-        for api_version, kind in DELETE_ORDER:
+        kinds = [(api, kind) for api, kind in DELETE_ORDER if self.serves(api, kind)]
+        for api_version, kind in kinds:
             for obj in self.list(api_version, kind, labels=selector):
                 name = obj["metadata"]["name"]
                 if self.delete(api_version, kind, name, foreground=kind in ("Job", "Deployment")):
                     done.append(f"deleted {kind}/{name}")
-        for api_version, kind in (("batch/v1", "Job"), ("apps/v1", "Deployment")):
-            for obj in self.list(api_version, kind, labels=selector):
+        for api_version, kind in WAIT_GONE:
+            for obj in self.list(api_version, kind, labels=selector) if (api_version, kind) in kinds else []:
                 self.wait_gone(api_version, kind, obj["metadata"]["name"], timeout_s, sleep)
         return done
 

@@ -93,6 +93,44 @@ def permissions(cfg: "KitConfig") -> Check:
     return Check("permissions", True, "every verb the kit needs is granted")
 
 
+def model_volumes(cfg: "KitConfig") -> Check:
+    """Where the server's model is staged: on a snapshot-capable volume (a cloud stack makes
+    the classes; an existing cluster names them), else in the server's own pod."""
+    from kit.cluster.kube import SNAPSHOT_API, connect_deployment
+
+    k8s = cfg.kubernetes
+    if cloud_support(cfg.target).creates_cluster:
+        return Check("model volumes", True, "snapshot classes made by `kit up`")
+    if not k8s.snapshot_class:
+        return Check("model volumes", True, "staged inside the server's pod, which then shares "
+                     "storage access with the engine (set kubernetes.storage_class and "
+                     "snapshot_class to keep it out)")
+    try:
+        kube = connect_deployment(cfg)
+        if not kube.serves(SNAPSHOT_API, "VolumeSnapshotClass"):
+            return Check("model volumes", False, "kubernetes.snapshot_class: this cluster has no "
+                         "VolumeSnapshot API", "install the CSI snapshot controller and its CRDs, "
+                         "or unset kubernetes.storage_class and snapshot_class")
+        storage = {o["metadata"]["name"]: o for o in kube.list("storage.k8s.io/v1", "StorageClass",
+                                                               namespaced=False)}
+        snapshots = {o["metadata"]["name"]: o for o in kube.list(SNAPSHOT_API, "VolumeSnapshotClass",
+                                                                 namespaced=False)}
+    except KitError as exc:
+        return Check("model volumes", False, exc.message, exc.hint)
+    for key, found in (("storage_class", storage), ("snapshot_class", snapshots)):
+        if getattr(k8s, key) not in found:
+            return Check("model volumes", False, f"kubernetes.{key}: no {getattr(k8s, key)!r} on "
+                         "this cluster", f"one of: {', '.join(sorted(found)) or '(none)'}")
+    provisioner = storage[k8s.storage_class].get("provisioner")
+    driver = snapshots[k8s.snapshot_class].get("driver")
+    if provisioner != driver:
+        return Check("model volumes", False, f"kubernetes.snapshot_class: {k8s.snapshot_class!r} is "
+                     f"for {driver}, storage_class {k8s.storage_class!r} for {provisioner}",
+                     "name two classes of the same CSI driver")
+    return Check("model volumes", True, f"{k8s.storage_class} volumes, snapshots by "
+                 f"{k8s.snapshot_class} ({driver})")
+
+
 def data_bucket(cfg: "KitConfig") -> Check:
     from kit.data import storage
 
@@ -180,7 +218,7 @@ def checks_for(cfg: "KitConfig") -> list[Callable[["KitConfig"], Check]]:
     """The target's checks: the neutral ones, with the cloud's own before the cluster's."""
     cloud = cloud_support(cfg.target).preflight(cfg)
     return [pulumi_cli, packages, model_source, gpu_pool, images_lock, state_backend, *cloud,
-            cluster, permissions, data_bucket]
+            cluster, permissions, model_volumes, data_bucket]
 
 
 # What the checks import, loaded once before they run in parallel: two threads importing the

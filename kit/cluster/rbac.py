@@ -23,7 +23,10 @@ class Permission:
 
 
 PERMISSIONS: tuple[Permission, ...] = (
-    Permission("namespace", "batch", "jobs", WRITE, "the fine-tune Job: apply, follow, suspend, delete"),
+    Permission("namespace", "batch", "jobs", WRITE, "fine-tune and model stage Jobs: apply, follow, delete"),
+    Permission("namespace", "", "persistentvolumeclaims", WRITE, "the model's staging volume"),
+    Permission("namespace", "snapshot.storage.k8s.io", "volumesnapshots", WRITE,
+               "the staged model's snapshot the server restores"),
     Permission("namespace", "apps", "deployments", WRITE, "the inference server"),
     Permission("namespace", "", "services", WRITE, "the server's endpoint"),
     Permission("namespace", "", "configmaps", WRITE, "run specs and the proxy's config"),

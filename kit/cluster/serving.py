@@ -17,9 +17,11 @@ from rich.markup import escape
 from kit.cluster.endpoint_tls import EndpointTLS
 from kit.cluster.jobwatch import JobWatch
 from kit.cluster.kube import secret_object
+from kit.cluster.model_stage import ModelStage
 from kit.config import KitConfig
 from kit.errors import KitError
 from kit.pipeline import DeploymentState, Outcome
+from kit.render.values import release_name
 from kit.serving.client import Endpoint
 
 ROLLOUT_TIMEOUT_S = 2700.0       # staging weights + the engine's 30-minute startup window
@@ -36,7 +38,9 @@ class Server:
         self.cluster = cluster
         self.console = console
         self.name = f"{cfg.name}-server"
+        self.stage_name = release_name(cfg, "stage")
         self.tls = EndpointTLS(cfg, kube, self.name, console)
+        self.stage = ModelStage(cfg, kube, cluster, console)
 
     def api_keys(self) -> dict[str, str]:
         """The Secret of API keys the server's proxy reads: created once with a generated key."""
@@ -63,6 +67,8 @@ class Server:
         served = self.state.load().get("served_run")
         if current is not None and served == run_id and kube.ready_pod(selector):
             return Outcome(f"already serving {served}", skipped=True)
+        if self.cluster().model_snapshot_class:
+            self.stage.ensure(run_id)   # the model, restored per replica from a snapshot
         objects = render_objects(self.cfg, self.cluster(), run_id=run_id)["server"]
         kube.apply(objects)
         self.console.print(f"  rolling {self.name} to run {run_id} "

@@ -277,7 +277,8 @@ class ClusterTarget:
 
         self._use(console)
         return tear_down(self.cfg, self.state, console, purge=purge,
-                         releases=[self.runs_.job_name, self.server.name], kube=self.kube,
+                         releases=[self.runs_.job_name, self.server.name, self.server.stage_name],
+                         kube=self.kube,
                          deps=self.deps)
 
     def status(self) -> dict[str, Any]:

@@ -4,7 +4,8 @@
 fine-tune Job and the inference server come from charts/ through a real Helm engine, and
 the Pulumi program (stacks/) registers each object. `kit render` writes the same objects.
 
-    render_objects(cfg, cluster, run_id=None) -> {"platform": [...], "finetune": [...], "server": [...]}
+    render_objects(cfg, cluster, run_id=None) -> {"platform": [...], "finetune": [...], "server": [...],
+                                                  "stage": [...] (clusters with volume snapshots)}
     cluster_for(cfg) -> ClusterOutputs   # defaults when no infrastructure outputs exist
 """
 
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from kit.errors import KitError
 from kit.render.engine import render_chart
 from kit.render.platform import platform_objects
-from kit.render.values import default_run_id, finetune_values, release_name, server_values
+from kit.render.values import default_run_id, finetune_values, release_name, server_values, stage_values
 
 if TYPE_CHECKING:
     from kit.config import KitConfig
@@ -65,17 +66,19 @@ def needed_images(cfg: "KitConfig") -> list[str]:
 def release_values(cfg: "KitConfig", cluster: "ClusterOutputs", *, run_id: str | None = None,
                    images: Mapping[str, str] | None = None,
                    review: bool = False) -> dict[str, tuple[str, dict[str, Any]]]:
-    """Release name -> (chart, values) for the two charts (kit.images.resolve for `review`)."""
+    """Release name -> (chart, values) for the charts (kit.images.resolve for `review`): the
+    model's stage Job and snapshot come before the server on clusters that can snapshot."""
     run_id = run_id or default_run_id(cfg)
     from kit.images import resolve
 
     refs = resolve(cfg.workdir, needed_images(cfg), images, registry_prefix=cluster.registry_prefix,
                    review=review)
     extra = {"reviewOnly": True} if review else {}
-    return {
-        "finetune": ("finetune", {**finetune_values(cfg, cluster, refs, run_id), **extra}),
-        "server": ("tgi", {**server_values(cfg, cluster, refs, run_id), **extra}),
-    }
+    releases = {"finetune": ("finetune", {**finetune_values(cfg, cluster, refs, run_id), **extra})}
+    if cluster.model_snapshot_class:
+        releases["stage"] = ("stage", {**stage_values(cfg, cluster, refs, run_id), **extra})
+    releases["server"] = ("tgi", {**server_values(cfg, cluster, refs, run_id), **extra})
+    return releases
 
 
 def render_objects(cfg: "KitConfig", cluster: "ClusterOutputs", *, run_id: str | None = None,

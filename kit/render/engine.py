@@ -25,7 +25,7 @@ KIND_ORDER = ["Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodD
 
 
 def charts_dir() -> Path:
-    """The folder holding charts/finetune and charts/tgi (LIMA_KIT_CHARTS overrides)."""
+    """The folder holding charts/finetune, charts/stage and charts/tgi (LIMA_KIT_CHARTS overrides)."""
     if os.environ.get("LIMA_KIT_CHARTS"):
         return Path(os.environ["LIMA_KIT_CHARTS"])
     here = Path(__file__).resolve().parent
@@ -33,7 +33,7 @@ def charts_dir() -> Path:
         if (candidate / "tgi" / "Chart.yaml").exists():
             return candidate
     raise KitError(f"{here.parent.parent / 'charts'}: the kit's Helm charts are missing",
-                   hint="set LIMA_KIT_CHARTS to the folder holding finetune/ and tgi/")
+                   hint="set LIMA_KIT_CHARTS to the folder holding finetune/, stage/ and tgi/")
 
 
 def sort_objects(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:

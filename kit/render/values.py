@@ -61,6 +61,11 @@ def tls_secret(cfg: "KitConfig") -> str:
     return cfg.serving.tls_secret or f"{cfg.name}-server-tls"
 
 
+def model_snapshot(cfg: "KitConfig", run_id: str) -> str:
+    """The VolumeSnapshot holding a run's staged model (clusters with volume snapshots)."""
+    return f"{cfg.name}-model-{run_id}"
+
+
 def default_run_id(cfg: "KitConfig") -> str:
     """A run id for rendering without a run: the run fingerprint of kit.yaml's inputs (the
     data's URI standing in for its manifest, which only `kit up` reads)."""
@@ -205,4 +210,31 @@ def server_values(cfg: "KitConfig", cluster: "ClusterOutputs", images: dict[str,
         "podLabels": pod_labels,
         **_placement(cluster),
     }
+    if cluster.model_snapshot_class:
+        # The model comes from a snapshot the stage Job took: this pod reads no bucket, so it
+        # gets an account with no cloud identity (the stack binds the server identity to the
+        # stage Job's account, <name>-server) and no identity labels.
+        values["modelVolume"] = {"snapshot": model_snapshot(cfg, run_id),
+                                 "storageClass": cluster.model_storage_class,
+                                 "size": f"{cfg.serving.model_volume_gi}Gi"}
+        values["serviceAccount"] = {"create": True, "name": f"{cfg.name}-engine", "annotations": {}}
+        values["podLabels"] = {}
     return values
+
+
+def stage_values(cfg: "KitConfig", cluster: "ClusterOutputs", images: dict[str, str],
+                 run_id: str) -> dict[str, Any]:
+    """The Job that stages a run's merged model onto a volume, and the snapshot of it."""
+    service_account, pod_labels = _identity(cfg, cluster.server_sa_annotations)
+    return {
+        "fullnameOverride": f"{release_name(cfg, 'stage')}-{run_id}",
+        "images": {"kit": images["kit"]},
+        "model": {"uri": run_uri(cluster, run_id) + MERGED_SUBDIR + "/"},
+        "volume": {"storageClass": cluster.model_storage_class,
+                   "size": f"{cfg.serving.model_volume_gi}Gi"},
+        "snapshot": {"name": model_snapshot(cfg, run_id),
+                     "className": cluster.model_snapshot_class},
+        "serviceAccount": {**service_account, "name": release_name(cfg, "server")},
+        "podLabels": pod_labels,
+        "bucketOwners": bucket_owners(cluster),
+    }

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from kit.errors import KitError
 from stacks.aws import SUPPORT
 from stacks.aws.names import kit_bucket_name, registry_prefix
+from stacks.aws.volumes import MODEL_CLASS
 from stacks.contract import ClusterOutputs
 
 if TYPE_CHECKING:
@@ -30,4 +31,5 @@ def default_outputs(cfg: "KitConfig") -> ClusterOutputs:
         data_uri=cfg.data.uri,
         registry_prefix=registry_prefix(cfg.name, account, cfg.region or ""),
         internal_lb_annotations=dict(SUPPORT.internal_lb),
+        model_storage_class=MODEL_CLASS, model_snapshot_class=MODEL_CLASS,
     )

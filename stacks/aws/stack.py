@@ -12,7 +12,20 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from kit.errors import KitError
-from stacks.aws import SUPPORT, autoscaler, builder, cluster, dns, gpu_pool, identity, keys, network, registry, storage
+from stacks.aws import (
+    SUPPORT,
+    autoscaler,
+    builder,
+    cluster,
+    dns,
+    gpu_pool,
+    identity,
+    keys,
+    network,
+    registry,
+    storage,
+    volumes,
+)
 from stacks.aws.common import make_ctx
 from stacks.aws.names import ADOPTABLE
 from stacks.contract import ClusterOutputs
@@ -46,10 +59,12 @@ def build(settings: StackSettings) -> tuple[ClusterOutputs, pulumi.Output[str], 
                             delete_unreachable=True,
                             opts=pulumi.ResourceOptions(depends_on=[pools.system, *eks.addons]))
     autoscaler.autoscaler(ctx, eks, pools, provider, settings)
+    volumes.model_volumes(ctx, eks, key.arn, [pools.system], provider)
     outputs = ClusterOutputs(
         cloud="aws", cluster_name=eks.name, namespace=namespace,
         artifacts_uri=f"s3://{buckets.names['artifacts']}",
         models_uri=f"s3://{buckets.names['models']}", bucket_owner=ctx.account, data_uri=cfg.data.uri,
         registry_prefix=registry.registry_prefix(ctx), internal_lb_annotations=dict(SUPPORT.internal_lb),
-        private_cidrs=[net.cidr], storage_cidrs=sorted(network.s3_ranges(ctx).cidr_blocks))
+        private_cidrs=[net.cidr], storage_cidrs=sorted(network.s3_ranges(ctx).cidr_blocks),
+        model_storage_class=volumes.MODEL_CLASS, model_snapshot_class=volumes.MODEL_CLASS)
     return outputs, eks.kubeconfig, provider

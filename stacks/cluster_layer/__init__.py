@@ -38,7 +38,8 @@ def cluster_layer(cfg: Any, cluster: ClusterOutputs, provider: Any, *, run_id: s
         raise KitError("kit.render: missing from this install, so the charts cannot be rendered",
                        hint="reinstall lima-kit with its cloud's extra, e.g. pip install 'lima-kit[aws]'") from None
     if run_id:
-        groups: dict[str, list[dict]] = dict(render.render_objects(cfg, cluster, run_id=run_id))
+        groups: dict[str, list[dict]] = dict(render.render_objects(cfg, cluster, run_id=run_id,
+                                                                   review=review))
     else:
         groups = {"platform": platform_objects(cfg, cluster)}
     if device_plugin_images is not None:
@@ -47,18 +48,35 @@ def cluster_layer(cfg: Any, cluster: ClusterOutputs, provider: Any, *, run_id: s
     return apply_groups(groups, provider, depends_on=depends_on)
 
 
+# A group registered only once another is done: the server restores the model from the
+# snapshot the stage group takes.
+AFTER = {"server": "stage"}
+
+
 def apply_groups(groups: dict[str, list[dict]], provider: Any,
                  depends_on: list | None = None) -> list[pulumi.Resource]:
-    """Namespaces first, then everything else (which waits for them)."""
+    """Namespaces first, then everything else (which waits for them). A VolumeSnapshot waits
+    for its group's Jobs (Pulumi awaits a Job's completion: the volume is then fully
+    written), and a group in AFTER for the group it names."""
     made: list[pulumi.Resource] = []
     namespaces = [o for objs in groups.values() for o in objs if o.get("kind") == "Namespace"]
     for obj in namespaces:
         made.append(register(obj, provider, depends_on=depends_on))
     after = list(depends_on or []) + made[:]
-    for objs in groups.values():
-        for obj in objs:
-            if obj.get("kind") != "Namespace":
-                made.append(register(obj, provider, depends_on=after))
+    by_group: dict[str, list[pulumi.Resource]] = {}
+    for group, objs in groups.items():
+        first = after + by_group.get(AFTER.get(group, ""), [])
+        jobs: list[pulumi.Resource] = []
+        mine = by_group.setdefault(group, [])
+        for obj in sorted(objs, key=lambda o: o.get("kind") == "VolumeSnapshot"):
+            if obj.get("kind") == "Namespace":
+                continue
+            resource = register(obj, provider, depends_on=first + (
+                jobs if obj.get("kind") == "VolumeSnapshot" else []))
+            if obj.get("kind") == "Job":
+                jobs.append(resource)
+            mine.append(resource)
+    made += [r for group in by_group.values() for r in group]
     return made
 
 
@@ -86,7 +104,10 @@ def register(obj: dict, provider: Any, depends_on: list | None = None) -> pulumi
     opts = pulumi.ResourceOptions(provider=provider, depends_on=depends_on or [])
     body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "status")}
     cls = _resource_class(api_version, kind)
-    if cls is None:
+    if cls is None and set(body) <= {"metadata", "spec"}:
         return k8s.apiextensions.CustomResource(name, api_version=api_version, kind=kind,
                                                 opts=opts, **body)
+    if cls is None:  # a CRD kind with top-level fields (VolumeSnapshotClass: driver, ...)
+        return pulumi.CustomResource(f"kubernetes:{api_version}:{kind}", name,
+                                     {"apiVersion": api_version, "kind": kind, **body}, opts=opts)
     return cls(name, opts=opts, **{_snake(k): v for k, v in body.items()})

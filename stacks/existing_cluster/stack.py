@@ -25,7 +25,8 @@ def default_outputs(cfg: "KitConfig") -> ClusterOutputs:
         cloud="kubernetes", cluster_name=cfg.kubernetes.context or "current",
         namespace=cfg.kubernetes.namespace, artifacts_uri=cfg.storage.artifacts_uri or "",
         models_uri=cfg.storage.models_uri or "", bucket_owner=cfg.storage.bucket_owner or "",
-        data_uri=cfg.data.uri)
+        data_uri=cfg.data.uri, model_storage_class=cfg.kubernetes.storage_class or "",
+        model_snapshot_class=cfg.kubernetes.snapshot_class or "")
 
 
 def build(settings: "StackSettings") -> tuple[ClusterOutputs, None, Any]:

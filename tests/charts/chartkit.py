@@ -47,6 +47,15 @@ SERVER_BASE: dict[str, Any] = {
     "tls": {"secret": "acme-server-tls"},
 }
 
+STAGE_BASE: dict[str, Any] = {
+    "fullnameOverride": "acme-stage-ft-test",
+    "images": {"kit": TEST_IMAGES["kit"]},
+    "model": {"uri": "s3://acme-artifacts/runs/ft-test/model/"},
+    "volume": {"storageClass": "lima-kit-models", "size": "40Gi"},
+    "snapshot": {"name": "acme-model-ft-test", "className": "lima-kit-models"},
+    "serviceAccount": {"create": True, "name": "acme-server"},
+}
+
 
 # The annotations that make each cloud's load balancer internal: the chart must pass them
 # through unchanged. AWS's come from its CloudSupport; the others are the providers' documented
@@ -78,6 +87,10 @@ MATRIX: dict[str, tuple[str, dict[str, Any]]] = {
     "lb-gcp": ("tgi", _lb("gcp")),
     "lb-azure": ("tgi", _lb("azure")),
     "hpa": ("tgi", {"hpa": {"enabled": True, "minReplicas": 1, "maxReplicas": 3}}),
+    "tgi-from-snapshot": ("tgi", {"modelVolume": {"snapshot": "acme-model-ft-test",
+                                                  "storageClass": "lima-kit-models", "size": "40Gi"},
+                                  "serviceAccount": {"create": True, "name": "acme-engine"}}),
+    "stage": ("stage", {}),
     "keys-from-values": ("tgi", {"auth": {"existingSecret": "",
                                           "keys": {"primary": "k" * 32, "next": "n" * 32}}}),
 }
@@ -95,7 +108,8 @@ def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 def case_values(case: str) -> tuple[str, dict[str, Any]]:
     chart, extra = MATRIX[case]
-    return chart, merge(FINETUNE_BASE if chart == "finetune" else SERVER_BASE, extra)
+    base = {"finetune": FINETUNE_BASE, "tgi": SERVER_BASE, "stage": STAGE_BASE}[chart]
+    return chart, merge(base, extra)
 
 
 def load_dir(folder: Path, pattern: str = "*.yaml") -> list[dict[str, Any]]:

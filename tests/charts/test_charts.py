@@ -4,7 +4,10 @@ object, helm lint, the restricted profile on every pod, and what each case must 
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 
+import jsonschema
 import pytest
 from chartkit import (
     CHARTS,
@@ -24,6 +27,7 @@ from kit.errors import KitError
 from kit.render.engine import render_chart
 
 K8S_VERSION = "1.33.0"
+SCHEMAS = Path(__file__).parent / "schemas"
 
 
 @pytest.mark.parametrize("case", list(MATRIX))
@@ -34,7 +38,17 @@ def test_every_object_passes_strict_schema(rendered, case):
     assert objects
     for obj in objects:
         assert obj["metadata"].get("namespace") == NAMESPACE, obj["metadata"]["name"]
-        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+        if obj["apiVersion"] == "snapshot.storage.k8s.io/v1":     # a CRD: its own schema
+            jsonschema.validate(obj, json.loads((SCHEMAS / "volumesnapshot-snapshot-v1.json").read_text()))
+        else:
+            kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+
+
+def test_the_snapshot_schema_is_strict(rendered):
+    snapshot = copy.deepcopy(one(rendered["stage"], "VolumeSnapshot"))
+    snapshot["spec"]["source"]["volumeSnapshotContentName"] = "x"      # both sources
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(snapshot, json.loads((SCHEMAS / "volumesnapshot-snapshot-v1.json").read_text()))
 
 
 def test_strict_validation_catches_a_misspelt_field(rendered):
@@ -352,4 +366,5 @@ def test_common_labels(rendered):
             labels = obj["metadata"]["labels"]
             assert labels["app.kubernetes.io/instance"] == "acme", (case, obj["kind"])
             assert labels["app.kubernetes.io/managed-by"] == "Helm"
-            assert labels["app.kubernetes.io/name"] in ("finetune", "tgi")
+            assert labels["app.kubernetes.io/name"] in ("finetune", "tgi", "stage")
+            assert labels["app.kubernetes.io/part-of"] == "lima-kit"

@@ -29,6 +29,8 @@ WORKLOADS = [
     obj("Job", "acme-notes-finetune", "acme-notes-finetune", "batch/v1"),
     obj("ConfigMap", "acme-notes-finetune-spec", "acme-notes-finetune"),
     obj("Service", "someone-else", "another-app", type="LoadBalancer"),
+    obj("VolumeSnapshot", "acme-notes-model-ft-1", "acme-notes-stage", "snapshot.storage.k8s.io/v1"),
+    obj("PersistentVolumeClaim", "acme-notes-stage-ft-2", "acme-notes-stage"),
 ]
 
 
@@ -63,6 +65,8 @@ def test_workloads_go_first_load_balancer_waited_for_then_destroy(k8s_cfg, monke
         ("delete", "Job", "acme-notes-finetune"),
         ("delete", "ConfigMap", "acme-notes-finetune-spec"),
         ("delete", "Secret", "acme-notes-api-keys"),
+        ("delete", "VolumeSnapshot", "acme-notes-model-ft-1"),   # while its driver still runs
+        ("delete", "PersistentVolumeClaim", "acme-notes-stage-ft-2"),
         ("destroy", False),
     ]
     assert dyn.calls[-1] == ("destroy", False)
@@ -135,3 +139,20 @@ def test_purge_refuses_when_the_data_lives_in_a_kit_bucket(aws_cfg):
     with pytest.raises(KitError, match="is in the kit's own bucket s3://acme-notes-artifacts-123456789012"):
         target(cfg, dyn).down(Console(file=io.StringIO()), purge=True)
     assert dyn.calls == []                                    # nothing deleted, nothing destroyed
+
+
+def test_a_cluster_without_snapshots_is_torn_down_all_the_same(k8s_cfg, monkeypatch):
+    """VolumeSnapshot is a CRD: a cluster without it has none to delete, and that is no error."""
+    from kubernetes.dynamic.exceptions import ResourceNotFoundError
+
+    class NoSnapshots(FakeDynamic):
+        def get(self, res=None, name=None, api_version=None, kind=None, **kw):
+            if kind == "VolumeSnapshot":
+                raise ResourceNotFoundError("no VolumeSnapshot")
+            return super().get(res, name=name, api_version=api_version, kind=kind, **kw)
+
+    monkeypatch.setattr("time.sleep", lambda _s: None)
+    dyn = NoSnapshots([w for w in WORKLOADS if w["kind"] != "VolumeSnapshot"], lb_linger=1)
+    target(k8s_cfg, dyn).down(Console(file=io.StringIO()), purge=False)
+    assert ("delete", "PersistentVolumeClaim", "acme-notes-stage-ft-2") in [c[:3] for c in dyn.calls]
+    assert dyn.calls[-1] == ("destroy", False)

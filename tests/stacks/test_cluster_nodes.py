@@ -58,7 +58,8 @@ def test_operator_role_gets_the_only_admin_access_entry(default_plan):
 
 def test_addons_and_network_policy_enforcement(default_plan):
     addons = {r["inputs"]["addonName"]: r["inputs"] for r in default_plan.of_type("aws:eks/addon:Addon")}
-    assert set(addons) == {"vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent"}
+    assert set(addons) == {"vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent",
+                           "aws-ebs-csi-driver", "snapshot-controller"}
     assert json.loads(addons["vpc-cni"]["configurationValues"]) == {"enableNetworkPolicy": "true"}
 
 
