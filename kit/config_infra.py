@@ -129,7 +129,8 @@ class StorageConfig(Section):
     @field_validator("bucket_owner")
     @classmethod
     def _owner(cls, value: str | None, info: ValidationInfo) -> str | None:
-        """The owner is checked by the storage service itself on every call, where it can be."""
+        """The owner is checked wherever the storage can: by S3 on every call, by the kit on
+        GCS (the bucket's project number) before any object call."""
         if value is None:
             return value
         from kit.data.storage import BACKENDS, bucket_scheme
@@ -139,11 +140,12 @@ class StorageConfig(Section):
                 continue
             form = BACKENDS[bucket_scheme(uri) or "file"].owner_form
             if form is None:
-                raise ValueError(f"{uri} is not checked by owner on each call; leave "
-                                 "bucket_owner unset for this storage")
+                raise ValueError(f"{uri} has no owner the kit can check (an Azure account is "
+                                 "named in the URI and takes tokens of its own tenant only); "
+                                 "leave bucket_owner unset for this storage")
             if not re.fullmatch(form, value):
                 raise ValueError(f"{value!r} is not an owner of {uri} (expected the pattern "
-                                 f"{form}, e.g. a 12-digit AWS account)")
+                                 f"{form}: a 12-digit AWS account, a GCP project number)")
         return value
 
 

@@ -47,14 +47,16 @@ class Backend:
     max_parts: int  # most parts one object may have
     endpoint_env: str | None  # where emulators and private endpoints are configured
     example: str
-    owner_form: str | None = None  # regex of a bucket owner the service checks on each call
+    # The form of a bucket's owner the kit can check (S3: the account, sent with each call;
+    # GCS: the project number, read once per store); None: no such check.
+    owner_form: str | None = None
 
 
 BACKENDS = {
     "s3": Backend("kit.data.stores.s3:S3Store", 5 * MiB, 10_000, "AWS_ENDPOINT_URL",
                   "s3://bucket/prefix/", owner_form=r"\d{12}"),
     "gs": Backend("kit.data.stores.gcs:GCSStore", 256 * 1024, 32 * 32, "STORAGE_EMULATOR_HOST",
-                  "gs://bucket/prefix/"),
+                  "gs://bucket/prefix/", owner_form=r"\d{6,20}"),
     "az": Backend("kit.data.stores.azure:AzureStore", 1, 50_000,
                   "AZURE_STORAGE_CONNECTION_STRING", "az://account/container/prefix/"),
     "file": Backend("kit.data.stores.local:LocalStore", 1, 1 << 31, None, "/path/or/file:///path"),

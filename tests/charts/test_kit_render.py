@@ -368,7 +368,9 @@ def test_an_existing_clusters_buckets_carry_the_owner_the_operator_names(tmp_pat
 
 @pytest.mark.parametrize("storage,message", [
     ({"artifacts_uri": "gs://runs", "models_uri": "gs://models", "bucket_owner": "my-project"},
-     "gs://runs is not checked by owner on each call"),
+     "'my-project' is not an owner of gs://runs"),       # the project number, not its id
+    ({"artifacts_uri": "az://acct/runs", "models_uri": "az://acct/models", "bucket_owner": "x1"},
+     "az://acct/runs has no owner the kit can check"),
     ({"artifacts_uri": "s3://runs", "models_uri": "s3://models", "bucket_owner": "12345"},
      "'12345' is not an owner of s3://runs"),
     ({"artifacts_uri": "s3://runs", "models_uri": "s3://models", "bucket_owner": 123456789012},

@@ -345,3 +345,23 @@ def test_every_s3_call_on_a_kit_bucket_names_its_expected_owner(s3, tmp_path, mo
             (request.method, request.headers.get("x-amz-expected-bucket-owner"))))
     assert [o.key for o in other.list()] == ["big.bin"]
     assert sent and {owner for _, owner in sent} == {None}
+
+
+def test_a_gcs_kit_bucket_of_another_project_is_refused_before_any_object_call(gcs, monkeypatch):
+    """GCS has no per-call owner condition: the bucket's project number is read once when the
+    store opens, and a bucket of that name in another project is refused."""
+    import uuid
+
+    from kit.data.objects import OWNERS_ENV
+
+    for key, value in gcs.env.items():
+        monkeypatch.setenv(key, value)
+    uri = f"gs://kit-test/{uuid.uuid4().hex[:12]}/"
+    monkeypatch.setenv(OWNERS_ENV, json.dumps({"kit-test": "1234"}))    # the emulator's project
+    store = storage.open_store(uri)
+    store.put("a.txt", b"hi")
+    assert store.read("a.txt") == b"hi"
+    monkeypatch.setenv(OWNERS_ENV, json.dumps({"kit-test": "999999999999"}))
+    with pytest.raises(KitError, match=r"gs://kit-test belongs to project 1234, not 999999999999: "
+                                       r"refused"):
+        storage.open_store(uri)

@@ -12,7 +12,7 @@ import re
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from kit.data.objects import Location, ObjectInfo, is_hidden
+from kit.data.objects import Location, ObjectInfo, expected_owner, is_hidden
 from kit.errors import KitError, require
 
 PARTS = ".kit-parts"
@@ -106,6 +106,27 @@ class GCSStore:
         self.bucket, self.prefix, self.uri = loc.bucket, loc.prefix, loc.uri
         self.bucket_ref = self.client.bucket(self.bucket)
         self.kms_key = kms_key
+        owner = expected_owner(self.bucket)
+        if owner:
+            self._check_owner(owner)
+
+    def _check_owner(self, project_number: str) -> None:
+        """GCS has no per-call owner condition like S3's: the bucket's project is read once,
+        before any object call, and a bucket of that name in another project is refused."""
+        try:
+            with _guard(f"gs://{self.bucket}"):
+                found = str(self.client.get_bucket(self.bucket).project_number or "")
+        except KitError as exc:
+            if "permission denied" not in exc.message:
+                raise
+            raise KitError(f"gs://{self.bucket}: cannot read the bucket's project to check its "
+                           "owner (permission denied)",
+                           hint="grant storage.buckets.get on the bucket (e.g. "
+                                "roles/storage.legacyBucketReader)") from None
+        if found != project_number:
+            raise KitError(f"gs://{self.bucket} belongs to project {found or '(unknown)'}, not "
+                           f"{project_number}: refused (a bucket of that name held by someone else)",
+                           hint="check storage.bucket_owner (the project number) and the bucket name")
 
     def full(self, key: str) -> str:
         return self.prefix + key
