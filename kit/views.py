@@ -57,6 +57,8 @@ def print_status(info: dict[str, Any], console: Console | None = None) -> None:
     health = "[green]healthy[/]" if info.get("healthy") else "[red]not serving[/]"
     console.print(f"[bold]{info['name']}[/] (target {info['target']}): {health}")
     console.print(f"  endpoint  {info.get('endpoint') or '-'}")
+    if info.get("served_model"):
+        console.print(f"  model     {info['served_model']} (the name clients send; none works too)")
     if info.get("ca_file"):
         console.print(f"  trust     {info['ca_file']} (the endpoint's CA)")
     console.print(f"  run       {info.get('run_id') or '-'}")

@@ -61,7 +61,8 @@ class LocalServer:
         self.record.unlink(missing_ok=True)
         return None
 
-    def start(self, model_dir: Path, run_id: str, port: int) -> ServerInfo:
+    def start(self, model_dir: Path, run_id: str, port: int, name: str) -> ServerInfo:
+        """`transformers serve` behind kit.local.front, which answers to `name` on `port`."""
         if port_in_use(port):
             raise KitError(f"port {HOST}:{port} is already in use by another program",
                            hint="set serving.port in kit.yaml to a free port")
@@ -77,7 +78,8 @@ class LocalServer:
             log.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} serving {run_id}\n".encode())
             log.flush()
             proc = subprocess.Popen(
-                [exe, "serve", str(model_dir), "--host", HOST, "--port", str(port)],
+                [sys.executable, "-m", "kit.local.front", "--name", name, "--port", str(port),
+                 "--model", str(model_dir), "--serve", exe],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                 start_new_session=True,  # survives the kit process and its Ctrl-C
             )

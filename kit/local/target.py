@@ -175,7 +175,7 @@ class LocalTarget:
         if current:
             self.server.stop()
         info = self.server.start(model_dir(self.store, self._run), self._run.id,
-                                 self.cfg.serving.port)
+                                 self.cfg.serving.port, self.cfg.name)
         try:
             wait_healthy(Endpoint(info.endpoint), HEALTH_TIMEOUT_S,
                          still_running=lambda: self.server.info() is not None)
@@ -236,7 +236,7 @@ class LocalTarget:
         latest = self.store.latest_succeeded()
         return {
             "name": self.cfg.name, "target": "local",
-            "endpoint": endpoint,
+            "endpoint": endpoint, "served_model": self.cfg.name,
             "healthy": bool(endpoint and is_healthy(Endpoint(endpoint))),
             "run_id": info.run_id if info else state.get("run_id") or (latest.id if latest else None),
             "server": {"pid": info.pid, "port": info.port, "model": info.model_dir} if info else None,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from kit.data.storage import BUCKET_FORMS, bucket_scheme, parse_uri
 from kit.errors import KitError
+from kit.serving.client import CLIENT_DEFAULT_MODELS
 
 if TYPE_CHECKING:
     from kit.config import KitConfig
@@ -193,8 +194,9 @@ def server_values(cfg: "KitConfig", cluster: "ClusterOutputs", images: dict[str,
         "engine": engine,
         "images": {engine: images[engine], "proxy": images["proxy"], "kit": images["kit"]},
         "bucketOwners": bucket_owners(cluster),
+        # vLLM answers to these only (the first is the one it lists); TGI ignores the name.
         "model": {"uri": run_uri(cluster, run_id) + MERGED_SUBDIR + "/",
-                  "servedNames": [cfg.name, "tgi"]},
+                  "servedNames": [cfg.name, *CLIENT_DEFAULT_MODELS]},
         "replicas": cfg.serving.replicas,
         "gpus": cfg.gpu.count,
         "tgi": {"maxInputTokens": cfg.training.max_length, "maxTotalTokens": total},

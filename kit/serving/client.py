@@ -20,6 +20,10 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from kit.errors import KitError
 
+# What huggingface_hub's InferenceClient sends as the model when its caller names none ("tgi"
+# before 1.0, "dummy" since): every endpoint answers to these as to the deployment's name.
+CLIENT_DEFAULT_MODELS = ("tgi", "dummy")
+
 if TYPE_CHECKING:
     import httpx2
     from huggingface_hub import InferenceClient

@@ -82,14 +82,18 @@ def test_up_serves_a_chat_endpoint(project):
     assert info["endpoint"] == f"http://127.0.0.1:{port}" and info["healthy"] is True
     assert info["run_id"] and all(p["status"] in ("done", "skipped") for p in info["phases"].values())
     assert set(info["phases"]) == {"data", "model", "fine-tune", "serve", "smoke"}
+    assert info["served_model"] == "e2e"
+    assert not any("[/" in p["detail"] or "[dim]" in p["detail"] for p in info["phases"].values())
 
     from huggingface_hub import InferenceClient
 
     from kit.serving.client import Endpoint, served_model
 
-    client = InferenceClient(base_url=info["endpoint"])
-    reply = client.chat_completion(messages=[{"role": "user", "content": "Explain CPT 99213."}],
-                                   model=served_model(Endpoint(info["endpoint"])), max_tokens=8)
+    bare = InferenceClient(base_url=info["endpoint"])      # no model: as a user would call it
+    assert bare.chat_completion([{"role": "user", "content": "Hi"}], max_tokens=4).choices
+    assert served_model(Endpoint(info["endpoint"])) == "e2e"
+    reply = bare.chat_completion(messages=[{"role": "user", "content": "Explain CPT 99213."}],
+                                 model="e2e", max_tokens=8)
     assert reply.choices[0].message is not None
 
     runs = json.loads(kit(folder, "runs", "--output", "json").stdout)
