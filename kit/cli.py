@@ -25,6 +25,7 @@ COMMANDS = {
     "runs": "kit.commands.runs:runs",
     "logs": "kit.commands.runs:logs",
     "chat": "kit.commands.runs:chat",
+    "eval": "kit.commands.runs:evaluate",
     "bench": "kit.commands.bench:bench",
     "prices": "kit.commands.prices:prices",
     "data": "kit.commands.data:data",

@@ -99,6 +99,22 @@ class ServingConfig(Section):
         return value
 
 
+class EvalConfig(Section):
+    """Held-out evaluation of every run (kit.trainer.evaluate) and the gate on rolling it out."""
+
+    # A run whose tuned held-out loss exceeds max_loss_ratio x the base model's is recorded as
+    # rejected and not served (`kit serve --run ID --force` overrides).
+    gate: bool = True
+    max_loss_ratio: float = Field(default=1.0, gt=0, le=100)
+    # Greedy replies to this many held-out prompts, scored against their references (0: none).
+    generate_examples: int = Field(default=8, ge=0, le=500)
+    max_new_tokens: int = Field(default=96, ge=1, le=4096)
+
+    def trainer_options(self) -> dict[str, int]:
+        """What the trainer needs of it (spec.json "eval"): the generation limits."""
+        return self.model_dump(include={"generate_examples", "max_new_tokens"})
+
+
 class KitConfig(Section):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
 
@@ -116,6 +132,7 @@ class KitConfig(Section):
     model: ModelConfig
     data: DataConfig
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
     gpu: GpuConfig = Field(default_factory=GpuConfig)
     serving: ServingConfig = Field(default_factory=ServingConfig)
     network: NetworkConfig = Field(default_factory=NetworkConfig)
@@ -126,6 +143,13 @@ class KitConfig(Section):
 
     # Where the file was loaded from: relative paths in it resolve against this folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @model_validator(mode="after")
+    def _gate_needs_held_out_examples(self) -> "KitConfig":
+        if self.eval.gate and self.training.eval_fraction == 0:
+            raise ValueError("eval.gate: needs held-out examples, and training.eval_fraction is 0; "
+                             "set it above 0 (the recipe's default is 0.05) or eval.gate: false")
+        return self
 
     @model_validator(mode="before")
     @classmethod

@@ -21,6 +21,8 @@ from kit.jsonio import read_json, write_json
 from kit.process import alive
 
 RUNNING, SUCCEEDED, FAILED, INTERRUPTED = "running", "succeeded", "failed", "interrupted"
+# Trained to the end, but the evaluation gate kept it from being served (kit.gate).
+REJECTED = "rejected"
 
 
 @dataclass
@@ -40,6 +42,7 @@ class Run:
     inputs: dict[str, Any] = field(default_factory=dict)
     estimate: dict[str, Any] = field(default_factory=dict)   # kit.estimate.actual.planned, at start
     actual: dict[str, Any] = field(default_factory=dict)     # hours, GPU hours, cost, once done
+    eval: dict[str, Any] = field(default_factory=dict)       # held-out losses, scores, passed (kit.gate)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Run":

@@ -39,8 +39,9 @@ class Target(Protocol):
     def train(self, console: Console, *, detach: bool = False) -> "Run":
         """A new fine-tune run with the current data and settings (`kit train`)."""
 
-    def serve(self, console: Console, run_id: str) -> dict[str, Any]:
-        """Serve a chosen succeeded run and smoke-test it (`kit serve --run`, also a rollback)."""
+    def serve(self, console: Console, run_id: str, *, force: bool = False) -> dict[str, Any]:
+        """Serve a chosen succeeded run and smoke-test it (`kit serve --run`, also a rollback);
+        a run the evaluation gate rejected only with `force`."""
 
     def down(self, console: Console, *, purge: bool) -> list[str]:
         """Stop what runs, in reverse order; with purge also delete the kit's own artifacts."""

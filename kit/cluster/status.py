@@ -38,6 +38,7 @@ class ClusterStatus:
             "name": self.cfg.name, "target": self.cfg.target, "endpoint": state.get("endpoint"),
             "ca_file": state.get("ca_file"), "served_model": self.cfg.name, "healthy": False,
             "run_id": state.get("served_run") or state.get("run_id"),
+            "serving_run": state.get("served_run"),
             "phases": state.get("phases", {}), "workdir": str(self.cfg.workdir),
             "cluster": None, "training": None}
         if read_json(self.cfg.workdir.cluster_outputs) is None:

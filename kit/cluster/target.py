@@ -29,10 +29,11 @@ from kit.cluster.status import ClusterStatus
 from kit.config import KitConfig
 from kit.errors import KitError
 from kit.estimate.actual import planned
+from kit.gate import check_servable, enforce, judge
 from kit.jsonio import write_json
 from kit.lock import deployment_lock
 from kit.pipeline import DeploymentState, Outcome, run_fingerprint, run_phases
-from kit.runs import FAILED, RUNNING, SUCCEEDED, Run, RunStore
+from kit.runs import FAILED, REJECTED, RUNNING, SUCCEEDED, Run, RunStore
 from kit.serving.client import Endpoint
 from kit.trainer.events import EXIT_BAD_DATA
 from kit.workdir import write_private
@@ -111,13 +112,11 @@ class ClusterTarget:
         assert self._run is not None
         return self._run
 
-    def serve(self, console: Console, run_id: str) -> dict[str, Any]:
+    def serve(self, console: Console, run_id: str, *, force: bool = False) -> dict[str, Any]:
         """Roll the server to a chosen run (`kit serve --run ID`, also a rollback)."""
         self._use(console)
         run = self.runs_.settle(self.store.get(run_id))
-        if run.status != SUCCEEDED:
-            raise KitError(f"run {run_id} is {run.status}, not succeeded: there is no model to serve",
-                           hint="pick a succeeded run from `kit runs`")
+        check_servable(run, force=force)
         self._run = run
         with deployment_lock(self.workdir, "serve"):
             run_phases([("serve", self._phase_serve), ("smoke", self._phase_smoke)], self.state, console)
@@ -232,10 +231,13 @@ class ClusterTarget:
         key = self._fingerprint()
         self.runs_.settle_all()  # a detached run may have ended since: record how first
         if not new:
-            done = self.store.find(key, SUCCEEDED)
+            done = self.store.find(key, SUCCEEDED, REJECTED)
             if done is not None:
+                judge(self.cfg, done)      # eval: may have changed since it was judged
+                self.store.save(done)
                 self._run = done
                 self.state.update(run_id=done.id)
+                enforce(self.cfg, done, self.state.load().get("served_run"))
                 return Outcome(f"reusing run {done.id}: data, model and settings unchanged",
                                skipped=True)
         earlier = None if new else self.store.find(key, RUNNING, FAILED)
@@ -251,8 +253,13 @@ class ClusterTarget:
         self._run = run
         self.state.update(run_id=run.id)
         if run.status == SUCCEEDED:  # its Job had already succeeded (launch settled it)
-            return Outcome(f"run {run.id} had already succeeded", skipped=True)
-        return self.runs_.follow(run, detach=detach)
+            outcome = Outcome(f"run {run.id} had already succeeded", skipped=True)
+        else:
+            outcome = self.runs_.follow(run, detach=detach)
+        judge(self.cfg, run)
+        self.store.save(run)
+        enforce(self.cfg, run, self.state.load().get("served_run"))
+        return outcome
 
     # --- serving, teardown, status (kit.cluster.serving, _teardown, _status) -----
 

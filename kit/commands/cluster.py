@@ -75,7 +75,8 @@ def train(config_file: Path, detach: bool) -> None:
 @click.command()
 @file_option
 @click.option("--run", "run_id", required=True, help="The run to serve (see `kit runs`).")
-def serve(config_file: Path, run_id: str) -> None:
+@click.option("--force", is_flag=True, help="Serve it even though the evaluation gate rejected it.")
+def serve(config_file: Path, run_id: str, force: bool) -> None:
     """Roll the inference server to RUN (also how to roll back), then smoke-test it."""
     from rich.console import Console
 
@@ -83,5 +84,5 @@ def serve(config_file: Path, run_id: str) -> None:
 
     cfg = load_config(config_file)
     console = Console()
-    result = for_config(cfg).serve(console, run_id)
+    result = for_config(cfg).serve(console, run_id, force=force)
     console.print(f"[bold green]serving[/] run {result['run_id']} at {result['endpoint']}")

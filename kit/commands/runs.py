@@ -1,4 +1,4 @@
-"""runs, logs, chat: looking at training runs and talking to the endpoint."""
+"""runs, logs, chat, eval: looking at training runs and talking to the endpoint."""
 
 from __future__ import annotations
 
@@ -64,3 +64,46 @@ def chat(config_file: Path, prompt: tuple[str, ...], system: str | None, max_tok
                       max_tokens=max_tokens or cfg.serving.max_new_tokens):
         click.echo(piece, nl=False)
     click.echo()
+
+
+@click.command("eval")
+@file_option
+@click.argument("run_id", required=False)
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the HTML report here (it is always written beside the run's artifacts).")
+@output_option
+def evaluate(config_file: Path, run_id: str | None, report_path: Path | None, output: str) -> None:
+    """Show RUN's held-out evaluation (default: the latest run) against its base model and the
+    run now serving, and write the report page."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from kit import eval_report
+    from kit.errors import KitError
+    from kit.target import for_config
+
+    target = for_config(load_config(config_file))
+    runs = target.runs()
+    run = next((r for r in runs if r["id"] == run_id), None) if run_id else next(iter(runs), None)
+    if run is None:
+        raise KitError(f"no run {run_id}" if run_id else "no runs yet", hint="see `kit runs`")
+    held, records = eval_report.load(target.run_artifacts(run["id"]))
+    serving_id = target.status().get("serving_run")
+    serving = next((r for r in runs if r["id"] == serving_id), None)
+    serving_held = eval_report.load(target.run_artifacts(serving_id))[0] if serving else None
+    html = eval_report.page(run, held, records, serving, serving_held)
+    saved = eval_report.save(target.run_artifacts(run["id"]), html)
+    if report_path is not None:
+        report_path.write_text(html, encoding="utf-8")
+    if output == "json":
+        print_json({"run_id": run["id"], "status": run["status"], "eval": run.get("eval") or held,
+                    "serving_run": serving_id, "report": saved,
+                    "samples": held.get("samples") or []})
+        return
+    console = Console()
+    table = Table("metric", "base model", f"run {run['id']}", box=None, header_style="bold")
+    for row in eval_report.rows(held, serving_held):
+        table.add_row(row["name"], row["base"], row["tuned"])
+    console.print(table)
+    console.print(eval_report.verdict(run)["text"], highlight=False, markup=False)
+    console.print(f"report: {report_path or saved}", highlight=False, markup=False)

@@ -140,6 +140,11 @@ def _pip(*args: str) -> None:
                        hint="check the package index (or its mirror) is reachable from here")
 
 
+# Dependencies of the extras that PyPI carries as source only (rouge-score: the trainer's
+# ROUGE-L). Each is pure Python.
+SOURCE_ONLY = ("rouge-score",)
+
+
 def wheelhouse(dest: Path, root: Path, extras: str, *, torch: str | None, arch: str) -> list[str]:
     """This package's wheel plus every wheel its extras need, for the image's platform."""
     dest.mkdir(parents=True, exist_ok=True)
@@ -151,8 +156,13 @@ def wheelhouse(dest: Path, root: Path, extras: str, *, torch: str | None, arch: 
     wanted = [f"{own}[{extras}]"] + ([torch] if torch else [])
     constraints = dest.parent / "constraints.txt"
     constraints.write_text("\n".join(installed_pins(skip={"lima-kit", "torch"})) + "\n")
+    # Pure-Python dependencies published as source only: built into wheels here (they are the
+    # same on every platform), then found beside the downloaded ones.
+    for name in SOURCE_ONLY:
+        _pip("wheel", "--quiet", "--no-deps", "--wheel-dir", str(dest), "--constraint",
+             str(constraints), name)
     _pip("download", "--quiet", "--dest", str(dest), "--only-binary=:all:", *platforms,
-         "--python-version", PYTHON_VERSION, "--implementation", "cp",
+         "--python-version", PYTHON_VERSION, "--implementation", "cp", "--find-links", str(dest),
          "--constraint", str(constraints), *wanted)
     return sorted(p.name for p in dest.glob("*.whl"))
 

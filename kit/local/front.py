@@ -88,7 +88,7 @@ def make_handler(name: str, model: str, backend: int) -> type[http.server.BaseHT
                 upstream.request(self.command, self.path, body=body, headers=headers)
                 response = upstream.getresponse()
             except OSError:
-                self._json(503, {"error": {"message": "the model server is not up yet",
+                self._json(503, {"error": {"message": "the model server is not answering (starting or stopping)",
                                            "type": "server_error"}})
                 return
             self.send_response(response.status)

@@ -18,10 +18,11 @@ from kit import __version__
 from kit.config import KitConfig
 from kit.errors import KitError
 from kit.estimate.actual import planned, settle
+from kit.gate import check_servable, enforce, judge
 from kit.local.server import LocalServer
 from kit.lock import deployment_lock
 from kit.pipeline import DeploymentState, Outcome, run_fingerprint, run_phases
-from kit.runs import FAILED, INTERRUPTED, SUCCEEDED, Run, RunStore
+from kit.runs import FAILED, INTERRUPTED, REJECTED, SUCCEEDED, Run, RunStore
 from kit.trainer.events import EXIT_BAD_DATA
 
 if TYPE_CHECKING:
@@ -104,10 +105,13 @@ class LocalTarget:
         assert self._model is not None and self._data_path is not None
         settings = resolve(self.cfg.training.model_dump())
         key = run_fingerprint(self.cfg, data=self._data_id, model_revision=self._model.revision)
-        done = None if new else self.store.find(key, SUCCEEDED)
+        done = None if new else self.store.find(key, SUCCEEDED, REJECTED)
         if done is not None:
+            judge(self.cfg, done)          # eval: may have changed since it was judged
+            self.store.save(done)
             self._run = done
             self.state.update(run_id=done.id)
+            enforce(self.cfg, done, self._serving())
             return Outcome(f"reusing run {done.id}: data, model and settings unchanged",
                            skipped=True)
         run = (None if new else self._resumable(key)) or Run(
@@ -118,16 +122,23 @@ class LocalTarget:
             estimate=planned(self.cfg, self._tokens))
         spec = {"run_id": run.id, "base_model": str(self._model.path),
                 "data": str(self._data_path), "output": str(self.store.dir(run.id)),
-                "training": self.cfg.training.model_dump(), "upload_uri": None}
+                "training": self.cfg.training.model_dump(), "upload_uri": None,
+                "eval": self.cfg.eval.trainer_options()}
         self._run = run_trainer(self.store, run, spec, self._console)
         settle(self.cfg, run)
+        judge(self.cfg, run)
         self.store.save(run)
         self.state.update(run_id=run.id)
+        enforce(self.cfg, run, self._serving())
         m = run.metrics
         loss = (f": loss {m['loss_first']:.3f} → {m['loss_last']:.3f}"
                 if isinstance(m.get("loss_first"), (int, float)) and
                 isinstance(m.get("loss_last"), (int, float)) else "")
         return Outcome(f"run {run.id} succeeded{loss}")
+
+    def _serving(self) -> str | None:
+        info = self.server.info()
+        return info.run_id if info else None
 
     def _resumable(self, key: str) -> Run | None:
         """An earlier attempt at the same work that stopped: continue it (same id, its checkpoints)."""
@@ -151,12 +162,10 @@ class LocalTarget:
         assert self._run is not None
         return self._run
 
-    def serve(self, console: Console, run_id: str) -> dict[str, Any]:
+    def serve(self, console: Console, run_id: str, *, force: bool = False) -> dict[str, Any]:
         """Serve a chosen run (`kit serve --run ID`, also a rollback), then smoke-test it."""
         run = self.store.get(run_id)
-        if run.status != SUCCEEDED:
-            raise KitError(f"run {run_id} is {run.status}, not succeeded: there is no model to serve",
-                           hint="pick a succeeded run from `kit runs`")
+        check_servable(run, force=force)
         self._run, self._console = run, console
         with deployment_lock(self.workdir, "serve"):
             run_phases([("serve", self._phase_serve), ("smoke", self._phase_smoke)], self.state,
@@ -239,6 +248,7 @@ class LocalTarget:
             "endpoint": endpoint, "served_model": self.cfg.name,
             "healthy": bool(endpoint and is_healthy(Endpoint(endpoint))),
             "run_id": info.run_id if info else state.get("run_id") or (latest.id if latest else None),
+            "serving_run": info.run_id if info else None,
             "server": {"pid": info.pid, "port": info.port, "model": info.model_dir} if info else None,
             "phases": state.get("phases", {}),
             "workdir": str(self.workdir),

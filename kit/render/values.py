@@ -168,6 +168,7 @@ def finetune_values(cfg: "KitConfig", cluster: "ClusterOutputs", images: dict[st
         "uploadUri": run_uri(cluster, run_id),
         "bucketOwners": bucket_owners(cluster),
         "training": cfg.training.model_dump(exclude_none=True),
+        "eval": cfg.eval.trainer_options(),
         "resources": {"trainer": resources,
                       "stage": {"requests": {"cpu": "1", "memory": "2Gi", "ephemeral-storage": "256Mi"},
                                 "limits": {"cpu": "2", "memory": "2Gi", "ephemeral-storage": "512Mi"}}},

@@ -6,7 +6,7 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from transformers import TrainerCallback
 
@@ -37,6 +37,9 @@ class Progress(TrainerCallback):
         self._step_s = 0.0
         self._seen_tokens = 0.0
         self._durations: list[float] = []
+        # Called once training has begun (the model is prepared, "start" is out) and before the
+        # first step: the base model's held-out evaluation (kit.trainer.evaluate).
+        self.before_first_step: Callable[[], None] | None = None
 
     def _write(self, record: dict[str, Any]) -> None:
         with self.metrics.open("a", encoding="utf-8") as fh:
@@ -48,6 +51,8 @@ class Progress(TrainerCallback):
             self.events.emit("start", run_id=self.run_id, method=self.method,
                              device=self.device, examples=self.examples, total_steps=state.max_steps,
                              resumed_from_step=state.global_step)
+        if self.before_first_step is not None:
+            self.before_first_step()
         self._mark = time.perf_counter()
 
     def on_step_end(self, args, state, control, **kwargs):

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from kit.trainer import TRAINER_VERSION, chat, checkpoints, dataset, modeling
+from kit.trainer import TRAINER_VERSION, chat, checkpoints, dataset, evaluate, modeling
 from kit.trainer import device as devices
 from kit.trainer.artifacts import check_upload, save_final, summarize, upload, write_summary
 from kit.trainer.events import Events, Preempted
@@ -23,7 +23,8 @@ class Prepared:
     settings: dict[str, Any]
     shape: dict[str, Any]      # sequences per step, micro-batch, accumulation, world size, packing
     train_examples: int
-    eval_examples: int
+    held_out: list             # the held-out conversations (kit.trainer.evaluate)
+    progress: Any              # kit.trainer.callbacks.Progress
 
 
 def layout(per_step: int, micro_batch_size: int, world_size: int) -> dict[str, int]:
@@ -121,7 +122,8 @@ def prepare(spec: Spec, settings: dict[str, Any], events: Events) -> Prepared:
                          processing_class=tokenizer, peft_config=modeling.lora_config(settings),
                          callbacks=[progress])
     trainer.remove_callback(PrinterCallback)  # its log dicts would only duplicate the events
-    return Prepared(trainer, tokenizer, template, device, settings, shape, len(train_convs), len(eval_convs))
+    return Prepared(trainer, tokenizer, template, device, settings, shape, len(train_convs), eval_convs,
+                    progress)
 
 
 def train(spec: Spec, settings: dict[str, Any], events: Events) -> dict[str, Any]:
@@ -141,7 +143,15 @@ def train(spec: Spec, settings: dict[str, Any], events: Events) -> dict[str, Any
             checkpoints.truncate_metrics(metrics_path, checkpoints.step_of(resume))
         else:
             metrics_path.unlink(missing_ok=True)
+    held_out = prep.held_out
+    replies = bool(held_out) and device.world_size == 1   # a sharded model generates on all ranks
+    found: dict[str, Any] = {}
+    if held_out:
+        prep.progress.before_first_step = lambda: found.update(base=evaluate.base_half(
+            spec.output, trainer, prep.tokenizer, held_out, spec.eval, replies))
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    base = found.get("base") or (evaluate.base_half(spec.output, trainer, prep.tokenizer, held_out,
+                                                    spec.eval, replies) if held_out else None)
     state = trainer.state
     if state.global_step < state.max_steps:
         latest = checkpoints.latest_complete(spec.output)
@@ -152,9 +162,13 @@ def train(spec: Spec, settings: dict[str, Any], events: Events) -> dict[str, Any
         where = f"checkpoint at step {checkpoints.step_of(latest)}" if latest else "no checkpoint"
         raise Preempted(f"preempted (SIGTERM) at step {state.global_step}/{state.max_steps}; {where}; "
                         "rerun the same run id to resume")
+    held_out_eval = (evaluate.tuned_half(spec.output, trainer, prep.tokenizer, held_out, spec.eval,
+                                         base, replies) if base is not None else None)
     save_final(trainer, prep.tokenizer, prep.template.serving, spec.base_model, spec.output,
                settings["method"], device.is_main, device.fsdp)
     metrics = summarize(metrics_path, settings["epochs"])
+    metrics["eval"] = ({k: v for k, v in held_out_eval.items() if k != "samples"}
+                       if held_out_eval else None)
     if device.is_main:
         if spec.upload_uri:  # everything else first, so a remote summary.json also means complete
             upload(spec.output, spec.upload_uri)

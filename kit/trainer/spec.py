@@ -18,6 +18,7 @@ class Spec:
     output: Path          # the run's folder: checkpoints/, model/, adapter/, summary.json
     training: dict[str, Any] = field(default_factory=dict)
     upload_uri: str | None = None
+    eval: dict[str, Any] = field(default_factory=dict)   # kit.yaml eval: (generation limits)
 
 
 def load(path: str | Path) -> Spec:
@@ -34,7 +35,8 @@ def load(path: str | Path) -> Spec:
     missing = [k for k in ("run_id", "base_model", "data", "output") if not raw.get(k)]
     if missing:
         raise KitError(f"{path}: missing key(s): {', '.join(missing)}")
-    unknown = sorted(set(raw) - {"run_id", "base_model", "data", "output", "training", "upload_uri"})
+    unknown = sorted(set(raw) - {"run_id", "base_model", "data", "output", "training", "upload_uri",
+                                 "eval"})
     if unknown:
         raise KitError(f"{path}: unknown key(s): {', '.join(unknown)}")
     training = raw.get("training") or {}
@@ -47,5 +49,9 @@ def load(path: str | Path) -> Spec:
     upload = raw.get("upload_uri")
     if upload is not None and not isinstance(upload, str):
         raise KitError(f"{path}: upload_uri: must be a string or null")
+    evaluation = raw.get("eval") or {}
+    if not isinstance(evaluation, dict):
+        raise KitError(f"{path}: eval: must be an object of kit.yaml eval fields")
     return Spec(run_id=str(raw["run_id"]), base_model=base, data=Path(raw["data"]),
-                output=Path(raw["output"]), training=training, upload_uri=upload or None)
+                output=Path(raw["output"]), training=training, upload_uri=upload or None,
+                eval=evaluation)

@@ -22,14 +22,24 @@ def _check_success(run, output: Path, method: str) -> dict:
     assert start["method"] == method and start["resumed_from_step"] == 0 and start["examples"] == 36
     assert [s["step"] for s in steps] == list(range(1, start["total_steps"] + 1))
     assert all(s["tokens_per_s"] and s["eta_s"] >= 0 and s["lr"] >= 0 for s in steps)
-    assert len(run.of("eval")) == FAST["epochs"]  # eval loss per epoch on the held-out 10%
+    # Held-out loss of the base model (step 0), then once per epoch on the held-out 10%.
+    assert [e["step"] for e in run.of("eval")][0] == 0
+    assert len(run.of("eval")) == FAST["epochs"] + 1
     summary = json.loads((output / "summary.json").read_text())
     assert summary["status"] == "succeeded" and summary["method"] == method
     assert summary["metrics"] == run.of("done")[0]["metrics"]
     assert summary["metrics"]["steps"] == start["total_steps"]
     assert max(s["lr"] for s in steps) == pytest.approx(summary["settings"]["learning_rate"])
     lines = (output / "metrics.jsonl").read_text().splitlines()
-    assert len(lines) == start["total_steps"] + FAST["epochs"]
+    assert len(lines) == start["total_steps"] + FAST["epochs"] + 1
+    held_out = json.loads((output / "eval.json").read_text())
+    assert summary["metrics"]["eval"] == {k: v for k, v in held_out.items() if k != "samples"}
+    assert held_out["examples"] == 4 and held_out["tuned_loss"] < held_out["base_loss"]
+    assert held_out["tuned_loss"] == pytest.approx(run.of("eval")[-1]["eval_loss"], abs=1e-4)
+    generation = held_out["generation"]
+    assert generation["examples"] == 4 and 0 <= generation["base"]["rouge_l"] <= 1
+    assert generation["tuned"]["rouge_l"] > generation["base"]["rouge_l"]
+    assert [set(s) for s in held_out["samples"]] == [{"prompt", "reference", "base", "tuned"}] * 4
     return summary["metrics"]
 
 

@@ -1,0 +1,123 @@
+"""`kit eval`: what a run's held-out evaluation found, as data and as a page a reviewer (or a
+clinician) reads inside the network: base vs tuned vs the run now serving, the loss curves, and
+the held-out prompts with the reference, the base model's reply and the tuned model's.
+
+The numbers are the trainer's (kit.trainer.evaluate: eval.json, metrics.jsonl beside the run's
+artifacts); nothing here calls a model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from kit.errors import KitError
+
+REPORT = "report.html"
+METRICS = (("held-out loss", "loss"), ("ROUGE-L", "rouge_l"), ("valid JSON", "json_valid"),
+           ("JSON fields exact", "json_fields"))
+
+
+def load(run_uri: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """eval.json and the metrics.jsonl records of the run at `run_uri`."""
+    from kit.data.storage import open_store
+
+    store = open_store(run_uri)
+    if store.stat("eval.json") is None:
+        raise KitError(f"{run_uri}: no eval.json: this run has no held-out evaluation",
+                       hint="runs trained before the evaluation existed, or with no held-out "
+                            "examples (training.eval_fraction 0), have none")
+    held = json.loads(store.read("eval.json"))
+    records = ([json.loads(line) for line in store.read("metrics.jsonl").decode().splitlines() if line]
+               if store.stat("metrics.jsonl") is not None else [])
+    return held, records
+
+
+def _fmt(value: Any) -> str:
+    return "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def _values(held: dict[str, Any], side: str) -> dict[str, Any]:
+    generation = (held.get("generation") or {}).get(side) or {}
+    return {"loss": held.get(f"{side}_loss"), **generation}
+
+
+def rows(held: dict[str, Any], serving: dict[str, Any] | None) -> list[dict[str, str]]:
+    base, tuned = _values(held, "base"), _values(held, "tuned")
+    other = _values(serving, "tuned") if serving else {}
+    return [{"name": name, "base": _fmt(base.get(key)), "tuned": _fmt(tuned.get(key)),
+             "serving": _fmt(other.get(key))}
+            for name, key in METRICS if key in base or key in tuned]
+
+
+def loss_plot(records: list[dict[str, Any]], width: int = 720, height: int = 320) -> str:
+    """Training loss per step and held-out loss (step 0: the base model) as an inline SVG."""
+    train = [(r["step"], r["loss"]) for r in records if r.get("kind") == "train" and r.get("loss") is not None]
+    held = [(r["step"], r["eval_loss"]) for r in records if r.get("kind") == "eval"]
+    points = train + held
+    if not points:
+        return "<p>No loss was recorded.</p>"
+    pad = 50
+    x_high = max(max(s for s, _ in points), 1)
+    y_high = max(v for _, v in points) * 1.1 or 1.0
+
+    def xy(step: float, value: float) -> str:
+        return (f"{pad + step / x_high * (width - 2 * pad):.1f},"
+                f"{height - pad - value / y_high * (height - 2 * pad):.1f}")
+
+    parts = [f'<svg id="loss-plot" xmlns="http://www.w3.org/2000/svg" width="{width}" '
+             f'height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" '
+             'font-size="12" role="img" aria-label="training and held-out loss by step">',
+             f'<rect width="{width}" height="{height}" fill="white"/>',
+             f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#333"/>',
+             f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}" stroke="#333"/>',
+             f'<text x="{width / 2}" y="{height - 12}" text-anchor="middle">step</text>',
+             f'<text x="14" y="{height / 2}" transform="rotate(-90 14 {height / 2})" '
+             'text-anchor="middle">loss</text>']
+    for i in range(5):
+        value = y_high * i / 4
+        parts.append(f'<text x="{pad - 6}" y="{height - pad - i / 4 * (height - 2 * pad) + 4:.1f}" '
+                     f'text-anchor="end" fill="#555">{value:.2f}</text>')
+    if train:
+        parts.append('<polyline class="train" fill="none" stroke="#1f5fbf" stroke-width="2" '
+                     f'points="{" ".join(xy(s, v) for s, v in train)}"/>')
+    if held:
+        parts.append('<polyline class="held-out" fill="none" stroke="#d9731a" stroke-width="2" '
+                     f'stroke-dasharray="5 3" points="{" ".join(xy(s, v) for s, v in held)}"/>')
+        parts += [f'<circle cx="{xy(s, v).split(",")[0]}" cy="{xy(s, v).split(",")[1]}" r="4" '
+                  f'fill="#d9731a"/>' for s, v in held]
+    parts += [f'<rect x="{width - 210}" y="14" width="10" height="10" fill="#1f5fbf"/>'
+              f'<text x="{width - 195}" y="23">training loss</text>',
+              f'<rect x="{width - 210}" y="30" width="10" height="10" fill="#d9731a"/>'
+              f'<text x="{width - 195}" y="39">held-out loss (step 0: base)</text>', "</svg>"]
+    return "".join(parts)
+
+
+def verdict(run: dict[str, Any]) -> dict[str, Any]:
+    judged = run.get("eval") or {}
+    if run.get("status") == "rejected":
+        return {"passed": False, "text": f"Rejected by the evaluation gate: {run.get('reason')}"}
+    if judged.get("passed") is False:
+        return {"passed": False, "text": "Worse than the base model on held-out loss (the gate is off)."}
+    return {"passed": True, "text": "Passed: held-out loss at most eval.max_loss_ratio x the base "
+                                    f"model's ({judged.get('max_loss_ratio', 1.0):g})."}
+
+
+def page(run: dict[str, Any], held: dict[str, Any], records: list[dict[str, Any]],
+         serving: dict[str, Any] | None, serving_held: dict[str, Any] | None) -> str:
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(loader=PackageLoader("kit", "templates/eval"), autoescape=select_autoescape(["j2"]))
+    return env.get_template("report.html.j2").render(
+        run=run, held=held, serving=serving, verdict=verdict(run), rows=rows(held, serving_held),
+        plot=loss_plot(records), samples=held.get("samples") or [])
+
+
+def save(run_uri: str, html: str) -> str:
+    """The page beside the run's artifacts; returns its URI."""
+    from kit.data.storage import open_store
+
+    body = html.encode()
+    open_store(run_uri).put(REPORT, body, hashlib.sha256(body).hexdigest())
+    return f"{run_uri.rstrip('/')}/{REPORT}"
