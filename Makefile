@@ -1,5 +1,6 @@
 # Two commands do all set-up on a fresh machine:
 #   make quickstart   creates .venv, installs the local target, fine-tunes and serves a demo
+#                     (make demo: the same with a real small model, SmolLM2-135M, ~8 min)
 #   make test         creates .venv with the dev extra (plus the storage emulators), lints (ruff)
 #                     and runs pytest
 SHELL := /bin/bash
@@ -10,10 +11,10 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: quickstart test lint venv tools bench clean help
+.PHONY: quickstart demo test lint venv tools bench clean help
 
 help:
-	@echo "make quickstart | make test | make lint | make bench | make clean"
+	@echo "make quickstart | make demo | make test | make lint | make bench | make clean"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +22,10 @@ $(BIN)/python:
 $(VENV)/.local-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet "$(TORCH)"
 	$(BIN)/pip install --quiet -e '.[train,serve]'
+	touch $@
+
+$(VENV)/.demo-installed: $(VENV)/.local-installed
+	$(BIN)/pip install --quiet -e '.[train,serve,demo]'
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
@@ -36,6 +41,9 @@ tools: .tools/node_modules/.bin/azurite-blob
 
 quickstart: $(VENV)/.local-installed
 	$(BIN)/kit up -f examples/quickstart/kit.yaml --yes
+
+demo: $(VENV)/.demo-installed
+	$(BIN)/kit up -f examples/demo/kit.yaml --yes
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check kit stacks tests bench

