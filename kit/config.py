@@ -109,6 +109,9 @@ class EvalConfig(Section):
     # rejected and not served (`kit serve --run ID --force` overrides).
     gate: bool = True
     max_loss_ratio: float = Field(default=1.0, gt=0, le=100)
+    # A fixed held-out set (file, folder or bucket URI, any data format): every run is judged
+    # on the same examples, and none is split off the training data.
+    uri: str | None = Field(default=None, min_length=1)
     # Greedy replies to this many held-out prompts, scored against their references (0: none).
     generate_examples: int = Field(default=8, ge=0, le=500)
     max_new_tokens: int = Field(default=96, ge=1, le=4096)
@@ -149,9 +152,10 @@ class KitConfig(Section):
 
     @model_validator(mode="after")
     def _gate_needs_held_out_examples(self) -> "KitConfig":
-        if self.eval.gate and self.training.eval_fraction == 0:
+        if self.eval.gate and self.training.eval_fraction == 0 and not self.eval.uri:
             raise ValueError("eval.gate: needs held-out examples, and training.eval_fraction is 0; "
-                             "set it above 0 (the recipe's default is 0.05) or eval.gate: false")
+                             "set it above 0 (the recipe's default is 0.05), set eval.uri, or "
+                             "eval.gate: false")
         return self
 
     @model_validator(mode="before")

@@ -224,7 +224,8 @@ class ClusterTarget:
         from kit.images import resolve
 
         image = resolve(self.workdir, ["trainer"])["trainer"]
-        return run_fingerprint(self.cfg, data=self._data_id, model_revision=self._model_rev,
+        held_out = f"+eval:{self.cfg.eval.uri}" if self.cfg.eval.uri else ""   # what is trained on
+        return run_fingerprint(self.cfg, data=self._data_id + held_out, model_revision=self._model_rev,
                                place={"gpu": self.cfg.gpu.model_dump(), "image": image})
 
     def _phase_finetune(self, *, detach: bool, new: bool = False) -> Outcome:

@@ -39,6 +39,7 @@ class LocalTarget:
         self.server = LocalServer(self.workdir.server)
         self.state = DeploymentState(self.workdir.state)
         self._data_path: Path | None = None
+        self._eval_path: Path | None = None     # eval.uri, staged
         self._data_id = ""
         self._model = None
         self._tokens: int | None = None
@@ -67,8 +68,10 @@ class LocalTarget:
         run_phases(phases, self.state, console)
         return self.status()
 
-    def _phase_data(self) -> Outcome:
-        uri = self.cfg.data.uri
+    def _stage_data(self, uri: str, key: str) -> tuple[Path, Any]:
+        """A local, validated copy of a dataset (a bucket is synced beside the runs)."""
+        from kit.data.validate import validate
+
         local = self.cfg.resolve_path(uri)
         if local is None:  # a bucket: stage a verified copy beside the runs
             from kit.data.sync import sync
@@ -76,21 +79,28 @@ class LocalTarget:
             local = self.workdir.staged_data(uri)
             sync(uri, str(local))
         if not local.exists():
-            raise KitError(f"data.uri: {uri}: no such file or folder ({local})",
-                           hint="point data.uri at your JSONL/CSV/Parquet file or folder")
-        from kit.data.fingerprint import dataset_fingerprint
-        from kit.data.validate import validate
-
+            raise KitError(f"{key}: {uri}: no such file or folder ({local})",
+                           hint=f"point {key} at your JSONL/CSV/Parquet file or folder")
         report = validate(str(local), max_length=self.cfg.training.max_length)
         if not report.ok:
             first = report.errors[0]
             more = f" (+{len(report.errors) - 1} more)" if len(report.errors) > 1 else ""
-            raise KitError(f"data.uri: {first}{more}",
-                           hint=f"see all problems: kit data validate {local}")
+            raise KitError(f"{key}: {first}{more}", hint=f"see all problems: kit data validate {local}")
+        return local, report
+
+    def _phase_data(self) -> Outcome:
+        from kit.data.fingerprint import dataset_fingerprint
+
+        local, report = self._stage_data(self.cfg.data.uri, "data.uri")
         self._data_path, self._data_id = local, dataset_fingerprint(str(local))
+        held = ""
+        if self.cfg.eval.uri:   # the held-out set changes what is trained on: part of the run's key
+            self._eval_path, held_report = self._stage_data(self.cfg.eval.uri, "eval.uri")
+            self._data_id += "+eval:" + dataset_fingerprint(str(self._eval_path))
+            held = f", {held_report.examples} held out"
         self._tokens = report.stats.get("train_tokens_per_epoch")
         warn = f", {len(report.warnings)} warning(s)" if report.warnings else ""
-        return Outcome(f"{report.examples} examples valid{warn} [dim]({escape(str(local))})[/]")
+        return Outcome(f"{report.examples} examples valid{held}{warn} [dim]({escape(str(local))})[/]")
 
     def _phase_model(self) -> Outcome:
         from kit.local.model_store import stage
@@ -123,7 +133,8 @@ class LocalTarget:
         spec = {"run_id": run.id, "base_model": str(self._model.path),
                 "data": str(self._data_path), "output": str(self.store.dir(run.id)),
                 "training": self.cfg.training.model_dump(), "upload_uri": None,
-                "eval": self.cfg.eval.trainer_options()}
+                "eval": self.cfg.eval.trainer_options(),
+                "eval_data": str(self._eval_path) if self._eval_path else None}
         self._run = run_trainer(self.store, run, spec, self._console)
         settle(self.cfg, run)
         judge(self.cfg, run)

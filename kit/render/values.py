@@ -112,18 +112,20 @@ def check_model_source(cfg: "KitConfig") -> None:
                        hint=f"upload it to a bucket and set model.id to its {BUCKET_FORMS} URI")
 
 
-def data_uri(cfg: "KitConfig") -> str:
-    scheme = bucket_scheme(cfg.data.uri)
+def data_uri(cfg: "KitConfig", uri: str | None = None, key: str = "data.uri") -> str:
+    """A bucket URI the cluster can read privately (the training data, or eval.uri)."""
+    uri = cfg.data.uri if uri is None else uri
+    scheme = bucket_scheme(uri)
     if not scheme:
-        raise KitError(f"data.uri: {cfg.data.uri!r} is not a bucket the cluster can read",
+        raise KitError(f"{key}: {uri!r} is not a bucket the cluster can read",
                        hint=f"upload the data to a {BUCKET_FORMS} prefix: kit data push PATH URI")
     from stacks.clouds import cloud_support
 
     wanted = cloud_support(cfg.target).bucket_scheme
     if wanted and scheme != wanted:
-        raise KitError(f"data.uri: {scheme}:// data cannot be read privately from {cfg.target}",
+        raise KitError(f"{key}: {scheme}:// data cannot be read privately from {cfg.target}",
                        hint=f"copy it to a {wanted}:// bucket in the same cloud")
-    return cfg.data.uri
+    return uri
 
 
 def _sizes(cfg: "KitConfig") -> tuple[dict[str, Any], str]:
@@ -164,7 +166,8 @@ def finetune_values(cfg: "KitConfig", cluster: "ClusterOutputs", images: dict[st
         "images": {"trainer": images["trainer"], "kit": images["kit"]},
         "nodes": training_nodes(cfg),
         "gpusPerNode": cfg.gpu.count,
-        "stage": {"dataUri": data_uri(cfg), "modelUri": base_model_uri(cfg, cluster)},
+        "stage": {"dataUri": data_uri(cfg), "modelUri": base_model_uri(cfg, cluster),
+                  **({"evalUri": data_uri(cfg, cfg.eval.uri, "eval.uri")} if cfg.eval.uri else {})},
         "uploadUri": run_uri(cluster, run_id),
         "bucketOwners": bucket_owners(cluster),
         "training": cfg.training.model_dump(exclude_none=True),

@@ -101,8 +101,11 @@ def prepare(spec: Spec, settings: dict[str, Any], events: Events) -> Prepared:
     device = devices.detect()
     set_seed(settings["seed"])
     conversations = dataset.load(spec.data)
-    train_convs, eval_convs = dataset.split(conversations, settings["eval_fraction"],
-                                            settings["eval_max_examples"], settings["seed"])
+    if spec.eval_data is not None:  # a fixed held-out set: train on every example
+        train_convs, eval_convs = conversations, dataset.load(spec.eval_data)
+    else:
+        train_convs, eval_convs = dataset.split(conversations, settings["eval_fraction"],
+                                                settings["eval_max_examples"], settings["seed"])
     tokenizer = modeling.load_tokenizer(spec.base_model)
     template = chat.plan(tokenizer)
     tokenizer.chat_template = template.training

@@ -19,6 +19,7 @@ class Spec:
     training: dict[str, Any] = field(default_factory=dict)
     upload_uri: str | None = None
     eval: dict[str, Any] = field(default_factory=dict)   # kit.yaml eval: (generation limits)
+    eval_data: Path | None = None   # a fixed held-out set (eval.uri): then nothing is split off
 
 
 def load(path: str | Path) -> Spec:
@@ -36,7 +37,7 @@ def load(path: str | Path) -> Spec:
     if missing:
         raise KitError(f"{path}: missing key(s): {', '.join(missing)}")
     unknown = sorted(set(raw) - {"run_id", "base_model", "data", "output", "training", "upload_uri",
-                                 "eval"})
+                                 "eval", "eval_data"})
     if unknown:
         raise KitError(f"{path}: unknown key(s): {', '.join(unknown)}")
     training = raw.get("training") or {}
@@ -54,4 +55,4 @@ def load(path: str | Path) -> Spec:
         raise KitError(f"{path}: eval: must be an object of kit.yaml eval fields")
     return Spec(run_id=str(raw["run_id"]), base_model=base, data=Path(raw["data"]),
                 output=Path(raw["output"]), training=training, upload_uri=upload or None,
-                eval=evaluation)
+                eval=evaluation, eval_data=Path(raw["eval_data"]) if raw.get("eval_data") else None)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from kit.errors import KitError
 from stacks.aws.cluster import Cluster
 from stacks.aws.common import Ctx, assume_role, policy, role, statement
 from stacks.aws.names import service_accounts
@@ -58,9 +59,17 @@ def _read(bucket_arn: pulumi.Input[str], prefix: str, sid: str) -> list[dict]:
 
 
 def workloads(ctx: Ctx, c: Cluster, namespace: str, buckets: Buckets, data_uri: str,
-              key_arn: pulumi.Input[str]) -> Identities:
+              key_arn: pulumi.Input[str], eval_uri: str | None = None) -> Identities:
     data_bucket, data_prefix = parse_s3_uri(data_uri)
     data_arn = f"arn:{ctx.partition}:s3:::{data_bucket}"
+    held_out = []
+    if eval_uri:  # a fixed held-out set: read like the data, from the same bucket
+        eval_bucket, eval_prefix = parse_s3_uri(eval_uri)
+        if eval_bucket != data_bucket:
+            raise KitError(f"eval.uri: {eval_uri} must be in the data bucket ({data_bucket}) on "
+                           "aws: the private network and the trainer read that bucket only",
+                           hint=f"put the held-out set under s3://{data_bucket}/")
+        held_out = _read(data_arn, eval_prefix, "Eval")
     runs = pulumi.Output.concat(buckets.artifacts.arn, "/", RUNS_PREFIX, "*")
     # Reading and writing SSE-KMS objects through S3 needs exactly these; no Encrypt or
     # ReEncrypt: the trainer cannot use the key on data of its own choosing.
@@ -71,6 +80,7 @@ def workloads(ctx: Ctx, c: Cluster, namespace: str, buckets: Buckets, data_uri: 
                              Condition=via_s3(ctx)))
     trainer = role(ctx, "trainer", pod_trust(ctx), inline=policy(
         *_read(data_arn, data_prefix, "Data"),
+        *held_out,
         *_read(buckets.models.arn, "", "Models"),
         *_read(buckets.artifacts.arn, RUNS_PREFIX, "Runs"),
         # Writes, never deletes: a run cannot remove another run's objects, and what it

@@ -54,7 +54,7 @@ def build(settings: StackSettings) -> tuple[ClusterOutputs, pulumi.Output[str], 
                            cfg.gpu.max_nodes, cfg.gpu.spot, key.arn)
     cluster.addons_after_nodes(ctx, eks, [pools.system])
     namespace = cfg.kubernetes.namespace
-    identity.workloads(ctx, eks, namespace, buckets, cfg.data.uri, key.arn)
+    identity.workloads(ctx, eks, namespace, buckets, cfg.data.uri, key.arn, cfg.eval.uri)
     provider = k8s.Provider("eks", kubeconfig=eks.kubeconfig, enable_server_side_apply=True,
                             delete_unreachable=True,
                             opts=pulumi.ResourceOptions(depends_on=[pools.system, *eks.addons]))

@@ -381,3 +381,17 @@ def test_a_bucket_owner_the_storage_cannot_check_is_refused(tmp_path, storage, m
         config(tmp_path, target="kubernetes", region=None, kubernetes={"context": "onprem"},
                storage=storage)
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_fixed_held_out_set_is_staged_beside_the_data_and_named_in_the_spec(tmp_path):
+    cfg = config(tmp_path, eval={"uri": "s3://acme-data/held-out/"})
+    job = one(render_objects(cfg, cluster_for(cfg), images=TEST_IMAGES)["finetune"], "Job")
+    pod = job["spec"]["template"]["spec"]
+    stage = container(pod, "stage-eval")
+    assert stage["args"] == ["s3://acme-data/held-out/", "/work/eval"]
+    assert {"name": "eval", "mountPath": "/work/eval", "readOnly": True} in container(pod, "trainer")["volumeMounts"]
+    spec_map = one(render_objects(cfg, cluster_for(cfg), images=TEST_IMAGES)["finetune"], "ConfigMap")
+    assert json.loads(spec_map["data"]["spec.json"])["eval_data"] == "/work/eval"
+    with pytest.raises(KitError, match="eval.uri: './held.jsonl' is not a bucket the cluster can read"):
+        other = config(tmp_path, eval={"uri": "./held.jsonl"})
+        render_objects(other, cluster_for(other), images=TEST_IMAGES)

@@ -279,3 +279,14 @@ def test_kit_buckets_refuse_uploads_under_any_other_key(default_plan):
     assert stmts["DenyManagedKey"]["Condition"] == {"StringEquals": {sse: "aws:kms"}, "Null": {sse_key: "true"}}
     assert all(stmts[s]["Effect"] == "Deny" and stmts[s]["Action"] == ["s3:PutObject"]
                for s in ("DenyOtherKeys", "DenyOtherEncryption", "DenyManagedKey"))
+
+
+def test_a_fixed_held_out_set_is_read_from_the_data_bucket_only():
+    from kit.errors import KitError
+
+    plan = plan_of(make_cfg(eval={"uri": "s3://acme-clinical-notes/held-out/"}))
+    sts = {st["Sid"]: st for st in _statements(plan, "trainer")}
+    assert sts["EvalObjects"]["Resource"] == ["arn:aws:s3:::acme-clinical-notes/held-out/*"]
+    assert sts["EvalObjects"]["Action"] == ["s3:GetObject"]
+    with pytest.raises(KitError, match=r"eval.uri: s3://elsewhere/held/ must be in the data bucket"):
+        plan_of(make_cfg(eval={"uri": "s3://elsewhere/held/"}))

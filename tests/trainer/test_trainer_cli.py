@@ -137,3 +137,21 @@ def test_bad_spec_exits_1(tmp_path, tiny_model, data_file):
     run = run_trainer(spec)
     assert run.returncode == EXIT_FAILED
     assert run.events[-1]["kind"] == "other" and "training.epochz" in run.events[-1]["message"]
+
+
+def test_a_fixed_held_out_set_is_judged_and_nothing_is_split_off(tmp_path, tiny_model, data_file):
+    """eval.uri: every training example is trained on; the fixed set is what the base and the
+    tuned model are scored on."""
+    held = write_jsonl(tmp_path / "held.jsonl", conversations(3))
+    output = tmp_path / "out"
+    spec = write_spec(tmp_path, tiny_model, data_file, output,
+                      {"method": "full", "learning_rate": 3e-3, **{**FAST, "epochs": 2}})
+    raw = json.loads(spec.read_text())
+    spec.write_text(json.dumps({**raw, "eval_data": str(held), "eval": {"generate_examples": 1,
+                                                                        "max_new_tokens": 4}}))
+    run = run_trainer(spec)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.of("start")[0]["examples"] == 40                    # none split off
+    result = json.loads((output / "eval.json").read_text())
+    assert result["examples"] == 3 and result["generation"]["examples"] == 1
+    assert result["tuned_loss"] < result["base_loss"]

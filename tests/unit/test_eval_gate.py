@@ -132,3 +132,10 @@ def test_the_report_renders_in_a_browser(tmp_path):
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert (width, height) == (1200, 1400)
+
+
+def test_a_fixed_held_out_set_satisfies_the_gate_without_a_split(tmp_path):
+    config = parse({"name": "acme", "target": "local", "model": {"id": "demo:tiny-llama"},
+                    "data": {"uri": "data.jsonl"}, "training": {"eval_fraction": 0},
+                    "eval": {"uri": "held.jsonl"}}, base_dir=tmp_path)
+    assert config.eval.uri == "held.jsonl" and config.eval.gate is True

@@ -61,6 +61,7 @@ seccompProfile:
 {{/* Mount points inside the pod; spec.json refers to them. */}}
 {{- define "finetune.paths" -}}
 data: /work/data
+eval: /work/eval
 model: /work/model
 output: /work/output
 spec: /etc/lima-kit/spec.json
