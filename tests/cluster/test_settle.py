@@ -19,7 +19,8 @@ from kit.runs import INTERRUPTED, RUNNING, SUCCEEDED, Run
 from tests.cluster.fakes import FakeCore, FakeDynamic, fake_deps, kube_for
 
 JOB = "acme-notes-finetune"
-METRICS = {"loss_first": 2.0, "loss_last": 0.9, "steps": 40}
+HELD_OUT = {"examples": 5, "base_loss": 2.1, "tuned_loss": 1.2, "generation": None}
+METRICS = {"loss_first": 2.0, "loss_last": 0.9, "steps": 40, "eval": HELD_OUT}
 
 
 @pytest.fixture
@@ -42,11 +43,11 @@ def target(cfg, kube, artifacts, opened: list | None = None) -> ClusterTarget:
     return t
 
 
-def write_summary(artifacts, run_id: str, status: str = "succeeded") -> None:
+def write_summary(artifacts, run_id: str, status: str = "succeeded", metrics: dict = METRICS) -> None:
     folder = artifacts / "runs" / run_id
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "summary.json").write_text(json.dumps({"status": status, "run_id": run_id,
-                                                     "metrics": METRICS}))
+                                                     "metrics": metrics}))
 
 
 def running(run_id: str, key: str = "k") -> Run:
@@ -86,7 +87,36 @@ def test_detached_run_that_succeeded_is_reused_by_the_next_up(k8s_cfg, artifacts
     assert dyn.calls == calls                                  # nothing deleted, nothing applied
     saved = again.store.get(run_id)
     assert saved.status == SUCCEEDED and saved.metrics == METRICS and saved.exit_code == 0
+    assert saved.eval == {**HELD_OUT, "passed": True, "max_loss_ratio": 1.0}
     assert again._run.id == run_id
+
+
+def test_a_cluster_run_worse_than_its_base_is_rejected_and_not_served(k8s_cfg, artifacts, monkeypatch):
+    """The gate on a cluster: the numbers come from the Job's trainer (summary.json); a run that
+    did worse on held-out examples is recorded rejected and the serve phase never runs."""
+    from kit.errors import KitError
+    from kit.runs import REJECTED
+
+    monkeypatch.setattr("kit.images.resolve", lambda workdir, needed, *a, **kw: {
+        n: f"example.com/{n}@sha256:{'0' * 64}" for n in needed})
+    monkeypatch.setattr("kit.render.render_objects", lambda cfg, cluster, run_id: {
+        "finetune": [job(run_id, {"active": 1})]})
+    kube, _ = kube_for("success", until=320)
+    first = target(k8s_cfg, kube, artifacts)
+    first._data_id = "data-1"
+    first._phase_finetune(detach=True)
+    run_id = first._run.id
+    kube.dyn.objects[("Job", JOB)]["status"] = SUCCEEDED_STATUS
+    write_summary(artifacts, run_id, metrics={**METRICS, "eval": {**HELD_OUT, "tuned_loss": 2.5}})
+    again = target(k8s_cfg, kube, artifacts)
+    again._data_id = "data-1"
+    again.state.update(served_run="run-before")
+    with pytest.raises(KitError, match=rf"run {run_id} rejected by the evaluation gate: held-out loss "
+                                       r"2.5000 > eval.max_loss_ratio 1 x base model's 2.1000; "
+                                       r"the endpoint keeps serving run run-before"):
+        again._phase_finetune(detach=False)
+    saved = again.store.get(run_id)
+    assert saved.status == REJECTED and saved.eval["passed"] is False
 
 
 def test_launch_keeps_this_runs_succeeded_job_and_records_it(k8s_cfg, artifacts, monkeypatch):
