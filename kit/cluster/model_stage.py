@@ -57,6 +57,10 @@ class ModelStage:
             volume = next(o["metadata"]["name"] for o in staging
                           if o["kind"] == "PersistentVolumeClaim")
             self.console.print(f"  staging run {run_id}'s model onto a volume (Job {job})")
+            earlier = kube.get("batch/v1", "Job", job)
+            if earlier is not None and _condition(earlier, "Failed"):   # a Job never restarts
+                kube.delete("batch/v1", "Job", job, foreground=True)
+                kube.wait_gone("batch/v1", "Job", job, timeout_s=300)
             kube.apply(staging)
             self._wait_job(job)
             kube.apply(snapshot)

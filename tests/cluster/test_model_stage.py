@@ -151,3 +151,15 @@ def test_doctor_says_where_the_model_is_staged_without_snapshot_classes(tmp_path
 
     check = preflight.model_volumes(make(K8S, tmp_path))
     assert check.ok and "staged inside the server's pod" in check.detail
+
+
+def test_staging_again_after_a_failure_replaces_the_failed_job(cfg):
+    dyn = Cluster(job_ends="Failed")
+    with pytest.raises(KitError):
+        stage(cfg, dyn).ensure("ft-1")
+    dyn.job_ends = "Complete"                    # the cause fixed: `kit up` again
+    dyn.calls.clear()
+    assert stage(cfg, dyn).ensure("ft-1") == "acme-notes-model-ft-1"
+    calls = [c[:3] for c in dyn.calls]
+    assert calls.index(("delete", "Job", "acme-notes-stage-ft-1")) < calls.index(
+        ("apply", "Job", "acme-notes-stage-ft-1"))
