@@ -150,14 +150,6 @@ class KitConfig(Section):
     # Where the file was loaded from: relative paths in it resolve against this folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
 
-    @model_validator(mode="after")
-    def _gate_needs_held_out_examples(self) -> "KitConfig":
-        if self.eval.gate and self.training.eval_fraction == 0 and not self.eval.uri:
-            raise ValueError("eval.gate: needs held-out examples, and training.eval_fraction is 0; "
-                             "set it above 0 (the recipe's default is 0.05), set eval.uri, or "
-                             "eval.gate: false")
-        return self
-
     @model_validator(mode="before")
     @classmethod
     def _empty_sections(cls, raw: Any) -> Any:

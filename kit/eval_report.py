@@ -96,11 +96,14 @@ def loss_plot(records: list[dict[str, Any]], width: int = 720, height: int = 320
 
 def verdict(run: dict[str, Any]) -> dict[str, Any]:
     judged = run.get("eval") or {}
+    if judged.get("passed") is None and run.get("status") != "rejected":
+        return {"cls": "unjudged", "text": "Not judged: the evaluation gate has not looked at this "
+                                           "run (it is judged when it is trained, settled or served)."}
     if run.get("status") == "rejected":
-        return {"passed": False, "text": f"Rejected by the evaluation gate: {run.get('reason')}"}
+        return {"cls": "rejected", "text": f"Rejected by the evaluation gate: {run.get('reason')}"}
     if judged.get("passed") is False:
-        return {"passed": False, "text": "Worse than the base model on held-out loss (the gate is off)."}
-    return {"passed": True, "text": "Passed: held-out loss at most eval.max_loss_ratio x the base "
+        return {"cls": "rejected", "text": "Worse than the base model on held-out loss (the gate is off)."}
+    return {"cls": "passed", "text": "Passed: held-out loss at most eval.max_loss_ratio x the base "
                                     f"model's ({judged.get('max_loss_ratio', 1.0):g})."}
 
 

@@ -24,11 +24,16 @@ def judge(cfg: "KitConfig", run: Run) -> str | None:
     mark a run that fails it rejected. Returns the one-line reason, or None."""
     if run.status not in (SUCCEEDED, REJECTED):
         return None
-    held = (run.metrics or {}).get("eval")
+    if "eval" not in (run.metrics or {}):
+        # Trained before the kit evaluated runs: nothing to judge it by, and it stays as it was.
+        run.eval = {"passed": None, "max_loss_ratio": cfg.eval.max_loss_ratio,
+                    "note": "trained before held-out evaluation existed"}
+        return None
+    held = run.metrics["eval"] or {}
     ratio = cfg.eval.max_loss_ratio
     reason = None
-    if not held:
-        run.eval = {"passed": None, "max_loss_ratio": ratio}
+    if not held.get("examples"):
+        run.eval = {**held, "passed": None, "max_loss_ratio": ratio}
         reason = NO_HELD_OUT if cfg.eval.gate else None
     else:
         base, tuned = float(held["base_loss"]), float(held["tuned_loss"])
@@ -40,6 +45,22 @@ def judge(cfg: "KitConfig", run: Run) -> str | None:
     run.status = REJECTED if reason else SUCCEEDED
     run.reason = reason
     return reason
+
+
+def check_held_out(cfg: "KitConfig", examples: int) -> None:
+    """Before any training: with the gate on, the run must have held-out examples to be
+    judged on (a fixed eval.uri, or a split that does not round to nothing)."""
+    from kit.trainer.recipe import resolve
+
+    if not cfg.eval.gate or cfg.eval.uri:
+        return
+    settings = resolve(cfg.training.model_dump())
+    held = min(settings["eval_max_examples"], round(examples * settings["eval_fraction"]))
+    if held <= 0 or examples - held < 1:
+        raise KitError(f"eval.gate: {examples} examples x training.eval_fraction "
+                       f"{settings['eval_fraction']:g} leaves no held-out example to judge the run on",
+                       hint="raise training.eval_fraction, set eval.uri to a held-out set, or "
+                            "eval.gate: false")
 
 
 def enforce(cfg: "KitConfig", run: Run, serving: str | None) -> None:

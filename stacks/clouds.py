@@ -106,6 +106,10 @@ class CloudSupport:
     has_registry: bool = True                      # the stack makes a registry for the kit's images
     bucket_scheme: str = ""                        # data and kit buckets ("" = any bucket scheme)
     internal_lb: dict[str, str] = field(default_factory=dict)   # Service annotations: internal
+    # The DNS domain the cloud names internal load balancers in, "{region}" filled in ("" when
+    # it gives them an address instead): the endpoint's CA may sign names there and nowhere
+    # else outside the cluster (a name constraint).
+    internal_lb_domain: str = ""
     identity_annotation: str = ""                  # ServiceAccount annotation key
     identity_pod_labels: dict[str, str] = field(default_factory=dict)
     egress: tuple[Egress, ...] = ()

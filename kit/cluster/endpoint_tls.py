@@ -75,8 +75,8 @@ class EndpointTLS:
         """(CA PEM to trust, name to verify) for the kit's own calls through a port-forward."""
         from kit.render.values import tls_secret
 
-        if not self.cfg.serving.tls_secret:
-            return self._ca().cert, self.service_names()[0]
+        if not self.cfg.serving.tls_secret:   # read only: `kit status` and `kit chat` never make one
+            return self._ca(create=False).cert, self.service_names()[0]
         ca_file = self.ca_file
         try:
             ca_pem = ca_file.read_text() if ca_file else None
@@ -90,7 +90,7 @@ class EndpointTLS:
                            "DNS name")
         return ca_pem, names[0]
 
-    def _ca(self) -> KeyPair:
+    def _ca(self, *, create: bool = True) -> KeyPair:
         """The deployment's CA: from the kit's state, else the cluster's copy, else a new one;
         afterwards in both."""
         crt, key = self.folder / "ca.crt", self.folder / "ca.key"
@@ -100,12 +100,24 @@ class EndpointTLS:
         if ca is None and stored.get("ca.crt") and stored.get("ca.key"):
             ca = KeyPair(stored["ca.crt"], stored["ca.key"])
         if ca is None:
-            ca = new_ca(self.cfg.name)
+            if not create:
+                raise KitError(f"{self.cfg.name}: the endpoint has no CA yet",
+                               hint="`kit up` creates it with the server")
+            from stacks.clouds import cloud_support
+
+            # On a stack's cluster the kit knows every name the endpoint can have: the CA is
+            # constrained to them. On a cluster of yours the load balancer's domain is not
+            # known, so the CA is not constrained.
+            support = cloud_support(self.cfg.target)
+            domain = support.internal_lb_domain.format(region=self.cfg.region or "")
+            names = (self.service_names() + ([domain] if domain else [])
+                     if support.creates_cluster else None)
+            ca = new_ca(self.cfg.name, names)
             self.console.print(f"  endpoint CA created: clients trust {crt}")
         if not (crt.is_file() and key.is_file()):
             write_private(key, ca.key)
             write_private(crt, ca.cert)
-        if stored.get("ca.crt") != ca.cert:
+        if create and stored.get("ca.crt") != ca.cert:
             kube.apply([secret_object(kube.namespace, name, "Opaque",
                                       {"ca.crt": ca.cert, "ca.key": ca.key}, instance=self.server)])
         return ca

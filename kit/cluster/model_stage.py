@@ -72,15 +72,16 @@ class ModelStage:
             self._wait_snapshot(name)
         return name
 
-    def _ready(self, snapshot: dict[str, Any]) -> bool:
-        status = snapshot.get("status") or {}
-        error = status.get("error") or {}
-        if error.get("message"):
-            name = snapshot["metadata"]["name"]
-            raise KitError(f"VolumeSnapshot {name} failed: {' '.join(error['message'].split())}",
-                           hint=f"kubectl -n {self.kube().namespace} describe volumesnapshot {name}; "
-                                "delete it and run `kit up` again to stage anew")
-        return bool(status.get("readyToUse"))
+    @staticmethod
+    def _ready(snapshot: dict[str, Any]) -> bool:
+        return bool((snapshot.get("status") or {}).get("readyToUse"))
+
+    @staticmethod
+    def _error(snapshot: dict[str, Any] | None) -> str | None:
+        """The snapshot controller's last error: often transient (a conflict it retries), so
+        it fails the wait only once the wait is over."""
+        message = (((snapshot or {}).get("status") or {}).get("error") or {}).get("message")
+        return " ".join(message.split()) if message else None
 
     def _wait_job(self, job: str) -> None:
         kube = self.kube()
@@ -106,7 +107,11 @@ class ModelStage:
             if obj is not None and self._ready(obj):
                 return
             if time.monotonic() > deadline:
-                raise KitError(f"VolumeSnapshot {name} is not ready after "
+                error = self._error(obj)
+                namespace = self.kube().namespace
+                raise KitError(f"VolumeSnapshot {name} failed: {error}" if error else
+                               f"VolumeSnapshot {name} is not ready after "
                                f"{SNAPSHOT_TIMEOUT_S / 60:.0f} minutes",
-                               hint=f"kubectl -n {self.kube().namespace} describe volumesnapshot {name}")
+                               hint=f"kubectl -n {namespace} describe volumesnapshot {name}; "
+                                    "delete it and run `kit up` again to stage anew")
             time.sleep(POLL_S)

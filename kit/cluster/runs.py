@@ -23,6 +23,7 @@ from kit.cluster.jobwatch import JobWatch, TrainerLog
 from kit.config import KitConfig
 from kit.errors import KitError
 from kit.estimate.actual import settle as settle_actual
+from kit.gate import judge
 from kit.pipeline import Outcome
 from kit.runs import FAILED, INTERRUPTED, RUNNING, SUCCEEDED, Run, RunStore
 from kit.trainer.events import EXIT_BAD_DATA
@@ -180,6 +181,7 @@ class FineTunes:
         run.finished = time.time()
         if run.status == SUCCEEDED:
             settle_actual(self.cfg, run)
+            judge(self.cfg, run)       # a detached run meets the evaluation gate here
         self.store.save(run)
         return run
 

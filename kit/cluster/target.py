@@ -29,7 +29,7 @@ from kit.cluster.status import ClusterStatus
 from kit.config import KitConfig
 from kit.errors import KitError
 from kit.estimate.actual import planned
-from kit.gate import check_servable, enforce, judge
+from kit.gate import check_held_out, check_servable, enforce, judge
 from kit.jsonio import write_json
 from kit.lock import deployment_lock
 from kit.pipeline import DeploymentState, Outcome, run_fingerprint, run_phases
@@ -116,6 +116,8 @@ class ClusterTarget:
         """Roll the server to a chosen run (`kit serve --run ID`, also a rollback)."""
         self._use(console)
         run = self.runs_.settle(self.store.get(run_id))
+        judge(self.cfg, run)        # the gate as kit.yaml says now
+        self.store.save(run)
         check_servable(run, force=force)
         self._run = run
         with deployment_lock(self.workdir, "serve"):
@@ -207,16 +209,25 @@ class ClusterTarget:
         from kit.data.validate import validate
         from kit.render.values import data_uri
 
-        uri = data_uri(self.cfg)
-        report = validate(uri, max_length=self.cfg.training.max_length)
-        if not report.ok:
-            more = f" (+{len(report.errors) - 1} more)" if len(report.errors) > 1 else ""
-            raise KitError(f"data.uri: {report.errors[0]}{more}",
-                           hint=f"see all problems: kit data validate {uri}")
-        self._data_id = dataset_fingerprint(uri)
+        checked = {}
+        for key, uri in (("data.uri", data_uri(self.cfg)),
+                         *((("eval.uri", data_uri(self.cfg, self.cfg.eval.uri, "eval.uri")),)
+                           if self.cfg.eval.uri else ())):
+            report = validate(uri, max_length=self.cfg.training.max_length)
+            if not report.ok:
+                more = f" (+{len(report.errors) - 1} more)" if len(report.errors) > 1 else ""
+                raise KitError(f"{key}: {report.errors[0]}{more}",
+                               hint=f"see all problems: kit data validate {uri}")
+            checked[key] = (uri, report, dataset_fingerprint(uri))
+        uri, report, self._data_id = checked["data.uri"]
+        held = ""
+        if "eval.uri" in checked:   # the held-out set changes what is trained on: part of the key
+            self._data_id += "+eval:" + checked["eval.uri"][2]
+            held = f", {checked['eval.uri'][1].examples} held out"
+        check_held_out(self.cfg, report.examples)
         self._tokens = report.stats.get("train_tokens_per_epoch")
         warn = f", {len(report.warnings)} warning(s)" if report.warnings else ""
-        return Outcome(f"{report.examples} examples valid{warn} [dim]({escape(uri)})[/]")
+        return Outcome(f"{report.examples} examples valid{held}{warn} [dim]({escape(uri)})[/]")
 
     # --- fine-tune -----------------------------------------------------------------------
 
@@ -224,8 +235,7 @@ class ClusterTarget:
         from kit.images import resolve
 
         image = resolve(self.workdir, ["trainer"])["trainer"]
-        held_out = f"+eval:{self.cfg.eval.uri}" if self.cfg.eval.uri else ""   # what is trained on
-        return run_fingerprint(self.cfg, data=self._data_id + held_out, model_revision=self._model_rev,
+        return run_fingerprint(self.cfg, data=self._data_id, model_revision=self._model_rev,
                                place={"gpu": self.cfg.gpu.model_dump(), "image": image})
 
     def _phase_finetune(self, *, detach: bool, new: bool = False) -> Outcome:

@@ -90,7 +90,12 @@ def evaluate(config_file: Path, run_id: str | None, report_path: Path | None, ou
     held, records = eval_report.load(target.run_artifacts(run["id"]))
     serving_id = target.status().get("serving_run")
     serving = next((r for r in runs if r["id"] == serving_id), None)
-    serving_held = eval_report.load(target.run_artifacts(serving_id))[0] if serving else None
+    serving_held = None
+    if serving is not None:
+        try:
+            serving_held = eval_report.load(target.run_artifacts(serving_id))[0]
+        except KitError:        # a run trained before held-out evaluation: no column for it
+            serving_held = None
     html = eval_report.page(run, held, records, serving, serving_held)
     saved = eval_report.save(target.run_artifacts(run["id"]), html)
     if report_path is not None:

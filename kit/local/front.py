@@ -61,16 +61,29 @@ def make_handler(name: str, model: str, backend: int) -> type[http.server.BaseHT
                 return
             self._relay(None)
 
+        def _bad(self, status: int, message: str) -> None:
+            self.close_connection = True            # an unread body must not become a request
+            self._json(status, {"error": {"message": message, "type": "invalid_request_error"}})
+
         def do_POST(self) -> None:  # noqa: N802
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                self._bad(411, "send the request body with a Content-Length")
+                return
+            try:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            except ValueError:
+                self._bad(400, "Content-Length is not a number")
+                return
             if self.path.split("?")[0] in ROUTED:
                 try:
                     request = json.loads(body or b"{}")
                 except json.JSONDecodeError:
-                    self._json(400, {"error": {"message": "the request body is not JSON",
-                                               "type": "invalid_request_error"}})
+                    self._bad(400, "the request body is not JSON")
                     return
-                asked = request.get("model") if isinstance(request, dict) else None
+                if not isinstance(request, dict):
+                    self._bad(400, "the request body must be a JSON object")
+                    return
+                asked = request.get("model")
                 if asked not in (None, "", name, *CLIENT_DEFAULT_MODELS):
                     self._json(404, {"error": {
                         "message": f"model {asked!r} is not served here: this endpoint serves "
@@ -97,11 +110,13 @@ def make_handler(name: str, model: str, backend: int) -> type[http.server.BaseHT
                     self.send_header(key, value)
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            while chunk := response.read1(65536):
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                self.wfile.flush()
-            self.wfile.write(b"0\r\n\r\n")
-            upstream.close()
+            try:
+                while chunk := response.read1(65536):
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+            finally:
+                upstream.close()
 
     return Front
 
@@ -114,10 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--serve", default="transformers", help="the transformers executable")
     args = parser.parse_args(argv)
     backend = free_port()
+    server = http.server.ThreadingHTTPServer((HOST, args.port),   # bound first: no orphan backend
+                                             make_handler(args.name, args.model, backend))
     child = subprocess.Popen([args.serve, "serve", args.model, "--host", HOST,
                               "--port", str(backend)], stdin=subprocess.DEVNULL)
-    server = http.server.ThreadingHTTPServer((HOST, args.port),
-                                             make_handler(args.name, args.model, backend))
     server.daemon_threads = True
 
     def stop(_signum: int, _frame: object) -> None:

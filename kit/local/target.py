@@ -18,7 +18,7 @@ from kit import __version__
 from kit.config import KitConfig
 from kit.errors import KitError
 from kit.estimate.actual import planned, settle
-from kit.gate import check_servable, enforce, judge
+from kit.gate import check_held_out, check_servable, enforce, judge
 from kit.local.server import LocalServer
 from kit.lock import deployment_lock
 from kit.pipeline import DeploymentState, Outcome, run_fingerprint, run_phases
@@ -98,6 +98,7 @@ class LocalTarget:
             self._eval_path, held_report = self._stage_data(self.cfg.eval.uri, "eval.uri")
             self._data_id += "+eval:" + dataset_fingerprint(str(self._eval_path))
             held = f", {held_report.examples} held out"
+        check_held_out(self.cfg, report.examples)
         self._tokens = report.stats.get("train_tokens_per_epoch")
         warn = f", {len(report.warnings)} warning(s)" if report.warnings else ""
         return Outcome(f"{report.examples} examples valid{held}{warn} [dim]({escape(str(local))})[/]")
@@ -176,6 +177,8 @@ class LocalTarget:
     def serve(self, console: Console, run_id: str, *, force: bool = False) -> dict[str, Any]:
         """Serve a chosen run (`kit serve --run ID`, also a rollback), then smoke-test it."""
         run = self.store.get(run_id)
+        judge(self.cfg, run)        # the gate as kit.yaml says now
+        self.store.save(run)
         check_servable(run, force=force)
         self._run, self._console = run, console
         with deployment_lock(self.workdir, "serve"):

@@ -44,8 +44,15 @@ def _pem(cert, key) -> KeyPair:  # noqa: ANN001
                               serialization.NoEncryption()).decode())
 
 
-def new_ca(deployment: str) -> KeyPair:
-    """A CA for one deployment's endpoint: signs server certificates, nothing else."""
+# Private address space an internal load balancer or a pod may have.
+PRIVATE_NETWORKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
+                    "127.0.0.0/8", "fc00::/7")
+
+
+def new_ca(deployment: str, names: list[str] | None) -> KeyPair:
+    """A CA for one deployment's endpoint: signs server certificates, nothing else. With
+    `names`, only for those (and names under them) and private addresses: a critical name
+    constraint, so a leaked key cannot impersonate any other site to a client trusting it."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
     from cryptography.x509.oid import NameOID
@@ -54,19 +61,24 @@ def new_ca(deployment: str) -> KeyPair:
     name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "lima-kit"),
                       x509.NameAttribute(NameOID.COMMON_NAME, f"{deployment} endpoint CA")])
     now = _now()
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=CA_DAYS))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
-                                         key_encipherment=False, data_encipherment=False,
-                                         key_agreement=False, key_cert_sign=True, crl_sign=True,
-                                         encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
-    return _pem(cert, key)
+    builder = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - dt.timedelta(minutes=5))
+               .not_valid_after(now + dt.timedelta(days=CA_DAYS))
+               .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+               .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
+                                            key_encipherment=False, data_encipherment=False,
+                                            key_agreement=False, key_cert_sign=True,
+                                            crl_sign=True, encipher_only=False,
+                                            decipher_only=False), critical=True)
+               .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                              critical=False))
+    if names is not None:
+        builder = builder.add_extension(x509.NameConstraints(
+            permitted_subtrees=[x509.DNSName(n) for n in names]
+            + [x509.IPAddress(ipaddress.ip_network(n)) for n in PRIVATE_NETWORKS],
+            excluded_subtrees=None), critical=True)
+    return _pem(builder.sign(key, hashes.SHA256()), key)
 
 
 def _san(host: str):  # noqa: ANN202

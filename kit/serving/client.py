@@ -45,22 +45,29 @@ class Endpoint:
         return context
 
     def session(self) -> "httpx2.Client":
-        """An HTTP client that verifies the server as above and never follows redirects (a
-        redirect must not carry the API key elsewhere)."""
+        """An HTTP client that verifies this endpoint as above. Only requests to this endpoint's
+        origin get its trust and server name; any other URL keeps the default verification,
+        so installing it as huggingface_hub's session (inference_client) changes nothing else.
+        A redirect never carries the API key to another origin (httpx drops it)."""
         import httpx2
 
+        origin = httpx2.URL(self.url)
+        mine = httpx2.HTTPTransport(verify=self.ssl_context())
         hooks = []
         if self.server_name:
             name = self.server_name
 
             def verify_as(request: httpx2.Request) -> None:
-                request.extensions["sni_hostname"] = name
+                if (request.url.scheme, request.url.host, request.url.port) == \
+                        (origin.scheme, origin.host, origin.port):
+                    request.extensions["sni_hostname"] = name
             hooks.append(verify_as)
-        return httpx2.Client(verify=self.ssl_context(), event_hooks={"request": hooks},
-                             follow_redirects=False, timeout=None)
+        base = f"{origin.scheme}://{origin.host}" + (f":{origin.port}" if origin.port else "")
+        return httpx2.Client(mounts={base: mine}, event_hooks={"request": hooks},
+                             follow_redirects=True, timeout=None)
 
     def inference_client(self, timeout: float) -> "InferenceClient":
-        """huggingface_hub's client, its shared session configured for this endpoint."""
+        """huggingface_hub's client, its shared session able to reach this endpoint."""
         from huggingface_hub import InferenceClient, set_client_factory
 
         set_client_factory(self.session)

@@ -105,11 +105,13 @@ def base_half(output: Path, trainer: Any, tokenizer: Any, held_out: list, option
     return result
 
 
-def _final_eval(metrics: Path, step: int) -> float | None:
-    """The held-out loss logged at `step` (the last epoch's evaluation), if there is one."""
-    records = [json.loads(line) for line in metrics.read_text(encoding="utf-8").splitlines()] \
-        if metrics.is_file() else []
-    found = [r["eval_loss"] for r in records if r.get("kind") == "eval" and r.get("step") == step]
+def _final_eval(trainer: Any) -> float | None:
+    """The held-out loss logged at the last step (the last epoch's evaluation), if any. From
+    the trainer's log history, which every process keeps: all ranks decide alike whether to
+    evaluate again (an evaluation is a collective call)."""
+    step = trainer.state.global_step
+    found = [e["eval_loss"] for e in trainer.state.log_history
+             if "eval_loss" in e and e.get("step") == step]
     return found[-1] if found else None
 
 
@@ -118,7 +120,7 @@ def tuned_half(output: Path, trainer: Any, tokenizer: Any, held_out: list, optio
     """The tuned model's loss and replies, scored beside the base's: eval.json."""
     bounds = limits(options)
     pairs = prompts_and_references(held_out)[: bounds["generate_examples"]]
-    tuned_loss = _final_eval(output / "metrics.jsonl", trainer.state.global_step)
+    tuned_loss = _final_eval(trainer)
     if tuned_loss is None:
         tuned_loss = trainer.evaluate()["eval_loss"]
     result: dict[str, Any] = {"examples": base["examples"], "base_loss": round(base["loss"], 5),

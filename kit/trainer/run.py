@@ -171,7 +171,8 @@ def train(spec: Spec, settings: dict[str, Any], events: Events) -> dict[str, Any
                settings["method"], device.is_main, device.fsdp)
     metrics = summarize(metrics_path, settings["epochs"])
     metrics["eval"] = ({k: v for k, v in held_out_eval.items() if k != "samples"}
-                       if held_out_eval else None)
+                       if held_out_eval else {"examples": 0, "base_loss": None, "tuned_loss": None,
+                                              "generation": None})
     if device.is_main:
         if spec.upload_uri:  # everything else first, so a remote summary.json also means complete
             upload(spec.output, spec.upload_uri)

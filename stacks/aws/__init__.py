@@ -22,6 +22,7 @@ SUPPORT = CloudSupport(
         "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
         "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
     },
+    internal_lb_domain="elb.{region}.amazonaws.com",
     identity_annotation="eks.amazonaws.com/role-arn",
     egress=(Egress("169.254.170.23/32", 80, "EKS Pod Identity agent on the node"),),
     https_anywhere="S3 is reached through a gateway endpoint: S3's own public address "

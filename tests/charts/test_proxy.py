@@ -27,7 +27,7 @@ from kit.serving.certs import issue_server, new_ca
 from kit.serving.client import Endpoint
 
 SERVICE = "acme-server.lima.svc"     # the name the kit's clients verify
-CA = new_ca("acme")
+CA = new_ca("acme", [SERVICE, "internal-lb.example"])
 
 NGINX = os.environ.get("LIMA_KIT_NGINX") or shutil.which("nginx")
 pytestmark = pytest.mark.skipif(not NGINX, reason="no nginx binary (set LIMA_KIT_NGINX)")
@@ -184,7 +184,7 @@ def test_client_trusts_only_the_deployments_ca(proxy):
     import httpx2
 
     port, _, _ = proxy
-    other = new_ca("someone-else")
+    other = new_ca("someone-else", [SERVICE])
     with pytest.raises(httpx2.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
         with _endpoint(port, other.cert).session() as session:
             session.get(f"https://127.0.0.1:{port}/health", timeout=5)
@@ -224,6 +224,6 @@ def test_kit_chat_goes_through_tls_and_the_key(proxy):
     endpoint = Endpoint(f"https://127.0.0.1:{port}", api_key=PRIMARY, ca_pem=CA.cert,
                         server_name=SERVICE)
     assert "".join(chat(endpoint, [{"role": "user", "content": "hi"}])) == "echo: hi"
-    stranger = Endpoint(endpoint.url, api_key=PRIMARY, ca_pem=new_ca("x").cert, server_name=SERVICE)
+    stranger = Endpoint(endpoint.url, api_key=PRIMARY, ca_pem=new_ca("x", [SERVICE]).cert, server_name=SERVICE)
     with pytest.raises(KitError, match="certificate is not trusted"):
         list(chat(stranger, [{"role": "user", "content": "hi"}]))

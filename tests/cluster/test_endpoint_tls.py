@@ -87,7 +87,7 @@ def test_a_certificate_of_another_ca_is_replaced(tmp_path, cluster):
     dynamic, kube = cluster
     tls, _ = keeper(make(K8S, tmp_path), kube)
     tls.ensure()
-    foreign = issue_server(new_ca("other"), NAMES)
+    foreign = issue_server(new_ca("other", NAMES), NAMES)
     kube.apply([{"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
                  "metadata": {"name": "acme-notes-server-tls", "namespace": "lima-kit"},
                  "stringData": {"tls.crt": foreign.cert, "tls.key": foreign.key}}])
@@ -98,7 +98,7 @@ def test_a_certificate_of_another_ca_is_replaced(tmp_path, cluster):
 
 def test_customer_certificate_is_used_as_given(tmp_path, cluster):
     dynamic, kube = cluster
-    theirs_ca = new_ca("hospital")
+    theirs_ca = new_ca("hospital", ["llm.hospital.internal"])
     (tmp_path / "hospital-ca.pem").write_text(theirs_ca.cert)
     cfg = make(K8S, tmp_path, serving={"tls_secret": "llm-tls", "tls_ca_file": "hospital-ca.pem"})
     tls, _ = keeper(cfg, kube)
@@ -124,7 +124,7 @@ def test_server_certificate_is_short_lived_and_for_servers_only():
     from cryptography import x509
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
-    ca = new_ca("acme")
+    ca = new_ca("acme", ["a.svc"])
     cert = x509.load_pem_x509_certificate(issue_server(ca, ["a.svc", "10.0.0.7"]).cert.encode())
     assert (cert.not_valid_after_utc - cert.not_valid_before_utc).days <= 398
     assert list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [
@@ -138,9 +138,51 @@ def test_server_certificate_is_short_lived_and_for_servers_only():
 def test_a_certificate_near_expiry_is_renewed(monkeypatch):
     import kit.serving.certs as certs
 
-    ca = new_ca("acme")
+    ca = new_ca("acme", NAMES)
     monkeypatch.setattr(certs, "SERVER_DAYS", 10)
     short = issue_server(ca, NAMES)
     assert needs_new_server_cert(short.cert, ca, NAMES).startswith("expires ")
     monkeypatch.setattr(certs, "SERVER_DAYS", 397)
     assert needs_new_server_cert(issue_server(ca, NAMES).cert, ca, NAMES) is None
+
+
+def test_the_ca_can_vouch_for_the_deployments_names_only():
+    """A name constraint: even with the CA's key, a certificate for another site fails
+    verification in any client that trusts ca.crt."""
+    from cryptography import x509
+    from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+
+    ca = new_ca("acme", [*NAMES, "elb.us-east-1.amazonaws.com"])
+    store = Store([x509.load_pem_x509_certificate(ca.cert.encode())])
+
+    def verify(host: str) -> None:
+        leaf = x509.load_pem_x509_certificate(issue_server(ca, [host]).cert.encode())
+        PolicyBuilder().store(store).build_server_verifier(x509.DNSName(host)).verify(leaf, [])
+
+    verify(NAMES[0])
+    verify(LB)                                   # the cloud's LB domain
+    with pytest.raises(VerificationError):
+        verify("bank.example.com")
+
+
+def test_status_and_chat_never_make_a_ca(tmp_path, cluster):
+    dynamic, kube = cluster
+    tls, _ = keeper(make(K8S, tmp_path), kube)
+    with pytest.raises(KitError, match="the endpoint has no CA yet"):
+        tls.trust()
+    assert dynamic.calls == [] and not tls.folder.exists()
+
+
+def test_on_a_stacks_cluster_the_ca_is_constrained_to_the_deployments_names(tmp_path, cluster):
+    from cryptography import x509
+
+    from tests.cluster.conftest import AWS
+
+    _, kube = cluster
+    tls, _ = keeper(make(AWS, tmp_path), kube)
+    tls.ensure()
+    ca = x509.load_pem_x509_certificate((tls.folder / "ca.crt").read_bytes())
+    constraint = ca.extensions.get_extension_for_class(x509.NameConstraints)
+    assert constraint.critical
+    dns = {n.value for n in constraint.value.permitted_subtrees if isinstance(n, x509.DNSName)}
+    assert dns == {*NAMES, "elb.us-east-1.amazonaws.com"}

@@ -87,7 +87,12 @@ def test_a_failed_staging_is_one_line_and_takes_no_snapshot(cfg):
     assert not any(c[1] == "VolumeSnapshot" for c in dyn.calls)
 
 
-def test_a_failed_snapshot_says_why(cfg):
+def test_a_failed_snapshot_says_why(cfg, monkeypatch):
+    """The controller's error is waited out (it retries conflicts), then named."""
+    import kit.cluster.model_stage as model_stage
+
+    monkeypatch.setattr(model_stage, "SNAPSHOT_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(model_stage, "POLL_S", 0.05)
     dyn = Cluster(snapshot_error="Failed to create snapshot: KMS key disabled")
     with pytest.raises(KitError, match="VolumeSnapshot acme-notes-model-ft-1 failed: Failed to "
                                        "create snapshot: KMS key disabled"):
@@ -163,3 +168,12 @@ def test_staging_again_after_a_failure_replaces_the_failed_job(cfg):
     calls = [c[:3] for c in dyn.calls]
     assert calls.index(("delete", "Job", "acme-notes-stage-ft-1")) < calls.index(
         ("apply", "Job", "acme-notes-stage-ft-1"))
+
+
+def test_a_ready_snapshot_with_a_stale_error_is_used(cfg):
+    dyn = Cluster()
+    stage(cfg, dyn).ensure("ft-1")
+    dyn.objects[("VolumeSnapshot", "acme-notes-model-ft-1")]["status"]["error"] = {
+        "message": "the object has been modified; please apply your changes to the latest version"}
+    dyn.calls.clear()
+    assert stage(cfg, dyn).ensure("ft-1") == "acme-notes-model-ft-1" and dyn.calls == []

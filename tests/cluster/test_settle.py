@@ -163,3 +163,26 @@ def test_an_unreachable_bucket_leaves_the_record_running(k8s_cfg, artifacts):
     t.store.save(running("run-a"))
     assert t.runs_.settle(t.store.get("run-a")).status == RUNNING
     assert t.store.get("run-a").status == RUNNING
+
+
+def test_a_detached_run_meets_the_gate_when_it_is_settled(k8s_cfg, artifacts, monkeypatch):
+    """`kit train --detach` then `kit serve --run`: settling the run judges it, so a run worse
+    than its base is rejected before anything could serve it."""
+    from kit.errors import KitError
+    from kit.runs import REJECTED
+
+    monkeypatch.setattr("kit.images.resolve", lambda workdir, needed, *a, **kw: {
+        n: f"example.com/{n}@sha256:{'0' * 64}" for n in needed})
+    monkeypatch.setattr("kit.render.render_objects", lambda cfg, cluster, run_id: {
+        "finetune": [job(run_id, {"active": 1})]})
+    kube, _ = kube_for("success", until=320)
+    first = target(k8s_cfg, kube, artifacts)
+    first._data_id = "data-1"
+    first._phase_finetune(detach=True)
+    run_id = first._run.id
+    kube.dyn.objects[("Job", JOB)]["status"] = SUCCEEDED_STATUS
+    write_summary(artifacts, run_id, metrics={**METRICS, "eval": {**HELD_OUT, "tuned_loss": 2.5}})
+    later = target(k8s_cfg, kube, artifacts)
+    assert later.runs_.settle(later.store.get(run_id)).status == REJECTED
+    with pytest.raises(KitError, match=f"run {run_id} was rejected by the evaluation gate"):
+        later.serve(Console(file=io.StringIO()), run_id)

@@ -13,7 +13,7 @@ import pytest
 
 from kit.config import parse
 from kit.errors import KitError
-from kit.gate import check_servable, enforce, judge
+from kit.gate import check_held_out, check_servable, enforce, judge
 from kit.runs import REJECTED, SUCCEEDED, Run
 
 HELD = {"examples": 5, "base_loss": 8.0, "tuned_loss": 5.0,
@@ -69,15 +69,36 @@ def test_with_the_gate_off_a_worse_run_is_served_but_marked(tmp_path):
 
 
 def test_no_held_out_examples_cannot_pass_the_gate(tmp_path):
-    r = run(held=None)
+    r = run(held={"examples": 0, "base_loss": None, "tuned_loss": None, "generation": None})
     assert "no held-out examples" in judge(cfg(tmp_path), r)
     assert r.status == REJECTED
 
 
-def test_the_gate_needs_a_held_out_split(tmp_path):
-    with pytest.raises(KitError, match="eval.gate: needs held-out examples"):
-        parse({"name": "acme", "target": "local", "model": {"id": "demo:tiny-llama"},
-               "data": {"uri": "data.jsonl"}, "training": {"eval_fraction": 0}}, base_dir=tmp_path)
+def test_a_run_from_before_the_evaluation_is_left_as_it_was(tmp_path):
+    """Upgrading: a run trained by an older kit has no evaluation; it is neither rejected nor
+    passed, and keeps serving."""
+    r = run(held=None)
+    assert judge(cfg(tmp_path), r) is None
+    assert r.status == SUCCEEDED and r.eval["passed"] is None
+    check_servable(r, force=False)
+
+
+@pytest.mark.parametrize(("examples", "options", "fails"), [
+    (50, {"training": {"eval_fraction": 0}}, True),
+    (5, {}, True),                                        # 5 x 0.05 rounds to nothing
+    (50, {}, False),
+    (50, {"training": {"eval_fraction": 0}, "eval": {"uri": "held.jsonl"}}, False),
+    (50, {"training": {"eval_fraction": 0}, "eval": {"gate": False}}, False),
+])
+def test_the_gate_needs_held_out_examples_before_any_training(tmp_path, examples, options, fails):
+    config = parse({"name": "acme", "target": "local", "model": {"id": "demo:tiny-llama"},
+                    "data": {"uri": "data.jsonl"}, **options}, base_dir=tmp_path)
+    if fails:
+        with pytest.raises(KitError, match=rf"eval.gate: {examples} examples x "
+                                           r"training.eval_fraction .* leaves no held-out example"):
+            check_held_out(config, examples)
+    else:
+        check_held_out(config, examples)
 
 
 def write_run(folder: Path) -> None:
@@ -132,10 +153,3 @@ def test_the_report_renders_in_a_browser(tmp_path):
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert (width, height) == (1200, 1400)
-
-
-def test_a_fixed_held_out_set_satisfies_the_gate_without_a_split(tmp_path):
-    config = parse({"name": "acme", "target": "local", "model": {"id": "demo:tiny-llama"},
-                    "data": {"uri": "data.jsonl"}, "training": {"eval_fraction": 0},
-                    "eval": {"uri": "held.jsonl"}}, base_dir=tmp_path)
-    assert config.eval.uri == "held.jsonl" and config.eval.gate is True

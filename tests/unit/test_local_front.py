@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -121,11 +122,25 @@ def test_models_lists_the_deployments_name(front):
 
 
 def test_the_front_listens_on_loopback_only(front):
+    """Its listening socket (from the kernel's table, whatever interfaces this machine has)."""
     url, _ = front
     port = int(url.rsplit(":", 1)[1])
-    addresses = {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None)
-                 if info[0] == socket.AF_INET} - {"127.0.0.1", "127.0.1.1"}
-    for address in addresses:
-        with socket.socket() as sock:
-            sock.settimeout(0.5)
-            assert sock.connect_ex((address, port)) != 0, address
+    listening = [line.split()[1] for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+                 if line.split()[3] == "0A"]                       # state LISTEN
+    mine = [address for address in listening if int(address.split(":")[1], 16) == port]
+    assert mine == ["0100007F:%04X" % port]                       # 127.0.0.1 only
+
+
+@pytest.mark.parametrize(("headers", "body", "status"), [
+    ({"Transfer-Encoding": "chunked"}, b"5\r\nhello\r\n0\r\n\r\n", 411),
+    ({"Content-Length": "2"}, b"[]", 400),
+    ({"Content-Length": "abc"}, b"", 400),
+])
+def test_a_request_it_cannot_read_is_refused_in_one_answer(front, headers, body, status):
+    url, _ = front
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        sock.sendall(f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n{head}\r\n".encode() + body)
+        answer = sock.recv(4096).decode()
+    assert answer.startswith(f"HTTP/1.1 {status} ")
