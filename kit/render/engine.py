@@ -20,8 +20,8 @@ from kit.errors import KitError, require
 
 # Helm's install order (pkg/release/util/kind_sorter.go), for the kinds these charts use.
 KIND_ORDER = ["Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodDisruptionBudget",
-              "ServiceAccount", "Secret", "ConfigMap", "Service", "Deployment", "Job",
-              "HorizontalPodAutoscaler"]
+              "ServiceAccount", "Secret", "ConfigMap", "PersistentVolumeClaim", "Service",
+              "Deployment", "Job", "HorizontalPodAutoscaler"]
 
 
 def charts_dir() -> Path:

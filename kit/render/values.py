@@ -10,6 +10,7 @@ layout of a run (shared with the trainer and `kit runs`):
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -233,7 +234,9 @@ def stage_values(cfg: "KitConfig", cluster: "ClusterOutputs", images: dict[str, 
     """The Job that stages a run's merged model onto a volume, and the snapshot of it."""
     service_account, pod_labels = _identity(cfg, cluster.server_sa_annotations)
     return {
-        "fullnameOverride": f"{release_name(cfg, 'stage')}-{run_id}",
+        # Per run, short enough for a Job's 63 characters whatever the name: a digest of the id.
+        "fullnameOverride": f"{release_name(cfg, 'stage')}-"
+                            + hashlib.sha256(run_id.encode()).hexdigest()[:10],
         "images": {"kit": images["kit"]},
         "model": {"uri": run_uri(cluster, run_id) + MERGED_SUBDIR + "/"},
         "volume": {"storageClass": cluster.model_storage_class,

@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING
 
 from kit.errors import KitError
 from stacks.aws import SUPPORT
-from stacks.aws.names import kit_bucket_name, registry_prefix
-from stacks.aws.volumes import MODEL_CLASS
+from stacks.aws.names import MODEL_CLASS, kit_bucket_name, registry_prefix
 from stacks.contract import ClusterOutputs
 
 if TYPE_CHECKING:

