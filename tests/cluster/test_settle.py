@@ -91,12 +91,8 @@ def test_detached_run_that_succeeded_is_reused_by_the_next_up(k8s_cfg, artifacts
     assert again._run.id == run_id
 
 
-def test_a_cluster_run_worse_than_its_base_is_rejected_and_not_served(k8s_cfg, artifacts, monkeypatch):
-    """The gate on a cluster: the numbers come from the Job's trainer (summary.json); a run that
-    did worse on held-out examples is recorded rejected and the serve phase never runs."""
-    from kit.errors import KitError
-    from kit.runs import REJECTED
-
+def worse_detached_run(k8s_cfg, artifacts, monkeypatch):
+    """A run started detached whose Job then succeeded with a held-out loss above its base's."""
     monkeypatch.setattr("kit.images.resolve", lambda workdir, needed, *a, **kw: {
         n: f"example.com/{n}@sha256:{'0' * 64}" for n in needed})
     monkeypatch.setattr("kit.render.render_objects", lambda cfg, cluster, run_id: {
@@ -108,6 +104,16 @@ def test_a_cluster_run_worse_than_its_base_is_rejected_and_not_served(k8s_cfg, a
     run_id = first._run.id
     kube.dyn.objects[("Job", JOB)]["status"] = SUCCEEDED_STATUS
     write_summary(artifacts, run_id, metrics={**METRICS, "eval": {**HELD_OUT, "tuned_loss": 2.5}})
+    return kube, run_id
+
+
+def test_a_cluster_run_worse_than_its_base_is_rejected_and_not_served(k8s_cfg, artifacts, monkeypatch):
+    """The gate on a cluster: the numbers come from the Job's trainer (summary.json); a run that
+    did worse on held-out examples is recorded rejected and the serve phase never runs."""
+    from kit.errors import KitError
+    from kit.runs import REJECTED
+
+    kube, run_id = worse_detached_run(k8s_cfg, artifacts, monkeypatch)
     again = target(k8s_cfg, kube, artifacts)
     again._data_id = "data-1"
     again.state.update(served_run="run-before")
@@ -171,17 +177,7 @@ def test_a_detached_run_meets_the_gate_when_it_is_settled(k8s_cfg, artifacts, mo
     from kit.errors import KitError
     from kit.runs import REJECTED
 
-    monkeypatch.setattr("kit.images.resolve", lambda workdir, needed, *a, **kw: {
-        n: f"example.com/{n}@sha256:{'0' * 64}" for n in needed})
-    monkeypatch.setattr("kit.render.render_objects", lambda cfg, cluster, run_id: {
-        "finetune": [job(run_id, {"active": 1})]})
-    kube, _ = kube_for("success", until=320)
-    first = target(k8s_cfg, kube, artifacts)
-    first._data_id = "data-1"
-    first._phase_finetune(detach=True)
-    run_id = first._run.id
-    kube.dyn.objects[("Job", JOB)]["status"] = SUCCEEDED_STATUS
-    write_summary(artifacts, run_id, metrics={**METRICS, "eval": {**HELD_OUT, "tuned_loss": 2.5}})
+    kube, run_id = worse_detached_run(k8s_cfg, artifacts, monkeypatch)
     later = target(k8s_cfg, kube, artifacts)
     assert later.runs_.settle(later.store.get(run_id)).status == REJECTED
     with pytest.raises(KitError, match=f"run {run_id} was rejected by the evaluation gate"):
