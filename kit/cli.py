@@ -36,6 +36,7 @@ COMMANDS = {
     "doctor": "kit.commands.cluster:doctor",
     "train": "kit.commands.cluster:train",
     "serve": "kit.commands.cluster:serve",
+    "cluster-token": "kit.commands.cluster:cluster_token",
 }
 
 

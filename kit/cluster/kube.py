@@ -77,7 +77,9 @@ def connect(*, kubeconfig: dict | None = None, context: str | None = None,
 
     try:
         if kubeconfig is not None:
-            api = config.new_client_from_config_dict(kubeconfig, context=context)
+            from kit.cluster.credential import with_own_exec
+
+            api = config.new_client_from_config_dict(with_own_exec(kubeconfig), context=context)
         else:
             api = config.new_client_from_config(context=context)
     except (config.ConfigException, FileNotFoundError, TypeError) as exc:
