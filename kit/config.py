@@ -15,6 +15,7 @@ from kit.config_infra import KubernetesConfig, LogsConfig, NetworkConfig, Sectio
 from kit.errors import KitError
 from kit.workdir import RESERVED_NAMES, Workdir
 from stacks.aws.options import AwsOptions
+from stacks.azure.options import AzureOptions
 
 GPU_TYPES = ("l4", "a10g", "l40s", "a100", "h100", "h200")
 ENGINES = ("tgi", "vllm", "transformers")
@@ -146,6 +147,7 @@ class KitConfig(Section):
     logs: LogsConfig = Field(default_factory=LogsConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     aws: AwsOptions = Field(default_factory=AwsOptions)
+    azure: AzureOptions = Field(default_factory=AzureOptions)
 
     # Where the file was loaded from: relative paths in it resolve against this folder.
     base_dir: Path = Field(default=Path("."), exclude=True)

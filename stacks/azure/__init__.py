@@ -1,0 +1,73 @@
+"""Azure: a private VNet, a network-isolated AKS cluster, a GPU pool, storage, identity and an
+image mirror.
+
+This module is what the rest of the kit knows of Azure: one CloudSupport object, plain data
+plus functions imported on first use, so importing it never imports azure-identity or
+pulumi_azure_native. The Pulumi program part is stacks/azure/stack.py (`build`).
+"""
+
+from __future__ import annotations
+
+from stacks.azure.catalog import CATALOG
+from stacks.clouds import CloudSupport, Egress, lazy
+
+# Microsoft Entra ID's token endpoints (login.microsoftonline.com; Microsoft's published
+# ranges for it): a pod's workload identity exchanges its service account token there for a
+# storage token. Entra ID has no private endpoint, so these are the only public addresses a
+# storage pod may reach.
+ENTRA_ID = ("20.20.32.0/19", "20.190.128.0/18", "20.231.128.0/19", "40.126.0.0/18")
+
+SUPPORT = CloudSupport(
+    target="azure",
+    extra="azure",
+    modules=("kubernetes", "pulumi", "pulumi_kubernetes", "pulumi_azure_native", "azure.identity",
+             "helm_python"),
+    build="stacks.azure.stack:build",
+    default_outputs=lazy("stacks.azure.defaults:default_outputs"),
+    bucket_scheme="az",
+    internal_lb={"service.beta.kubernetes.io/azure-load-balancer-internal": "true"},
+    # Azure's internal load balancers get a private address, not a DNS name.
+    internal_lb_domain="",
+    identity_annotation="azure.workload.identity/client-id",
+    identity_pod_labels={"azure.workload.identity/use": "true"},
+    egress=tuple(Egress(cidr, 443, "Microsoft Entra ID token endpoint (workload identity)")
+                 for cidr in ENTRA_ID),
+    # AKS installs the GPU driver on the GPU pool (gpu_profile), not the device plugin.
+    stack_images=("device-plugin",),
+    gpu_catalog=CATALOG,
+    state_scheme="azblob",
+    # Key vault names are global: there is no default to name here. `kit doctor` asks for
+    # LIMA_KIT_SECRETS_PROVIDER=azurekeyvault://VAULT.vault.azure.net/keys/KEY with azblob:// state.
+    secrets_provider="",
+    state_check=lazy("stacks.azure.preflight:state_container"),
+    preflight=lazy("stacks.azure.preflight:checks"),
+    adopt=lazy("stacks.azure.kept:adoptions"),
+    purge_kept=lazy("stacks.azure.kept:purge"),
+    leak_report=lazy("stacks.azure.leaks:report"),
+    cluster_token=lazy("stacks.azure.token:token"),
+    registry_login=lazy("stacks.azure.registry_login:credentials"),
+    prices="stacks.azure:prices.json",
+    price_update=lazy("stacks.azure.prices:fetch"),
+    plan_mocks="stacks.azure.mocks:AzureMocks",
+    init_section=(
+        "azure:\n"
+        '  subscription_id: "00000000-0000-0000-0000-000000000000"  # required: names the kit\'s resources\n'
+        "  data_resource_group: my-data-rg   # the resource group of data.uri's storage account\n"
+        "  # node_subnet_id: /subscriptions/.../virtualNetworks/VNET/subnets/nodes  # an existing VNet,\n"
+        "  # endpoint_subnet_id: /subscriptions/.../virtualNetworks/VNET/subnets/endpoints  # with both\n"),
+    plan_concerns=(
+        ("azure-native:containerservice:AgentPool", "nodes"),
+        ("azure-native:compute:", "nodes"),
+        ("azure-native:containerservice:", "cluster"),
+        ("azure-native:operationalinsights:", "cluster"),
+        ("azure-native:monitor:", "cluster"),
+        ("azure-native:network:", "network"),
+        ("azure-native:privatedns:", "network"),
+        ("azure-native:storage:", "storage"),
+        ("azure-native:keyvault:", "identity"),
+        ("azure-native:managedidentity:", "identity"),
+        ("azure-native:authorization:", "identity"),
+        ("azure-native:containerregistry:", "registry"),
+        ("azure-native:resources:", "network"),
+    ),
+)
