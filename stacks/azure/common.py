@@ -23,6 +23,7 @@ ROLES = {
     "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
     "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
     "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
+    "AcrPush": "8311e382-0749-4cb8-b61a-304f252e45ec",
     "Key Vault Crypto Service Encryption User": "e147488a-f6f5-4113-8e2d-b8ee2da2f9d1",
     "Key Vault Crypto User": "12338af0-0e69-4776-bea7-57ae8d297424",
     "Key Vault Contributor": "f25e0fa2-a7c8-4377-a976-54943a77a395",

@@ -20,7 +20,7 @@ import re
 import pulumi_azure_native as azure
 
 from stacks.azure import names
-from stacks.azure.common import Ctx
+from stacks.azure.common import Ctx, grant
 from stacks.azure.keys import Keys
 
 # The upstream images the charts run on a cluster (kit.images names); the device plugin
@@ -64,4 +64,6 @@ def registry(ctx: Ctx, keys: Keys) -> azure.containerregistry.Registry:
             f"cache-{rule}", cache_rule_name=rule, registry_name=acr.name,
             resource_group_name=ctx.group.name, source_repository=source, target_repository=target,
             opts=ctx.opts(parent=acr))
+    # Whoever runs `kit up` pushes the kit's own images (and the device plugin's copy).
+    grant(ctx, "operator-acr-push", ctx.operator, "AcrPush", acr.id, principal_type=None, parent=acr)
     return acr
