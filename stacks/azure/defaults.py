@@ -62,14 +62,15 @@ def default_outputs(cfg: "KitConfig") -> ClusterOutputs:
     # A VNet the kit creates has known subnets: storage pods may then reach the private
     # endpoints' subnet only. An existing VNet's ranges are known once the stack has read them.
     private: list[str] = []
+    endpoints: list[str] = []
     if not cfg.azure.node_subnet_id:
-        private = [subnet_cidrs(cfg.azure.vnet_cidr)[1]]
+        private, endpoints = [cfg.azure.vnet_cidr], [subnet_cidrs(cfg.azure.vnet_cidr)[1]]
     return ClusterOutputs(
         cloud="azure", cluster_name=cfg.name, namespace=cfg.kubernetes.namespace,
         gpu_tolerations=gpu_tolerations(cfg.gpu.spot),
         artifacts_uri=f"az://{account}/artifacts", models_uri=f"az://{account}/models",
         data_uri=cfg.data.uri, registry_prefix=registry_prefix(cfg.name, sub),
         internal_lb_annotations=dict(SUPPORT.internal_lb),
-        private_cidrs=private, storage_cidrs=list(private),
+        private_cidrs=private, storage_cidrs=endpoints,
         model_storage_class=MODEL_CLASS, model_snapshot_class=MODEL_CLASS,
     )
