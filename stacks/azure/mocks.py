@@ -134,7 +134,7 @@ class AzureMocks(PlanMocks):
             state["loginServer"] = f"{state['registryName']}.azurecr.io"
         elif kind == "containerservice:ManagedCluster":
             issuer = f"https://{self.location}.oic.prod-aks.azure.com/{TENANT}/{_uuid('issuer', name)}/"
-            state["oidcIssuerProfile"] = {**(state.get("oidcIssuerProfile") or {}), "issuerUrl": issuer}
+            state["oidcIssuerProfile"] = {**(state.get("oidcIssuerProfile") or {}), "issuerURL": issuer}
             state.update(privateFQDN=f"{state.get('dnsPrefix', name)}.privatelink.{self.location}.azmk8s.io",
                          fqdn=f"{state.get('dnsPrefix', name)}.hcp.{self.location}.azmk8s.io")
         return ident, state

@@ -175,7 +175,8 @@ def test_kubeconfig_runs_the_kit_for_an_entra_token_and_holds_no_secret(default_
                                      "args": ["cluster-token", "azure"], "interactiveMode": "Never",
                                      "provideClusterInfo": False}}
     assert config["clusters"][0]["cluster"]["server"].startswith("https://acme-notes.privatelink.eastus2.azmk8s.io")
-    assert "kubelogin" not in json.dumps(config) and "token" not in json.dumps(user["user"]).replace("cluster-token", "")
+    assert "kubelogin" not in json.dumps(config)
+    assert "token" not in json.dumps(user["user"]).replace("cluster-token", "")
     provider = json.loads(_revealed(inputs(default_plan, "pulumi:providers:kubernetes", "aks")["kubeconfig"]))
     assert provider["users"][0]["user"]["exec"]["command"] == sys.executable
     assert provider["users"][0]["user"]["exec"]["args"] == ["-m", "kit", "cluster-token", "azure"]
