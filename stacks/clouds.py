@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 # target -> the package whose __init__ defines SUPPORT. One line per cloud.
 REGISTRY: dict[str, str] = {
     "aws": "stacks.aws",
+    "gcp": "stacks.gcp",
     "kubernetes": "stacks.existing_cluster",
 }
 
@@ -102,8 +103,14 @@ class CloudSupport:
     # (KitConfig) -> ClusterOutputs before anything exists: the names the stack will really use.
     default_outputs: Callable[["KitConfig"], "ClusterOutputs"]
     needs_region: bool = True                      # kit.yaml's region: is required
+    # Options of its kit.yaml section this target cannot do without: (YAML path, what it is).
+    required: tuple[tuple[str, str], ...] = ()
     creates_cluster: bool = True                   # False: an existing cluster (kubeconfig context)
     has_registry: bool = True                      # the stack makes a registry for the kit's images
+    # How an upstream's mirror hangs off ClusterOutputs.registry_prefix: "/" (a path under it,
+    # as ECR's pull-through prefixes) or "-" (a sibling repository <prefix>-<segment>, as
+    # Artifact Registry's remote repositories, which cannot nest).
+    mirror_join: str = "/"
     bucket_scheme: str = ""                        # data and kit buckets ("" = any bucket scheme)
     internal_lb: dict[str, str] = field(default_factory=dict)   # Service annotations: internal
     # The DNS domain the cloud names internal load balancers in, "{region}" filled in ("" when
