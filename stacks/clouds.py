@@ -150,7 +150,9 @@ class CloudSupport:
     price_update: Callable[..., dict] | None = None
     plan_mocks: str = ""                           # "module:Class" answering its data sources
     plan_concerns: tuple[tuple[str, str], ...] = ()  # (resource type prefix, concern) for reports
-    init_section: str = ""                         # its kit.yaml section, as `kit init` writes it
+    # Its kit.yaml section as `kit init` writes it; {VARIABLE}s come from the environment.
+    init_section: str = ""
+    default_region: str = ""                       # `kit init`'s region when none is given
 
     def offers(self, gpu_type: str) -> list[GpuOffer]:
         return [o for o in self.gpu_catalog if o.gpu_type == gpu_type]

@@ -20,6 +20,7 @@ SUPPORT = CloudSupport(
     default_outputs=lazy("stacks.gcp.defaults:default_outputs"),
     required=(("gcp.project", "the project the stack deploys into, e.g. acme-ml-prod "
                               "(`gcloud config get-value project`)"),),
+    default_region="us-central1",
     bucket_scheme="gs",
     mirror_join="-",
     internal_lb={"networking.gke.io/load-balancer-type": "Internal"},
@@ -45,7 +46,7 @@ SUPPORT = CloudSupport(
     plan_mocks="stacks.gcp.mocks:GcpMocks",
     init_section=(
         "gcp:\n"
-        "  project: my-project-id          # required: the project the stack deploys into\n"
+        "  project: {GOOGLE_CLOUD_PROJECT}   # the project the stack deploys into\n"
         "  # network: my-vpc               # an existing VPC network, with subnetwork; default: a new one\n"
         "  # subnetwork: my-subnet         # with secondary ranges named pods and services\n"),
     plan_concerns=(

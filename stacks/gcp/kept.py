@@ -2,8 +2,8 @@
 
 A plain `kit down` keeps the kit's buckets, its Cloud KMS key and the audit log bucket
 (retainOnDelete) and Pulumi forgets them; Cloud KMS never deletes a key ring at all. Their
-names are deterministic, so the next `kit up` would collide with them. Before `pulumi up` the
-kit asks Google which of them exist and belong to this stack (the stack's label on buckets and
+names are deterministic, so the next `kit up` would collide with them. Before `pulumi up`, Google
+is asked which of them exist and belong to this stack (the stack's label on buckets and
 the key), and passes their ids to the program (stack config `adopt`), which imports them. A
 bucket or key with the kit's name but not this stack's label belongs to someone else: the kit
 refuses to touch it. Only what the stack's state does not hold already is looked up.
