@@ -105,6 +105,7 @@ def pools(ctx: Ctx, net: Network, gke: gcp.container.Cluster, sa: gcp.serviceacc
                      "location_policy": "ANY"},
         node_config=_node_config(
             ctx, net, sa.email, key_id, machine, GPU_DISK_GB, GPU_LABEL, spot=spot,
+            gvnic={"enabled": True},   # the A3 machine types require gVNIC
             guest_accelerators=[{"type": accel, "count": gpu_count,
                                  "gpu_driver_installation_config": {
                                      "gpu_driver_version": ctx.gcp.gpu_driver}}],
