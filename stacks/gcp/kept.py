@@ -52,12 +52,9 @@ class Api(Protocol):
 
 def managed(deployment: dict[str, Any]) -> set[str]:
     """Logical names of adoptable resources the stack's state already holds."""
-    held = set()
-    for res in deployment.get("resources") or []:
-        name = str(res.get("urn", "")).rsplit("::", 1)[-1]
-        if TYPES.get(name) == res.get("type") and not res.get("delete"):
-            held.add(name)
-    return held
+    from stacks.settings import held_in_state
+
+    return held_in_state(deployment, TYPES)
 
 
 def adoptions(cfg: "KitConfig", deployment: dict[str, Any]) -> dict[str, str]:

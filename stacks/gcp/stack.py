@@ -12,23 +12,18 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from kit.errors import KitError
 from stacks.contract import ClusterOutputs
 from stacks.gcp import cluster, gpu_pool, identity, keys, network, registry, storage, volumes
 from stacks.gcp.common import make_ctx
 from stacks.gcp.defaults import outputs
 from stacks.gcp.names import ADOPTABLE
-from stacks.settings import StackSettings
+from stacks.settings import StackSettings, adoptions
 
 
 def build(settings: StackSettings) -> tuple[ClusterOutputs, pulumi.Output[str], k8s.Provider]:
     cfg = settings.kit
-    unknown = sorted(set(settings.adopt) - set(ADOPTABLE))
-    if unknown:
-        raise KitError(f"stack config lima-kit:adopt: no adoptable resource named {unknown[0]!r}",
-                       hint=f"adoptable: {', '.join(ADOPTABLE)}")
-    ctx = make_ctx(cfg.name, cfg.region or "", cfg.gcp, settings.purge, settings.adopt,
-                   cfg.logs.retention_days)
+    ctx = make_ctx(cfg.name, cfg.region or "", cfg.gcp, settings.purge,
+                   adoptions(settings, ADOPTABLE), cfg.logs.retention_days)
     key, agent_grants = keys.key(ctx)
     gcs_agent = gcp.storage.get_project_service_account(project=ctx.project, opts=ctx.invoke())
     gcs_grant = keys.grant(ctx, "storage", key, f"serviceAccount:{gcs_agent.email_address}")

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
 pytest.importorskip("pulumi_gcp", reason="the GCP stack tests need the [gcp] extra")
 
-from kit.config import KitConfig, parse  # noqa: E402
+from kit.config import KitConfig  # noqa: E402
+from tests.stacks.conftest import merged  # noqa: E402
+from tests.stacks.conftest import plan_of as cached_plan  # noqa: E402
 
 BASE: dict[str, Any] = {
     "name": "acme-notes", "target": "gcp", "region": "us-central1",
@@ -19,27 +20,18 @@ BASE: dict[str, Any] = {
     "gpu": {"type": "h100", "count": 8, "max_nodes": 2},
 }
 EXISTING = {"network": "shared-vpc", "subnetwork": "ml-nodes"}
-_CACHE: dict[str, Any] = {}
 
 
 def make_cfg(**sections: Any) -> KitConfig:
-    raw = json.loads(json.dumps(BASE))
-    for key, value in sections.items():
-        raw[key] = {**raw.get(key, {}), **value} if isinstance(value, dict) else value
-    return parse(raw)
+    return merged(BASE, **sections)
 
 
 def plan_of(cfg: KitConfig | None = None, mocks: Any = None, **kwargs: Any):
-    """One offline plan per distinct config (plans are deterministic; cache them)."""
-    from kit.infra.plan import offline_plan, run_plan
+    """The cached offline plan (tests.stacks.conftest), or one under the given mocks."""
+    from kit.infra.plan import run_plan
 
     cfg = cfg or make_cfg()
-    if mocks is not None:
-        return run_plan(cfg, mocks, **kwargs)
-    key = cfg.model_dump_json() + repr(sorted(kwargs.items(), key=lambda kv: kv[0]))
-    if key not in _CACHE:
-        _CACHE[key] = offline_plan(cfg, **kwargs)
-    return _CACHE[key]
+    return run_plan(cfg, mocks, **kwargs) if mocks is not None else cached_plan(cfg, **kwargs)
 
 
 def inputs(plan, typ: str, name: str | None = None) -> dict[str, Any]:
