@@ -16,6 +16,7 @@ from kit.errors import KitError
 from kit.workdir import RESERVED_NAMES, Workdir
 from stacks.aws.options import AwsOptions
 from stacks.azure.options import AzureOptions
+from stacks.gcp.options import GcpOptions
 
 GPU_TYPES = ("l4", "a10g", "l40s", "a100", "h100", "h200")
 ENGINES = ("tgi", "vllm", "transformers")
@@ -148,6 +149,7 @@ class KitConfig(Section):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     aws: AwsOptions = Field(default_factory=AwsOptions)
     azure: AzureOptions = Field(default_factory=AzureOptions)
+    gcp: GcpOptions = Field(default_factory=GcpOptions)
 
     # Where the file was loaded from: relative paths in it resolve against this folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
@@ -175,6 +177,10 @@ class KitConfig(Section):
             support = cloud_support(self.target)
             if support.needs_region and not self.region:
                 raise ValueError(f"region: required for target {self.target}")
+            for path, what in support.required:
+                section, _, key = path.partition(".")
+                if getattr(getattr(self, section), key) in (None, ""):
+                    raise ValueError(f"{path}: required for target {self.target}: {what}")
             for key in ("artifacts_uri", "models_uri"):
                 given = getattr(self.storage, key)
                 if support.creates_cluster and given:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 REGISTRY: dict[str, str] = {
     "aws": "stacks.aws",
     "azure": "stacks.azure",
+    "gcp": "stacks.gcp",
     "kubernetes": "stacks.existing_cluster",
 }
 
@@ -103,8 +104,14 @@ class CloudSupport:
     # (KitConfig) -> ClusterOutputs before anything exists: the names the stack will really use.
     default_outputs: Callable[["KitConfig"], "ClusterOutputs"]
     needs_region: bool = True                      # kit.yaml's region: is required
+    # Options of its kit.yaml section this target cannot do without: (YAML path, what it is).
+    required: tuple[tuple[str, str], ...] = ()
     creates_cluster: bool = True                   # False: an existing cluster (kubeconfig context)
     has_registry: bool = True                      # the stack makes a registry for the kit's images
+    # How an upstream's mirror hangs off ClusterOutputs.registry_prefix: "/" (a path under it,
+    # as ECR's pull-through prefixes) or "-" (a sibling repository <prefix>-<segment>, as
+    # Artifact Registry's remote repositories, which cannot nest).
+    mirror_join: str = "/"
     bucket_scheme: str = ""                        # data and kit buckets ("" = any bucket scheme)
     internal_lb: dict[str, str] = field(default_factory=dict)   # Service annotations: internal
     # The DNS domain the cloud names internal load balancers in, "{region}" filled in ("" when
@@ -144,7 +151,9 @@ class CloudSupport:
     price_update: Callable[..., dict] | None = None
     plan_mocks: str = ""                           # "module:Class" answering its data sources
     plan_concerns: tuple[tuple[str, str], ...] = ()  # (resource type prefix, concern) for reports
-    init_section: str = ""                         # its kit.yaml section, as `kit init` writes it
+    # Its kit.yaml section as `kit init` writes it; {VARIABLE}s come from the environment.
+    init_section: str = ""
+    default_region: str = ""                       # `kit init`'s region when none is given
 
     def offers(self, gpu_type: str) -> list[GpuOffer]:
         return [o for o in self.gpu_catalog if o.gpu_type == gpu_type]

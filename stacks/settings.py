@@ -34,6 +34,28 @@ class StackSettings:
     review: bool = False
 
 
+def adoptions(settings: StackSettings, adoptable: tuple[str, ...]) -> dict[str, str]:
+    """The stack config's `adopt`, every name one of the cloud's adoptable resources."""
+    from kit.errors import KitError
+
+    unknown = sorted(set(settings.adopt) - set(adoptable))
+    if unknown:
+        raise KitError(f"stack config {PROJECT}:adopt: no adoptable resource named {unknown[0]!r}",
+                       hint=f"adoptable: {', '.join(adoptable)}")
+    return dict(settings.adopt)
+
+
+def held_in_state(deployment: dict[str, Any], types: dict[str, str]) -> set[str]:
+    """Logical names (of `types`: logical name -> Pulumi type) the stack's state holds, so
+    adoption asks the cloud only about the others."""
+    held = set()
+    for res in deployment.get("resources") or []:
+        name = str(res.get("urn", "")).rsplit("::", 1)[-1]
+        if types.get(name) == res.get("type") and not res.get("delete"):
+            held.add(name)
+    return held
+
+
 def stack_config(cfg: "KitConfig", *, purge: bool = False, run_id: str | None = None,
                  adopt: dict[str, str] | None = None, review: bool = False) -> dict[str, str]:
     """Fully qualified stack config (key -> string value, as `pulumi config` stores it)."""

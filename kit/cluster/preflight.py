@@ -74,14 +74,15 @@ def cluster(cfg: "KitConfig") -> Check:
 
 
 def permissions(cfg: "KitConfig") -> Check:
-    """Every verb the kit needs on an existing cluster (kit.cluster.rbac), asked of the API
-    server at once; a cluster the stack creates makes the operator its admin."""
+    """Every verb the kit needs (kit.cluster.rbac), asked of the API server at once: on an
+    existing cluster, and on a stack's once it exists (the access a cloud grants its operator
+    differs: EKS an access entry, GKE the project's IAM)."""
     from kit.cluster.kube import connect_deployment, saved_kubeconfig
     from kit.cluster.rbac import reviews
 
-    if cloud_support(cfg.target).creates_cluster:
-        where = "saved by `kit up`" if saved_kubeconfig(cfg) else "made by `kit up`"
-        return Check("permissions", True, f"cluster admin through the stack's access entry ({where})")
+    if cloud_support(cfg.target).creates_cluster and saved_kubeconfig(cfg) is None:
+        return Check("permissions", True, "the cluster is made by `kit up`, which gives its "
+                     "operator access (checked here once it exists)")
     try:
         denied = connect_deployment(cfg).denied(reviews(cfg.kubernetes.namespace))
     except KitError as exc:

@@ -141,14 +141,14 @@ class ClusterTarget:
     def _phase_mirror(self) -> Outcome:
         from kit.data import storage
         from kit.data.storage import bucket_scheme
-        from kit.images import resolve
+        from kit.images import mirror_join, resolve
         from kit.render.values import base_model_uri
 
         cluster = self.cluster()
         self._publish_own_images(cluster)
         self._copy_upstream_images(cluster)
         resolve(self.workdir, ["kit", "trainer", "proxy", self.cfg.serving.engine],
-                registry_prefix=cluster.registry_prefix)
+                registry_prefix=cluster.registry_prefix, join=mirror_join(self.cfg))
         model = self.cfg.model.id
         if bucket_scheme(model):
             return Outcome(f"weights are read from {model}", skipped=True)

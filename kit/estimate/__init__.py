@@ -129,6 +129,9 @@ def _price(cfg: "KitConfig", assumptions: list[str]) -> tuple[str | None, float 
         assumptions.append("no price for your own cluster: set gpu.usd_per_hour to see a cost")
         return None, None, None, None
     instance = support.gpu_offer(cfg.gpu.type, cfg.gpu.count).machine_types[0]
+    if not support.prices:
+        assumptions.append(f"no price catalog ships for {cfg.target}: set gpu.usd_per_hour to see a cost")
+        return instance, None, None, None
     catalog = catalog_for(support, cfg.workdir)
     price = catalog.price(cfg.region or "", instance, spot=cfg.gpu.spot)
     if price is None:

@@ -27,7 +27,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from kit import __version__
 from kit.errors import KitError
@@ -99,8 +99,16 @@ COPIED = {"nvcr.io/nvidia/k8s-device-plugin": "nvidia-device-plugin"}
 KIT_IMAGES = ("kit", "trainer")     # built from images/ by `kit images build`
 
 
-def through_mirror(ref: str, registry_prefix: str) -> str:
-    """The reference as pulled through the in-network mirror (unchanged without one)."""
+def mirror_join(cfg: Any) -> str:
+    """How cfg's cloud hangs an upstream's mirror off the registry prefix (CloudSupport)."""
+    from stacks.clouds import cloud_support
+
+    return "/" if cfg.target == "local" else cloud_support(cfg.target).mirror_join
+
+
+def through_mirror(ref: str, registry_prefix: str, join: str = "/") -> str:
+    """The reference as pulled through the in-network mirror (unchanged without one): the
+    kit's images at <prefix>/<image>, an upstream's at <prefix><join><segment>/<path>."""
     prefix = registry_prefix.rstrip("/")
     if not prefix or ref.startswith(prefix + "/"):
         return ref
@@ -114,7 +122,7 @@ def through_mirror(ref: str, registry_prefix: str) -> str:
         raise KitError(f"images lock: {ref}: {host} has no pull-through cache in the mirror",
                        hint=f"use an image from {', '.join(sorted(UPSTREAM_SEGMENTS))}, "
                             "or a reference already under the registry prefix")
-    return f"{prefix}/{UPSTREAM_SEGMENTS[host]}/{path}"
+    return f"{prefix}{join}{UPSTREAM_SEGMENTS[host]}/{path}"
 
 
 def built_for_another_version(ref: str) -> bool:
@@ -135,14 +143,14 @@ def unpinned(workdir: Workdir, needed: list[str], images: Mapping[str, str] | No
 
 
 def resolve(workdir: Workdir, needed: list[str], images: Mapping[str, str] | None = None,
-            *, registry_prefix: str = "", review: bool = False) -> dict[str, str]:
+            *, registry_prefix: str = "", join: str = "/", review: bool = False) -> dict[str, str]:
     """The digest-pinned reference of every needed image, or a KitError naming the gaps. With
     `review`, an image without a digest is its release tag instead: for `kit render` to show
     every object before anything is locked; such objects are never applied."""
     if review:
         refs = check(images, source="images") if images is not None else current_lock(workdir)
         return {n: through_mirror(refs.get(n) or f"{IMAGES[n].repository}:{IMAGES[n].tag}",
-                                  registry_prefix) for n in needed}
+                                  registry_prefix, join) for n in needed}
     if images is not None:
         refs = check(images, source="images")
     else:
@@ -158,7 +166,7 @@ def resolve(workdir: Workdir, needed: list[str], images: Mapping[str, str] | Non
         wanted = ", ".join(f"{n} ({IMAGES[n].repository}:{IMAGES[n].tag})" for n in missing)
         raise KitError(f"images lock: no digest for {wanted}",
                        hint="run `kit images lock`, then render again")
-    return {n: through_mirror(refs[n], registry_prefix) for n in needed}
+    return {n: through_mirror(refs[n], registry_prefix, join) for n in needed}
 
 
 def lock_images(workdir: Workdir, *, names: list[str] | None = None,

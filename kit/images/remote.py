@@ -74,7 +74,7 @@ def remote_build(cfg: "KitConfig", request: "BuildRequest", *,
     flavour = request.flavour or recipe.default
     if request.base is None:   # the release base, pulled through the stack's mirror
         request = replace(request, base=through_mirror(pinned_base(recipe.flavours[flavour][0]),
-                                                       cluster.registry_prefix))
+                                                       cluster.registry_prefix, support.mirror_join))
     with tempfile.TemporaryDirectory(prefix="kit-remote-") as tmp:
         ctx = prepare(request, Path(tmp) / "context", log=log)
         bundle = Path(tmp) / "bundle.zip"

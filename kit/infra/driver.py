@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -51,10 +52,17 @@ def secrets_provider(cfg: "KitConfig") -> str:
         raise KitError(f"state: {cfg.state_url}: no default secrets provider for {scheme}:// state",
                        hint=f"set {SECRETS_ENV} to a Pulumi secrets provider URL, e.g. "
                             "gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K")
-    if "{region}" in template and not cfg.region:
-        raise KitError(f"state: {cfg.state_url}: the KMS key's region is unknown",
-                       hint=f"set region: in kit.yaml, or {SECRETS_ENV}")
-    return template.format(region=cfg.region)
+    # {region}, and any option of the cloud's kit.yaml section ({project} in gcp:).
+    section = getattr(cfg, support.target, None)
+    values = {**(section.model_dump() if section is not None else {}), "region": cfg.region}
+    import string
+
+    for _, field, _, _ in string.Formatter().parse(template):
+        if field and not values.get(field):
+            where = "region" if field == "region" else f"{support.target}.{field}"
+            raise KitError(f"state: {cfg.state_url}: the state key's {field} is unknown",
+                           hint=f"set {where} in kit.yaml, or {SECRETS_ENV}")
+    return template.format(**values)
 
 
 def stack_env(cfg: "KitConfig", *, create: bool) -> dict[str, str]:
@@ -74,6 +82,15 @@ def stack_name(cfg: "KitConfig") -> str:
     return f"organization/{PROJECT}/{cfg.name}"
 
 
+def kit_path() -> str:
+    """PATH for the engine and its plugins with this kit's own bin folder first: a cluster's
+    kubeconfig may run `kit cluster-token` (kit.cluster.credential), also on a `destroy`,
+    which uses the provider settings saved in the state, never a token that has expired."""
+    own = str(Path(sys.executable).parent)
+    rest = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != own]
+    return os.pathsep.join([own, *rest])
+
+
 def open_stack(cfg: "KitConfig", env: dict[str, str]) -> Any:
     """The real workspace: create or select the deployment's stack with the inline program."""
     auto = require("pulumi.automation", "kubernetes")
@@ -84,7 +101,7 @@ def open_stack(cfg: "KitConfig", env: dict[str, str]) -> Any:
         Path(state[len("file://"):]).mkdir(parents=True, exist_ok=True)
     settings = auto.ProjectSettings(name=PROJECT, runtime="python",
                                     backend=auto.ProjectBackend(url=state))
-    opts = auto.LocalWorkspaceOptions(project_settings=settings, env_vars=env,
+    opts = auto.LocalWorkspaceOptions(project_settings=settings, env_vars={**env, "PATH": kit_path()},
                                       secrets_provider=secrets_provider(cfg))
     return auto.create_or_select_stack(stack_name=cfg.name, project_name=PROJECT,
                                        program=program.main, opts=opts)

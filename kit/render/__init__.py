@@ -69,10 +69,10 @@ def release_values(cfg: "KitConfig", cluster: "ClusterOutputs", *, run_id: str |
     """Release name -> (chart, values) for the charts (kit.images.resolve for `review`): the
     model's stage Job and snapshot come before the server on clusters that can snapshot."""
     run_id = run_id or default_run_id(cfg)
-    from kit.images import resolve
+    from kit.images import mirror_join, resolve
 
     refs = resolve(cfg.workdir, needed_images(cfg), images, registry_prefix=cluster.registry_prefix,
-                   review=review)
+                   join=mirror_join(cfg), review=review)
     extra = {"reviewOnly": True} if review else {}
     releases = {"finetune": ("finetune", {**finetune_values(cfg, cluster, refs, run_id), **extra})}
     if cluster.model_snapshot_class:

@@ -16,6 +16,7 @@ SUPPORT = CloudSupport(
     modules=("kubernetes", "pulumi", "pulumi_kubernetes", "pulumi_aws", "boto3", "helm_python"),
     build="stacks.aws.stack:build",
     default_outputs=lazy("stacks.aws.defaults:default_outputs"),
+    default_region="us-east-1",
     bucket_scheme="s3",
     # Both the AWS Load Balancer Controller and the in-tree controller: internal.
     internal_lb={

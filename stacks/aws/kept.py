@@ -51,13 +51,9 @@ def adoptable() -> dict[str, str]:
 
 def managed(deployment: dict[str, Any]) -> set[str]:
     """Logical names of adoptable resources the stack's state already holds."""
-    table = adoptable()
-    held = set()
-    for res in deployment.get("resources") or []:
-        name = str(res.get("urn", "")).rsplit("::", 1)[-1]
-        if table.get(name) == res.get("type") and not res.get("delete"):
-            held.add(name)
-    return held
+    from stacks.settings import held_in_state
+
+    return held_in_state(deployment, adoptable())
 
 
 DETECT_PERMISSIONS = ("s3:ListBucket, s3:GetBucketTagging, kms:DescribeKey, kms:ListResourceTags, "

@@ -11,7 +11,6 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from kit.errors import KitError
 from stacks.aws import (
     SUPPORT,
     autoscaler,
@@ -29,17 +28,13 @@ from stacks.aws import (
 from stacks.aws.common import make_ctx
 from stacks.aws.names import ADOPTABLE, MODEL_CLASS
 from stacks.contract import ClusterOutputs
-from stacks.settings import StackSettings
+from stacks.settings import StackSettings, adoptions
 
 
 def build(settings: StackSettings) -> tuple[ClusterOutputs, pulumi.Output[str], k8s.Provider]:
     cfg = settings.kit
-    unknown = sorted(set(settings.adopt) - set(ADOPTABLE))
-    if unknown:
-        raise KitError(f"stack config lima-kit:adopt: no adoptable resource named {unknown[0]!r}",
-                       hint=f"adoptable: {', '.join(ADOPTABLE)}")
-    ctx = make_ctx(cfg.name, cfg.region or "", cfg.aws, settings.purge, settings.adopt,
-                   cfg.logs.retention_days)
+    ctx = make_ctx(cfg.name, cfg.region or "", cfg.aws, settings.purge,
+                   adoptions(settings, ADOPTABLE), cfg.logs.retention_days)
     key = keys.key(ctx)
     buckets = storage.buckets(ctx, cfg.data.uri, key.arn)
     net = network.network(ctx, cfg.network.egress, [buckets.artifacts.arn, buckets.models.arn],

@@ -11,8 +11,9 @@ def pinned(cfg: Any, name: str, locked: dict[str, str], registry_prefix: str, *,
            review: bool) -> tuple[str, dict[str, str]]:
     """(reference, annotations for the object that runs it); a KitError when not locked and
     not a review."""
-    from kit.images import resolve
+    from kit.images import mirror_join, resolve
     from kit.render import UNPINNED
 
-    ref = resolve(cfg.workdir, [name], locked, registry_prefix=registry_prefix, review=review)[name]
+    ref = resolve(cfg.workdir, [name], locked, registry_prefix=registry_prefix,
+                  join=mirror_join(cfg), review=review)[name]
     return ref, ({} if name in locked else {UNPINNED: name})

@@ -126,8 +126,13 @@ def test_secrets_provider_by_state_scheme(tmp_path):
     assert secrets_provider(make(AWS, tmp_path)) == "passphrase"
     assert secrets_provider(make(AWS, tmp_path, state="s3://acme-kit-state")) == \
         "awskms://alias/lima-kit-state?region=us-east-1"
-    with pytest.raises(KitError, match="no default secrets provider for gs:// state"):
+    # gs:// state names its key by project: a deployment elsewhere must say which.
+    with pytest.raises(KitError) as err:
         secrets_provider(make(AWS, tmp_path, state="gs://acme-kit-state"))
+    assert err.value.one_line() == ("state: gs://acme-kit-state: the state key's project is unknown "
+                                    "(hint: set gcp.project in kit.yaml, or LIMA_KIT_SECRETS_PROVIDER)")
+    with pytest.raises(KitError, match="no default secrets provider for oss:// state"):
+        secrets_provider(make(AWS, tmp_path, state="oss://acme-kit-state"))
 
 
 def test_recovery_steps_never_print_the_passphrase(aws_cfg, monkeypatch):

@@ -21,7 +21,12 @@ _CACHE: dict[str, Any] = {}
 
 
 def make_cfg(**sections: Any) -> KitConfig:
-    raw = json.loads(json.dumps(BASE))
+    return merged(BASE, **sections)
+
+
+def merged(base: dict[str, Any], **sections: Any) -> KitConfig:
+    """`base` with each section updated (a dict merges into the section, a value replaces it)."""
+    raw = json.loads(json.dumps(base))
     for key, value in sections.items():
         raw[key] = {**raw.get(key, {}), **value} if isinstance(value, dict) else value
     return parse(raw)

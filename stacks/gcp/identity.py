@@ -1,0 +1,68 @@
+"""Workload Identity: the trainer's and the server's Kubernetes service accounts act as their
+own Google service accounts; no key files exist anywhere.
+
+The trainer reads the data's prefix (and a held-out set beside it), the model mirror and the
+runs, and writes runs; the server reads the model mirror and the runs. Every grant is on a
+bucket, most on a prefix (an IAM condition); none on the project, none to allUsers or
+allAuthenticatedUsers, no basic role (owner, editor, viewer).
+
+Cloud Storage cannot overwrite an object without storage.objects.delete, so the trainer holds
+it on runs/ (a republished manifest overwrites the old one); the bucket's versioning and soft
+delete keep whatever is overwritten or deleted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi_gcp as gcp
+
+from kit.errors import KitError
+from stacks.gcp.common import Ctx, member
+from stacks.gcp.names import google_account_id, service_accounts
+from stacks.gcp.storage import Buckets, grant, parse_gs_uri
+
+RUNS_PREFIX = "runs/"
+READ = "roles/storage.objectViewer"
+WRITE = "roles/storage.objectUser"
+
+
+@dataclass
+class Identities:
+    trainer: gcp.serviceaccount.Account
+    server: gcp.serviceaccount.Account
+
+
+def _account(ctx: Ctx, logical: str, namespace: str, ksa: str) -> gcp.serviceaccount.Account:
+    sa = gcp.serviceaccount.Account(
+        f"{logical}-account", account_id=google_account_id(ctx.name, logical),
+        display_name=f"lima-kit {ctx.name} {logical}",
+        description=f"Workload Identity of {namespace}/{ksa}", opts=ctx.opts())
+    gcp.serviceaccount.IAMMember(
+        f"{logical}-workload-identity", service_account_id=sa.name,
+        role="roles/iam.workloadIdentityUser",
+        member=f"serviceAccount:{ctx.project}.svc.id.goog[{namespace}/{ksa}]",
+        opts=ctx.opts(parent=sa))
+    return sa
+
+
+def workloads(ctx: Ctx, namespace: str, buckets: Buckets, eval_uri: str | None = None) -> Identities:
+    accounts = service_accounts(ctx.name)
+    trainer = _account(ctx, "trainer", namespace, accounts["trainer"])
+    server = _account(ctx, "server", namespace, accounts["server"])
+    held_out = None
+    if eval_uri:  # a fixed held-out set: read like the data, from the same bucket
+        eval_bucket, held_out = parse_gs_uri(eval_uri, "eval.uri")
+        if eval_bucket != buckets.data_name:
+            raise KitError(f"eval.uri: {eval_uri} must be in the data bucket ({buckets.data_name}) "
+                           "on gcp: the trainer reads that bucket only",
+                           hint=f"put the held-out set under gs://{buckets.data_name}/")
+    t, s = member(trainer.email), member(server.email)
+    grant(ctx, "trainer-data", buckets.data_name, READ, t, buckets.data_prefix, trainer)
+    if held_out is not None:
+        grant(ctx, "trainer-eval", buckets.data_name, READ, t, held_out, trainer)
+    grant(ctx, "trainer-models", buckets.models.name, READ, t, None, trainer)
+    grant(ctx, "trainer-runs", buckets.artifacts.name, WRITE, t, RUNS_PREFIX, trainer)
+    grant(ctx, "server-models", buckets.models.name, READ, s, None, server)
+    grant(ctx, "server-runs", buckets.artifacts.name, READ, s, RUNS_PREFIX, server)
+    return Identities(trainer=trainer, server=server)

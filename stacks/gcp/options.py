@@ -1,0 +1,67 @@
+"""kit.yaml's `gcp:` section: the one declaration of every GCP option. The stack reads it from
+the validated kit.yaml it receives; nothing else restates it."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+_NAME = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
+
+
+class GcpOptions(BaseModel):
+    """GCP-only options. Defaults: a new custom-mode VPC network the kit creates and owns."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    # The project the stack deploys into: required for target gcp (every name derives from it).
+    project: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+    # An existing VPC network and subnetwork (with secondary ranges for pods and services).
+    network: str | None = Field(default=None, pattern=_NAME)
+    subnetwork: str | None = Field(default=None, pattern=_NAME)
+    pods_range: str = Field(default="pods", pattern=_NAME)
+    services_range: str = Field(default="services", pattern=_NAME)
+    # Private DNS zones mapping googleapis.com, pkg.dev and gcr.io to the restricted VIP; turn
+    # off only for an existing network that has such zones already.
+    private_dns: bool = True
+    # Ranges of the network the kit creates (and the control plane's, in every case).
+    subnet_cidr: str = "10.42.0.0/20"
+    pods_cidr: str = "10.64.0.0/14"
+    services_cidr: str = "10.68.0.0/20"
+    master_cidr: str = "172.16.0.32/28"
+    release_channel: str = Field(default="REGULAR", pattern=r"^(RAPID|REGULAR|STABLE|EXTENDED)$")
+    # GKE's NVIDIA driver on the GPU pool: DEFAULT or LATEST for the node version.
+    gpu_driver: str = Field(default="DEFAULT", pattern=r"^(DEFAULT|LATEST)$")
+    # A Secret Manager secret version holding a Docker Hub access token, for the mirror's
+    # logins (anonymous pulls are rate limited): projects/P/secrets/S/versions/V.
+    docker_hub_username: str | None = None
+    docker_hub_secret_version: str | None = Field(
+        default=None, pattern=r"^projects/[^/]+/secrets/[^/]+/versions/[^/]+$")
+
+    @model_validator(mode="after")
+    def _coherent(self) -> "GcpOptions":
+        if bool(self.network) != bool(self.subnetwork):
+            raise ValueError("gcp.network: an existing network needs both network and subnetwork")
+        if bool(self.docker_hub_username) != bool(self.docker_hub_secret_version):
+            raise ValueError("gcp.docker_hub_username: a Docker Hub login needs both "
+                             "docker_hub_username and docker_hub_secret_version")
+        nets = {}
+        for key in ("subnet_cidr", "pods_cidr", "services_cidr", "master_cidr"):
+            try:
+                net = ipaddress.ip_network(getattr(self, key))
+            except ValueError:
+                raise ValueError(f"gcp.{key}: {getattr(self, key)!r} is not an IPv4 CIDR "
+                                 "(e.g. 10.42.0.0/20)") from None
+            if not net.is_private:
+                raise ValueError(f"gcp.{key}: {net} is not a private range")
+            nets[key] = net
+        if nets["master_cidr"].prefixlen != 28:
+            raise ValueError(f"gcp.master_cidr: {nets['master_cidr']} must be a /28 (GKE's "
+                             "control plane range)")
+        keys = list(nets)
+        for i, a in enumerate(keys):
+            for b in keys[i + 1:]:
+                if nets[a].overlaps(nets[b]):
+                    raise ValueError(f"gcp.{b}: {nets[b]} overlaps gcp.{a} ({nets[a]})")
+        return self
