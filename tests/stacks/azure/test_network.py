@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from kit.errors import KitError
-from stacks.azure import ENTRA_ID
-from stacks.azure.mocks import AzureMocks
+from stacks.azure_cloud import ENTRA_ID
+from stacks.azure_cloud.mocks import AzureMocks
 from tests.stacks.azure.conftest import EXISTING_VNET, SUB, VNET, az, inputs, make_cfg, plan_of
 
 NSG = az("network:NetworkSecurityGroup")

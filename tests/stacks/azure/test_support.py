@@ -16,7 +16,7 @@ import yaml
 
 from kit.config import parse
 from kit.errors import KitError
-from stacks.azure import ENTRA_ID, kept, leaks, names, preflight, prices
+from stacks.azure_cloud import ENTRA_ID, kept, leaks, names, preflight, prices
 from tests.stacks.azure.conftest import BASE, DATA_ACCOUNT, SUB, make_cfg
 
 IDS = names.kept_ids("acme-notes", SUB)
@@ -128,7 +128,7 @@ def test_purge_with_nothing_kept_deletes_nothing():
 
 def test_adopt_ids_are_imported_by_the_program():
     from kit.infra.plan import run_plan
-    from stacks.azure.mocks import AzureMocks
+    from stacks.azure_cloud.mocks import AzureMocks
 
     class ImportMocks(AzureMocks):
         def __init__(self):
@@ -267,7 +267,7 @@ def test_cluster_token_without_credentials_is_one_line(monkeypatch):
             raise ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token\nAttempted ...")
 
     monkeypatch.setattr(azure.identity, "DefaultAzureCredential", NoCredential)
-    from stacks.azure.token import token
+    from stacks.azure_cloud.token import token
 
     with pytest.raises(KitError) as err:
         token()
@@ -311,7 +311,7 @@ def test_azure_section_errors_name_the_yaml_path(azure, message):
 
 
 def test_importing_the_cloud_imports_no_sdk():
-    code = ("import sys, stacks.azure, kit.config; from stacks.clouds import cloud_support; "
+    code = ("import sys, stacks.azure_cloud, kit.config; from stacks.clouds import cloud_support; "
             "cloud_support('azure'); bad = [m for m in sys.modules if m.split('.')[0] in "
             "('pulumi', 'pulumi_azure_native', 'azure')]; print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,

@@ -16,8 +16,8 @@ import pulumi
 import pulumi_azure_native as azure
 
 from kit.errors import KitError
-from stacks.azure.common import Ctx
-from stacks.azure.defaults import subnet_cidrs
+from stacks.azure_cloud.common import Ctx
+from stacks.azure_cloud.defaults import subnet_cidrs
 
 # Private DNS zone of each private endpoint group (Azure's "privatelink" zones).
 ZONES = {"blob": "privatelink.blob.core.windows.net", "registry": "privatelink.azurecr.io",

@@ -3,12 +3,15 @@ image mirror.
 
 This module is what the rest of the kit knows of Azure: one CloudSupport object, plain data
 plus functions imported on first use, so importing it never imports azure-identity or
-pulumi_azure_native. The Pulumi program part is stacks/azure/stack.py (`build`).
+pulumi_azure_native. The Pulumi program part is stacks/azure_cloud/stack.py (`build`).
+
+Not named azure/: `pulumi up` puts stacks/ first on sys.path, where a folder of that name would
+shadow the Azure SDKs' `azure` namespace package (azure.identity, azure.core).
 """
 
 from __future__ import annotations
 
-from stacks.azure.catalog import CATALOG
+from stacks.azure_cloud.catalog import CATALOG
 from stacks.clouds import CloudSupport, Egress, lazy
 
 # Microsoft Entra ID's token endpoints (login.microsoftonline.com; Microsoft's published
@@ -22,8 +25,8 @@ SUPPORT = CloudSupport(
     extra="azure",
     modules=("kubernetes", "pulumi", "pulumi_kubernetes", "pulumi_azure_native", "azure.identity",
              "helm_python"),
-    build="stacks.azure.stack:build",
-    default_outputs=lazy("stacks.azure.defaults:default_outputs"),
+    build="stacks.azure_cloud.stack:build",
+    default_outputs=lazy("stacks.azure_cloud.defaults:default_outputs"),
     bucket_scheme="az",
     internal_lb={"service.beta.kubernetes.io/azure-load-balancer-internal": "true"},
     # Azure's internal load balancers get a private address, not a DNS name.
@@ -39,16 +42,16 @@ SUPPORT = CloudSupport(
     # Key vault names are global: there is no default to name here. `kit doctor` asks for
     # LIMA_KIT_SECRETS_PROVIDER=azurekeyvault://VAULT.vault.azure.net/keys/KEY with azblob:// state.
     secrets_provider="",
-    state_check=lazy("stacks.azure.preflight:state_container"),
-    preflight=lazy("stacks.azure.preflight:checks"),
-    adopt=lazy("stacks.azure.kept:adoptions"),
-    purge_kept=lazy("stacks.azure.kept:purge"),
-    leak_report=lazy("stacks.azure.leaks:report"),
-    cluster_token=lazy("stacks.azure.token:token"),
-    registry_login=lazy("stacks.azure.registry_login:credentials"),
-    prices="stacks.azure:prices.json",
-    price_update=lazy("stacks.azure.prices:fetch"),
-    plan_mocks="stacks.azure.mocks:AzureMocks",
+    state_check=lazy("stacks.azure_cloud.preflight:state_container"),
+    preflight=lazy("stacks.azure_cloud.preflight:checks"),
+    adopt=lazy("stacks.azure_cloud.kept:adoptions"),
+    purge_kept=lazy("stacks.azure_cloud.kept:purge"),
+    leak_report=lazy("stacks.azure_cloud.leaks:report"),
+    cluster_token=lazy("stacks.azure_cloud.token:token"),
+    registry_login=lazy("stacks.azure_cloud.registry_login:credentials"),
+    prices="stacks.azure_cloud:prices.json",
+    price_update=lazy("stacks.azure_cloud.prices:fetch"),
+    plan_mocks="stacks.azure_cloud.mocks:AzureMocks",
     init_section=(
         "azure:\n"
         '  subscription_id: "00000000-0000-0000-0000-000000000000"  # required: names the kit\'s resources\n'

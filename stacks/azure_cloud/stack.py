@@ -15,12 +15,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from kit.errors import KitError
-from stacks.azure import SUPPORT, cluster, gpu_pool, identity, keys, network, registry, storage, volumes
-from stacks.azure.common import make_ctx
-from stacks.azure.defaults import data_location, subscription
-from stacks.azure.names import ADOPTABLE, KIT_CONTAINERS, MODEL_CLASS, gpu_tolerations, registry_prefix
+from stacks.azure_cloud import SUPPORT, cluster, gpu_pool, identity, keys, network, registry, storage, volumes
+from stacks.azure_cloud.common import make_ctx
+from stacks.azure_cloud.defaults import data_location, subscription
+from stacks.azure_cloud.names import ADOPTABLE, KIT_CONTAINERS, MODEL_CLASS, gpu_tolerations, registry_prefix
 from stacks.contract import ClusterOutputs
-from stacks.settings import StackSettings
+from stacks.settings import StackSettings, adoptions
 
 
 class AzureClusterOutputs(ClusterOutputs):
@@ -34,18 +34,15 @@ class AzureClusterOutputs(ClusterOutputs):
 
 def build(settings: StackSettings) -> tuple[ClusterOutputs, pulumi.Output[str], k8s.Provider]:
     cfg = settings.kit
-    unknown = sorted(set(settings.adopt) - set(ADOPTABLE))
-    if unknown:
-        raise KitError(f"stack config lima-kit:adopt: no adoptable resource named {unknown[0]!r}",
-                       hint=f"adoptable: {', '.join(ADOPTABLE)}")
+    adopt = adoptions(settings, ADOPTABLE)
     if settings.run_id:
         raise KitError("stack config lima-kit:runId: on azure a run's workloads need the workload "
                        "identities' client ids, which exist only once the stack is up",
-                       hint="`kit up` applies runs itself; `kit render --run ID` shows them")
+                       hint="`kit up` applies runs itself; `kit render --run-id ID` shows them")
     sub = subscription(cfg)
     data_location(cfg.data.uri)
     egress = cfg.network.egress
-    ctx = make_ctx(cfg.name, cfg.region or "", cfg.azure, sub, settings.purge, settings.adopt,
+    ctx = make_ctx(cfg.name, cfg.region or "", cfg.azure, sub, settings.purge, adopt,
                    cfg.logs.retention_days)
     kit_keys = keys.keys(ctx)
     workspace = keys.audit_workspace(ctx)

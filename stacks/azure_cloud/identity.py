@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import pulumi_azure_native as azure
 
 from kit.errors import KitError
-from stacks.azure import names
-from stacks.azure.cluster import Cluster
-from stacks.azure.common import Ctx, grant, user_identity
-from stacks.azure.defaults import data_location
-from stacks.azure.storage import Storage, container_id
+from stacks.azure_cloud import names
+from stacks.azure_cloud.cluster import Cluster
+from stacks.azure_cloud.common import Ctx, grant, user_identity
+from stacks.azure_cloud.defaults import data_location
+from stacks.azure_cloud.storage import Storage, container_id
 
 RUNS_PREFIX = "runs/"
 AUDIENCE = "api://AzureADTokenExchange"

@@ -1,5 +1,5 @@
 """What the Azure stack will hand the kit, known before it exists (`kit render`, `kit doctor`,
-the offline plan): the names come from stacks/azure/names.py, exactly as the stack builds them.
+the offline plan): the names come from stacks/azure_cloud/names.py, exactly as the stack builds them.
 
 The workload identities' client ids are Entra's to assign when the identities are created, so
 the ServiceAccount annotation `azure.workload.identity/client-id` comes from the stack's
@@ -12,8 +12,8 @@ import ipaddress
 from typing import TYPE_CHECKING
 
 from kit.errors import KitError
-from stacks.azure import SUPPORT
-from stacks.azure.names import MODEL_CLASS, gpu_tolerations, registry_prefix, storage_account
+from stacks.azure_cloud import SUPPORT
+from stacks.azure_cloud.names import MODEL_CLASS, gpu_tolerations, registry_prefix, storage_account
 from stacks.contract import ClusterOutputs
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ class AzureOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
-    # Required for target azure (stacks.azure.defaults.subscription): every name the kit
+    # Required for target azure (stacks.azure_cloud.defaults.subscription): every name the kit
     # gives a globally unique resource (storage account, key vault, registry) derives from it.
     subscription_id: str | None = Field(default=None, pattern=_UUID)
     # The resource group of the customer's data account (data.uri names the account): the

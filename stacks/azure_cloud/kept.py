@@ -19,8 +19,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kit.errors import KitError
-from stacks.azure import names
-from stacks.azure.arm import Arm, ArmError, connect, failure
+from stacks.azure_cloud import names
+from stacks.azure_cloud.arm import Arm, ArmError, connect, failure
 
 if TYPE_CHECKING:
     from kit.config import KitConfig
@@ -40,17 +40,14 @@ PURGE_PERMISSIONS = "Microsoft.Resources/subscriptions/resourceGroups/delete on 
 
 def managed(deployment: dict[str, Any]) -> set[str]:
     """Logical names of kept resources the stack's state already holds."""
-    held = set()
-    for res in deployment.get("resources") or []:
-        name = str(res.get("urn", "")).rsplit("::", 1)[-1]
-        if name in KEPT and KEPT[name][0] == res.get("type") and not res.get("delete"):
-            held.add(name)
-    return held
+    from stacks.settings import held_in_state
+
+    return held_in_state(deployment, {name: typ for name, (typ, _) in KEPT.items()})
 
 
 def adoptions(cfg: "KitConfig", deployment: dict[str, Any]) -> dict[str, str]:
     """Logical name -> ARM id of each kept resource of this stack to import on `up`."""
-    from stacks.azure.defaults import subscription
+    from stacks.azure_cloud.defaults import subscription
 
     return find_adoptions(cfg, deployment, connect(subscription(cfg)))
 
@@ -129,7 +126,7 @@ def _storage_name_free(cfg: "KitConfig", arm: Arm) -> None:
 def purge(cfg: "KitConfig") -> list[str]:
     """`kit down --purge` of a stack whose state is empty: delete the kept group, checked as
     for adoption first (nothing is deleted if any name is someone else's)."""
-    from stacks.azure.defaults import subscription
+    from stacks.azure_cloud.defaults import subscription
 
     return purge_with(cfg, connect(subscription(cfg)))
 
