@@ -27,6 +27,10 @@ SUPPORT = CloudSupport(
              "helm_python"),
     build="stacks.azure_cloud.stack:build",
     default_outputs=lazy("stacks.azure_cloud.defaults:default_outputs"),
+    required=(("azure.subscription_id", "the subscription the stack deploys into; it names the kit's "
+                                        "storage account, key vault and registry (`az account show "
+                                        "--query id`)"),),
+    default_region="eastus2",
     bucket_scheme="az",
     internal_lb={"service.beta.kubernetes.io/azure-load-balancer-internal": "true"},
     # Azure's internal load balancers get a private address, not a DNS name.
@@ -39,9 +43,8 @@ SUPPORT = CloudSupport(
     stack_images=("device-plugin",),
     gpu_catalog=CATALOG,
     state_scheme="azblob",
-    # Key vault names are global: there is no default to name here. `kit doctor` asks for
-    # LIMA_KIT_SECRETS_PROVIDER=azurekeyvault://VAULT.vault.azure.net/keys/KEY with azblob:// state.
-    secrets_provider="",
+    # A key of the operator's own vault (vault names are global: azure.state_key_vault names it).
+    secrets_provider="azurekeyvault://{state_key_vault}.vault.azure.net/keys/lima-kit-state",
     state_check=lazy("stacks.azure_cloud.preflight:state_container"),
     preflight=lazy("stacks.azure_cloud.preflight:checks"),
     adopt=lazy("stacks.azure_cloud.kept:adoptions"),
@@ -54,10 +57,14 @@ SUPPORT = CloudSupport(
     plan_mocks="stacks.azure_cloud.mocks:AzureMocks",
     init_section=(
         "azure:\n"
-        '  subscription_id: "00000000-0000-0000-0000-000000000000"  # required: names the kit\'s resources\n'
-        "  data_resource_group: my-data-rg   # the resource group of data.uri's storage account\n"
-        "  # node_subnet_id: /subscriptions/.../virtualNetworks/VNET/subnets/nodes  # an existing VNet,\n"
-        "  # endpoint_subnet_id: /subscriptions/.../virtualNetworks/VNET/subnets/endpoints  # with both\n"),
+        '  subscription_id: "{AZURE_SUBSCRIPTION_ID}"  # required: the subscription the stack deploys into\n'
+        "  # data_resource_group: my-data-rg  # the resource group of data.uri's storage account\n"
+        "  # state_key_vault: my-state-vault  # with azblob:// state: its key lima-kit-state encrypts secrets\n"
+        "  # an existing VNet instead of a new private one: three of its subnets, as ARM ids\n"
+        "  # node_subnet_id: /subscriptions/.../virtualNetworks/VNET/subnets/nodes\n"
+        "  # endpoint_subnet_id: /subscriptions/.../virtualNetworks/VNET/subnets/endpoints\n"
+        "  # apiserver_subnet_id: /subscriptions/.../virtualNetworks/VNET/subnets/apiserver  # delegated to AKS\n"
+        "  # outbound_type: userDefinedRouting  # when its route table sends 0.0.0.0/0 to your firewall\n"),
     plan_concerns=(
         ("azure-native:containerservice:AgentPool", "nodes"),
         ("azure-native:compute:", "nodes"),

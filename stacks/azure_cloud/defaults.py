@@ -21,13 +21,9 @@ if TYPE_CHECKING:
 
 
 def subscription(cfg: "KitConfig") -> str:
-    """kit.yaml's azure.subscription_id: every global name the kit gives derives from it."""
-    sub = cfg.azure.subscription_id
-    if not sub:
-        raise KitError("azure.subscription_id: required for target azure (it names the kit's "
-                       "storage account, key vault and registry)",
-                       hint="set azure.subscription_id in kit.yaml (`az account show --query id`)")
-    return sub.lower()
+    """kit.yaml's azure.subscription_id (required for target azure: kit.config checks it, as
+    CloudSupport.required says), as ARM spells ids."""
+    return str(cfg.azure.subscription_id).lower()
 
 
 def data_location(uri: str, key: str = "data.uri") -> tuple[str, str, str]:

@@ -18,8 +18,8 @@ class AzureOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
-    # Required for target azure (stacks.azure_cloud.defaults.subscription): every name the kit
-    # gives a globally unique resource (storage account, key vault, registry) derives from it.
+    # Required for target azure (CloudSupport.required): every name the kit gives a globally
+    # unique resource (storage account, key vault, registry) derives from it.
     subscription_id: str | None = Field(default=None, pattern=_UUID)
     # The resource group of the customer's data account (data.uri names the account): the
     # stack reads that account (`get`) and grants read on its container; it never changes it.
@@ -37,6 +37,9 @@ class AzureOptions(BaseModel):
     # table of an existing VNet (your hub's firewall). network.egress: true uses a NAT gateway.
     outbound_type: Literal["none", "block", "userDefinedRouting"] = "none"
     vnet_cidr: str = "10.42.0.0/16"
+    # With azblob:// state: the operator's key vault whose key `lima-kit-state` encrypts the
+    # stack's secrets (Pulumi's azurekeyvault:// secrets provider).
+    state_key_vault: str | None = Field(default=None, pattern=r"^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$")
     kubernetes_version: str = Field(default="1.33", pattern=r"^1\.\d{2}$")
     # The network policy engine that enforces the kit's NetworkPolicies (never none).
     network_policy: Literal["cilium", "calico", "azure"] = "cilium"

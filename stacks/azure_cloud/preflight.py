@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 PROVIDERS = ("Microsoft.ContainerService", "Microsoft.Network", "Microsoft.Storage",
              "Microsoft.KeyVault", "Microsoft.ContainerRegistry", "Microsoft.ManagedIdentity",
              "Microsoft.OperationalInsights", "Microsoft.Insights", "Microsoft.Compute")
-SECRETS_ENV = "LIMA_KIT_SECRETS_PROVIDER"
 
 
 def checks(cfg: "KitConfig") -> list[Callable[["KitConfig"], Check]]:
@@ -148,14 +147,15 @@ def quota_check(cfg: "KitConfig", usages: list[dict[str, Any]]) -> Check:
 
 
 def state_container(cfg: "KitConfig") -> Check:
-    """azblob:// Pulumi state: the secrets provider is an Azure Key Vault key (key vault names
-    are global, so there is no default to name), and the container answers."""
+    """azblob:// Pulumi state: a secrets provider (azure.state_key_vault's key, or
+    LIMA_KIT_SECRETS_PROVIDER), and a container that answers."""
+    from kit.infra.driver import secrets_provider
+
     url = cfg.state_url
-    provider = os.environ.get(SECRETS_ENV, "")
-    if not provider.startswith("azurekeyvault://"):
-        return Check("state", False, f"{url}: no azurekeyvault:// secrets provider",
-                     f"export {SECRETS_ENV}=azurekeyvault://VAULT.vault.azure.net/keys/KEY (a key of "
-                     "yours the operator may wrap and unwrap with)")
+    try:
+        provider = secrets_provider(cfg)
+    except KitError as exc:
+        return Check("state", False, exc.message, exc.hint)
     account, container = state_location(url, os.environ)
     if not account:
         return Check("state", False, f"{url}: no storage account",

@@ -223,10 +223,16 @@ def test_subscription_state_and_azblob_state_location():
         "envacct", "pulumi-state")
 
 
-def test_azblob_state_needs_an_azure_key_vault_secrets_provider(monkeypatch):
-    monkeypatch.delenv(preflight.SECRETS_ENV, raising=False)
-    check = preflight.state_container(make_cfg(state="azblob://pulumi-state?storage_account=acmestate"))
-    assert not check.ok and check.fix.startswith("export LIMA_KIT_SECRETS_PROVIDER=azurekeyvault://")
+def test_azblob_state_keeps_secrets_under_the_operators_key_vault(monkeypatch):
+    from kit.infra.driver import SECRETS_ENV, secrets_provider
+
+    monkeypatch.delenv(SECRETS_ENV, raising=False)
+    state = "azblob://pulumi-state?storage_account=acmestate"
+    check = preflight.state_container(make_cfg(state=state))
+    assert not check.ok and "the state key's state_key_vault is unknown" in check.detail
+    assert check.fix.startswith("set azure.state_key_vault in kit.yaml")
+    cfg = make_cfg(state=state, azure={"state_key_vault": "acme-state"})
+    assert secrets_provider(cfg) == "azurekeyvault://acme-state.vault.azure.net/keys/lima-kit-state"
 
 
 # --- the cluster token ------------------------------------------------------------------------
@@ -381,3 +387,18 @@ def test_render_after_up_annotates_the_service_accounts_with_the_client_ids(tmp_
     out = _render(tmp_path)
     sa = next(o for o in out["finetune"] if o["kind"] == "ServiceAccount")
     assert sa["metadata"]["annotations"] == saved["trainer_sa_annotations"]
+
+
+def test_kit_init_writes_an_azure_section_from_the_environment(tmp_path, monkeypatch):
+    from kit.config import load
+    from kit.init import write_config
+
+    monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", SUB)
+    path = write_config(tmp_path / "kit.yaml", name="acme", target="azure", model="meta-llama/Llama-3.1-8B",
+                        data=f"https://{DATA_ACCOUNT}.blob.core.windows.net/notes/sft/", method="lora", region=None)
+    cfg = load(path)
+    assert (cfg.region, cfg.azure.subscription_id) == ("eastus2", SUB)
+    monkeypatch.delenv("AZURE_SUBSCRIPTION_ID")
+    with pytest.raises(KitError, match="AZURE_SUBSCRIPTION_ID is not set"):
+        write_config(tmp_path / "other.yaml", name="acme", target="azure", model="m", data="d.jsonl",
+                     method="lora", region=None)
