@@ -1,10 +1,10 @@
 """The kit's Key Vault and its one customer-managed key: the storage account, node disks (a
-disk encryption set), Kubernetes secrets (KMS) and the registry are encrypted with it.
+disk encryption set) and Kubernetes secrets (KMS) are encrypted with it.
 
 The vault uses Azure RBAC (no access policies), purge protection (a deleted key cannot be
 destroyed early, so data encrypted with it cannot be lost to one mistake) and no public
-network access: the cluster's KMS plugin reaches it through its private endpoint; storage,
-disks and the registry through Azure's trusted-service path. Vault and key live in the kept
+network access: the cluster's KMS plugin reaches it through its private endpoint; storage and
+disks through Azure's trusted-service path. Vault and key live in the kept
 resource group and outlive a plain `kit down` like the data they encrypt, and are adopted by
 the next `kit up`.
 """
@@ -26,7 +26,7 @@ SOFT_DELETE_DAYS = 90
 class Keys:
     vault: azure.keyvault.Vault
     key: azure.keyvault.Key
-    # The identity storage, the disk encryption set and the registry use the key as.
+    # The identity the storage account and the disk encryption set use the key as.
     identity: azure.managedidentity.UserAssignedIdentity
     key_grant: azure.authorization.RoleAssignment
     disks: azure.compute.DiskEncryptionSet

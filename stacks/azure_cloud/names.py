@@ -18,7 +18,7 @@ STACK_TAG = "lima-kit:stack"
 # The kit's containers in its own storage account: runs and checkpoints, and the model mirror.
 KIT_CONTAINERS = ("artifacts", "models")
 MODEL_CLASS = "lima-kit-models"   # the StorageClass and VolumeSnapshotClass of staged models
-KEY = "storage-key"               # the one key: storage, node disks, Kubernetes secrets, registry
+KEY = "storage-key"               # the one key: storage, node disks, Kubernetes secrets
 
 # What outlives a plain `kit down` (retainOnDelete unless --purge), all in the kept resource
 # group (deleting the deployment's own group would take them with it), adopted by the next

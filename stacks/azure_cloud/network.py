@@ -210,19 +210,19 @@ def _zones(ctx: Ctx, net: Network) -> dict[str, azure.privatedns.PrivateZone]:
 
 
 def private_endpoint(ctx: Ctx, logical: str, net: Network, target_id: pulumi.Input[str],
-                     group: str, zone: str, depends_on: list | None = None) -> azure.network.PrivateEndpoint:
+                     group: str, zone: str) -> azure.network.PrivateDnsZoneGroup:
     """A private endpoint for one service group of a resource, its address registered in the
-    zone's private DNS so the service's own name resolves to it inside the VNet."""
+    zone's private DNS so the service's own name resolves to it inside the VNet. Returns the
+    DNS registration: what depends on reaching the service waits for it."""
     pe = azure.network.PrivateEndpoint(
         f"endpoint-{logical}", private_endpoint_name=f"{ctx.name}-{logical}",
         resource_group_name=ctx.group.name, location=ctx.location, tags=ctx.tags,
         subnet={"id": net.endpoint_subnet},
         private_link_service_connections=[{"name": logical, "private_link_service_id": target_id,
                                            "group_ids": [group]}],
-        opts=ctx.opts(depends_on=depends_on or []))
-    azure.network.PrivateDnsZoneGroup(
+        opts=ctx.opts())
+    return azure.network.PrivateDnsZoneGroup(
         f"endpoint-{logical}-dns", private_dns_zone_group_name="default",
         private_endpoint_name=pe.name, resource_group_name=ctx.group.name,
         private_dns_zone_configs=[{"name": zone, "private_dns_zone_id": net.zones[zone].id}],
         opts=ctx.opts(parent=pe))
-    return pe

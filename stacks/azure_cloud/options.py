@@ -43,6 +43,9 @@ class AzureOptions(BaseModel):
     kubernetes_version: str = Field(default="1.33", pattern=r"^1\.\d{2}$")
     # The network policy engine that enforces the kit's NetworkPolicies (never none).
     network_policy: Literal["cilium", "calico", "azure"] = "cilium"
+    # Storage and registry copies across the region's availability zones (false for a region
+    # without zones).
+    zone_redundant: bool = True
     system_vm_size: str = Field(default="Standard_D4ds_v5", pattern=r"^Standard_[A-Za-z0-9_]+$")
     # Entra ID groups whose members administer the cluster (besides whoever runs `kit up`).
     admin_group_object_ids: list[str] = Field(default_factory=list)

@@ -5,7 +5,10 @@ artifact source). Nodes pull through its private endpoint; ACR fetches from upst
 Azure's side, so the nodes need no egress.
 
 Public network access off, admin user off, anonymous pull off, export off (images cannot be
-copied out), dedicated data endpoints (reached privately too), encrypted with the kit's key.
+copied out), dedicated data endpoints (reached privately too). Encrypted at rest with
+Azure-managed keys, not the kit's: ACR can take a customer key only at creation and, with the
+kit's vault closed to public networks, only through a system-assigned identity that does not
+exist before the registry does; the images hold no customer data.
 
 Image paths: <registry>.azurecr.io/<segment>/<repository> for an upstream image (segment as
 in kit.images.UPSTREAM_SEGMENTS), <registry>.azurecr.io/<image> for the kit's own, so
@@ -21,7 +24,6 @@ import pulumi_azure_native as azure
 
 from stacks.azure_cloud import names
 from stacks.azure_cloud.common import Ctx, grant
-from stacks.azure_cloud.keys import Keys
 
 # The upstream images the charts run on a cluster (kit.images names); the device plugin
 # (nvcr.io) is copied into the registry by `kit up` instead, the kit's own are pushed.
@@ -44,21 +46,17 @@ def cache_rules() -> list[tuple[str, str, str]]:
     return rules
 
 
-def registry(ctx: Ctx, keys: Keys) -> azure.containerregistry.Registry:
+def registry(ctx: Ctx) -> azure.containerregistry.Registry:
     acr = azure.containerregistry.Registry(
         "registry", registry_name=names.registry(ctx.name, ctx.subscription),
         resource_group_name=ctx.group.name, location=ctx.location, tags=ctx.tags,
         sku={"name": "Premium"}, admin_user_enabled=False, anonymous_pull_enabled=False,
         public_network_access="Disabled", network_rule_bypass_options="None",
-        data_endpoint_enabled=True, zone_redundancy="Enabled",
-        identity={"type": "UserAssigned",
-                  "user_assigned_identities": keys.identity.id.apply(lambda i: {i: {}})},
-        encryption={"status": "enabled", "key_vault_properties": {
-            "key_identifier": keys.key.key_uri, "identity": keys.identity.client_id}},
+        data_endpoint_enabled=True, zone_redundancy="Enabled" if ctx.azure.zone_redundant else "Disabled",
         policies={"export_policy": {"status": "disabled"},
                   "retention_policy": {"status": "enabled", "days": 30},
                   "azure_ad_authentication_as_arm_policy": {"status": "disabled"}},
-        opts=ctx.opts(depends_on=[keys.key_grant]))
+        opts=ctx.opts())
     for rule, source, target in cache_rules():
         azure.containerregistry.CacheRule(
             f"cache-{rule}", cache_rule_name=rule, registry_name=acr.name,

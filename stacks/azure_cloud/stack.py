@@ -49,7 +49,7 @@ def build(settings: StackSettings) -> tuple[ClusterOutputs, pulumi.Output[str], 
     net = network.network(ctx, egress)
     vault_endpoint = network.private_endpoint(ctx, "vault", net, kit_keys.vault.id, "vault", "vault")
     st = storage.storage(ctx, net, kit_keys, cfg.data.uri)
-    acr = registry.registry(ctx, kit_keys)
+    acr = registry.registry(ctx)
     acr_endpoint = network.private_endpoint(ctx, "registry", net, acr.id, "registry", "registry")
     aks = cluster.cluster(ctx, net, kit_keys, acr, workspace, egress, cfg.network.operator_cidrs,
                           after=[vault_endpoint, acr_endpoint])

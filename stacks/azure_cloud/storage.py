@@ -46,7 +46,8 @@ def storage(ctx: Ctx, net: Network, keys: Keys, data_uri: str) -> Storage:
     name = names.storage_account(ctx.name, ctx.subscription)
     account = azure.storage.StorageAccount(
         "storage", account_name=name, resource_group_name=ctx.kept.name, location=ctx.location,
-        tags=ctx.tags, kind="StorageV2", sku={"name": "Standard_ZRS"}, access_tier="Hot",
+        tags=ctx.tags, kind="StorageV2", access_tier="Hot",
+        sku={"name": "Standard_ZRS" if ctx.azure.zone_redundant else "Standard_LRS"},
         allow_blob_public_access=False, allow_shared_key_access=False,
         default_to_o_auth_authentication=True, minimum_tls_version="TLS1_2",
         enable_https_traffic_only=True, public_network_access="Disabled",

@@ -9,7 +9,6 @@ import shutil
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 from tests.stacks.azure.conftest import BASE
@@ -33,13 +32,7 @@ def _kit(args: list[str], cwd: Path, raw: dict) -> "object":
                           cwd=cwd, env=_env(cwd), capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("network", [{}, {"egress": True, "operator_cidrs": ["203.0.113.0/24"]}])
-def test_offline_plan_json_without_credentials_or_cli(tmp_path: Path, network: dict):
-    raw = {**BASE, "network": network}
-    proc = _kit(["plan", "--offline", "--output", "json"], tmp_path, raw)
-    assert proc.returncode == 0, proc.stderr
-    data = json.loads(proc.stdout)
-    assert set(data) >= {"stack", "resources", "outputs", "estimate"}
+def _check_json(data: dict, network: dict) -> None:
     types = {r["type"] for r in data["resources"]}
     assert {"azure-native:containerservice:ManagedCluster", "azure-native:containerservice:AgentPool",
             "azure-native:storage:StorageAccount", "azure-native:network:PrivateEndpoint",
@@ -52,9 +45,26 @@ def test_offline_plan_json_without_credentials_or_cli(tmp_path: Path, network: d
     assert api["enablePrivateCluster"] is (not network)
     assert api.get("authorizedIPRanges") == network.get("operator_cidrs")
     assert ("azure-native:network:NatGateway" in types) is bool(network)
+    assert cluster["inputs"]["networkProfile"]["outboundType"] == ("userAssignedNATGateway" if network else "none")
     assert data["outputs"]["kubeconfig"] in ("[secret]", "[redacted]")
+
+
+def test_offline_plan_json_without_credentials_or_cli(tmp_path: Path):
+    proc = _kit(["plan", "--offline", "--output", "json"], tmp_path, BASE)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert set(data) >= {"stack", "resources", "outputs", "estimate"}
+    _check_json(data, {})
     assert "certificate-authority-data" not in proc.stdout
     assert data["estimate"]["instance_type"] == "Standard_ND96isr_H100_v5"
+
+
+def test_the_json_of_a_plan_with_egress_and_operator_cidrs(egress_plan):
+    """What the command above prints is kit.infra.report.to_json of the plan."""
+    from kit.infra.report import to_json
+
+    _check_json(json.loads(json.dumps(to_json(egress_plan), default=str)),
+                {"egress": True, "operator_cidrs": ["203.0.113.0/24"]})
 
 
 def test_offline_plan_text_groups_by_concern(tmp_path: Path):

@@ -94,7 +94,6 @@ def test_registry_is_private_premium_and_mirrors_exactly_the_chart_images(defaul
     assert r["sku"] == {"name": "Premium"} and r["publicNetworkAccess"] == "Disabled"
     assert (r["adminUserEnabled"], r["anonymousPullEnabled"]) == (False, False)
     assert r["policies"]["exportPolicy"] == {"status": "disabled"}
-    assert r["encryption"]["status"] == "enabled"
     rules = {i["targetRepository"]: i["sourceRepository"]
              for i in (x["inputs"] for x in default_plan.of_type(az("containerregistry:CacheRule")))}
     prefix = default_plan.outputs["registry_prefix"]
