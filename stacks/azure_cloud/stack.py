@@ -8,7 +8,6 @@ known as the stack creates them), the kubeconfig and the Kubernetes provider of 
 
 from __future__ import annotations
 
-import json
 from dataclasses import fields
 
 import pulumi
@@ -56,7 +55,9 @@ def build(settings: StackSettings) -> tuple[ClusterOutputs, pulumi.Output[str], 
     gpu_pool.gpu_pool(ctx, net, aks, cfg.gpu.type, cfg.gpu.count, cfg.gpu.max_nodes, cfg.gpu.spot)
     namespace = cfg.kubernetes.namespace
     ids = identity.workloads(ctx, aks, namespace, st, cfg.eval.uri)
-    provider = k8s.Provider("aks", kubeconfig=aks.kubeconfig.apply(_own_exec),
+    # `kit cluster-token azure` runs from the kit's own bin folder: the driver puts it first on
+    # the engine's PATH (kit.infra.driver.kit_path), for a `destroy` from the saved state too.
+    provider = k8s.Provider("aks", kubeconfig=aks.kubeconfig,
                             enable_server_side_apply=True, delete_unreachable=True,
                             opts=pulumi.ResourceOptions(depends_on=[aks.aks, *aks.ready]))
     volumes.model_volumes(kit_keys.disks.id, provider, depends_on=[aks.aks])
@@ -74,10 +75,3 @@ def build(settings: StackSettings) -> tuple[ClusterOutputs, pulumi.Output[str], 
         model_storage_class=MODEL_CLASS, model_snapshot_class=MODEL_CLASS)
     return outputs, aks.kubeconfig, provider
 
-
-def _own_exec(kubeconfig: str) -> str:
-    """The provider runs `kit cluster-token azure` with this very interpreter (`pulumi up` has
-    no `kit` on PATH when the kit runs from a virtual environment)."""
-    from kit.cluster.credential import with_own_exec
-
-    return json.dumps(with_own_exec(json.loads(kubeconfig)))
