@@ -25,13 +25,19 @@ from stacks.azure_cloud.arm import Arm, ArmError, connect, failure
 if TYPE_CHECKING:
     from kit.config import KitConfig
 
-# Logical name -> (Pulumi type, ARM api-version to read it with).
-KEPT = {
-    "kept-group": ("azure-native:resources:ResourceGroup", "2021-04-01"),
-    "storage": ("azure-native:storage:StorageAccount", "2023-05-01"),
-    "vault": ("azure-native:keyvault:Vault", "2023-07-01"),
-    "key": ("azure-native:keyvault:Key", "2023-07-01"),
-    "audit-logs": ("azure-native:operationalinsights:Workspace", "2023-09-01"),
+# Logical name -> (Pulumi type, ARM api-version to read it with, the kept resource it belongs
+# to). A child has no tags of its own: it is adopted with its parent, when it exists.
+KEPT: dict[str, tuple[str, str, str]] = {
+    "kept-group": ("azure-native:resources:ResourceGroup", "2021-04-01", ""),
+    "storage": ("azure-native:storage:StorageAccount", "2023-05-01", ""),
+    "storage-blob-service": ("azure-native:storage:BlobServiceProperties", "2023-05-01", "storage"),
+    **{f"container-{c}": ("azure-native:storage:BlobContainer", "2023-05-01", "storage")
+       for c in names.KIT_CONTAINERS},
+    "vault": ("azure-native:keyvault:Vault", "2023-07-01", ""),
+    "key": ("azure-native:keyvault:Key", "2023-07-01", "vault"),
+    "audit-logs": ("azure-native:operationalinsights:Workspace", "2023-09-01", ""),
+    **{f"audit-table-{t}": ("azure-native:operationalinsights:Table", "2023-09-01", "audit-logs")
+       for t in names.AUDIT_TABLES},
 }
 DETECT_PERMISSIONS = ("Reader on the kept resource group lima-kit-NAME-kept and "
                       "Microsoft.KeyVault/locations/deletedVaults/read")
@@ -42,7 +48,7 @@ def managed(deployment: dict[str, Any]) -> set[str]:
     """Logical names of kept resources the stack's state already holds."""
     from stacks.settings import held_in_state
 
-    return held_in_state(deployment, {name: typ for name, (typ, _) in KEPT.items()})
+    return held_in_state(deployment, {name: kind[0] for name, kind in KEPT.items()})
 
 
 def adoptions(cfg: "KitConfig", deployment: dict[str, Any]) -> dict[str, str]:
@@ -70,17 +76,19 @@ def detect(cfg: "KitConfig", wanted: set[str], arm: Arm) -> dict[str, str]:
     someone else's, or a vault waiting out its soft delete)."""
     ids = names.kept_ids(cfg.name, arm.subscription)
     found: dict[str, str] = {}
-    for logical in KEPT:
-        if logical not in wanted:
+    for logical in names.ADOPTABLE:            # parents before their children
+        _, api_version, parent = KEPT[logical]
+        if logical not in wanted or (parent and parent not in found and parent in wanted):
             continue
-        got = arm.get(ids[logical], KEPT[logical][1])
+        got = arm.get(ids[logical], api_version)
         if got is None:
             if logical == "vault":
                 _deleted_vault(cfg, arm)
             if logical == "storage":
                 _storage_name_free(cfg, arm)
             continue
-        _require_tag(ids[logical], got.get("tags") or {}, cfg.name)
+        if not parent:                         # children carry no tags: their parent's count
+            _require_tag(ids[logical], got.get("tags") or {}, cfg.name)
         found[logical] = ids[logical]
     return found
 

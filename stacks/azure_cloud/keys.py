@@ -88,13 +88,10 @@ def audit_workspace(ctx: Ctx) -> azure.operationalinsights.Workspace:
         public_network_access_for_ingestion="Disabled", public_network_access_for_query="Enabled",
         features={"disable_local_auth": True, "enable_log_access_using_only_resource_permissions": True},
         opts=ctx.kept_opts("audit-logs"))
-    for table in AUDIT_TABLES:
+    for table in names.AUDIT_TABLES:
         azure.operationalinsights.Table(
             f"audit-table-{table}", table_name=table, workspace_name=ws.name,
             resource_group_name=ctx.kept.name, retention_in_days=interactive,
-            total_retention_in_days=max(days, interactive), opts=ctx.opts(parent=ws, retain_on_delete=not ctx.purge))
+            total_retention_in_days=max(days, interactive), opts=ctx.kept_opts(f"audit-table-{table}", parent=ws))
     return ws
 
-
-# AKS's resource-specific tables of the kube-audit and kube-audit-admin categories.
-AUDIT_TABLES = ("AKSAudit", "AKSAuditAdmin")

@@ -22,8 +22,11 @@ KEY = "storage-key"               # the one key: storage, node disks, Kubernetes
 
 # What outlives a plain `kit down` (retainOnDelete unless --purge), all in the kept resource
 # group (deleting the deployment's own group would take them with it), adopted by the next
-# `kit up`: logical name -> how its ARM id is formed from the names below.
-ADOPTABLE = ("kept-group", "storage", "vault", "key", "audit-logs")
+# `kit up`: Azure refuses to create what exists, children (containers, tables) included.
+AUDIT_TABLES = ("AKSAudit", "AKSAuditAdmin")  # AKS's kube-audit and kube-audit-admin tables
+ADOPTABLE = ("kept-group", "storage", "storage-blob-service",
+             *(f"container-{c}" for c in KIT_CONTAINERS), "vault", "key", "audit-logs",
+             *(f"audit-table-{t}" for t in AUDIT_TABLES))
 
 
 def _digest(subscription: str, name: str, n: int) -> str:
@@ -91,18 +94,22 @@ def arm_id(subscription: str, group: str, provider_path: str = "") -> str:
 
 
 def kept_ids(name: str, subscription: str) -> dict[str, str]:
-    """Logical name -> ARM id of each resource a plain `kit down` keeps."""
+    """Logical name -> ARM id of each resource a plain `kit down` keeps (ADOPTABLE)."""
     group = kept_group(name)
     vault = key_vault(name, subscription)
-    return {
+    account = arm_id(subscription, group, f"Microsoft.Storage/storageAccounts/{storage_account(name, subscription)}")
+    logs = arm_id(subscription, group, f"Microsoft.OperationalInsights/workspaces/{workspace(name)}")
+    ids = {
         "kept-group": arm_id(subscription, group),
-        "storage": arm_id(subscription, group,
-                          f"Microsoft.Storage/storageAccounts/{storage_account(name, subscription)}"),
+        "storage": account,
+        "storage-blob-service": f"{account}/blobServices/default",
+        **{f"container-{c}": f"{account}/blobServices/default/containers/{c}" for c in KIT_CONTAINERS},
         "vault": arm_id(subscription, group, f"Microsoft.KeyVault/vaults/{vault}"),
         "key": arm_id(subscription, group, f"Microsoft.KeyVault/vaults/{vault}/keys/{KEY}"),
-        "audit-logs": arm_id(subscription, group,
-                             f"Microsoft.OperationalInsights/workspaces/{workspace(name)}"),
+        "audit-logs": logs,
+        **{f"audit-table-{t}": f"{logs}/tables/{t}" for t in AUDIT_TABLES},
     }
+    return {logical: ids[logical] for logical in ADOPTABLE}
 
 
 # AKS taints every Spot node with this (and adds it when not declared): the GPU pool declares

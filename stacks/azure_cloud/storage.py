@@ -64,18 +64,17 @@ def storage(ctx: Ctx, net: Network, keys: Keys, data_uri: str) -> Storage:
                          "file": {"enabled": True, "key_type": "Account"}},
         },
         opts=ctx.kept_opts("storage", depends_on=[keys.key_grant]))
-    keep = not ctx.purge
     azure.storage.BlobServiceProperties(
         "storage-blob-service", account_name=account.name, resource_group_name=ctx.kept.name,
         blob_services_name="default", is_versioning_enabled=True,
         delete_retention_policy={"enabled": True, "days": 30},
         container_delete_retention_policy={"enabled": True, "days": 30},
-        opts=ctx.opts(parent=account, retain_on_delete=keep))
+        opts=ctx.kept_opts("storage-blob-service", parent=account))
     containers = {
         purpose: azure.storage.BlobContainer(
             f"container-{purpose}", container_name=purpose, account_name=account.name,
             resource_group_name=ctx.kept.name, public_access="None",
-            opts=ctx.opts(parent=account, retain_on_delete=keep))
+            opts=ctx.kept_opts(f"container-{purpose}", parent=account))
         for purpose in names.KIT_CONTAINERS}
     private_endpoint(ctx, "storage-blob", net, account.id, "blob", "blob")
     data_account, data_container, data_prefix = data_location(data_uri)

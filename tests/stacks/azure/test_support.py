@@ -65,16 +65,23 @@ def _all_kept(tags=MINE) -> dict[str, dict]:
 def test_kept_resources_of_this_stack_are_adopted_by_their_arm_ids():
     arm = FakeArm(_all_kept())
     assert kept.find_adoptions(make_cfg(), {}, arm) == IDS
+    assert set(IDS) == set(names.ADOPTABLE) and len(IDS) == 10
     assert IDS["storage"].endswith(f"/resourceGroups/lima-kit-acme-notes-kept/providers/Microsoft.Storage/"
                                    f"storageAccounts/{names.storage_account('acme-notes', SUB)}")
 
 
 def test_what_the_state_holds_is_not_looked_up():
     deployment = {"resources": [{"urn": f"urn:pulumi:s::lima-kit::{t}::{n}", "type": t}
-                                for n, (t, _) in kept.KEPT.items()]}
+                                for n, (t, _, _) in kept.KEPT.items()]}
     arm = FakeArm(_all_kept())
     assert kept.find_adoptions(make_cfg(), deployment, arm) == {}
     assert arm.calls == []
+
+
+def test_children_are_adopted_with_their_parent_only():
+    resources = {i: r for i, r in _all_kept().items() if i not in (IDS["audit-logs"], IDS["storage"])}
+    found = kept.find_adoptions(make_cfg(), {}, FakeArm(resources))
+    assert set(found) == {"kept-group", "vault", "key"}     # containers, tables: parent not kept
 
 
 def test_a_kept_name_tagged_for_another_stack_is_refused():
@@ -402,3 +409,11 @@ def test_kit_init_writes_an_azure_section_from_the_environment(tmp_path, monkeyp
     with pytest.raises(KitError, match="AZURE_SUBSCRIPTION_ID is not set"):
         write_config(tmp_path / "other.yaml", name="acme", target="azure", model="m", data="d.jsonl",
                      method="lora", region=None)
+
+
+def test_a_run_in_the_stack_is_refused_until_the_identities_exist():
+    from kit.infra.plan import run_plan
+    from stacks.azure_cloud.mocks import AzureMocks
+
+    with pytest.raises(KitError, match=r"lima-kit:runId: on azure a run's workloads need the workload identities"):
+        run_plan(make_cfg(), AzureMocks(subscription=SUB), run_id="ft-abc")
