@@ -23,7 +23,8 @@ class GcpOptions(BaseModel):
     pods_range: str = Field(default="pods", pattern=_NAME)
     services_range: str = Field(default="services", pattern=_NAME)
     # Private DNS zones mapping googleapis.com, pkg.dev and gcr.io to the restricted VIP; turn
-    # off only for an existing network that has such zones already.
+    # off only for an existing network whose own zones do the same (the firewall and the pods'
+    # storage egress admit the restricted VIP, 199.36.153.4/30, and nothing else of Google's).
     private_dns: bool = True
     # Ranges of the network the kit creates (and the control plane's, in every case).
     subnet_cidr: str = "10.42.0.0/20"
