@@ -34,6 +34,9 @@ class GcpOptions(BaseModel):
     release_channel: str = Field(default="REGULAR", pattern=r"^(RAPID|REGULAR|STABLE|EXTENDED)$")
     # GKE's NVIDIA driver on the GPU pool: DEFAULT or LATEST for the node version.
     gpu_driver: str = Field(default="DEFAULT", pattern=r"^(DEFAULT|LATEST)$")
+    # A Compute Engine reservation the GPU pool consumes (its name; in the project and the
+    # pool's zones): A3 and H200 capacity is rarely on demand without one.
+    reservation: str | None = Field(default=None, pattern=_NAME)
     # A Secret Manager secret version holding a Docker Hub access token, for the mirror's
     # logins (anonymous pulls are rate limited): projects/P/secrets/S/versions/V.
     docker_hub_username: str | None = None
