@@ -62,7 +62,8 @@ class RecordingMonitor(MockMonitor):
                 "urn": response.urn, "parent": request.parent, "provider": request.provider,
                 "inputs": self._inputs(request.object), "protect": bool(request.protect),
                 "retain_on_delete": bool(request.retainOnDelete),
-                "depends_on": list(request.dependencies), "read": False})
+                "depends_on": list(request.dependencies),
+                "ignore_changes": list(request.ignoreChanges), "read": False})
         return response
 
     def ReadResource(self, request):  # noqa: N802
@@ -71,7 +72,7 @@ class RecordingMonitor(MockMonitor):
             "type": request.type, "name": request.name, "custom": True, "urn": response.urn,
             "parent": request.parent, "provider": request.provider, "id": request.id,
             "inputs": self._inputs(request.properties), "protect": False,
-            "retain_on_delete": False, "depends_on": [], "read": True})
+            "retain_on_delete": False, "depends_on": [], "ignore_changes": [], "read": True})
         return response
 
     def RegisterResourceOutputs(self, request):  # noqa: N802

@@ -25,10 +25,11 @@ SUPPORT = CloudSupport(
     mirror_join="-",
     internal_lb={"networking.gke.io/load-balancer-type": "Internal"},
     identity_annotation="iam.gke.io/gcp-service-account",
-    # Workload Identity answers on the node's metadata server (GKE's own, on Dataplane V2 at
-    # .252:988 as well); Google APIs, storage included, on the restricted VIP (private ranges).
+    # Workload Identity tokens come from GKE's metadata server: pods address 169.254.169.254:80,
+    # which GKE 1.21+ serves at 169.254.169.252:988 (NetworkPolicy sees either, by dataplane).
+    # Google APIs, storage included, answer on the restricted VIP (a private range).
     egress=(Egress("169.254.169.254/32", 80, "GKE metadata server (Workload Identity tokens)"),
-            Egress("169.254.169.252/32", 988, "GKE metadata server on Dataplane V2")),
+            Egress("169.254.169.252/32", 988, "GKE metadata server, GKE 1.21 and later")),
     # GKE installs the NVIDIA driver and device plugin on GPU nodes itself; the cluster
     # autoscaler is GKE's.
     stack_images=(),

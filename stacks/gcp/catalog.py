@@ -33,10 +33,25 @@ ACCELERATORS = {
 }
 
 
+# Families that take Hyperdisk only (no Persistent Disk): their boot disks and the model volumes
+# restored onto them are hyperdisk-balanced, and the system pool that stages those volumes is a
+# machine series that attaches both.
+HYPERDISK_ONLY = ("a3-ultragpu",)
+SYSTEM_MACHINES = {"pd-balanced": "e2-standard-4", "hyperdisk-balanced": "c3-standard-4"}
+
+
+def family(machine_type: str) -> str:
+    return "g2" if machine_type.startswith("g2-") else machine_type.rsplit("-", 1)[0]
+
+
 def accelerator(machine_type: str) -> tuple[str, str]:
     """(accelerator type, quota metric) of an accelerator-optimized machine type."""
-    family = "g2" if machine_type.startswith("g2-") else machine_type.rsplit("-", 1)[0]
-    return ACCELERATORS[family]
+    return ACCELERATORS[family(machine_type)]
+
+
+def disk_type(machine_type: str) -> str:
+    """The balanced block storage `machine_type` can boot from and attach."""
+    return "hyperdisk-balanced" if family(machine_type) in HYPERDISK_ONLY else "pd-balanced"
 
 
 def all_machine_types() -> list[str]:

@@ -64,8 +64,10 @@ def cluster(ctx: Ctx, net: Network, operator_cidrs: list[str], key_id: pulumi.In
                      "shielded_instance_config": {"enable_secure_boot": True,
                                                   "enable_integrity_monitoring": True},
                      "boot_disk_kms_key": key_id, "tags": [net.node_tag]},
+        # `kit down` deletes the cluster itself; the default pool's node_config no longer
+        # matches once that pool is gone, and must never read as a reason to replace it.
         resource_labels=dict(ctx.labels), deletion_protection=False,
-        opts=ctx.opts(depends_on=after))
+        opts=ctx.opts(depends_on=after, ignore_changes=["nodeConfig"]))
     ca = gke.master_auth.apply(lambda m: m["cluster_ca_certificate"] if isinstance(m, dict)
                                else m.cluster_ca_certificate)
     kubeconfig = pulumi.Output.secret(pulumi.Output.all(gke.endpoint, ca).apply(

@@ -18,13 +18,12 @@ import pulumi_gcp as gcp
 
 from kit.errors import KitError
 from stacks.contract import GPU_LABEL, GPU_TAINT
-from stacks.gcp.catalog import CATALOG, accelerator, all_machine_types
+from stacks.gcp.catalog import CATALOG, SYSTEM_MACHINES, accelerator, all_machine_types, disk_type
 from stacks.gcp.common import Ctx, member
 from stacks.gcp.names import google_account_id
 from stacks.gcp.network import Network
 
 GPU_DISK_GB = 500          # weights, merged checkpoints and the image cache live here
-SYSTEM_MACHINE = "e2-standard-4"
 SYSTEM_LABEL = {"lima-kit.io/pool": "system"}
 # GKE's least-privilege role for node service accounts (logs, metrics, node metadata).
 NODE_ROLES = ("roles/container.defaultNodeServiceAccount",)
@@ -71,16 +70,25 @@ def gpu_zones(ctx: Ctx, machine_type: str) -> list[str]:
 
 
 def _node_config(ctx: Ctx, net: Network, sa_email: pulumi.Input[str], key_id: pulumi.Input[str],
-                 machine_type: str, disk_gb: int, labels: dict[str, str], **extra) -> dict:
+                 machine_type: str, disk: str, disk_gb: int, labels: dict[str, str], **extra) -> dict:
     return {"machine_type": machine_type, "service_account": sa_email,
             "oauth_scopes": ["https://www.googleapis.com/auth/cloud-platform"],
             "workload_metadata_config": {"mode": "GKE_METADATA"},
             "shielded_instance_config": {"enable_secure_boot": True,
                                          "enable_integrity_monitoring": True},
-            "boot_disk_kms_key": key_id, "disk_type": "pd-balanced", "disk_size_gb": disk_gb,
+            "boot_disk_kms_key": key_id, "disk_type": disk, "disk_size_gb": disk_gb,
             "image_type": "COS_CONTAINERD", "metadata": {"disable-legacy-endpoints": "true"},
             "labels": dict(labels), "resource_labels": dict(ctx.labels), "tags": [net.node_tag],
             **extra}
+
+
+def _reservation(name: str | None) -> dict:
+    """GPU capacity from a named reservation (A3 and H200 capacity usually comes that way)."""
+    if not name:
+        return {}
+    return {"reservation_affinity": {"consume_reservation_type": "SPECIFIC_RESERVATION",
+                                     "key": "compute.googleapis.com/reservation-name",
+                                     "values": [name]}}
 
 
 def pools(ctx: Ctx, net: Network, gke: gcp.container.Cluster, sa: gcp.serviceaccount.Account,
@@ -90,13 +98,15 @@ def pools(ctx: Ctx, net: Network, gke: gcp.container.Cluster, sa: gcp.serviceacc
 
     machine = SUPPORT.gpu_offer(gpu_type, gpu_count).machine_types[0]
     zones = gpu_zones(ctx, machine)
+    disk = disk_type(machine)
     managed = {"auto_repair": True, "auto_upgrade": True}
     opts = ctx.opts(parent=gke, depends_on=after)
     system = gcp.container.NodePool(
         "system", name="system", cluster=gke.id, location=ctx.region,
         autoscaling={"total_min_node_count": 1, "total_max_node_count": 3,
                      "location_policy": "BALANCED"},
-        node_config=_node_config(ctx, net, sa.email, key_id, SYSTEM_MACHINE, 50, SYSTEM_LABEL),
+        node_config=_node_config(ctx, net, sa.email, key_id, SYSTEM_MACHINES[disk], disk, 50,
+                                 SYSTEM_LABEL),
         management=managed, opts=opts)
     accel, _ = accelerator(machine)
     gpu = gcp.container.NodePool(
@@ -104,8 +114,9 @@ def pools(ctx: Ctx, net: Network, gke: gcp.container.Cluster, sa: gcp.serviceacc
         autoscaling={"total_min_node_count": 0, "total_max_node_count": max_nodes,
                      "location_policy": "ANY"},
         node_config=_node_config(
-            ctx, net, sa.email, key_id, machine, GPU_DISK_GB, GPU_LABEL, spot=spot,
+            ctx, net, sa.email, key_id, machine, disk, GPU_DISK_GB, GPU_LABEL, spot=spot,
             gvnic={"enabled": True},   # the A3 machine types require gVNIC
+            **_reservation(ctx.gcp.reservation),
             guest_accelerators=[{"type": accel, "count": gpu_count,
                                  "gpu_driver_installation_config": {
                                      "gpu_driver_version": ctx.gcp.gpu_driver}}],

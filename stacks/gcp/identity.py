@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pulumi
 import pulumi_gcp as gcp
 
 from kit.errors import KitError
@@ -33,7 +34,8 @@ class Identities:
     server: gcp.serviceaccount.Account
 
 
-def _account(ctx: Ctx, logical: str, namespace: str, ksa: str) -> gcp.serviceaccount.Account:
+def _account(ctx: Ctx, logical: str, namespace: str, ksa: str,
+             after: list[pulumi.Resource]) -> gcp.serviceaccount.Account:
     sa = gcp.serviceaccount.Account(
         f"{logical}-account", account_id=google_account_id(ctx.name, logical),
         display_name=f"lima-kit {ctx.name} {logical}",
@@ -42,14 +44,16 @@ def _account(ctx: Ctx, logical: str, namespace: str, ksa: str) -> gcp.serviceacc
         f"{logical}-workload-identity", service_account_id=sa.name,
         role="roles/iam.workloadIdentityUser",
         member=f"serviceAccount:{ctx.project}.svc.id.goog[{namespace}/{ksa}]",
-        opts=ctx.opts(parent=sa))
+        opts=ctx.opts(parent=sa, depends_on=after))
     return sa
 
 
-def workloads(ctx: Ctx, namespace: str, buckets: Buckets, eval_uri: str | None = None) -> Identities:
+def workloads(ctx: Ctx, namespace: str, buckets: Buckets, eval_uri: str | None,
+              after: list[pulumi.Resource]) -> Identities:
+    """`after`: the cluster (the binding names its Workload Identity pool)."""
     accounts = service_accounts(ctx.name)
-    trainer = _account(ctx, "trainer", namespace, accounts["trainer"])
-    server = _account(ctx, "server", namespace, accounts["server"])
+    trainer = _account(ctx, "trainer", namespace, accounts["trainer"], after)
+    server = _account(ctx, "server", namespace, accounts["server"], after)
     held_out = None
     if eval_uri:  # a fixed held-out set: read like the data, from the same bucket
         eval_bucket, held_out = parse_gs_uri(eval_uri, "eval.uri")

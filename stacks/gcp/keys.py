@@ -12,6 +12,8 @@ key's versions (after destroy_scheduled_duration, 30 days, during which it can b
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_gcp as gcp
 
@@ -21,14 +23,22 @@ from stacks.gcp.names import KEY, KEY_RING, LOG_BUCKET, key_name, key_ring_name,
 ROTATION = "7776000s"          # 90 days
 DESTROY_AFTER = "2592000s"     # 30 days between a purge and the versions' destruction
 ENCRYPTER = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
-# Service agents that encrypt with the key for the kit: GKE (secrets), Compute (node and model
-# disks), Artifact Registry, Cloud Logging; Cloud Storage's is read from the API (storage.py).
-AGENTS = {"container": "container-engine-robot", "compute": "compute-system",
-          "artifactregistry": "gcp-sa-artifactregistry", "logging": "gcp-sa-logging"}
+# Service agents that encrypt with the key for the kit and exist once their API is enabled: GKE
+# (secrets) and Compute (node and model disks). Artifact Registry's is made on first use, so
+# the stack asks for it (ServiceIdentity); Cloud Storage's and Cloud Logging's names are read
+# from their APIs (older projects' differ).
+AGENTS = {"container": "container-engine-robot", "compute": "compute-system"}
 
 
-def key(ctx: Ctx) -> tuple[gcp.kms.CryptoKey, list[gcp.kms.CryptoKeyIAMMember]]:
-    """The key, and its grants to the service agents (whatever they encrypt depends on them)."""
+@dataclass
+class KitKey:
+    key: gcp.kms.CryptoKey
+    grants: list[gcp.kms.CryptoKeyIAMMember]   # whatever a service agent encrypts waits for these
+    registry_agent: pulumi.Output[str]         # Artifact Registry's agent (member form)
+
+
+def key(ctx: Ctx) -> KitKey:
+    """The key, and its grants to the service agents that encrypt with it."""
     ring = gcp.kms.KeyRing(KEY_RING, name=key_ring_name(ctx.name), location=ctx.region,
                            opts=ctx.opts(retain_on_delete=True, import_=ctx.adopt.get(KEY_RING)))
     k = gcp.kms.CryptoKey(
@@ -36,10 +46,13 @@ def key(ctx: Ctx) -> tuple[gcp.kms.CryptoKey, list[gcp.kms.CryptoKeyIAMMember]]:
         rotation_period=ROTATION, destroy_scheduled_duration=DESTROY_AFTER,
         version_template={"algorithm": "GOOGLE_SYMMETRIC_ENCRYPTION", "protection_level": "SOFTWARE"},
         opts=ctx.opts(parent=ring, retain_on_delete=not ctx.purge, import_=ctx.adopt.get(KEY)))
-    grants = [gcp.kms.CryptoKeyIAMMember(f"key-{service}", crypto_key_id=k.id, role=ENCRYPTER,
-                                         member=ctx.agent(agent), opts=ctx.opts(parent=k))
-              for service, agent in AGENTS.items()]
-    return k, grants
+    grants = [grant(ctx, service, k, ctx.agent(agent)) for service, agent in AGENTS.items()]
+    registry = gcp.projects.ServiceIdentity("agent-artifactregistry", project=ctx.project,
+                                            service="artifactregistry.googleapis.com", opts=ctx.opts())
+    grants.append(grant(ctx, "artifactregistry", k, registry.member))
+    logging = gcp.logging.get_project_cmek_settings(project=ctx.project, opts=ctx.invoke())
+    grants.append(grant(ctx, "logging", k, f"serviceAccount:{logging.service_account_id}"))
+    return KitKey(key=k, grants=grants, registry_agent=registry.member)
 
 
 def grant(ctx: Ctx, logical: str, k: gcp.kms.CryptoKey, member: pulumi.Input[str]) -> gcp.kms.CryptoKeyIAMMember:
@@ -47,7 +60,14 @@ def grant(ctx: Ctx, logical: str, k: gcp.kms.CryptoKey, member: pulumi.Input[str
                                       member=member, opts=ctx.opts(parent=k))
 
 
-def audit_logs(ctx: Ctx, k: gcp.kms.CryptoKey, after: list[pulumi.Resource]) -> gcp.logging.ProjectBucketConfig:
+# What the audit trail holds: Kubernetes audit, control-plane components, GKE's own admin
+# operations, nodes and workloads of the cluster, and the subnetwork's flow logs.
+CLUSTER_LOGS = ("k8s_cluster", "k8s_control_plane_component", "gke_cluster", "gke_nodepool",
+                "k8s_node", "k8s_pod", "k8s_container")
+
+
+def audit_logs(ctx: Ctx, k: gcp.kms.CryptoKey, subnet: str,
+               after: list[pulumi.Resource]) -> gcp.logging.ProjectBucketConfig:
     """A log bucket of the kit's own, encrypted with the key and kept logs.retention_days,
     and a sink routing the cluster's and the network's logs into it. Kept by a plain
     `kit down` like the buckets (a deleted log bucket's name is unusable for 7 days)."""
@@ -62,8 +82,9 @@ def audit_logs(ctx: Ctx, k: gcp.kms.CryptoKey, after: list[pulumi.Resource]) -> 
         "audit-sink", name=f"lima-kit-{ctx.name}", project=ctx.project,
         destination=(f"logging.googleapis.com/projects/{ctx.project}/locations/{ctx.region}/"
                      f"buckets/{log_bucket_name(ctx.name)}"),
-        filter=(f'(resource.type="k8s_cluster" AND resource.labels.cluster_name="{ctx.name}") OR '
+        filter=(f'(resource.type=({" OR ".join(CLUSTER_LOGS)}) AND '
+                f'resource.labels.cluster_name="{ctx.name}") OR '
                 f'(resource.type="gce_subnetwork" AND log_id("compute.googleapis.com/vpc_flows") '
-                f'AND resource.labels.subnetwork_name="{ctx.name}-nodes")'),
+                f'AND resource.labels.subnetwork_name="{subnet}")'),
         unique_writer_identity=True, opts=ctx.opts(parent=bucket))
     return bucket

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs
 
 from kit.infra.mocks import PlanMocks
-from stacks.gcp.catalog import all_machine_types
+from stacks.gcp.catalog import all_machine_types, family
 
 if TYPE_CHECKING:
     from kit.config import KitConfig
@@ -21,10 +21,6 @@ ZONE_OFFERS = {"a": ("g2", "a2-highgpu", "a2-ultragpu", "a3-highgpu", "a3-megagp
                "b": ("g2", "a2-highgpu", "a3-highgpu", "a3-megagpu", "a3-ultragpu"),
                "c": ("g2", "a2-highgpu", "a2-ultragpu", "a3-highgpu"),
                "f": ("a2-highgpu",)}
-
-
-def _family(machine_type: str) -> str:
-    return "g2" if machine_type.startswith("g2-") else machine_type.rsplit("-", 1)[0]
 
 
 class GcpMocks(PlanMocks):
@@ -53,6 +49,11 @@ class GcpMocks(PlanMocks):
             return f"{name}-provider-id", state
         p, r = self.project, self.region
         given = state.get("name") or name
+        if typ == "gcp:projects/serviceIdentity:ServiceIdentity":
+            agent = state["service"].split(".")[0]
+            email = f"service-{PROJECT_NUMBER}@gcp-sa-{agent}.iam.gserviceaccount.com"
+            state.update(email=email, member=f"serviceAccount:{email}")
+            return f"projects/{p}/services/{state['service']}", state
         if typ == "gcp:serviceaccount/account:Account":
             email = f"{state['accountId']}@{p}.iam.gserviceaccount.com"
             state.update(email=email, name=f"projects/{p}/serviceAccounts/{email}",
@@ -95,13 +96,17 @@ class GcpMocks(PlanMocks):
                                       "maximumPersistentDisksSizeGb": 263168, "selfLink": m,
                                       "description": m, "bundledLocalSsds": [],
                                       "deprecateds": [], "accelerators": []}
-                                     for m in all_machine_types() if _family(m) in families],
+                                     for m in all_machine_types() if family(m) in families],
                     "filter": a.get("filter", ""), "zone": zone, "project": self.project,
                     "id": zone}
         answers: dict[str, dict[str, Any]] = {
             "gcp:organizations/getProject:getProject": {
                 "projectId": self.project, "number": PROJECT_NUMBER, "name": self.project,
                 "id": f"projects/{self.project}"},
+            "gcp:logging/getProjectCmekSettings:getProjectCmekSettings": {
+                "serviceAccountId": f"service-{PROJECT_NUMBER}@gcp-sa-logging.iam.gserviceaccount.com",
+                "name": f"projects/{self.project}/cmekSettings", "project": self.project,
+                "id": f"projects/{self.project}/cmekSettings"},
             "gcp:compute/getZones:getZones": {
                 "names": [f"{self.region}-{z}" for z in ZONE_OFFERS], "id": self.region,
                 "project": self.project, "region": self.region},

@@ -32,6 +32,7 @@ VIP_ADDRESSES = ["199.36.153.4", "199.36.153.5", "199.36.153.6", "199.36.153.7"]
 class Network:
     network: pulumi.Input[str]          # self link / id
     subnetwork: pulumi.Input[str]
+    subnet_name: str
     subnet_cidr: str
     pods_range: str
     services_range: str
@@ -68,7 +69,8 @@ def _create(ctx: Ctx, egress: bool) -> Network:
                       opts=ctx.opts(parent=vpc))
     if egress:
         _egress(ctx, vpc)
-    return Network(network=vpc.id, subnetwork=subnet.id, subnet_cidr=opts.subnet_cidr,
+    return Network(network=vpc.id, subnetwork=subnet.id, subnet_name=f"{ctx.name}-nodes",
+                   subnet_cidr=opts.subnet_cidr,
                    pods_range=opts.pods_range, services_range=opts.services_range,
                    node_tag=f"{ctx.name}-node")
 
@@ -106,7 +108,8 @@ def _existing(ctx: Ctx) -> Network:
             raise KitError(f"gcp.{key}: {opts.subnetwork} has no secondary range {wanted!r} "
                            f"(it has {', '.join(sorted(ranges)) or 'none'})",
                            hint=f"add one, or set gcp.{key} to one of its ranges")
-    return Network(network=sub.network, subnetwork=sub.self_link, subnet_cidr=sub.ip_cidr_range,
+    return Network(network=sub.network, subnetwork=sub.self_link, subnet_name=opts.subnetwork or "",
+                   subnet_cidr=sub.ip_cidr_range,
                    pods_range=opts.pods_range, services_range=opts.services_range,
                    node_tag=f"{ctx.name}-node")
 

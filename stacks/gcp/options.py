@@ -23,7 +23,8 @@ class GcpOptions(BaseModel):
     pods_range: str = Field(default="pods", pattern=_NAME)
     services_range: str = Field(default="services", pattern=_NAME)
     # Private DNS zones mapping googleapis.com, pkg.dev and gcr.io to the restricted VIP; turn
-    # off only for an existing network that has such zones already.
+    # off only for an existing network whose own zones do the same (the firewall and the pods'
+    # storage egress admit the restricted VIP, 199.36.153.4/30, and nothing else of Google's).
     private_dns: bool = True
     # Ranges of the network the kit creates (and the control plane's, in every case).
     subnet_cidr: str = "10.42.0.0/20"
@@ -33,6 +34,9 @@ class GcpOptions(BaseModel):
     release_channel: str = Field(default="REGULAR", pattern=r"^(RAPID|REGULAR|STABLE|EXTENDED)$")
     # GKE's NVIDIA driver on the GPU pool: DEFAULT or LATEST for the node version.
     gpu_driver: str = Field(default="DEFAULT", pattern=r"^(DEFAULT|LATEST)$")
+    # A Compute Engine reservation the GPU pool consumes (its name; in the project and the
+    # pool's zones): A3 and H200 capacity is rarely on demand without one.
+    reservation: str | None = Field(default=None, pattern=_NAME)
     # A Secret Manager secret version holding a Docker Hub access token, for the mirror's
     # logins (anonymous pulls are rate limited): projects/P/secrets/S/versions/V.
     docker_hub_username: str | None = None

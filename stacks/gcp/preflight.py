@@ -30,7 +30,7 @@ def checks(cfg: "KitConfig") -> list[Callable[["KitConfig"], Check]]:
     import google.auth.transport.requests  # noqa: F401
     import google.cloud.storage  # noqa: F401
 
-    return [identity, apis, gpu_quota]
+    return [identity, apis, gpu_quota, data_bucket]
 
 
 def _api(cfg: "KitConfig") -> Any:
@@ -67,11 +67,12 @@ def apis(cfg: "KitConfig") -> Check:
 
 
 def api_check(cfg: "KitConfig", enabled: set[str]) -> Check:
-    missing = [f"{a}.googleapis.com" for a in APIS if f"{a}.googleapis.com" not in enabled]
+    wanted = (*APIS, "secretmanager") if cfg.gcp.docker_hub_secret_version else APIS
+    missing = [f"{a}.googleapis.com" for a in wanted if f"{a}.googleapis.com" not in enabled]
     if missing:
         return Check("gcp apis", False, f"not enabled: {', '.join(missing)}",
                      f"gcloud services enable {' '.join(missing)} --project {cfg.gcp.project}")
-    return Check("gcp apis", True, f"{len(APIS)} APIs the stack calls are enabled")
+    return Check("gcp apis", True, f"{len(wanted)} APIs the stack calls are enabled")
 
 
 def gpu_quota(cfg: "KitConfig") -> Check:
@@ -106,6 +107,31 @@ def quota_check(cfg: "KitConfig", quotas: list[dict[str, Any]]) -> Check:
                      f"request {metric} >= {need + int(quota.get('usage', 0))} in {cfg.region} "
                      "(IAM & Admin > Quotas)")
     return Check("gpu quota", True, what)
+
+
+def data_bucket(cfg: "KitConfig") -> Check:
+    """The trainer's read grant is an IAM condition on the data's prefix, which Cloud Storage
+    accepts only on a bucket with uniform bucket-level access."""
+    from stacks.gcp.storage import parse_gs_uri
+
+    try:
+        bucket, _ = parse_gs_uri(cfg.data.uri)
+        uniform = _api(cfg).uniform_access(bucket)
+    except KitError as exc:
+        return Check("data bucket access", False, exc.message, exc.hint)
+    return access_check(bucket, uniform)
+
+
+def access_check(bucket: str, uniform: bool | None) -> Check:
+    if uniform is None:
+        return Check("data bucket access", False, f"gs://{bucket}: no such bucket",
+                     "check data.uri in kit.yaml")
+    if not uniform:
+        return Check("data bucket access", False,
+                     f"gs://{bucket} uses fine-grained (ACL) access: the trainer's read grant on "
+                     "the data's prefix needs uniform bucket-level access",
+                     f"gcloud storage buckets update gs://{bucket} --uniform-bucket-level-access")
+    return Check("data bucket access", True, f"gs://{bucket}: uniform bucket-level access")
 
 
 def state_bucket(cfg: "KitConfig") -> Check:

@@ -18,36 +18,42 @@ import pulumi_gcp as gcp
 from stacks.gcp.common import Ctx, member
 from stacks.gcp.names import short_name
 
-# path segment (kit.images.UPSTREAM_SEGMENTS) -> the remote repository's upstream
+# path segment (kit.images.UPSTREAM_SEGMENTS) -> the remote repository's upstream: Docker Hub
+# by its own switch, any other registry by URI (common_repository).
 UPSTREAMS = {
-    "ghcr": {"custom_repository": {"uri": "https://ghcr.io"}},
-    "docker-hub": {"public_repository": "DOCKER_HUB"},
-    "k8s": {"custom_repository": {"uri": "https://registry.k8s.io"}},
-    "ecr-public": {"custom_repository": {"uri": "https://public.ecr.aws"}},
+    "ghcr": {"common_repository": {"uri": "https://ghcr.io"}},
+    "docker-hub": {"docker_repository": {"public_repository": "DOCKER_HUB"}},
+    "k8s": {"common_repository": {"uri": "https://registry.k8s.io"}},
+    "ecr-public": {"common_repository": {"uri": "https://public.ecr.aws"}},
 }
 
 
 def registry(ctx: Ctx, key_id: pulumi.Input[str], node_email: pulumi.Input[str],
-             after: list[pulumi.Resource]) -> dict[str, gcp.artifactregistry.Repository]:
-    """`after`: the key's grant to Artifact Registry's service agent."""
+             agent: pulumi.Input[str], after: list[pulumi.Resource]) -> dict[str, gcp.artifactregistry.Repository]:
+    """`agent`: Artifact Registry's service agent; `after`: the key's grant to it."""
     short = short_name(ctx.name)
     repos = {"kit": gcp.artifactregistry.Repository(
         "repo-kit", repository_id=short, location=ctx.region, format="DOCKER",
         mode="STANDARD_REPOSITORY", kms_key_name=key_id, docker_config={"immutable_tags": True},
         description=f"lima-kit {ctx.name}: the kit's own images", opts=ctx.opts(depends_on=after))}
     for segment, upstream in UPSTREAMS.items():
-        remote: dict = {"description": f"pull-through mirror of {segment}",
-                        "docker_repository": upstream}
+        remote: dict = {"description": f"pull-through mirror of {segment}", **upstream}
+        needs = []
         if segment == "docker-hub" and ctx.gcp.docker_hub_secret_version:
             remote["upstream_credentials"] = {"username_password_credentials": {
                 "username": ctx.gcp.docker_hub_username,
                 "password_secret_version": ctx.gcp.docker_hub_secret_version}}
+            # The registry reads the token as its own service agent: on that secret only.
+            needs.append(gcp.secretmanager.SecretIamMember(
+                "docker-hub-secret-access", role="roles/secretmanager.secretAccessor", member=agent,
+                secret_id=ctx.gcp.docker_hub_secret_version.split("/versions/")[0],
+                opts=ctx.opts()))
         repos[segment] = gcp.artifactregistry.Repository(
             f"repo-{segment}", repository_id=f"{short}-{segment}", location=ctx.region,
             format="DOCKER", mode="REMOTE_REPOSITORY", kms_key_name=key_id,
             remote_repository_config=remote,
             description=f"lima-kit {ctx.name}: {segment} through Artifact Registry",
-            opts=ctx.opts(depends_on=after))
+            opts=ctx.opts(depends_on=[*after, *needs]))
     for logical, repo in repos.items():
         gcp.artifactregistry.RepositoryIamMember(
             f"nodes-read-{logical}", repository=repo.name, location=ctx.region,

@@ -13,7 +13,8 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from stacks.contract import ClusterOutputs
-from stacks.gcp import cluster, gpu_pool, identity, keys, network, registry, storage, volumes
+from stacks.gcp import SUPPORT, cluster, gpu_pool, identity, keys, network, registry, storage, volumes
+from stacks.gcp.catalog import disk_type
 from stacks.gcp.common import make_ctx
 from stacks.gcp.defaults import outputs
 from stacks.gcp.names import ADOPTABLE
@@ -24,23 +25,26 @@ def build(settings: StackSettings) -> tuple[ClusterOutputs, pulumi.Output[str], 
     cfg = settings.kit
     ctx = make_ctx(cfg.name, cfg.region or "", cfg.gcp, settings.purge,
                    adoptions(settings, ADOPTABLE), cfg.logs.retention_days)
-    key, agent_grants = keys.key(ctx)
+    kit_key = keys.key(ctx)
+    key, agent_grants = kit_key.key, kit_key.grants
     gcs_agent = gcp.storage.get_project_service_account(project=ctx.project, opts=ctx.invoke())
     gcs_grant = keys.grant(ctx, "storage", key, f"serviceAccount:{gcs_agent.email_address}")
     buckets = storage.buckets(ctx, cfg.data.uri, key.id, [gcs_grant])
     net = network.network(ctx, cfg.network.egress)
     nodes, node_grants = gpu_pool.node_account(ctx)
-    registry.registry(ctx, key.id, nodes.email, agent_grants)
+    registry.registry(ctx, key.id, nodes.email, kit_key.registry_agent, agent_grants)
     gke = cluster.cluster(ctx, net, cfg.network.operator_cidrs, key.id, nodes.email,
                           [*agent_grants, *node_grants])
     pools = gpu_pool.pools(ctx, net, gke.gke, nodes, key.id, cfg.gpu.type, cfg.gpu.count,
                            cfg.gpu.max_nodes, cfg.gpu.spot, [*agent_grants, *node_grants])
     namespace = cfg.kubernetes.namespace
-    identity.workloads(ctx, namespace, buckets, cfg.eval.uri)
-    keys.audit_logs(ctx, key, agent_grants)
+    # Workload Identity's pool (<project>.svc.id.goog) exists once a cluster uses it.
+    identity.workloads(ctx, namespace, buckets, cfg.eval.uri, after=[gke.gke])
+    keys.audit_logs(ctx, key, net.subnet_name, agent_grants)
     provider = k8s.Provider("gke", kubeconfig=gke.kubeconfig, enable_server_side_apply=True,
                             delete_unreachable=True,
                             opts=pulumi.ResourceOptions(depends_on=[pools.system]))
-    volumes.model_volumes(key.id, ctx.region, [pools.system], provider)
+    machine = SUPPORT.gpu_offer(cfg.gpu.type, cfg.gpu.count).machine_types[0]
+    volumes.model_volumes(key.id, ctx.region, disk_type(machine), [pools.system], provider)
     out = outputs(cfg, ctx.project, ctx.project_number, private_cidrs=[net.subnet_cidr])
     return out, gke.kubeconfig, provider

@@ -79,7 +79,11 @@ def _kit_bucket(ctx: Ctx, purpose: str, name: str, key_id: pulumi.Input[str],
 
 def prefix_condition(bucket: pulumi.Input[str], prefix: str, title: str) -> dict:
     """An IAM condition admitting the objects under `prefix` and listing with that prefix
-    only (Cloud Storage's objectListPrefix attribute); the whole bucket when prefix is ""."""
+    only (Cloud Storage's objectListPrefix attribute); the whole bucket when prefix is "".
+    Conditions need the bucket's uniform bucket-level access (`kit doctor` checks the data's)."""
+    if '"' in prefix or "\\" in prefix:
+        raise KitError(f"{title}: the prefix {prefix!r} holds a quote or a backslash, which an IAM "
+                       "condition cannot carry", hint="use a prefix without them")
     objects = pulumi.Output.concat('resource.name.startsWith("projects/_/buckets/', bucket,
                                    f'/objects/{prefix}")')
     listing = ('(resource.type == "storage.googleapis.com/Bucket" && api.getAttribute('

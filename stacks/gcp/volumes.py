@@ -16,20 +16,21 @@ from stacks.gcp.names import MODEL_CLASS
 DRIVER = "pd.csi.storage.gke.io"
 
 
-def model_volumes(key_id: pulumi.Input[str], region: str, after: list,
+def model_volumes(key_id: pulumi.Input[str], region: str, disk: str, after: list,
                   provider: pulumi.ProviderResource) -> list:
     from stacks.cluster_layer import apply_groups
 
-    return apply_groups({"volumes": classes(key_id, region)}, provider, depends_on=after)
+    return apply_groups({"volumes": classes(key_id, region, disk)}, provider, depends_on=after)
 
 
-def classes(key_id: pulumi.Input[str], region: str) -> list[dict]:
+def classes(key_id: pulumi.Input[str], region: str, disk: str) -> list[dict]:
+    """`disk`: what the GPU machines attach (stacks.gcp.catalog.disk_type)."""
     labels = {"app.kubernetes.io/part-of": "lima-kit"}
     return [
         {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
          "metadata": {"name": MODEL_CLASS, "labels": labels},
          "provisioner": DRIVER,
-         "parameters": {"type": "pd-balanced", "disk-encryption-kms-key": key_id},
+         "parameters": {"type": disk, "disk-encryption-kms-key": key_id},
          "reclaimPolicy": "Delete", "volumeBindingMode": "WaitForFirstConsumer",
          "allowVolumeExpansion": False},
         # Snapshots stay in the region (the default would be a multi-region).

@@ -36,6 +36,8 @@ def test_control_plane_is_private_and_hardened(default_plan):
     assert c["removeDefaultNodePool"] is True
     assert c["nodeConfig"]["serviceAccount"] == NODES
     assert c["deletionProtection"] is False   # `kit down` must be able to delete it
+    # The removed default pool's node_config must never read as a reason to replace the cluster.
+    assert default_plan.one(CLUSTER)["ignore_changes"] == ["nodeConfig"]
 
 
 def test_operator_cidrs_open_the_public_endpoint_to_exactly_those(egress_plan):
@@ -99,6 +101,26 @@ def test_every_gpu_type_of_the_catalog(offer):
     assert node["machineType"] == offer.machine_types[0]
     assert node["guestAccelerators"][0]["type"] == accelerator(offer.machine_types[0])[0]
     assert node["guestAccelerators"][0]["count"] == offer.gpus
+
+
+def test_hyperdisk_only_machines_boot_and_restore_models_on_hyperdisk():
+    plan = plan_of(make_cfg(gpu={"type": "h200", "count": 8, "max_nodes": 1}))
+    assert inputs(plan, POOL, "gpu")["nodeConfig"]["diskType"] == "hyperdisk-balanced"
+    system = inputs(plan, POOL, "system")["nodeConfig"]
+    assert (system["machineType"], system["diskType"]) == ("c3-standard-4", "hyperdisk-balanced")
+    storage_class = inputs(plan, "kubernetes:storage.k8s.io/v1:StorageClass")
+    assert storage_class["parameters"] == {"type": "hyperdisk-balanced", "disk-encryption-kms-key": KEY}
+    default = plan_of(make_cfg())
+    assert inputs(default, POOL, "gpu")["nodeConfig"]["diskType"] == "pd-balanced"
+    assert inputs(default, POOL, "system")["nodeConfig"]["machineType"] == "e2-standard-4"
+
+
+def test_a_reservation_feeds_the_gpu_pool_only():
+    plan = plan_of(make_cfg(gcp={"reservation": "acme-h100"}))
+    assert inputs(plan, POOL, "gpu")["nodeConfig"]["reservationAffinity"] == {
+        "consumeReservationType": "SPECIFIC_RESERVATION", "key": "compute.googleapis.com/reservation-name",
+        "values": ["acme-h100"]}
+    assert "reservationAffinity" not in inputs(plan, POOL, "system")["nodeConfig"]
 
 
 def test_gpu_pool_lives_only_in_zones_offering_its_machine_type():

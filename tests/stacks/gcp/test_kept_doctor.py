@@ -149,6 +149,23 @@ def test_apis_not_enabled_are_named_with_the_command():
     assert preflight.api_check(cfg, enabled | {"container.googleapis.com", "cloudkms.googleapis.com"}).ok
 
 
+def test_secret_manager_is_needed_only_with_a_docker_hub_login():
+    enabled = {f"{a}.googleapis.com" for a in preflight.APIS}
+    assert preflight.api_check(make_cfg(), enabled).ok
+    login = make_cfg(gcp={"docker_hub_username": "acme",
+                          "docker_hub_secret_version": "projects/acme-ml-prod/secrets/hub/versions/1"})
+    check = preflight.api_check(login, enabled)
+    assert not check.ok and check.detail == "not enabled: secretmanager.googleapis.com"
+
+
+@pytest.mark.parametrize(("uniform", "ok", "fix"), [
+    (True, True, None), (None, False, "check data.uri in kit.yaml"),
+    (False, False, "gcloud storage buckets update gs://acme-clinical-notes --uniform-bucket-level-access")])
+def test_the_data_bucket_needs_uniform_access_for_the_prefix_grant(uniform, ok, fix):
+    check = preflight.access_check("acme-clinical-notes", uniform)
+    assert check.ok is ok and (check.fix if not ok else None) == fix
+
+
 def test_cluster_token_prints_an_exec_credential(monkeypatch):
     import google.auth
 

@@ -122,6 +122,10 @@ def test_workload_identity_binds_exactly_the_kits_service_accounts(default_plan)
                                      "serviceAccount:acme-ml-prod.svc.id.goog[lima-kit/acme-notes-server]"),
     }
     assert not default_plan.of_type("gcp:serviceaccount/key:Key")   # no key files
+    # The pool <project>.svc.id.goog exists once the cluster does: each binding waits for it.
+    cluster = default_plan.one("gcp:container/cluster:Cluster")["urn"]
+    for name in bindings:
+        assert cluster in default_plan.one("gcp:serviceaccount/iAMMember:IAMMember", name)["depends_on"]
 
 
 def test_outputs_name_the_identities_and_the_restricted_vip(default_plan):
@@ -140,8 +144,7 @@ def test_registry_mirrors_each_upstream_encrypted_and_nodes_read_only_it(default
     assert repos["acme-notes"]["dockerConfig"] == {"immutableTags": True}
     assert repos["acme-notes-docker-hub"]["remoteRepositoryConfig"]["dockerRepository"] == {
         "publicRepository": "DOCKER_HUB"}
-    assert repos["acme-notes-ghcr"]["remoteRepositoryConfig"]["dockerRepository"] == {
-        "customRepository": {"uri": "https://ghcr.io"}}
+    assert repos["acme-notes-ghcr"]["remoteRepositoryConfig"]["commonRepository"] == {"uri": "https://ghcr.io"}
     assert set(repos) == {"acme-notes", "acme-notes-ghcr", "acme-notes-docker-hub", "acme-notes-k8s",
                           "acme-notes-ecr-public"}
     for repo in repos.values():
@@ -160,6 +163,28 @@ def test_audit_logs_go_to_a_kept_encrypted_log_bucket(default_plan):
     sink = inputs(default_plan, "gcp:logging/projectSink:ProjectSink")
     assert sink["destination"].endswith("/locations/us-central1/buckets/lima-kit-acme-notes")
     assert 'resource.labels.cluster_name="acme-notes"' in sink["filter"]
+    for kind in ("k8s_cluster", "k8s_control_plane_component", "gke_cluster", "k8s_container"):
+        assert kind in sink["filter"]
+    assert 'resource.labels.subnetwork_name="acme-notes-nodes"' in sink["filter"]
+
+
+def test_docker_hub_login_is_read_by_the_registrys_agent_from_that_secret_only():
+    version = "projects/acme-ml-prod/secrets/docker-hub/versions/3"
+    plan = plan_of(make_cfg(gcp={"docker_hub_username": "acme", "docker_hub_secret_version": version}))
+    access = inputs(plan, "gcp:secretmanager/secretIamMember:SecretIamMember")
+    assert access == {"secretId": "projects/acme-ml-prod/secrets/docker-hub",
+                      "role": "roles/secretmanager.secretAccessor",
+                      "member": "serviceAccount:service-123456789012@gcp-sa-artifactregistry.iam.gserviceaccount.com"}
+    hub = [r["inputs"] for r in plan.of_type("gcp:artifactregistry/repository:Repository")
+           if r["inputs"]["repositoryId"] == "acme-notes-docker-hub"][0]
+    assert hub["remoteRepositoryConfig"]["upstreamCredentials"] == {"usernamePasswordCredentials": {
+        "username": "acme", "passwordSecretVersion": version}}
+
+
+def test_a_prefix_an_iam_condition_cannot_carry_is_one_line():
+    with pytest.raises(KitError) as err:
+        plan_of(make_cfg(data={"uri": 'gs://acme-clinical-notes/a"b/'}))
+    assert err.value.one_line().startswith("trainer-data: the prefix 'a\"b/' holds a quote")
 
 
 def test_every_labelled_resource_carries_the_stack_label(default_plan):
