@@ -10,10 +10,12 @@ supplies the token, so the same credentials as the SDK-based storage client are 
 from __future__ import annotations
 
 import json
+import logging
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 from kit.errors import KitError, require
 
@@ -42,15 +44,16 @@ class Arm:
         """The JSON answer ({} for an empty one); ArmError for an error status."""
         sep = "&" if "?" in path else "?"
         url = f"{self.endpoint}{path}{sep}api-version={api_version}"
-        token = self.credential.get_token(SCOPE).token
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(url, data=data, method=method, headers={
-            "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+            "Authorization": f"Bearer {bearer(self.credential, SCOPE)}", "Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 (https only)
                 raw = resp.read()
         except urllib.error.HTTPError as exc:
             raise _error(exc.code, exc.read()) from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise ArmError(0, "Unreachable", f"{self.endpoint}: {getattr(exc, 'reason', exc)}") from None
         return json.loads(raw) if raw.strip() else {}
 
     def get(self, path: str, api_version: str) -> dict[str, Any] | None:
@@ -86,6 +89,32 @@ class Arm:
             if not token:
                 return rows
             body = {**body, "options": {**body["options"], "$skipToken": token}}
+
+
+@contextmanager
+def quiet_identity() -> Iterator[None]:
+    """azure-identity logs a dozen-line warning for every failed token request before raising;
+    the kit says it in one line instead."""
+    log = logging.getLogger("azure.identity")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
+def bearer(credential: Any, scope: str) -> str:
+    """A token from an azure-identity credential; ArmError (401) when there are no credentials,
+    with the first line of azure-identity's explanation."""
+    from azure.core.exceptions import ClientAuthenticationError
+
+    try:
+        with quiet_identity():
+            return credential.get_token(scope).token
+    except ClientAuthenticationError as exc:
+        text = str(exc).strip()
+        raise ArmError(401, "NoCredentials", text.splitlines()[0] if text else type(exc).__name__) from None
 
 
 def _error(status: int, raw: bytes) -> ArmError:

@@ -22,9 +22,8 @@ def report(cfg: "KitConfig", saved: dict[str, Any], purge: bool) -> list[str]:
     """Leak report lines for a torn-down deployment (saved: its last stack outputs)."""
     from stacks.azure_cloud.defaults import subscription
 
-    arm = connect(subscription(cfg))
     try:
-        return leak_report(arm, cfg.name, keep=not purge)
+        return leak_report(connect(subscription(cfg)), cfg.name, keep=not purge)
     except ArmError as exc:
         return [f"[yellow]could not list what is left[/] ({' '.join(str(exc).split())[:160]}); "
                 f"list it with: az graph query -q \"{query(cfg.name)}\""]

@@ -45,14 +45,12 @@ def _fail(name: str, exc: Exception, fix: str) -> Check:
 
 
 def identity(cfg: "KitConfig") -> Check:
-    from azure.core.exceptions import ClientAuthenticationError
-
     from stacks.azure_cloud.arm import ArmError
 
     try:
         arm = _arm(cfg)
         sub = arm.get(f"/subscriptions/{arm.subscription}", "2022-12-01")
-    except (ClientAuthenticationError, ArmError, KitError, OSError) as exc:
+    except (ArmError, KitError) as exc:
         return _fail("azure credentials", exc, "az login, or set AZURE_CLIENT_ID/AZURE_TENANT_ID and a secret")
     if sub is None:
         return Check("azure credentials", False,
@@ -70,8 +68,6 @@ def subscription_check(sub: dict[str, Any]) -> Check:
 
 
 def providers(cfg: "KitConfig") -> Check:
-    from azure.core.exceptions import ClientAuthenticationError
-
     from stacks.azure_cloud.arm import ArmError
 
     try:
@@ -80,7 +76,7 @@ def providers(cfg: "KitConfig") -> Check:
                   arm.pages(f"/subscriptions/{arm.subscription}/providers", "2021-04-01")}
         feature = arm.get(f"/subscriptions/{arm.subscription}/providers/Microsoft.Features/providers/"
                           "Microsoft.Compute/features/EncryptionAtHost", "2021-07-01") or {}
-    except (ClientAuthenticationError, ArmError, KitError, OSError) as exc:
+    except (ArmError, KitError) as exc:
         return _fail("azure providers", exc, "needs Reader on the subscription")
     return providers_check(states, (feature.get("properties") or {}).get("state", "NotRegistered"))
 
@@ -110,15 +106,13 @@ def gpu_need(cfg: "KitConfig") -> tuple[str, int]:
 
 
 def gpu_quota(cfg: "KitConfig") -> Check:
-    from azure.core.exceptions import ClientAuthenticationError
-
     from stacks.azure_cloud.arm import ArmError
 
     try:
         arm = _arm(cfg)
         usages = arm.pages(f"/subscriptions/{arm.subscription}/providers/Microsoft.Compute/locations/"
                            f"{cfg.region}/usages", "2024-07-01")
-    except (ClientAuthenticationError, ArmError, KitError, OSError) as exc:
+    except (ArmError, KitError) as exc:
         return _fail("gpu quota", exc, "needs Reader on the subscription, or check quotas in the portal")
     return quota_check(cfg, usages)
 

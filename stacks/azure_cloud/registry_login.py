@@ -22,11 +22,18 @@ SCOPE = "https://containerregistry.azure.net/.default"
 
 
 def credentials(cfg: "KitConfig", registry: str) -> tuple[str, str]:
+    from stacks.azure_cloud.arm import ArmError, bearer
+
     identity = require("azure.identity", "azure")
     host = registry.split("/", 1)[0]
     credential = identity.DefaultAzureCredential(exclude_interactive_browser_credential=True)
+    try:
+        token = bearer(credential, SCOPE)
+    except ArmError as exc:
+        raise KitError(f"{host}: no Entra ID token to push with: {exc.message}",
+                       hint="az login (or AZURE_CLIENT_ID / AZURE_TENANT_ID and a secret)") from None
     form = urllib.parse.urlencode({"grant_type": "access_token", "service": host,
-                                   "access_token": credential.get_token(SCOPE).token}).encode()
+                                   "access_token": token}).encode()
     req = urllib.request.Request(f"https://{host}/oauth2/exchange", data=form, method="POST",
                                  headers={"Content-Type": "application/x-www-form-urlencoded"})
     try:
@@ -36,8 +43,8 @@ def credentials(cfg: "KitConfig", registry: str) -> tuple[str, str]:
         raise KitError(f"{host}: cannot get a push token: {' '.join(str(exc).split())[:160]}",
                        hint="run from inside the deployment's VNet (the registry has no public "
                             "endpoint), with AcrPush on the registry") from None
-    token = answer.get("refresh_token")
-    if not token:
+    refresh = answer.get("refresh_token")
+    if not refresh:
         raise KitError(f"{host}: the token exchange answered no refresh token",
                        hint="check the credentials (`kit doctor`) and AcrPush on the registry")
-    return USER, token
+    return USER, refresh

@@ -18,9 +18,12 @@ def token() -> tuple[str, datetime]:
     identity = require("azure.identity", "azure")
     from azure.core.exceptions import ClientAuthenticationError
 
+    from stacks.azure_cloud.arm import quiet_identity
+
     credential = identity.DefaultAzureCredential(exclude_interactive_browser_credential=True)
     try:
-        got = credential.get_token(SCOPE)
+        with quiet_identity():
+            got = credential.get_token(SCOPE)
     except ClientAuthenticationError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise KitError(f"azure: no Entra ID token for the cluster: {first[:200]}",

@@ -126,6 +126,7 @@ def test_gpu_pool_taint_label_and_scale_from_zero(default_plan):
     assert (gpu["enableAutoScaling"], gpu["minCount"], gpu["maxCount"], gpu["count"]) == (True, 0, 2, 0)
     assert gpu["mode"] == "User" and gpu["scaleSetPriority"] == "Regular"
     assert gpu["gpuProfile"] == {"driver": "Install"}
+    assert default_plan.one(POOL, "gpu")["ignore_changes"] == ["count"]   # AKS's autoscaler owns it
     assert default_plan.outputs["gpu_tolerations"] == [
         {"key": "nvidia.com/gpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"}]
     (system,) = inputs(default_plan, CLUSTER)["agentPoolProfiles"]

@@ -417,3 +417,23 @@ def test_a_run_in_the_stack_is_refused_until_the_identities_exist():
 
     with pytest.raises(KitError, match=r"lima-kit:runId: on azure a run's workloads need the workload identities"):
         run_plan(make_cfg(), AzureMocks(subscription=SUB), run_id="ft-abc")
+
+
+def test_arm_without_credentials_is_one_arm_error_and_no_log_flood(caplog):
+    import logging
+
+    from azure.core.exceptions import ClientAuthenticationError
+
+    from stacks.azure_cloud.arm import Arm, ArmError
+
+    class NoCredential:
+        def get_token(self, *scopes):
+            logging.getLogger("azure.identity._credentials.default").warning("Attempted credentials:\n...")
+            raise ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token\nAttempted ...")
+
+    with caplog.at_level(logging.INFO), pytest.raises(ArmError) as err:
+        Arm(NoCredential(), SUB).get(f"/subscriptions/{SUB}", "2022-12-01")
+    assert (err.value.status, err.value.code) == (401, "NoCredentials")
+    assert str(err.value) == "401 NoCredentials: DefaultAzureCredential failed to retrieve a token"
+    assert "Attempted credentials" not in caplog.text
+    assert logging.getLogger("azure.identity").level == logging.NOTSET      # restored
