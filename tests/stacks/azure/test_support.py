@@ -379,8 +379,14 @@ def test_render_pulls_through_the_registry_cache_with_workload_identity_labels(t
     storage = next(p for p in out["platform"] if p["metadata"]["name"] == "allow-storage")
     cidrs = [peer["ipBlock"]["cidr"] for rule in storage["spec"]["egress"] for peer in rule["to"]]
     assert cidrs == ["10.42.255.0/24", *ENTRA_ID]
-    stage = {c["name"]: c for c in _pod(out["finetune"], "Job")["spec"]["initContainers"]}
-    assert any(DATA_ACCOUNT in json.dumps(c) for c in stage.values())
+    init = {c["name"]: c for c in _pod(out["finetune"], "Job")["spec"]["initContainers"]}
+    assert any(f"az://{DATA_ACCOUNT}/notes/sft/" in json.dumps(c) for c in init.values())
+    # The model is staged by a Job with the server's identity; the server's pod has none.
+    stage = _pod(out["stage"], "Job")
+    assert stage["metadata"]["labels"]["azure.workload.identity/use"] == "true"
+    assert stage["spec"]["serviceAccountName"] == "acme-notes-server"
+    assert "azure.workload.identity/use" not in server["metadata"].get("labels", {})
+    assert server["spec"]["serviceAccountName"] == "acme-notes-engine"
 
 
 def test_render_after_up_annotates_the_service_accounts_with_the_client_ids(tmp_path):
