@@ -31,7 +31,6 @@ from stacks.azure_cloud.keys import Keys
 from stacks.azure_cloud.network import Network
 
 AUDIT_CATEGORIES = ("kube-audit", "kube-audit-admin", "guard")
-AAD_SERVER = "6dae42f8-4368-4678-94ff-3960e28e3630"   # AKS's Entra ID server application
 SYSTEM_LABEL = {"lima-kit.io/pool": "system"}
 POD_CIDR, SERVICE_CIDR, DNS_IP = "192.168.0.0/16", "172.16.0.0/16", "172.16.0.10"
 
@@ -141,7 +140,7 @@ def cluster(ctx: Ctx, net: Network, keys: Keys, registry: azure.containerregistr
     creds = azure.containerservice.list_managed_cluster_user_credentials_output(
         resource_group_name=ctx.group.name, resource_name=aks.name, format="exec", opts=ctx.invoke())
     kubeconfig = pulumi.Output.secret(creds.kubeconfigs.apply(lambda k: kubeconfig_for(ctx.name, k)))
-    issuer = aks.oidc_issuer_profile.apply(lambda p: p.issuer_url if p else "")
+    issuer = aks.oidc_issuer_profile.apply(lambda p: p.issuer_url)
     return Cluster(aks=aks, name=ctx.name, kubelet=kubelet, issuer=issuer, kubeconfig=kubeconfig,
                    ready=[admin])
 

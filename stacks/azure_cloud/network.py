@@ -41,8 +41,8 @@ class Network:
     nat: azure.network.NatGateway | None = None
 
 
-def network(ctx: Ctx, egress: bool) -> Network:
-    net = _existing(ctx, egress) if ctx.azure.node_subnet_id else _create(ctx, egress)
+def network(ctx: Ctx, egress: bool, operator_cidrs: list[str]) -> Network:
+    net = _existing(ctx, egress) if ctx.azure.node_subnet_id else _create(ctx, egress, operator_cidrs)
     net.zones = _zones(ctx, net)
     return net
 
@@ -69,6 +69,19 @@ def node_rules(egress: bool) -> list[dict]:
     return rules
 
 
+def apiserver_rules(operator_cidrs: list[str]) -> list[dict]:
+    """The API server's subnet: from the internet, only network.operator_cidrs on 443 (when the
+    API server has a public endpoint at all)."""
+    if not operator_cidrs:
+        return [DENY_INTERNET]
+    operators = {"name": "allow-operators", "priority": 100, "direction": "Inbound", "access": "Allow",
+                 "protocol": "Tcp", "source_address_prefixes": list(operator_cidrs),
+                 "source_port_range": "*", "destination_address_prefix": "*",
+                 "destination_port_range": "443",
+                 "description": "network.operator_cidrs reach the API server"}
+    return [operators, DENY_INTERNET]
+
+
 def endpoint_rules() -> list[dict]:
     """Private endpoints: HTTPS from inside the VNet, nothing else at all."""
     return [_rule("allow-https-from-vnet", 100, "Inbound", "Allow", "VirtualNetwork", "VirtualNetwork",
@@ -85,13 +98,13 @@ def _nsg(ctx: Ctx, logical: str, rules: list[dict]) -> azure.network.NetworkSecu
         security_rules=rules, opts=ctx.opts())
 
 
-def _create(ctx: Ctx, egress: bool) -> Network:
+def _create(ctx: Ctx, egress: bool, operator_cidrs: list[str]) -> Network:
     cidr = ctx.azure.vnet_cidr
     nodes_cidr, endpoints_cidr = subnet_cidrs(cidr)
     apiserver_cidr = _apiserver_cidr(cidr)
     nodes_nsg = _nsg(ctx, "nodes", node_rules(egress))
     endpoints_nsg = _nsg(ctx, "endpoints", endpoint_rules())
-    apiserver_nsg = _nsg(ctx, "apiserver", [DENY_INTERNET])
+    apiserver_nsg = _nsg(ctx, "apiserver", apiserver_rules(operator_cidrs))
     nat = _nat(ctx) if egress else None
     vnet_name = f"{ctx.name}-vnet"
     nodes: dict = {"name": "nodes", "address_prefix": nodes_cidr, "default_outbound_access": False,

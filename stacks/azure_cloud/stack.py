@@ -45,7 +45,7 @@ def build(settings: StackSettings) -> tuple[ClusterOutputs, pulumi.Output[str], 
                    cfg.logs.retention_days)
     kit_keys = keys.keys(ctx)
     workspace = keys.audit_workspace(ctx)
-    net = network.network(ctx, egress)
+    net = network.network(ctx, egress, cfg.network.operator_cidrs)
     vault_endpoint = network.private_endpoint(ctx, "vault", net, kit_keys.vault.id, "vault", "vault")
     st = storage.storage(ctx, net, kit_keys, cfg.data.uri)
     acr = registry.registry(ctx)

@@ -61,13 +61,20 @@ def test_nsgs_admit_nothing_from_the_internet(default_plan, egress_plan, which):
     plan = default_plan if which == "default" else egress_plan
     nsgs = {r["name"]: r["inputs"]["securityRules"] for r in plan.of_type(NSG)}
     assert set(nsgs) == {"nodes-nsg", "endpoints-nsg", "apiserver-nsg"}
+    operators = ["203.0.113.0/24"] if which == "egress" else []
     for name, rules in nsgs.items():
         inbound = [r for r in rules if r["direction"] == "Inbound"]
         for rule in inbound:
-            if rule["access"] == "Allow":
+            if rule["access"] == "Allow" and "sourceAddressPrefixes" in rule:
+                # The API server's subnet, when it has a public endpoint: exactly the operators'.
+                assert (name, rule["sourceAddressPrefixes"], rule["destinationPortRange"]) == (
+                    "apiserver-nsg", operators, "443")
+            elif rule["access"] == "Allow":
                 assert rule["sourceAddressPrefix"] not in OPEN, (name, rule)
                 assert rule["sourceAddressPrefix"] == "VirtualNetwork"
-        denies = [r for r in inbound if r["access"] == "Deny" and r["sourceAddressPrefix"] in ("Internet", "*")]
+        denies = [r for r in inbound if r["access"] == "Deny" and r.get("sourceAddressPrefix") in ("Internet", "*")]
+        allowed = [r["sourceAddressPrefixes"] for r in inbound if "sourceAddressPrefixes" in r]
+        assert allowed == ([operators] if operators and name == "apiserver-nsg" else []), name
         assert denies and all(r["destinationPortRange"] == "*" for r in denies), name
 
 
