@@ -95,17 +95,26 @@ def make_ctx(name: str, location: str, options: AzureOptions, subscription: str,
 
 def grant(ctx: Ctx, logical: str, principal_id: pulumi.Input[str], role: str,
           scope: pulumi.Input[str], *, condition: str | None = None,
-          principal_type: str = "ServicePrincipal", **opts: Any) -> azure.authorization.RoleAssignment:
+          principal_type: str | None = "ServicePrincipal", kept: bool = False,
+          **opts: Any) -> azure.authorization.RoleAssignment:
     """One role assignment at the narrowest scope that works (a container, a key, a subnet),
-    with an ABAC condition where a built-in role is wider than the kit needs."""
+    with an ABAC condition where a built-in role is wider than the kit needs. `kept`: it
+    outlives a plain `kit down` with what it grants on, under a name (a GUID) derived from the
+    deployment, so the next `kit up` adopts it."""
     extra: dict[str, Any] = {"condition": condition, "condition_version": "2.0"} if condition else {}
+    if kept:
+        extra["role_assignment_name"] = names.kept_assignment(ctx.name, ctx.subscription, logical)
     return azure.authorization.RoleAssignment(
         logical, principal_id=principal_id, principal_type=principal_type,
         role_definition_id=ctx.role(role), scope=scope,
-        description=f"lima-kit {ctx.name}: {logical}", **extra, opts=ctx.opts(**opts))
+        description=f"lima-kit {ctx.name}: {logical}", **extra,
+        opts=ctx.kept_opts(logical, **opts) if kept else ctx.opts(**opts))
 
 
-def user_identity(ctx: Ctx, logical: str) -> azure.managedidentity.UserAssignedIdentity:
+def user_identity(ctx: Ctx, logical: str, *, kept: bool = False) -> azure.managedidentity.UserAssignedIdentity:
+    """A user-assigned identity; `kept`: in the kept group, outliving a plain `kit down` with
+    the storage account that uses it for its key (the account would lose its key otherwise)."""
     return azure.managedidentity.UserAssignedIdentity(
         f"{logical}-identity", resource_name_=names.identity(ctx.name, logical),
-        resource_group_name=ctx.group.name, location=ctx.location, tags=ctx.tags, opts=ctx.opts())
+        resource_group_name=(ctx.kept if kept else ctx.group).name, location=ctx.location,
+        tags=ctx.tags, opts=ctx.kept_opts(f"{logical}-identity") if kept else ctx.opts())

@@ -35,6 +35,8 @@ KEPT: dict[str, tuple[str, str, str]] = {
        for c in names.KIT_CONTAINERS},
     "vault": ("azure-native:keyvault:Vault", "2023-07-01", ""),
     "key": ("azure-native:keyvault:Key", "2023-07-01", "vault"),
+    "encryption-identity": ("azure-native:managedidentity:UserAssignedIdentity", "2023-01-31", ""),
+    "encryption-key-user": ("azure-native:authorization:RoleAssignment", "2022-04-01", "encryption-identity"),
     "audit-logs": ("azure-native:operationalinsights:Workspace", "2023-09-01", ""),
     **{f"audit-table-{t}": ("azure-native:operationalinsights:Table", "2023-09-01", "audit-logs")
        for t in names.AUDIT_TABLES},

@@ -58,10 +58,10 @@ def keys(ctx: Ctx) -> Keys:
                         {"action": {"type": "rotate"}, "trigger": {"time_after_create": "P1Y"}},
                         {"action": {"type": "notify"}, "trigger": {"time_before_expiry": "P30D"}}]}},
         opts=ctx.kept_opts("key", parent=vault))
-    identity = user_identity(ctx, "encryption")
+    identity = user_identity(ctx, "encryption", kept=True)
     # Wrap and unwrap with this one key: nothing else in the vault, no key management.
     key_grant = grant(ctx, "encryption-key-user", identity.principal_id,
-                      "Key Vault Crypto Service Encryption User", key.id, parent=identity)
+                      "Key Vault Crypto Service Encryption User", key.id, kept=True, parent=identity)
     disks = azure.compute.DiskEncryptionSet(
         "disk-encryption", disk_encryption_set_name=f"{ctx.name}-disks",
         resource_group_name=ctx.group.name, location=ctx.location, tags=ctx.tags,

@@ -91,7 +91,8 @@ class AzureMocks(PlanMocks):
         if kind == "resources:ResourceGroup":
             return f"/subscriptions/{self.subscription}/resourceGroups/{state['resourceGroupName']}"
         if kind == "authorization:RoleAssignment":
-            return f"{state['scope']}/providers/Microsoft.Authorization/roleAssignments/{_uuid(name)}"
+            guid = state.get("roleAssignmentName") or _uuid(name)
+            return f"{state['scope']}/providers/Microsoft.Authorization/roleAssignments/{guid}"
         if kind == "monitor:DiagnosticSetting":
             return f"{state['resourceUri']}/providers/Microsoft.Insights/diagnosticSettings/{state.get('name', name)}"
         path = _PATHS.get(kind)

@@ -25,8 +25,10 @@ KEY = "storage-key"               # the one key: storage, node disks, Kubernetes
 # `kit up`: Azure refuses to create what exists, children (containers, tables) included.
 AUDIT_TABLES = ("AKSAudit", "AKSAuditAdmin")  # AKS's kube-audit and kube-audit-admin tables
 ADOPTABLE = ("kept-group", "storage", "storage-blob-service",
-             *(f"container-{c}" for c in KIT_CONTAINERS), "vault", "key", "audit-logs",
-             *(f"audit-table-{t}" for t in AUDIT_TABLES))
+             *(f"container-{c}" for c in KIT_CONTAINERS), "vault", "key",
+             # The identity the storage account unwraps its key as, and its role on the key.
+             "encryption-identity", "encryption-key-user",
+             "audit-logs", *(f"audit-table-{t}" for t in AUDIT_TABLES))
 
 
 def _digest(subscription: str, name: str, n: int) -> str:
@@ -88,6 +90,14 @@ def service_accounts(name: str) -> dict[str, str]:
     return {"trainer": f"{name}-finetune", "server": f"{name}-server"}
 
 
+def kept_assignment(name: str, subscription: str, logical: str) -> str:
+    """The GUID name of a role assignment that is kept and adopted (role assignments are named
+    by GUIDs: this one is derived, so the next deployment finds it)."""
+    import uuid
+
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"lima-kit/{subscription.lower()}/{name}/{logical}"))
+
+
 def arm_id(subscription: str, group: str, provider_path: str = "") -> str:
     base = f"/subscriptions/{subscription}/resourceGroups/{group}"
     return f"{base}/providers/{provider_path}" if provider_path else base
@@ -106,6 +116,11 @@ def kept_ids(name: str, subscription: str) -> dict[str, str]:
         **{f"container-{c}": f"{account}/blobServices/default/containers/{c}" for c in KIT_CONTAINERS},
         "vault": arm_id(subscription, group, f"Microsoft.KeyVault/vaults/{vault}"),
         "key": arm_id(subscription, group, f"Microsoft.KeyVault/vaults/{vault}/keys/{KEY}"),
+        "encryption-identity": arm_id(subscription, group, "Microsoft.ManagedIdentity/userAssignedIdentities/"
+                                                           f"{identity(name, 'encryption')}"),
+        "encryption-key-user": arm_id(subscription, group, f"Microsoft.KeyVault/vaults/{vault}/keys/{KEY}")
+                               + "/providers/Microsoft.Authorization/roleAssignments/"
+                               + kept_assignment(name, subscription, "encryption-key-user"),
         "audit-logs": logs,
         **{f"audit-table-{t}": f"{logs}/tables/{t}" for t in AUDIT_TABLES},
     }

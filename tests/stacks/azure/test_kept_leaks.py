@@ -54,7 +54,7 @@ def _all_kept(tags=MINE) -> dict[str, dict]:
 def test_kept_resources_of_this_stack_are_adopted_by_their_arm_ids():
     arm = FakeArm(_all_kept())
     assert kept.find_adoptions(make_cfg(), {}, arm) == IDS
-    assert set(IDS) == set(names.ADOPTABLE) and len(IDS) == 10
+    assert set(IDS) == set(names.ADOPTABLE) and len(IDS) == 12
     assert IDS["storage"].endswith(f"/resourceGroups/lima-kit-acme-notes-kept/providers/Microsoft.Storage/"
                                    f"storageAccounts/{names.storage_account('acme-notes', SUB)}")
 
@@ -70,7 +70,7 @@ def test_what_the_state_holds_is_not_looked_up():
 def test_children_are_adopted_with_their_parent_only():
     resources = {i: r for i, r in _all_kept().items() if i not in (IDS["audit-logs"], IDS["storage"])}
     found = kept.find_adoptions(make_cfg(), {}, FakeArm(resources))
-    assert set(found) == {"kept-group", "vault", "key"}     # containers, tables: parent not kept
+    assert set(found) == {"kept-group", "vault", "key", "encryption-identity", "encryption-key-user"}
 
 
 def test_a_kept_name_tagged_for_another_stack_is_refused():

@@ -46,6 +46,9 @@ def test_kit_storage_account_is_private_keyless_and_under_the_kits_key(default_p
         "/userAssignedIdentities/acme-notes-encryption")
     key_user = _grants(default_plan)["encryption-key-user"]
     assert key_user["scope"] == f"{KEPT}/Microsoft.KeyVault/vaults/{vault}/keys/{names.KEY}"
+    assert key_user["roleAssignmentName"] == names.kept_assignment("acme-notes", SUB, "encryption-key-user")
+    assert enc["encryptionIdentity"]["encryptionUserAssignedIdentity"] == (
+        f"{KEPT}/Microsoft.ManagedIdentity/userAssignedIdentities/acme-notes-encryption")
     assert key_user["roleDefinitionId"].endswith(ROLES["Key Vault Crypto Service Encryption User"])
     blob = inputs(default_plan, az("storage:BlobServiceProperties"))
     assert blob["isVersioningEnabled"] is True and blob["deleteRetentionPolicy"] == {"enabled": True, "days": 30}
@@ -57,7 +60,11 @@ def test_kit_storage_account_is_private_keyless_and_under_the_kits_key(default_p
 def test_kept_resources_are_retained_unless_purging(default_plan):
     kept = [("storage:StorageAccount", "storage"), ("keyvault:Vault", "vault"), ("keyvault:Key", "key"),
             ("resources:ResourceGroup", "kept-group"), ("storage:BlobContainer", "container-artifacts"),
-            ("storage:BlobContainer", "container-models"), ("operationalinsights:Workspace", "audit-logs")]
+            ("storage:BlobContainer", "container-models"), ("operationalinsights:Workspace", "audit-logs"),
+            # the identity the account unwraps its key as, and its role on the key: without
+            # them a kept account could not read its own data
+            ("managedidentity:UserAssignedIdentity", "encryption-identity"),
+            ("authorization:RoleAssignment", "encryption-key-user")]
     purged = plan_of(make_cfg(), purge=True)
     for kind, name in kept:
         assert default_plan.one(az(kind), name)["retain_on_delete"] is True, name
