@@ -248,3 +248,14 @@ def test_credentials_of_another_subscription_are_refused():
 def test_data_outside_blob_storage_is_refused():
     with pytest.raises(KitError, match=r"data\.uri: 's3://acme/sft/' is not an Azure blob URI"):
         plan_of(make_cfg(data={"uri": "s3://acme/sft/"}))
+
+
+def test_nodes_and_the_cluster_have_no_storage_access(default_plan):
+    storage_roles = {ROLES["Storage Blob Data Reader"], ROLES["Storage Blob Data Contributor"]}
+    holders = sorted(name for name, g in _grants(default_plan).items()
+                     if g["roleDefinitionId"].rsplit("/", 1)[-1] in storage_roles)
+    assert holders == ["server-models-read", "server-runs-read", "trainer-data-read", "trainer-models-read",
+                       "trainer-runs-write"]
+    kubelet = inputs(default_plan, az("containerservice:ManagedCluster"))["identityProfile"]["kubeletidentity"]
+    assert [name for name, g in _grants(default_plan).items() if g["principalId"] == kubelet["objectId"]] == [
+        "kubelet-acr-pull"]
