@@ -132,3 +132,14 @@ def test_a_run_in_the_stack_is_refused_until_the_identities_exist():
 
     with pytest.raises(KitError, match=r"lima-kit:runId: on azure a run's workloads need the workload identities"):
         run_plan(make_cfg(), AzureMocks(subscription=SUB), run_id="ft-abc")
+
+
+def test_the_azure_example_plans_offline():
+    from kit.config import load
+    from kit.infra.plan import offline_plan
+
+    cfg = load(Path(__file__).resolve().parents[3] / "examples" / "azure" / "kit.yaml")
+    plan = offline_plan(cfg)
+    pool = plan.one("azure-native:containerservice:AgentPool", "gpu")["inputs"]
+    assert pool["vmSize"] == "Standard_NC40ads_H100_v5" and pool["maxCount"] == 2
+    assert plan.outputs["data_uri"] == "https://acmeclinical.blob.core.windows.net/notes/sft/"
