@@ -15,6 +15,7 @@ from kit.config_infra import KubernetesConfig, LogsConfig, NetworkConfig, Sectio
 from kit.errors import KitError
 from kit.workdir import RESERVED_NAMES, Workdir
 from stacks.aws.options import AwsOptions
+from stacks.azure_cloud.options import AzureOptions
 from stacks.gcp.options import GcpOptions
 
 GPU_TYPES = ("l4", "a10g", "l40s", "a100", "h100", "h200")
@@ -147,6 +148,7 @@ class KitConfig(Section):
     logs: LogsConfig = Field(default_factory=LogsConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     aws: AwsOptions = Field(default_factory=AwsOptions)
+    azure: AzureOptions = Field(default_factory=AzureOptions)
     gcp: GcpOptions = Field(default_factory=GcpOptions)
 
     # Where the file was loaded from: relative paths in it resolve against this folder.

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 # target -> the package whose __init__ defines SUPPORT. One line per cloud.
 REGISTRY: dict[str, str] = {
     "aws": "stacks.aws",
+    "azure": "stacks.azure_cloud",
     "gcp": "stacks.gcp",
     "kubernetes": "stacks.existing_cluster",
 }

@@ -15,13 +15,14 @@ from kit.commands import file_option, load_config, output_option, print_json, ye
               type=click.Path(path_type=Path), help="Where to write kit.yaml.")
 @click.option("--name", default=None, help="Deployment name (default: the folder's name).")
 @click.option("--target", default="local", show_default=True,
-              help="local, kubernetes, or a cloud this version supports (aws, gcp).")
+              help="local, kubernetes, or a cloud this version supports (aws, azure, gcp).")
 @click.option("--model", default="demo:tiny-llama", show_default=True,
               help="Hub id, local folder, bucket URI of a mirror, or demo:tiny-llama.")
 @click.option("--data", default="data.jsonl", show_default=True, help="Your dataset: path or URI.")
 @click.option("--method", type=click.Choice(["lora", "qlora", "full"]), default="lora",
               show_default=True)
-@click.option("--region", default=None, help="Cloud targets (default: us-east-1 on aws, us-central1 on gcp).")
+@click.option("--region", default=None,
+              help="Cloud targets (default: us-east-1 on aws, eastus2 on azure, us-central1 on gcp).")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def init(config_file: Path, name: str | None, target: str, model: str, data: str, method: str,
          region: str | None, force: bool) -> None:

@@ -126,7 +126,9 @@ def data_uri(cfg: "KitConfig", uri: str | None = None, key: str = "data.uri") ->
     if wanted and scheme != wanted:
         raise KitError(f"{key}: {scheme}:// data cannot be read privately from {cfg.target}",
                        hint=f"copy it to a {wanted}:// bucket in the same cloud")
-    return uri
+    # Azure's blob URL (as copied from the portal) reaches the charts and the in-cluster stores,
+    # which take bucket URIs only, in the kit's own form (parse_uri's).
+    return parse_uri(uri).uri if uri.startswith("https://") else uri
 
 
 def _sizes(cfg: "KitConfig") -> tuple[dict[str, Any], str]:

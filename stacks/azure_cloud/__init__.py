@@ -1,0 +1,83 @@
+"""Azure: a private VNet, a network-isolated AKS cluster, a GPU pool, storage, identity and an
+image mirror.
+
+This module is what the rest of the kit knows of Azure: one CloudSupport object, plain data
+plus functions imported on first use, so importing it never imports azure-identity or
+pulumi_azure_native. The Pulumi program part is stacks/azure_cloud/stack.py (`build`).
+
+Not named azure/: `pulumi up` puts stacks/ first on sys.path, where a folder of that name would
+shadow the Azure SDKs' `azure` namespace package (azure.identity, azure.core).
+"""
+
+from __future__ import annotations
+
+from stacks.azure_cloud.catalog import CATALOG
+from stacks.clouds import CloudSupport, Egress, lazy
+
+# Microsoft Entra ID's token endpoints (login.microsoftonline.com; Microsoft's published
+# ranges for it): a pod's workload identity exchanges its service account token there for a
+# storage token. Entra ID has no private endpoint, so these are the only public addresses a
+# storage pod may reach.
+ENTRA_ID = ("20.20.32.0/19", "20.190.128.0/18", "20.231.128.0/19", "40.126.0.0/18")
+
+SUPPORT = CloudSupport(
+    target="azure",
+    extra="azure",
+    modules=("kubernetes", "pulumi", "pulumi_kubernetes", "pulumi_azure_native", "azure.identity",
+             "helm_python"),
+    build="stacks.azure_cloud.stack:build",
+    default_outputs=lazy("stacks.azure_cloud.defaults:default_outputs"),
+    required=(("azure.subscription_id", "the subscription the stack deploys into; it names the kit's "
+                                        "storage account, key vault and registry (`az account show "
+                                        "--query id`)"),),
+    default_region="eastus2",
+    bucket_scheme="az",
+    internal_lb={"service.beta.kubernetes.io/azure-load-balancer-internal": "true"},
+    # Azure's internal load balancers get a private address, not a DNS name.
+    internal_lb_domain="",
+    identity_annotation="azure.workload.identity/client-id",
+    identity_pod_labels={"azure.workload.identity/use": "true"},
+    egress=tuple(Egress(cidr, 443, "Microsoft Entra ID token endpoint (workload identity)")
+                 for cidr in ENTRA_ID),
+    # AKS installs the GPU driver on the GPU pool (gpu_profile), not the device plugin.
+    stack_images=("device-plugin",),
+    gpu_catalog=CATALOG,
+    state_scheme="azblob",
+    # A key of the operator's own vault (vault names are global: azure.state_key_vault names it).
+    secrets_provider="azurekeyvault://{state_key_vault}.vault.azure.net/keys/lima-kit-state",
+    state_check=lazy("stacks.azure_cloud.preflight:state_container"),
+    preflight=lazy("stacks.azure_cloud.preflight:checks"),
+    adopt=lazy("stacks.azure_cloud.kept:adoptions"),
+    purge_kept=lazy("stacks.azure_cloud.kept:purge"),
+    leak_report=lazy("stacks.azure_cloud.leaks:report"),
+    cluster_token=lazy("stacks.azure_cloud.token:token"),
+    registry_login=lazy("stacks.azure_cloud.registry_login:credentials"),
+    prices="stacks.azure_cloud:prices.json",
+    price_update=lazy("stacks.azure_cloud.prices:fetch"),
+    plan_mocks="stacks.azure_cloud.mocks:AzureMocks",
+    init_section=(
+        "azure:\n"
+        '  subscription_id: "{AZURE_SUBSCRIPTION_ID}"  # required: the subscription the stack deploys into\n'
+        "  # data_resource_group: my-data-rg  # the resource group of data.uri's storage account\n"
+        "  # state_key_vault: my-state-vault  # with azblob:// state: its key lima-kit-state encrypts secrets\n"
+        "  # an existing VNet instead of a new private one: three of its subnets, as ARM ids\n"
+        "  # node_subnet_id: /subscriptions/.../virtualNetworks/VNET/subnets/nodes\n"
+        "  # endpoint_subnet_id: /subscriptions/.../virtualNetworks/VNET/subnets/endpoints\n"
+        "  # apiserver_subnet_id: /subscriptions/.../virtualNetworks/VNET/subnets/apiserver  # delegated to AKS\n"
+        "  # outbound_type: userDefinedRouting  # when its route table sends 0.0.0.0/0 to your firewall\n"),
+    plan_concerns=(
+        ("azure-native:containerservice:AgentPool", "nodes"),
+        ("azure-native:compute:", "nodes"),
+        ("azure-native:containerservice:", "cluster"),
+        ("azure-native:operationalinsights:", "cluster"),
+        ("azure-native:monitor:", "cluster"),
+        ("azure-native:network:", "network"),
+        ("azure-native:privatedns:", "network"),
+        ("azure-native:storage:", "storage"),
+        ("azure-native:keyvault:", "identity"),
+        ("azure-native:managedidentity:", "identity"),
+        ("azure-native:authorization:", "identity"),
+        ("azure-native:containerregistry:", "registry"),
+        ("azure-native:resources:", "network"),
+    ),
+)

@@ -1,0 +1,261 @@
+"""Storage, keys, registry and identity invariants on the Azure plan: the kit's storage
+account private, keyless and under the kit's key, retained unless --purge; the data account
+only read; the key vault purge-protected, RBAC-only and private; the registry private with
+cache rules for exactly the images the charts run; workload identities federated to the
+charts' ServiceAccounts with container-scoped, condition-narrowed roles; tags on everything;
+outputs that follow the contract and agree with what `kit render` derives."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from kit.errors import KitError
+from stacks.azure_cloud import names
+from stacks.azure_cloud.common import ROLES
+from stacks.contract import ClusterOutputs
+from tests.stacks.azure.conftest import DATA_ACCOUNT, SUB, az, inputs, make_cfg, plan_of
+
+ROLE = az("authorization:RoleAssignment")
+ACCOUNT = names.storage_account("acme-notes", SUB)
+KEPT = f"/subscriptions/{SUB}/resourceGroups/lima-kit-acme-notes-kept/providers"
+DATA = f"/subscriptions/{SUB}/resourceGroups/acme-data/providers/Microsoft.Storage/storageAccounts/{DATA_ACCOUNT}"
+OWNER, CONTRIBUTOR, UAA = ("8e3af657-a8ff-443c-a75c-2fe8c4bcb635", "b24988ac-6180-42a0-ab88-20f7382dd24c",
+                           "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9")
+
+
+def _grants(plan) -> dict[str, dict]:
+    return {r["name"]: r["inputs"] for r in plan.of_type(ROLE)}
+
+
+def test_kit_storage_account_is_private_keyless_and_under_the_kits_key(default_plan):
+    account = default_plan.one(az("storage:StorageAccount"), "storage")
+    a = account["inputs"]
+    assert a["accountName"] == ACCOUNT and a["resourceGroupName"] == "lima-kit-acme-notes-kept"
+    assert (a["publicNetworkAccess"], a["allowBlobPublicAccess"], a["allowSharedKeyAccess"]) == (
+        "Disabled", False, False)
+    assert a["minimumTlsVersion"] == "TLS1_2" and a["enableHttpsTrafficOnly"] is True
+    assert a["networkRuleSet"]["defaultAction"] == "Deny" and a["networkRuleSet"]["bypass"] == "None"
+    assert a["defaultToOAuthAuthentication"] is True and a["allowCrossTenantReplication"] is False
+    enc = a["encryption"]
+    assert enc["keySource"] == "Microsoft.Keyvault" and enc["requireInfrastructureEncryption"] is True
+    vault = names.key_vault("acme-notes", SUB)
+    assert enc["keyVaultProperties"] == {"keyName": names.KEY, "keyVaultUri": f"https://{vault}.vault.azure.net/"}
+    assert enc["encryptionIdentity"]["encryptionUserAssignedIdentity"].endswith(
+        "/userAssignedIdentities/acme-notes-encryption")
+    key_user = _grants(default_plan)["encryption-key-user"]
+    assert key_user["scope"] == f"{KEPT}/Microsoft.KeyVault/vaults/{vault}/keys/{names.KEY}"
+    assert key_user["roleAssignmentName"] == names.kept_assignment("acme-notes", SUB, "encryption-key-user")
+    assert enc["encryptionIdentity"]["encryptionUserAssignedIdentity"] == (
+        f"{KEPT}/Microsoft.ManagedIdentity/userAssignedIdentities/acme-notes-encryption")
+    assert key_user["roleDefinitionId"].endswith(ROLES["Key Vault Crypto Service Encryption User"])
+    blob = inputs(default_plan, az("storage:BlobServiceProperties"))
+    assert blob["isVersioningEnabled"] is True and blob["deleteRetentionPolicy"] == {"enabled": True, "days": 30}
+    containers = {r["inputs"]["containerName"]: r for r in default_plan.of_type(az("storage:BlobContainer"))}
+    assert set(containers) == {"artifacts", "models"}
+    assert all(c["inputs"]["publicAccess"] == "None" for c in containers.values())
+
+
+def test_kept_resources_are_retained_unless_purging(default_plan):
+    kept = [("storage:StorageAccount", "storage"), ("keyvault:Vault", "vault"), ("keyvault:Key", "key"),
+            ("resources:ResourceGroup", "kept-group"), ("storage:BlobContainer", "container-artifacts"),
+            ("storage:BlobContainer", "container-models"), ("operationalinsights:Workspace", "audit-logs"),
+            # the identity the account unwraps its key as, and its role on the key: without
+            # them a kept account could not read its own data
+            ("managedidentity:UserAssignedIdentity", "encryption-identity"),
+            ("authorization:RoleAssignment", "encryption-key-user")]
+    purged = plan_of(make_cfg(), purge=True)
+    for kind, name in kept:
+        assert default_plan.one(az(kind), name)["retain_on_delete"] is True, name
+        assert purged.one(az(kind), name)["retain_on_delete"] is False, name
+    assert default_plan.one(az("resources:ResourceGroup"), "group")["retain_on_delete"] is False
+
+
+def test_the_data_account_is_only_read(default_plan):
+    reads = [(r["type"], r["name"], r["id"]) for r in default_plan.resources if r["read"]]
+    assert reads == [(az("storage:StorageAccount"), "data", DATA)]
+    created = {r["inputs"].get("accountName") for r in default_plan.resources if not r["read"]}
+    assert DATA_ACCOUNT not in created
+    touching = [r["name"] for r in default_plan.resources if not r["read"] and r["type"] != ROLE
+                and r["type"] != az("network:PrivateEndpoint") and DATA in str(r["inputs"])]
+    assert touching == []
+
+
+def test_key_vault_is_purge_protected_rbac_only_and_private(default_plan):
+    p = inputs(default_plan, az("keyvault:Vault"))["properties"]
+    assert (p["enablePurgeProtection"], p["enableRbacAuthorization"], p["enableSoftDelete"]) == (True, True, True)
+    assert p["publicNetworkAccess"] == "Disabled" and p["networkAcls"]["defaultAction"] == "Deny"
+    assert "accessPolicies" not in p
+    key = inputs(default_plan, az("keyvault:Key"))["properties"]
+    assert key["kty"] == "RSA" and key["keySize"] >= 3072
+    assert key["rotationPolicy"]["lifetimeActions"][0] == {"action": {"type": "rotate"},
+                                                           "trigger": {"timeAfterCreate": "P1Y"}}
+
+
+def test_registry_is_private_premium_and_mirrors_exactly_the_chart_images(default_plan):
+    from kit.images import IMAGES, through_mirror
+    from stacks.azure_cloud.registry import MIRRORED
+
+    r = inputs(default_plan, az("containerregistry:Registry"))
+    assert r["sku"] == {"name": "Premium"} and r["publicNetworkAccess"] == "Disabled"
+    assert (r["adminUserEnabled"], r["anonymousPullEnabled"]) == (False, False)
+    assert r["policies"]["exportPolicy"] == {"status": "disabled"}
+    rules = {i["targetRepository"]: i["sourceRepository"]
+             for i in (x["inputs"] for x in default_plan.of_type(az("containerregistry:CacheRule")))}
+    prefix = default_plan.outputs["registry_prefix"]
+    digest = "sha256:" + "a" * 64
+    for image in ("tgi", "vllm", "proxy"):
+        assert image in MIRRORED
+        pulled = through_mirror(f"{IMAGES[image].repository}@{digest}", prefix)
+        target = pulled[len(prefix) + 1:].split("@")[0]
+        assert target in rules, image
+        assert rules[target].split("/", 1)[1] == IMAGES[image].repository.split("/", 1)[1]
+    assert len(rules) == len(MIRRORED) + 1          # and AKS's own mcr.microsoft.com cache
+
+
+def test_workload_identities_are_federated_to_the_chart_service_accounts(default_plan):
+    from kit.render.values import release_name
+
+    cfg = make_cfg()
+    issuer = "https://eastus2.oic.prod-aks.azure.com/"
+    creds = {r["name"]: r["inputs"] for r in default_plan.of_type(az("managedidentity:FederatedIdentityCredential"))}
+    for logical, chart in (("trainer", "finetune"), ("server", "server")):
+        cred = creds[f"{logical}-federation"]
+        assert cred["subject"] == f"system:serviceaccount:lima-kit:{release_name(cfg, chart)}"
+        assert cred["issuer"].startswith(issuer)
+        assert cred["audiences"] == ["api://AzureADTokenExchange"]
+        assert cred["resourceName"] == f"acme-notes-{logical}"
+
+
+def test_no_role_is_owner_contributor_or_subscription_wide(default_plan):
+    grants = _grants(default_plan)
+    assert len(grants) >= 15
+    known = set(ROLES.values())
+    for name, g in grants.items():
+        role = g["roleDefinitionId"].rsplit("/", 1)[-1]
+        assert role in known and role not in (OWNER, CONTRIBUTOR, UAA), name
+        assert "/resourceGroups/" in g["scope"], name          # never a whole subscription
+        assert g["scope"].count("/providers/") >= 1, name      # never a whole resource group
+
+
+def test_trainer_reads_the_data_prefix_and_writes_runs_without_deleting(default_plan):
+    g = _grants(default_plan)
+    data = g["trainer-data-read"]
+    assert data["scope"] == f"{DATA}/blobServices/default/containers/notes"
+    assert data["roleDefinitionId"].endswith(ROLES["Storage Blob Data Reader"])
+    assert "StringStartsWith 'sft/'" in data["condition"] and data["conditionVersion"] == "2.0"
+    runs = g["trainer-runs-write"]
+    assert runs["scope"].endswith(f"/storageAccounts/{ACCOUNT}/blobServices/default/containers/artifacts")
+    assert runs["roleDefinitionId"].endswith(ROLES["Storage Blob Data Contributor"])
+    for action in ("blobs/delete", "blobs/deleteBlobVersion/action", "blobs/permanentDelete/action"):
+        assert f"!(ActionMatches{{'Microsoft.Storage/storageAccounts/blobServices/containers/{action}'}})" in \
+            runs["condition"]
+    assert runs["condition"].count("StringStartsWith 'runs/'") == 2      # writes and reads
+    models = g["trainer-models-read"]
+    assert models["scope"].endswith("/containers/models") and "condition" not in models
+
+
+def test_server_only_reads_models_and_runs(default_plan):
+    g = {name: v for name, v in _grants(default_plan).items() if name.startswith("server-")}
+    assert set(g) == {"server-models-read", "server-runs-read"}
+    for grant in g.values():
+        assert grant["roleDefinitionId"].endswith(ROLES["Storage Blob Data Reader"])
+        assert DATA_ACCOUNT not in grant["scope"]
+    assert "StringStartsWith 'runs/'" in g["server-runs-read"]["condition"]
+
+
+def test_only_the_trainer_is_granted_anything_on_the_data_account(default_plan):
+    on_data = sorted(name for name, g in _grants(default_plan).items() if g["scope"].startswith(DATA))
+    assert on_data == ["trainer-data-read"]
+
+
+def test_a_held_out_set_elsewhere_is_refused_and_one_in_the_data_container_is_read():
+    plan = plan_of(make_cfg(eval={"uri": f"az://{DATA_ACCOUNT}/notes/held-out/"}))
+    assert "StringStartsWith 'held-out/'" in _grants(plan)["trainer-eval-read"]["condition"]
+    with pytest.raises(KitError, match=r"eval\.uri: az://other/notes/held/ must be in the data container"):
+        plan_of(make_cfg(eval={"uri": "az://other/notes/held/"}))
+
+
+def _takes_tags(typ: str) -> bool:
+    import importlib
+
+    _, module, cls = typ.split(":")
+    klass = getattr(importlib.import_module(f"pulumi_azure_native.{module}"), cls)
+    return "tags" in inspect.signature(klass._internal_init).parameters
+
+
+def test_every_taggable_resource_carries_the_stack_tag(default_plan):
+    created = [r for r in default_plan.resources if r["type"].startswith("azure-native:") and not r["read"]]
+    taggable = [r for r in created if _takes_tags(r["type"])]
+    assert len(taggable) > 25 and any(not _takes_tags(r["type"]) for r in created)
+    for r in taggable:
+        assert r["inputs"].get("tags", {}).get(names.STACK_TAG) == "acme-notes", (r["type"], r["name"])
+    for r in created:
+        assert "pulumi:providers:azure-native::azure::" in r["provider"], r["name"]
+    provider = inputs(default_plan, "pulumi:providers:azure-native")
+    assert (provider["subscriptionId"], provider["location"]) == (SUB, "eastus2")
+
+
+def test_outputs_follow_the_contract(default_plan):
+    out = default_plan.outputs
+    assert set(out) == set(ClusterOutputs.__dataclass_fields__)
+    assert out["cloud"] == "azure" and out["cluster_name"] == "acme-notes"
+    assert out["artifacts_uri"] == f"az://{ACCOUNT}/artifacts" and out["models_uri"] == f"az://{ACCOUNT}/models"
+    assert out["registry_prefix"] == f"{names.registry('acme-notes', SUB)}.azurecr.io"
+    idents = {r["name"]: r for r in default_plan.of_type(az("managedidentity:UserAssignedIdentity"))}
+    assert set(idents) == {f"{n}-identity" for n in ("cluster", "kubelet", "encryption", "trainer", "server")}
+    for logical in ("trainer", "server"):
+        (client_id,) = out[f"{logical}_sa_annotations"].values()
+        assert out[f"{logical}_sa_annotations"] == {"azure.workload.identity/client-id": client_id}
+        assert client_id and client_id not in (out["trainer_sa_annotations"] if logical == "server" else {}).values()
+
+
+def test_render_and_the_offline_plan_name_the_same_resources(default_plan):
+    from kit.render import cluster_for
+
+    rendered = cluster_for(make_cfg())
+    for key in ("artifacts_uri", "models_uri", "registry_prefix", "cluster_name", "internal_lb_annotations",
+                "data_uri", "private_cidrs", "storage_cidrs", "gpu_tolerations", "model_storage_class"):
+        assert default_plan.outputs[key] == getattr(rendered, key), key
+    assert rendered.trainer_sa_annotations == {}        # client ids exist once the stack is up
+
+
+def test_missing_subscription_is_a_config_error_naming_the_key():
+    with pytest.raises(KitError) as err:
+        make_cfg(azure={"subscription_id": None})
+    assert "azure.subscription_id: required for target azure: the subscription the stack deploys into" in \
+        err.value.message
+    assert "\n" not in err.value.one_line()
+
+
+def test_missing_data_resource_group_names_the_key():
+    with pytest.raises(KitError, match=r"azure\.data_resource_group: required for target azure \(the resource "
+                                       r"group of acmeclinical"):
+        plan_of(make_cfg(azure={"data_resource_group": None}))
+
+
+def test_credentials_of_another_subscription_are_refused():
+    from kit.infra.plan import run_plan
+    from stacks.azure_cloud.mocks import AzureMocks
+
+    other = "99999999-2222-3333-4444-555555555555"
+    with pytest.raises(KitError, match=rf"azure\.subscription_id: {SUB}, but the credentials in use are for "
+                                       rf"subscription {other}"):
+        run_plan(make_cfg(), AzureMocks(subscription=SUB, caller_subscription=other))
+
+
+def test_data_outside_blob_storage_is_refused():
+    with pytest.raises(KitError, match=r"data\.uri: 's3://acme/sft/' is not an Azure blob URI"):
+        plan_of(make_cfg(data={"uri": "s3://acme/sft/"}))
+
+
+def test_nodes_and_the_cluster_have_no_storage_access(default_plan):
+    storage_roles = {ROLES["Storage Blob Data Reader"], ROLES["Storage Blob Data Contributor"]}
+    holders = sorted(name for name, g in _grants(default_plan).items()
+                     if g["roleDefinitionId"].rsplit("/", 1)[-1] in storage_roles)
+    assert holders == ["server-models-read", "server-runs-read", "trainer-data-read", "trainer-models-read",
+                       "trainer-runs-write"]
+    kubelet = inputs(default_plan, az("containerservice:ManagedCluster"))["identityProfile"]["kubeletidentity"]
+    assert [name for name, g in _grants(default_plan).items() if g["principalId"] == kubelet["objectId"]] == [
+        "kubelet-acr-pull"]
