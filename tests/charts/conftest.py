@@ -39,7 +39,7 @@ def example_renders(tmp_path_factory: pytest.TempPathFactory, images_lock: Path)
     from kit.commands.render import render
 
     outs = {}
-    for example in ("kubernetes", "aws"):
+    for example in ("kubernetes", "aws", "gcp", "azure"):
         work = tmp_path_factory.mktemp(f"example-{example}")
         shutil.copy(EXAMPLES / example / "kit.yaml", work / "kit.yaml")
         out = work / "rendered"

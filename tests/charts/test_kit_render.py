@@ -29,13 +29,13 @@ def config(tmp_path: Path, **overrides) -> "object":
     return parse(raw, base_dir=tmp_path)
 
 
-@pytest.mark.parametrize("example", ["kubernetes", "aws"])
+@pytest.mark.parametrize("example", ["kubernetes", "aws", "gcp", "azure"])
 def test_example_render_is_valid_and_restricted(example_renders, example):
     import kubernetes_validate
 
     out = example_renders[example]
     rbac = ["operator-rbac.yaml"] if example == "kubernetes" else []     # an existing cluster's grant
-    stage = ["stage.yaml"] if example == "aws" else []     # AWS snapshots the staged model
+    stage = ["stage.yaml"] if example != "kubernetes" else []     # the clouds snapshot the staged model
     assert sorted(p.name for p in out.iterdir()) == sorted(["finetune.yaml", "platform.yaml",
                                                             "server.yaml", *rbac, *stage])
     objects = load_dir(out)

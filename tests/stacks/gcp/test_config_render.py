@@ -132,3 +132,12 @@ def test_init_takes_the_project_from_the_environment_or_says_what_is_missing(tmp
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "acme-ml-prod")
     cfg = load(write_config(tmp_path / "kit.yaml", **args))
     assert (cfg.gcp.project, cfg.region) == ("acme-ml-prod", "us-central1")
+
+
+def test_the_example_plans_offline():
+    from tests.stacks.gcp.conftest import plan_of
+
+    cfg = load(Path(__file__).parents[3] / "examples" / "gcp" / "kit.yaml")
+    plan = plan_of(cfg)
+    gpu = plan.one("gcp:container/nodePool:NodePool", "gpu")["inputs"]["nodeConfig"]
+    assert gpu["machineType"] == "g2-standard-4"
