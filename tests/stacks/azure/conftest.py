@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
 pytest.importorskip("pulumi_azure_native", reason="the Azure stack tests need the [azure] extra")
 
-from kit.config import KitConfig, parse  # noqa: E402
+from kit.config import KitConfig  # noqa: E402
+from tests.stacks.conftest import merged  # noqa: E402
+from tests.stacks.conftest import plan_of as cached_plan  # noqa: E402
 
 SUB = "11111111-2222-3333-4444-555555555555"
 VNET = f"/subscriptions/{SUB}/resourceGroups/hub-net/providers/Microsoft.Network/virtualNetworks/hub"
@@ -23,25 +24,15 @@ BASE: dict[str, Any] = {
     "gpu": {"type": "h100", "count": 8, "max_nodes": 2},
     "azure": {"subscription_id": SUB, "data_resource_group": "acme-data"},
 }
-_CACHE: dict[str, Any] = {}
 
 
 def make_cfg(**sections: Any) -> KitConfig:
-    raw = json.loads(json.dumps(BASE))
-    for key, value in sections.items():
-        raw[key] = {**raw.get(key, {}), **value} if isinstance(value, dict) else value
-    return parse(raw)
+    return merged(BASE, **sections)
 
 
 def plan_of(cfg: KitConfig | None = None, **kwargs: Any):
-    """One offline plan per distinct config (plans are deterministic; cache them)."""
-    from kit.infra.plan import offline_plan
-
-    cfg = cfg or make_cfg()
-    key = cfg.model_dump_json() + repr(sorted(kwargs.items(), key=lambda kv: kv[0]))
-    if key not in _CACHE:
-        _CACHE[key] = offline_plan(cfg, **kwargs)
-    return _CACHE[key]
+    """One offline plan per distinct config (tests.stacks.conftest caches them)."""
+    return cached_plan(cfg or make_cfg(), **kwargs)
 
 
 def inputs(plan, typ: str, name: str | None = None) -> dict[str, Any]:
