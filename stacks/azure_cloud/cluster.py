@@ -112,7 +112,6 @@ def cluster(ctx: Ctx, net: Network, keys: Keys, registry: azure.containerregistr
                                               "object_id": kubelet.principal_id}},
         aad_profile=aad, disable_local_accounts=True, enable_rbac=True,
         api_server_access_profile=api_server(net, operator_cidrs),
-        public_network_access="Enabled" if operator_cidrs else "Disabled",
         bootstrap_profile={"artifact_source": "Cache", "container_registry_id": registry.id},
         network_profile=network_profile(ctx, egress),
         oidc_issuer_profile={"enabled": True},

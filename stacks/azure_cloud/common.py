@@ -24,7 +24,8 @@ ROLES = {
     "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
     "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
     "AcrPush": "8311e382-0749-4cb8-b61a-304f252e45ec",
-    "Key Vault Crypto Service Encryption User": "e147488a-f6f5-4113-8e2d-b8ee2da2f9d1",
+    "Key Vault Crypto Service Encryption User": "e147488a-f6f5-4113-8e2d-b22465e65bf6",
+    "Key Vault Crypto Officer": "14b46e9e-c2b7-41b4-b07b-48a6ebf60603",
     "Key Vault Crypto User": "12338af0-0e69-4776-bea7-57ae8d297424",
     "Key Vault Contributor": "f25e0fa2-a7c8-4377-a976-54943a77a395",
     "Network Contributor": "4d97b98b-1d4f-4787-a291-c67834d212e7",
@@ -93,12 +94,13 @@ def make_ctx(name: str, location: str, options: AzureOptions, subscription: str,
                tags=tags)
 
 
-def grant(ctx: Ctx, logical: str, principal_id: pulumi.Input[str], role: str,
+def grant(ctx: Ctx, logical: str, principal_id: pulumi.Input[str], role: pulumi.Input[str],
           scope: pulumi.Input[str], *, condition: str | None = None,
           principal_type: str | None = "ServicePrincipal", kept: bool = False,
           **opts: Any) -> azure.authorization.RoleAssignment:
     """One role assignment at the narrowest scope that works (a container, a key, a subnet),
-    with an ABAC condition where a built-in role is wider than the kit needs. `kept`: it
+    with an ABAC condition where a built-in role is wider than the kit needs. `role`: a name
+    in ROLES, or a custom role definition's id. `kept`: it
     outlives a plain `kit down` with what it grants on, under a name (a GUID) derived from the
     deployment, so the next `kit up` adopts it."""
     extra: dict[str, Any] = {"condition": condition, "condition_version": "2.0"} if condition else {}
@@ -106,7 +108,7 @@ def grant(ctx: Ctx, logical: str, principal_id: pulumi.Input[str], role: str,
         extra["role_assignment_name"] = names.kept_assignment(ctx.name, ctx.subscription, logical)
     return azure.authorization.RoleAssignment(
         logical, principal_id=principal_id, principal_type=principal_type,
-        role_definition_id=ctx.role(role), scope=scope,
+        role_definition_id=ctx.role(role) if role in ROLES else role, scope=scope,
         description=f"lima-kit {ctx.name}: {logical}", **extra,
         opts=ctx.kept_opts(logical, **opts) if kept else ctx.opts(**opts))
 

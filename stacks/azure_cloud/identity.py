@@ -27,26 +27,36 @@ _BLOBS = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
 PATH = f"@Resource[{_BLOBS}:path]"
 READ = f"{_BLOBS}/read"
 WRITES = (f"{_BLOBS}/write", f"{_BLOBS}/add/action", f"{_BLOBS}/move/action")
-DELETES = (f"{_BLOBS}/delete", f"{_BLOBS}/deleteBlobVersion/action", f"{_BLOBS}/permanentDelete/action")
 
 
 def _not(actions: tuple[str, ...]) -> str:
     return " AND ".join(f"!(ActionMatches{{'{a}'}})" for a in actions)
 
 
-def reads_only_under(prefix: str) -> str:
-    """Blob reads only under `prefix` (listing the container stays allowed: the kit lists a
-    prefix to find a manifest)."""
+def reads_only_under(*prefixes: str) -> str:
+    """Blob reads only under one of `prefixes` (listing the container stays allowed: the kit
+    lists a prefix to find a manifest)."""
+    paths = " OR ".join(f"{PATH} StringStartsWith '{p}'" for p in prefixes)
     return (f"((!(ActionMatches{{'{READ}'}} AND NOT SubOperationMatches{{'Blob.List'}})) "
-            f"OR ({PATH} StringStartsWith '{prefix}'))")
+            f"OR ({paths}))")
 
 
 def writes_only_under(prefix: str) -> str:
     return f"(({_not(WRITES)}) OR ({PATH} StringStartsWith '{prefix}'))"
 
 
-def no_deletes() -> str:
-    return f"(({_not(DELETES)}))"
+def run_writer(ctx: Ctx, st: Storage) -> azure.authorization.RoleDefinition:
+    """A role that reads, writes and appends blobs and deletes none: no built-in storage role
+    writes without deleting, and a condition cannot deny an action on its own. What a run
+    overwrites stays as a version (the account keeps versions)."""
+    return azure.authorization.RoleDefinition(
+        "run-writer-role", role_definition_id=names.role_definition(ctx.name, ctx.subscription, "run-writer"),
+        role_name=f"lima-kit {ctx.name} run writer", scope=ctx.kept.id, assignable_scopes=[ctx.kept.id],
+        description="lima-kit: read, write and append blobs; never delete", role_type="CustomRole",
+        permissions=[{"actions": ["Microsoft.Storage/storageAccounts/blobServices/containers/read"],
+                      "data_actions": [READ, f"{_BLOBS}/write", f"{_BLOBS}/add/action"],
+                      "not_actions": [], "not_data_actions": []}],
+        opts=ctx.opts(parent=st.account))
 
 
 @dataclass
@@ -70,10 +80,8 @@ def workloads(ctx: Ctx, c: Cluster, namespace: str, st: Storage,
     trainer, server = made["trainer"], made["server"]
     artifacts = container_id(st.account.id, "artifacts")
     models = container_id(st.account.id, "models")
-    reader, writer = "Storage Blob Data Reader", "Storage Blob Data Contributor"
-    data_read = reads_only_under(st.data_prefix) if st.data_prefix else None
-    grant(ctx, "trainer-data-read", trainer.principal_id, reader, st.data_container_id,
-          condition=data_read, parent=trainer)
+    reader = "Storage Blob Data Reader"
+    prefixes = [st.data_prefix]
     if eval_uri:
         account, container, prefix = data_location(eval_uri, "eval.uri")
         if (account, container) != (st.data_account_name, st.data_container):
@@ -81,12 +89,16 @@ def workloads(ctx: Ctx, c: Cluster, namespace: str, st: Storage,
                            f"(az://{st.data_account_name}/{st.data_container}) on azure: the trainer "
                            "reads that container only",
                            hint=f"put the held-out set under az://{st.data_account_name}/{st.data_container}/")
-        grant(ctx, "trainer-eval-read", trainer.principal_id, reader, st.data_container_id,
-              condition=reads_only_under(prefix) if prefix else None, parent=trainer)
+        prefixes.append(prefix)
+    # One assignment per principal, role and scope (Azure refuses a second one): the held-out
+    # set's prefix joins the data's in the same condition.
+    data_read = reads_only_under(*prefixes) if all(prefixes) else None
+    grant(ctx, "trainer-data-read", trainer.principal_id, reader, st.data_container_id,
+          condition=data_read, parent=trainer)
     grant(ctx, "trainer-models-read", trainer.principal_id, reader, models, parent=trainer)
-    grant(ctx, "trainer-runs-write", trainer.principal_id, writer, artifacts, parent=trainer,
-          condition=" AND ".join((no_deletes(), writes_only_under(RUNS_PREFIX),
-                                  reads_only_under(RUNS_PREFIX))))
+    grant(ctx, "trainer-runs-write", trainer.principal_id, run_writer(ctx, st).id, artifacts,
+          parent=trainer, condition=" AND ".join((writes_only_under(RUNS_PREFIX),
+                                                  reads_only_under(RUNS_PREFIX))))
     grant(ctx, "server-models-read", server.principal_id, reader, models, parent=server)
     grant(ctx, "server-runs-read", server.principal_id, reader, artifacts,
           condition=reads_only_under(RUNS_PREFIX), parent=server)

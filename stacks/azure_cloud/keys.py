@@ -49,15 +49,19 @@ def keys(ctx: Ctx) -> Keys:
             "enabled_for_disk_encryption": False,
         },
         opts=ctx.kept_opts("vault"))
+    # The key is created through ARM, which still needs a data-plane role on an RBAC vault.
+    officer = grant(ctx, "operator-key-officer", ctx.operator, "Key Vault Crypto Officer", vault.id,
+                    principal_type=None, parent=vault)
     key = azure.keyvault.Key(
         "key", key_name=names.KEY, vault_name=vault.name, resource_group_name=ctx.kept.name,
         tags=ctx.tags,
         properties={"kty": "RSA", "key_size": KEY_SIZE,
                     "key_ops": ["encrypt", "decrypt", "wrapKey", "unwrapKey"],
-                    "rotation_policy": {"attributes": {"expiry_time": "P2Y"}, "lifetime_actions": [
-                        {"action": {"type": "rotate"}, "trigger": {"time_after_create": "P1Y"}},
-                        {"action": {"type": "notify"}, "trigger": {"time_before_expiry": "P30D"}}]}},
-        opts=ctx.kept_opts("key", parent=vault))
+                    # Rotated yearly; versions never expire: the cluster's KMS stays on the
+                    # version it was given until `kit up` moves it, and must still decrypt.
+                    "rotation_policy": {"lifetime_actions": [
+                        {"action": {"type": "rotate"}, "trigger": {"time_after_create": "P1Y"}}]}},
+        opts=ctx.kept_opts("key", parent=vault, depends_on=[officer]))
     identity = user_identity(ctx, "encryption", kept=True)
     # Wrap and unwrap with this one key: nothing else in the vault, no key management.
     key_grant = grant(ctx, "encryption-key-user", identity.principal_id,

@@ -93,6 +93,8 @@ class AzureMocks(PlanMocks):
         if kind == "authorization:RoleAssignment":
             guid = state.get("roleAssignmentName") or _uuid(name)
             return f"{state['scope']}/providers/Microsoft.Authorization/roleAssignments/{guid}"
+        if kind == "authorization:RoleDefinition":
+            return f"{state['scope']}/providers/Microsoft.Authorization/roleDefinitions/{state['roleDefinitionId']}"
         if kind == "monitor:DiagnosticSetting":
             return f"{state['resourceUri']}/providers/Microsoft.Insights/diagnosticSettings/{state.get('name', name)}"
         path = _PATHS.get(kind)

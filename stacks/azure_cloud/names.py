@@ -90,6 +90,13 @@ def service_accounts(name: str) -> dict[str, str]:
     return {"trainer": f"{name}-finetune", "server": f"{name}-server"}
 
 
+def role_definition(name: str, subscription: str, logical: str) -> str:
+    """The GUID name of a custom role definition of the deployment (stable across updates)."""
+    import uuid
+
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"lima-kit/{subscription.lower()}/{name}/role/{logical}"))
+
+
 def kept_assignment(name: str, subscription: str, logical: str) -> str:
     """The GUID name of a role assignment that is kept and adopted (role assignments are named
     by GUIDs: this one is derived, so the next deployment finds it)."""

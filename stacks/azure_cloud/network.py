@@ -1,7 +1,14 @@
 """Private network: a VNet with a node subnet, a private-endpoint subnet and the API server's
-subnet; no public IP address and no NAT gateway unless `network.egress: true`; NSGs that admit
-nothing from the internet; private endpoints (with private DNS zones linked to the VNet) for
-the kit's storage, the customer's data account, the key vault and the registry.
+subnet; NSGs that admit nothing from the internet; private endpoints (with private DNS zones
+linked to the VNet) for the kit's storage, the customer's data account, the key vault and the
+registry. Nodes have no public addresses.
+
+One way out, and only to Microsoft Entra ID unless `network.egress: true`: workload identity
+exchanges a pod's token for a storage token at login.microsoftonline.com, which has no private
+endpoint, and a network-isolated cluster (outbound type `none`) has no route there. The node
+subnet therefore gets a NAT gateway whose traffic the node NSG limits to the
+AzureActiveDirectory service tag on 443 (deny Internet otherwise); with egress the NSG lets
+everything out.
 
 Subnets are declared inside the VNet (Azure rewrites a VNet's subnet list on every update,
 so separate Subnet resources would fight it), with default outbound access off: a VM in them
@@ -105,12 +112,10 @@ def _create(ctx: Ctx, egress: bool, operator_cidrs: list[str]) -> Network:
     nodes_nsg = _nsg(ctx, "nodes", node_rules(egress))
     endpoints_nsg = _nsg(ctx, "endpoints", endpoint_rules())
     apiserver_nsg = _nsg(ctx, "apiserver", apiserver_rules(operator_cidrs))
-    nat = _nat(ctx) if egress else None
+    nat = _nat(ctx)
     vnet_name = f"{ctx.name}-vnet"
     nodes: dict = {"name": "nodes", "address_prefix": nodes_cidr, "default_outbound_access": False,
-                   "network_security_group": {"id": nodes_nsg.id}}
-    if nat is not None:
-        nodes["nat_gateway"] = {"id": nat.id}
+                   "network_security_group": {"id": nodes_nsg.id}, "nat_gateway": {"id": nat.id}}
     vnet = azure.network.VirtualNetwork(
         "vnet", virtual_network_name=vnet_name, resource_group_name=ctx.group.name,
         location=ctx.location, tags=ctx.tags, address_space={"address_prefixes": [cidr]},
@@ -144,7 +149,8 @@ def _apiserver_cidr(vnet_cidr: str) -> str:
 
 
 def _nat(ctx: Ctx) -> azure.network.NatGateway:
-    """Opt-in egress: one NAT gateway with one static public address; nodes keep none."""
+    """One NAT gateway with one static public address (nodes keep none): Entra ID only unless
+    egress, by the node NSG."""
     ip = azure.network.PublicIPAddress(
         "nat-ip", public_ip_address_name=f"{ctx.name}-nat", resource_group_name=ctx.group.name,
         location=ctx.location, tags=ctx.tags, sku={"name": "Standard", "tier": "Regional"},
@@ -223,16 +229,20 @@ def _zones(ctx: Ctx, net: Network) -> dict[str, azure.privatedns.PrivateZone]:
 
 
 def private_endpoint(ctx: Ctx, logical: str, net: Network, target_id: pulumi.Input[str],
-                     group: str, zone: str) -> azure.network.PrivateDnsZoneGroup:
+                     group: str, zone: str, *, manual: bool = False) -> azure.network.PrivateDnsZoneGroup:
     """A private endpoint for one service group of a resource, its address registered in the
     zone's private DNS so the service's own name resolves to it inside the VNet. Returns the
-    DNS registration: what depends on reaching the service waits for it."""
+    DNS registration: what depends on reaching the service waits for it. `manual`: a request
+    the resource's owner approves (the operator may not approve it: an automatic connection
+    would fail to be created)."""
+    connection = [{"name": logical, "private_link_service_id": target_id, "group_ids": [group],
+                   **({"request_message": f"lima-kit {ctx.name}: read access from its VNet"}
+                      if manual else {})}]
+    kind = "manual_private_link_service_connections" if manual else "private_link_service_connections"
     pe = azure.network.PrivateEndpoint(
         f"endpoint-{logical}", private_endpoint_name=f"{ctx.name}-{logical}",
         resource_group_name=ctx.group.name, location=ctx.location, tags=ctx.tags,
-        subnet={"id": net.endpoint_subnet},
-        private_link_service_connections=[{"name": logical, "private_link_service_id": target_id,
-                                           "group_ids": [group]}],
+        subnet={"id": net.endpoint_subnet}, **{kind: connection},
         opts=ctx.opts())
     return azure.network.PrivateDnsZoneGroup(
         f"endpoint-{logical}-dns", private_dns_zone_group_name="default",

@@ -32,10 +32,12 @@ class AzureOptions(BaseModel):
     # /28 or larger): API server VNet integration, which the private key vault of Kubernetes
     # secrets' encryption (KMS) needs.
     apiserver_subnet_id: str | None = Field(default=None, pattern=_SUBNET_ID)
-    # How nodes reach anything outside the VNet while network.egress is false: `none` (nothing
-    # at all: a network-isolated cluster), `block`, or `userDefinedRouting` through the route
-    # table of an existing VNet (your hub's firewall). network.egress: true uses a NAT gateway.
-    outbound_type: Literal["none", "block", "userDefinedRouting"] = "none"
+    # How nodes reach anything outside the VNet while network.egress is false: `none` (a
+    # network-isolated cluster; the kit's NAT gateway carries Microsoft Entra ID's token traffic
+    # only, the NSG denies the rest), or `userDefinedRouting` through the route table of an
+    # existing VNet (your hub's firewall, which must admit login.microsoftonline.com).
+    # network.egress: true opens the NAT gateway to everything.
+    outbound_type: Literal["none", "userDefinedRouting"] = "none"
     vnet_cidr: str = "10.42.0.0/16"
     # With azblob:// state: the operator's key vault whose key `lima-kit-state` encrypts the
     # stack's secrets (Pulumi's azurekeyvault:// secrets provider).
@@ -43,9 +45,12 @@ class AzureOptions(BaseModel):
     kubernetes_version: str = Field(default="1.33", pattern=r"^1\.\d{2}$")
     # The network policy engine that enforces the kit's NetworkPolicies (never none).
     network_policy: Literal["cilium", "calico", "azure"] = "cilium"
-    # Storage and registry copies across the region's availability zones (false for a region
-    # without zones).
+    # The kit's storage copied across the region's availability zones (false for a region
+    # without zones; the registry is zone-redundant always, as AKS bootstraps only from such).
     zone_redundant: bool = True
+    # The private endpoint to the data account: `auto` when the operator may approve
+    # connections to it (else creating it fails), `manual` to leave a request its owner approves.
+    data_endpoint_approval: Literal["auto", "manual"] = "auto"
     system_vm_size: str = Field(default="Standard_D4ds_v5", pattern=r"^Standard_[A-Za-z0-9_]+$")
     # Entra ID groups whose members administer the cluster (besides whoever runs `kit up`).
     admin_group_object_ids: list[str] = Field(default_factory=list)

@@ -52,10 +52,11 @@ def registry(ctx: Ctx) -> azure.containerregistry.Registry:
         resource_group_name=ctx.group.name, location=ctx.location, tags=ctx.tags,
         sku={"name": "Premium"}, admin_user_enabled=False, anonymous_pull_enabled=False,
         public_network_access="Disabled", network_rule_bypass_options="None",
-        data_endpoint_enabled=True, zone_redundancy="Enabled" if ctx.azure.zone_redundant else "Disabled",
+        # AKS bootstraps only from a zone-redundant registry, and only one that accepts Entra
+        # tokens issued for ARM (authentication-as-arm on, its default).
+        data_endpoint_enabled=True, zone_redundancy="Enabled",
         policies={"export_policy": {"status": "disabled"},
-                  "retention_policy": {"status": "enabled", "days": 30},
-                  "azure_ad_authentication_as_arm_policy": {"status": "disabled"}},
+                  "retention_policy": {"status": "enabled", "days": 30}},
         opts=ctx.opts())
     for rule, source, target in cache_rules():
         azure.containerregistry.CacheRule(

@@ -88,7 +88,8 @@ def storage(ctx: Ctx, net: Network, keys: Keys, data_uri: str) -> Storage:
                        hint=f"az storage account show -n {data_account} --query resourceGroup")
     data_id = names.arm_id(ctx.subscription, group, f"Microsoft.Storage/storageAccounts/{data_account}")
     data = azure.storage.StorageAccount.get("data", data_id, opts=ctx.opts())
-    private_endpoint(ctx, "data-blob", net, data_id, "blob", "blob")
+    private_endpoint(ctx, "data-blob", net, data_id, "blob", "blob",
+                     manual=ctx.azure.data_endpoint_approval == "manual")
     return Storage(account=account, account_name=name, containers=containers, data=data,
                    data_container_id=f"{data_id}/blobServices/default/containers/{data_container}",
                    data_account_name=data_account, data_container=data_container,

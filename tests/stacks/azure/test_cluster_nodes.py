@@ -29,7 +29,9 @@ def test_api_server_is_private_and_vnet_integrated_by_default(default_plan):
     assert api["enableVnetIntegration"] is True and api["subnetId"].endswith("/subnets/apiserver")
     assert api["disableRunCommand"] is True
     assert "authorizedIPRanges" not in api
-    assert c["publicNetworkAccess"] == "Disabled"
+    # The private cluster has no public endpoint; publicNetworkAccess stays AKS's own (Disabled
+    # would refuse userDefinedRouting).
+    assert "publicNetworkAccess" not in c
 
 
 def test_operator_cidrs_open_the_api_server_to_exactly_those_ranges():
@@ -38,7 +40,6 @@ def test_operator_cidrs_open_the_api_server_to_exactly_those_ranges():
     api = c["apiServerAccessProfile"]
     assert api["enablePrivateCluster"] is False
     assert api["authorizedIPRanges"] == cidrs
-    assert c["publicNetworkAccess"] == "Enabled"
 
 
 def test_network_isolated_bootstrap_from_the_kits_registry_cache(default_plan):

@@ -143,3 +143,12 @@ def test_the_azure_example_plans_offline():
     pool = plan.one("azure-native:containerservice:AgentPool", "gpu")["inputs"]
     assert pool["vmSize"] == "Standard_NC40ads_H100_v5" and pool["maxCount"] == 2
     assert plan.outputs["data_uri"] == "https://acmeclinical.blob.core.windows.net/notes/sft/"
+
+
+def test_outbound_type_block_is_refused_it_needs_a_managed_vnet(tmp_path):
+    from kit.config import parse
+    from tests.stacks.azure.conftest import BASE
+
+    with pytest.raises(KitError) as err:
+        parse({**BASE, "azure": {**BASE["azure"], "outbound_type": "block"}})
+    assert "azure.outbound_type" in err.value.one_line()

@@ -22,15 +22,24 @@ def _subnets(plan) -> dict[str, dict]:
     return {s["name"]: s for s in inputs(plan, az("network:VirtualNetwork"))["subnets"]}
 
 
-def test_no_public_address_and_no_nat_without_egress(default_plan):
-    for kind in ("network:PublicIPAddress", "network:NatGateway", "network:PublicIPPrefix",
-                 "network:BastionHost", "network:LoadBalancer"):
+def test_without_egress_the_one_way_out_is_a_nat_gateway_the_nsg_opens_to_entra_id_only(default_plan):
+    """Workload identity needs login.microsoftonline.com, which has no private endpoint: the
+    node subnet's NAT gateway is its path, and the node NSG lets nothing else out."""
+    for kind in ("network:PublicIPPrefix", "network:BastionHost", "network:LoadBalancer"):
         assert default_plan.of_type(az(kind)) == [], kind
+    (ip,) = [r["inputs"] for r in default_plan.of_type(az("network:PublicIPAddress"))]
+    nat = inputs(default_plan, az("network:NatGateway"))
+    assert ip["publicIpAddressName"] == "acme-notes-nat" and len(nat["publicIpAddresses"]) == 1
     subnets = _subnets(default_plan)
     assert set(subnets) == {"nodes", "endpoints", "apiserver"}
-    for subnet in subnets.values():
+    for name, subnet in subnets.items():
         assert subnet["defaultOutboundAccess"] is False
-        assert "natGateway" not in subnet
+        assert ("natGateway" in subnet) is (name == "nodes")
+    nsg = {r["inputs"]["networkSecurityGroupName"]: r["inputs"]
+           for r in default_plan.of_type(az("network:NetworkSecurityGroup"))}["acme-notes-nodes"]
+    out = sorted((r["priority"], r["access"], r["destinationAddressPrefix"])
+                 for r in nsg["securityRules"] if r["direction"] == "Outbound")
+    assert out == [(200, "Allow", "AzureActiveDirectory"), (4000, "Deny", "Internet")]
     assert inputs(default_plan, CLUSTER)["networkProfile"]["outboundType"] == "none"
 
 

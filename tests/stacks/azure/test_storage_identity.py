@@ -131,7 +131,7 @@ def test_workload_identities_are_federated_to_the_chart_service_accounts(default
 def test_no_role_is_owner_contributor_or_subscription_wide(default_plan):
     grants = _grants(default_plan)
     assert len(grants) >= 15
-    known = set(ROLES.values())
+    known = {*ROLES.values(), names.role_definition("acme-notes", SUB, "run-writer")}
     for name, g in grants.items():
         role = g["roleDefinitionId"].rsplit("/", 1)[-1]
         assert role in known and role not in (OWNER, CONTRIBUTOR, UAA), name
@@ -147,10 +147,13 @@ def test_trainer_reads_the_data_prefix_and_writes_runs_without_deleting(default_
     assert "StringStartsWith 'sft/'" in data["condition"] and data["conditionVersion"] == "2.0"
     runs = g["trainer-runs-write"]
     assert runs["scope"].endswith(f"/storageAccounts/{ACCOUNT}/blobServices/default/containers/artifacts")
-    assert runs["roleDefinitionId"].endswith(ROLES["Storage Blob Data Contributor"])
-    for action in ("blobs/delete", "blobs/deleteBlobVersion/action", "blobs/permanentDelete/action"):
-        assert f"!(ActionMatches{{'Microsoft.Storage/storageAccounts/blobServices/containers/{action}'}})" in \
-            runs["condition"]
+    # The kit's own role: reads, writes and appends blobs, deletes none (no built-in one does).
+    role = default_plan.one("azure-native:authorization:RoleDefinition")["inputs"]
+    assert runs["roleDefinitionId"].endswith(f"/roleDefinitions/{role['roleDefinitionId']}")
+    (perms,) = role["permissions"]
+    blobs = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
+    assert perms["dataActions"] == [f"{blobs}/read", f"{blobs}/write", f"{blobs}/add/action"]
+    assert role["assignableScopes"] == [role["scope"]] and role["scope"].endswith("-kept")
     assert runs["condition"].count("StringStartsWith 'runs/'") == 2      # writes and reads
     models = g["trainer-models-read"]
     assert models["scope"].endswith("/containers/models") and "condition" not in models
@@ -172,7 +175,11 @@ def test_only_the_trainer_is_granted_anything_on_the_data_account(default_plan):
 
 def test_a_held_out_set_elsewhere_is_refused_and_one_in_the_data_container_is_read():
     plan = plan_of(make_cfg(eval={"uri": f"az://{DATA_ACCOUNT}/notes/held-out/"}))
-    assert "StringStartsWith 'held-out/'" in _grants(plan)["trainer-eval-read"]["condition"]
+    grants = _grants(plan)
+    # One assignment per principal, role and scope: Azure refuses a second (RoleAssignmentExists).
+    assert "trainer-eval-read" not in grants
+    read = grants["trainer-data-read"]["condition"]
+    assert "StringStartsWith 'sft/'" in read and "StringStartsWith 'held-out/'" in read
     with pytest.raises(KitError, match=r"eval\.uri: az://other/notes/held/ must be in the data container"):
         plan_of(make_cfg(eval={"uri": "az://other/notes/held/"}))
 
@@ -251,7 +258,8 @@ def test_data_outside_blob_storage_is_refused():
 
 
 def test_nodes_and_the_cluster_have_no_storage_access(default_plan):
-    storage_roles = {ROLES["Storage Blob Data Reader"], ROLES["Storage Blob Data Contributor"]}
+    storage_roles = {ROLES["Storage Blob Data Reader"], ROLES["Storage Blob Data Contributor"],
+                     names.role_definition("acme-notes", SUB, "run-writer")}
     holders = sorted(name for name, g in _grants(default_plan).items()
                      if g["roleDefinitionId"].rsplit("/", 1)[-1] in storage_roles)
     assert holders == ["server-models-read", "server-runs-read", "trainer-data-read", "trainer-models-read",
@@ -259,3 +267,34 @@ def test_nodes_and_the_cluster_have_no_storage_access(default_plan):
     kubelet = inputs(default_plan, az("containerservice:ManagedCluster"))["identityProfile"]["kubeletidentity"]
     assert [name for name, g in _grants(default_plan).items() if g["principalId"] == kubelet["objectId"]] == [
         "kubelet-acr-pull"]
+
+
+def test_the_key_is_created_by_an_operator_the_rbac_vault_admits():
+    """ARM creates the key, yet an RBAC vault still asks for a data-plane role."""
+    plan = plan_of()
+    officer = _grants(plan)["operator-key-officer"]
+    assert officer["roleDefinitionId"].endswith("/roleDefinitions/14b46e9e-c2b7-41b4-b07b-48a6ebf60603")
+    assert officer["scope"].endswith(f"/vaults/{names.key_vault('acme-notes', SUB)}")
+    key = plan.one(az("keyvault:Key"))
+    grant_urn = plan.one(az("authorization:RoleAssignment"), "operator-key-officer")["urn"]
+    assert grant_urn in key["depends_on"]
+    # Rotated yearly, no version ever expires (the cluster's KMS keeps the version it has).
+    assert key["inputs"]["properties"]["rotationPolicy"] == {"lifetimeActions": [
+        {"action": {"type": "rotate"}, "trigger": {"timeAfterCreate": "P1Y"}}]}
+
+
+def test_the_registry_is_one_aks_can_bootstrap_from():
+    for plan in (plan_of(), plan_of(make_cfg(azure={"zone_redundant": False}))):
+        registry = inputs(plan, az("containerregistry:Registry"))
+        assert registry["zoneRedundancy"] == "Enabled"
+        assert "azureADAuthenticationAsArmPolicy" not in registry.get("policies", {})
+
+
+def test_a_data_endpoint_the_operator_cannot_approve_is_left_as_a_request():
+    def endpoint(plan):
+        return inputs(plan, az("network:PrivateEndpoint"), "endpoint-data-blob")
+
+    assert "privateLinkServiceConnections" in endpoint(plan_of())
+    manual = endpoint(plan_of(make_cfg(azure={"data_endpoint_approval": "manual"})))
+    (connection,) = manual["manualPrivateLinkServiceConnections"]
+    assert connection["groupIds"] == ["blob"] and "privateLinkServiceConnections" not in manual
