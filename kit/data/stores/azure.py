@@ -8,6 +8,7 @@ this file."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from contextlib import contextmanager
 from typing import Callable, Iterator
@@ -97,6 +98,9 @@ class AzureStore:
                                    hint=f"unset {CONN_ENV}, or use az://{service.account_name}/...")
             else:
                 identity = require("azure.identity", "storage")
+                # It logs a dozen lines for every failed token request before raising; the
+                # kit reports the failure in one line (_guard).
+                logging.getLogger("azure.identity").setLevel(logging.ERROR)
                 service = blob.BlobServiceClient(f"https://{loc.account}.blob.core.windows.net",
                                                  credential=identity.DefaultAzureCredential())
         self.container = service.get_container_client(loc.bucket)
