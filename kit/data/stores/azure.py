@@ -19,6 +19,9 @@ from kit.errors import KitError, require
 CONN_ENV = "AZURE_STORAGE_CONNECTION_STRING"
 
 
+STORAGE_SCOPE = "https://storage.azure.com/.default"
+
+
 @contextmanager
 def _guard(where: str) -> Iterator[None]:
     """azure-core errors -> one-line KitErrors that name the URI."""
@@ -101,8 +104,12 @@ class AzureStore:
                 # It logs a dozen lines for every failed token request before raising; the
                 # kit reports the failure in one line (_guard).
                 logging.getLogger("azure.identity").setLevel(logging.ERROR)
+                credential = identity.DefaultAzureCredential()
+                # Storage asks for a token only after an unauthenticated first request, which
+                # without credentials costs a minute of retries: ask first, fail in one line.
+                credential.get_token(STORAGE_SCOPE)
                 service = blob.BlobServiceClient(f"https://{loc.account}.blob.core.windows.net",
-                                                 credential=identity.DefaultAzureCredential())
+                                                 credential=credential)
         self.container = service.get_container_client(loc.bucket)
         self.bucket, self.prefix, self.uri, self.root = loc.bucket, loc.prefix, loc.uri, loc.root
         # A customer-managed key on Azure is applied through an encryption scope.
