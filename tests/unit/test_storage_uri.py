@@ -36,3 +36,28 @@ def test_an_azure_uri_without_an_account_is_one_line():
     with pytest.raises(KitError, match="is not a storage account name") as err:
         parse_uri("az://Notes_Container/sft/")
     assert "az://account/container/prefix/" in (err.value.hint or "")
+
+
+def test_azure_storage_without_credentials_fails_at_once_in_one_line(monkeypatch):
+    """Storage asks for a token only after an unauthenticated first request (a minute of
+    retries where the account cannot be reached): the store asks for one first."""
+    pytest.importorskip("azure.identity")
+    import azure.identity
+    from azure.core.exceptions import ClientAuthenticationError
+
+    from kit.data.storage import open_store
+    from kit.errors import KitError
+
+    asked = []
+
+    class NoCredential:
+        def get_token(self, *scopes, **_kwargs):
+            asked.append(scopes)
+            raise ClientAuthenticationError("no credential in this environment")
+
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING", raising=False)
+    monkeypatch.setattr(azure.identity, "DefaultAzureCredential", NoCredential)
+    with pytest.raises(KitError) as err:
+        open_store("az://acmeclinical/notes/sft/")
+    assert err.value.one_line().startswith("az://acmeclinical/notes/sft/: authentication failed")
+    assert asked == [("https://storage.azure.com/.default",)]
