@@ -32,7 +32,7 @@ def tear_down(cfg: KitConfig, state: DeploymentState, console: Console, *, purge
     with deployment_lock(workdir, "down"):
         saved = read_json(workdir.cluster_outputs)
         if purge:
-            refuse_purging_the_data(cfg, saved or {})
+            refuse_purging_the_data(cfg, lambda: kit_storage(cfg, saved, deps, console))
         try:
             done += kube().delete_releases(releases)
         except KitError as exc:
@@ -53,18 +53,37 @@ def tear_down(cfg: KitConfig, state: DeploymentState, console: Console, *, purge
     return done
 
 
-def refuse_purging_the_data(cfg: KitConfig, saved: dict[str, Any]) -> None:
-    """--purge deletes the kit's buckets with everything in them: never when the customer's
-    data (data.uri) lives in one of them."""
+def kit_storage(cfg: KitConfig, saved: dict[str, Any] | None, deps: "ClusterDeps",
+                console: Console) -> list[str]:
+    """Every URI the kit's own storage may have: the names the stack derives from kit.yaml
+    (the same on any machine), this machine's saved outputs, and, when this machine saved none
+    (another machine or CI ran `kit up`), the outputs recorded in the stack's state."""
+    outputs: list[dict[str, Any]] = []
+    try:
+        outputs.append(vars(deps.support.default_outputs(cfg)))
+    except KitError:  # names that need more than kit.yaml says (e.g. no aws.account_id)
+        pass
+    if saved:
+        outputs.append(saved)
+    else:
+        stored = deps.infra(console).outputs()
+        if stored is not None:
+            outputs.append(vars(stored))
+    return [o[key] for o in outputs for key in ("artifacts_uri", "models_uri") if o.get(key)]
+
+
+def refuse_purging_the_data(cfg: KitConfig, kit_uris: Callable[[], list[str]]) -> None:
+    """--purge deletes the kit's storage with everything in it: never when the customer's data
+    (data.uri) lives there. Compared by what a purge deletes whole (`Location.purge_unit`: the
+    bucket, or on Azure the kit's storage account), not by prefix."""
     from kit.data.storage import bucket_scheme, parse_uri
 
     if not bucket_scheme(cfg.data.uri):
         return
-    data = parse_uri(cfg.data.uri).root
-    for key in ("artifacts_uri", "models_uri"):
-        uri = saved.get(key)
-        if uri and bucket_scheme(uri) and parse_uri(uri).root == data:
-            raise KitError(f"data.uri: {cfg.data.uri} is in the kit's own bucket {parse_uri(uri).root}, "
+    data = parse_uri(cfg.data.uri).purge_unit
+    for uri in kit_uris():
+        if bucket_scheme(uri) and parse_uri(uri).purge_unit == data:
+            raise KitError(f"data.uri: {cfg.data.uri} is in the kit's own storage {data}, "
                            "which --purge deletes; nothing was deleted",
                            hint="move the data to a bucket of your own, then run `kit down --purge` again")
 

@@ -35,6 +35,12 @@ class Location:
         account = f"{self.account}/" if self.account else ""
         return f"{self.scheme}://{account}{self.bucket}"
 
+    @property
+    def purge_unit(self) -> str:
+        """What `kit down --purge` deletes whole when it deletes the kit's storage here: the
+        bucket, or on Azure the storage account (the kit creates one account, not containers)."""
+        return f"{self.scheme}://{self.account}" if self.account else self.root
+
 
 @dataclass(frozen=True)
 class ObjectInfo:

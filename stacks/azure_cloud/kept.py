@@ -141,6 +141,19 @@ def purge(cfg: "KitConfig") -> list[str]:
     return purge_with(cfg, connect(subscription(cfg)))
 
 
+def _refuse_if_data_inside(cfg: "KitConfig", found: dict[str, str]) -> None:
+    """The kept group's storage account goes with the group: never when data.uri is in it."""
+    from kit.data.storage import parse_uri
+
+    account = found.get("storage", "").rsplit("/", 1)[-1]
+    data = parse_uri(cfg.data.uri)
+    if account and data.account == account:
+        raise KitError(f"az://{account}: holds this deployment's data (data.uri) and is the kit's "
+                       "own storage account, which --purge deletes; nothing was deleted",
+                       hint="move the data to a storage account of your own, then run "
+                            "`kit down --purge` again")
+
+
 def purge_with(cfg: "KitConfig", arm: Arm) -> list[str]:
     group = names.kept_group(cfg.name)
     ids = names.kept_ids(cfg.name, arm.subscription)
@@ -148,6 +161,7 @@ def purge_with(cfg: "KitConfig", arm: Arm) -> list[str]:
         found = detect(cfg, {"kept-group", "storage", "vault", "audit-logs"}, arm)
         if "kept-group" not in found:
             return []
+        _refuse_if_data_inside(cfg, found)
         inside = arm.pages(f"{ids['kept-group']}/resources", "2021-04-01")
         foreign = [r["id"] for r in inside if (r.get("tags") or {}).get(names.STACK_TAG) != cfg.name]
         if foreign:

@@ -35,8 +35,13 @@ WORKLOADS = [
 
 
 class FakeInfra:
-    def __init__(self, calls: list) -> None:
+    def __init__(self, calls: list, outputs=None) -> None:
         self.calls = calls
+        self.stored = outputs
+
+    def outputs(self):
+        self.calls.append(("outputs",))
+        return self.stored
 
     def destroy(self, *, purge: bool) -> list[str]:
         self.calls.append(("destroy", purge))
@@ -136,9 +141,50 @@ def test_purge_refuses_when_the_data_lives_in_a_kit_bucket(aws_cfg):
 
     cfg = make(AWS, aws_cfg.base_dir, data={"uri": "s3://acme-notes-artifacts-123456789012/sft/"})
     dyn = FakeDynamic(WORKLOADS)
-    with pytest.raises(KitError, match="is in the kit's own bucket s3://acme-notes-artifacts-123456789012"):
+    with pytest.raises(KitError, match="is in the kit's own storage s3://acme-notes-artifacts-123456789012"):
         target(cfg, dyn).down(Console(file=io.StringIO()), purge=True)
     assert dyn.calls == []                                    # nothing deleted, nothing destroyed
+
+
+def test_purge_from_a_machine_without_saved_outputs_reads_the_stack_state(aws_cfg):
+    """Another machine (or CI) ran `kit up`: this one has no .kit/<name>/cluster.json. The check
+    reads the outputs recorded in the stack's state, and refuses before anything is deleted."""
+    from stacks.contract import ClusterOutputs
+    from tests.cluster.conftest import AWS, make
+
+    cfg = make(AWS, aws_cfg.base_dir, data={"uri": "s3://renamed-artifacts-bucket/sft/"})
+    stored = ClusterOutputs(cloud="aws", cluster_name="acme-notes", namespace="lima-kit",
+                            artifacts_uri="s3://renamed-artifacts-bucket",
+                            models_uri="s3://acme-notes-models-123456789012")
+    dyn = FakeDynamic(WORKLOADS)
+    t = ClusterTarget(cfg, fake_deps(cfg, infra=lambda console: FakeInfra(dyn.calls, stored),
+                                     connect=lambda: Kube(dyn, FakeCore(), "lima-kit")))
+    assert not cfg.workdir.cluster_outputs.exists()
+    with pytest.raises(KitError, match="is in the kit's own storage s3://renamed-artifacts-bucket"):
+        t.down(Console(file=io.StringIO()), purge=True)
+    assert dyn.calls == [("outputs",)]                      # read the state; deleted nothing
+
+
+def test_purge_without_any_outputs_still_knows_the_kits_bucket_names(aws_cfg):
+    """No saved outputs and an empty state: the names the stack derives from kit.yaml alone
+    (the same on every machine) still identify the kit's buckets."""
+    from tests.cluster.conftest import AWS, make
+
+    cfg = make(AWS, aws_cfg.base_dir, data={"uri": "s3://acme-notes-models-123456789012/sft/"},
+               aws={"account_id": "123456789012"})
+    dyn = FakeDynamic(WORKLOADS)
+    t = ClusterTarget(cfg, fake_deps(cfg, infra=lambda console: FakeInfra(dyn.calls),
+                                     connect=lambda: Kube(dyn, FakeCore(), "lima-kit")))
+    with pytest.raises(KitError, match="is in the kit's own storage s3://acme-notes-models-123456789012"):
+        t.down(Console(file=io.StringIO()), purge=True)
+    assert [c for c in dyn.calls if c[0] != "outputs"] == []
+
+
+def test_purge_with_data_elsewhere_goes_ahead(aws_cfg):
+    dyn = FakeDynamic([])
+    done = target(aws_cfg, dyn).down(Console(file=io.StringIO()), purge=True)
+    assert dyn.calls[-1] == ("destroy", True)
+    assert "destroyed (purge=True)" in done
 
 
 def test_a_cluster_without_snapshots_is_torn_down_all_the_same(k8s_cfg, monkeypatch):

@@ -116,6 +116,18 @@ def test_purge_refuses_a_kept_group_holding_something_else():
     assert not [c for c in arm.calls if c[0] == "DELETE"]
 
 
+def test_purge_refuses_when_the_data_lives_in_the_kept_storage_account():
+    """A plain `kit down` keeps the storage account; the data may have been put in another
+    container of it. Deleting the kept group deletes the account and every container in it."""
+    account = names.storage_account("acme-notes", SUB)
+    inside = [{"id": IDS["storage"], "tags": MINE}]
+    arm = FakeArm(_all_kept(), lists={f"{IDS['kept-group']}/resources": inside})
+    cfg = make_cfg(data={"uri": f"az://{account}/customer-data/sft/"})
+    with pytest.raises(KitError, match=rf"az://{account}: holds this deployment's data .* nothing was deleted"):
+        kept.purge_with(cfg, arm)
+    assert not [c for c in arm.calls if c[0] == "DELETE"]
+
+
 def test_purge_with_nothing_kept_deletes_nothing():
     arm = FakeArm({})
     assert kept.purge_with(make_cfg(), arm) == []
