@@ -26,7 +26,8 @@ CLOUD_CASES = {
 
 def config(tmp_path: Path, target: str = "kubernetes", **overrides: Any) -> Any:
     region, data, section = CLOUD_CASES.get(target, (None, "s3://acme-data/sft/", {"storage": {
-        "artifacts_uri": "s3://acme-kit-artifacts", "models_uri": "s3://acme-kit-models"}}))
+        "artifacts_uri": "s3://acme-kit-artifacts", "models_uri": "s3://acme-kit-models",
+        "bucket_owner": "123456789012"}}))
     raw = {"name": "acme", "target": target, "region": region,
            "model": {"id": "meta-llama/Llama-3.1-8B-Instruct"}, "data": {"uri": data}, **section}
     raw.update(overrides)

@@ -172,7 +172,8 @@ def test_saved_stack_outputs_win_over_the_defaults(tmp_path):
 def test_existing_cluster_has_no_load_balancer_and_uses_the_operators_buckets(tmp_path):
     cfg = config(tmp_path, target="kubernetes", region=None, data={"uri": "gs://d/x/"},
                  kubernetes={"context": "onprem"},
-                 storage={"artifacts_uri": "gs://acme-kit-runs/", "models_uri": "gs://acme-kit-models"})
+                 storage={"artifacts_uri": "gs://acme-kit-runs/", "models_uri": "gs://acme-kit-models",
+                          "bucket_owner": "123456789012"})
     cluster = cluster_for(cfg)
     assert (cluster.cluster_name, cluster.artifacts_uri, cluster.models_uri) == (
         "onprem", "gs://acme-kit-runs", "gs://acme-kit-models")
@@ -360,10 +361,25 @@ def test_an_existing_clusters_buckets_carry_the_owner_the_operator_names(tmp_pat
     job = one(render_objects(cfg, cluster_for(cfg), images=TEST_IMAGES)["finetune"], "Job")
     assert json.loads(_env(job["spec"]["template"]["spec"], "trainer")[OWNERS_ENV]) == {
         "acme-runs": "210987654321", "acme-models": "210987654321"}
-    plain = config(tmp_path, target="kubernetes", region=None, kubernetes={"context": "onprem"},
-                   storage={"artifacts_uri": "s3://acme-runs", "models_uri": "s3://acme-models"})
-    job = one(render_objects(plain, cluster_for(plain), images=TEST_IMAGES)["finetune"], "Job")
+    azure = config(tmp_path, target="kubernetes", region=None, kubernetes={"context": "onprem"},
+                   data={"uri": "az://acct/data/"},
+                   storage={"artifacts_uri": "az://acct/runs", "models_uri": "az://acct/models"})
+    job = one(render_objects(azure, cluster_for(azure), images=TEST_IMAGES)["finetune"], "Job")
     assert OWNERS_ENV not in _env(job["spec"]["template"]["spec"], "trainer")
+
+
+@pytest.mark.parametrize("runs,models", [("s3://acme-runs", "s3://acme-models"),
+                                         ("gs://acme-runs", "gs://acme-models")])
+def test_an_existing_clusters_buckets_without_an_owner_are_refused(tmp_path, runs, models):
+    """S3 and GCS buckets named by the operator hold PHI-derived weights: without the owner
+    (S3's expected-bucket-owner, the GCS project number) they would go to whoever holds the
+    name. Azure names its account in the URI and is not asked (see the parametrized case above)."""
+    with pytest.raises(KitError) as err:
+        config(tmp_path, target="kubernetes", region=None, kubernetes={"context": "onprem"},
+               storage={"artifacts_uri": runs, "models_uri": models})
+    text = str(err.value)
+    assert text.startswith("kit.yaml: storage.bucket_owner: required for target kubernetes")
+    assert "\n" not in text
 
 
 @pytest.mark.parametrize("storage,message", [

@@ -15,7 +15,8 @@ AWS = {"name": "acme-notes", "target": "aws", "region": "us-east-1",
        "data": {"uri": "s3://acme-clinical-notes/sft/"},
        "gpu": {"type": "l4", "count": 1, "max_nodes": 2}}
 K8S = {"name": "acme-notes", "target": "kubernetes",
-       "storage": {"artifacts_uri": "s3://acme-kit-artifacts", "models_uri": "s3://acme-kit-models"},
+       "storage": {"artifacts_uri": "s3://acme-kit-artifacts", "models_uri": "s3://acme-kit-models",
+                   "bucket_owner": "123456789012"},
        "model": {"id": "s3://acme-models/llama/"}, "data": {"uri": "s3://acme-clinical-notes/sft/"},
        "kubernetes": {"context": "onprem-gpu"}}
 

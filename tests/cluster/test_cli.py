@@ -24,7 +24,8 @@ def setup(tmp_path: Path, target: str = "kubernetes") -> tuple[Path, dict]:
            "model": {"id": "meta-llama/Llama-3.1-8B-Instruct"},
            "data": {"uri": "s3://acme-clinical-notes/sft/"}, "kubernetes": {"context": "onprem-gpu"}}
     if target == "kubernetes":
-        cfg["storage"] = {"artifacts_uri": "s3://acme-kit-artifacts", "models_uri": "s3://acme-kit-models"}
+        cfg["storage"] = {"artifacts_uri": "s3://acme-kit-artifacts", "models_uri": "s3://acme-kit-models",
+                          "bucket_owner": "123456789012"}
     path = tmp_path / "kit.yaml"
     path.write_text(yaml.safe_dump(cfg))
     env = {"PATH": str(tmp_path / "bin"), "KUBECONFIG": str(tmp_path / "kubeconfig"),

@@ -38,7 +38,7 @@ def test_the_grant_covers_every_kind_the_kit_applies(tmp_path):
     from tests.charts.chartkit import TEST_IMAGES
 
     cfg = parse({"name": "acme", "target": "kubernetes", "model": {"id": "s3://m/x/"},
-                 "storage": {"artifacts_uri": "s3://a", "models_uri": "s3://m"},
+                 "storage": {"artifacts_uri": "s3://a", "models_uri": "s3://m", "bucket_owner": "123456789012"},
                  "data": {"uri": "s3://d/x/"}, "serving": {"replicas": 2}}, base_dir=tmp_path)
     applied = {o["kind"] for objs in render_objects(cfg, cluster_for(cfg), images=TEST_IMAGES).values()
                for o in objs}

@@ -94,7 +94,8 @@ def test_local_target_has_nothing_to_plan():
 def test_kubernetes_target_plans_the_platform_layer_only():
     plan = plan_of(make_cfg(target="kubernetes", kubernetes={"context": "on-prem"},
                             storage={"artifacts_uri": "s3://acme-kit-artifacts",
-                                     "models_uri": "s3://acme-kit-models"}))
+                                     "models_uri": "s3://acme-kit-models",
+                                     "bucket_owner": "123456789012"}))
     assert not [r for r in plan.resources if r["type"].startswith("aws:")]
     provider = plan.one("pulumi:providers:kubernetes")
     assert provider["inputs"]["context"] == "on-prem"

@@ -10,7 +10,7 @@ from kit.errors import KitError
 
 
 def config(tmp_path, model: str, target: str = "local"):
-    extra = {"storage": {"artifacts_uri": "s3://a", "models_uri": "s3://m"},
+    extra = {"storage": {"artifacts_uri": "s3://a", "models_uri": "s3://m", "bucket_owner": "123456789012"},
              "kubernetes": {"context": "c"}} if target == "kubernetes" else {}
     return parse({"name": "acme", "target": target, "model": {"id": model},
                   "data": {"uri": "data.jsonl"}, **extra}, base_dir=tmp_path)

@@ -56,7 +56,7 @@ def test_cost_is_hours_times_nodes_times_the_catalog_price(tmp_path):
 
 def test_an_existing_cluster_shows_time_and_costs_only_with_a_given_rate(tmp_path):
     k8s = {"target": "kubernetes", "region": None, "kubernetes": {"context": "x"},
-           "storage": {"artifacts_uri": "s3://a", "models_uri": "s3://m"}}
+           "storage": {"artifacts_uri": "s3://a", "models_uri": "s3://m", "bucket_owner": "123456789012"}}
     plain = estimate(cfg(tmp_path, **k8s), tokens=TOKENS)
     assert plain.train_hours > 0 and plain.train_cost_usd is None and plain.instance_type is None
     priced = estimate(cfg(tmp_path, **k8s, gpu={"usd_per_hour": 2.5}), tokens=TOKENS)
