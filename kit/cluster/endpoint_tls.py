@@ -105,14 +105,14 @@ class EndpointTLS:
                                hint="`kit up` creates it with the server")
             from stacks.clouds import cloud_support
 
-            # On a stack's cluster the kit knows every name the endpoint can have: the CA is
-            # constrained to them. On a cluster of yours the load balancer's domain is not
-            # known, so the CA is not constrained.
+            # The kit knows every name the endpoint can have: the Service's cluster names, the
+            # cloud's internal load balancer domain where there is one, private addresses. The
+            # CA is constrained to them on every target, so its key (stored in the cluster)
+            # cannot vouch for any other site; an existing cluster's endpoint is a ClusterIP
+            # Service (the charts make no load balancer without the cloud's annotations).
             support = cloud_support(self.cfg.target)
             domain = support.internal_lb_domain.format(region=self.cfg.region or "")
-            names = (self.service_names() + ([domain] if domain else [])
-                     if support.creates_cluster else None)
-            ca = new_ca(self.cfg.name, names)
+            ca = new_ca(self.cfg.name, self.service_names() + ([domain] if domain else []))
             self.console.print(f"  endpoint CA created: clients trust {crt}")
         if not (crt.is_file() and key.is_file()):
             write_private(key, ca.key)

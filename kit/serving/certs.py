@@ -49,10 +49,10 @@ PRIVATE_NETWORKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0
                     "127.0.0.0/8", "fc00::/7")
 
 
-def new_ca(deployment: str, names: list[str] | None) -> KeyPair:
-    """A CA for one deployment's endpoint: signs server certificates, nothing else. With
-    `names`, only for those (and names under them) and private addresses: a critical name
-    constraint, so a leaked key cannot impersonate any other site to a client trusting it."""
+def new_ca(deployment: str, names: list[str]) -> KeyPair:
+    """A CA for one deployment's endpoint: signs server certificates, nothing else, and only
+    for `names` (and names under them) and private addresses: a critical name constraint, so a
+    leaked key cannot impersonate any other site to a client trusting it."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
     from cryptography.x509.oid import NameOID
@@ -73,11 +73,10 @@ def new_ca(deployment: str, names: list[str] | None) -> KeyPair:
                                             decipher_only=False), critical=True)
                .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
                               critical=False))
-    if names is not None:
-        builder = builder.add_extension(x509.NameConstraints(
-            permitted_subtrees=[x509.DNSName(n) for n in names]
-            + [x509.IPAddress(ipaddress.ip_network(n)) for n in PRIVATE_NETWORKS],
-            excluded_subtrees=None), critical=True)
+    builder = builder.add_extension(x509.NameConstraints(
+        permitted_subtrees=[x509.DNSName(n) for n in names]
+        + [x509.IPAddress(ipaddress.ip_network(n)) for n in PRIVATE_NETWORKS],
+        excluded_subtrees=None), critical=True)
     return _pem(builder.sign(key, hashes.SHA256()), key)
 
 

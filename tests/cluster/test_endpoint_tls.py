@@ -186,3 +186,24 @@ def test_on_a_stacks_cluster_the_ca_is_constrained_to_the_deployments_names(tmp_
     assert constraint.critical
     dns = {n.value for n in constraint.value.permitted_subtrees if isinstance(n, x509.DNSName)}
     assert dns == {*NAMES, "elb.us-east-1.amazonaws.com"}
+
+
+def test_on_an_existing_cluster_the_ca_is_constrained_to_the_services_names(tmp_path, cluster):
+    """An existing cluster's endpoint is a ClusterIP Service: its cluster names and private
+    addresses are all it can have, so a CA key read from the cluster cannot sign for any other
+    site (issue 24: the CA there had no name constraints)."""
+    import ipaddress
+
+    from cryptography import x509
+
+    _, kube = cluster
+    tls, _ = keeper(make(K8S, tmp_path), kube)
+    tls.ensure()
+    ca = x509.load_pem_x509_certificate((tls.folder / "ca.crt").read_bytes())
+    constraint = ca.extensions.get_extension_for_class(x509.NameConstraints)
+    assert constraint.critical
+    dns = {n.value for n in constraint.value.permitted_subtrees if isinstance(n, x509.DNSName)}
+    assert dns == set(NAMES)
+    ips = {n.value for n in constraint.value.permitted_subtrees if isinstance(n, x509.IPAddress)}
+    assert ipaddress.ip_network("10.0.0.0/8") in ips
+    assert ipaddress.ip_network("0.0.0.0/0") not in ips
