@@ -32,7 +32,7 @@ def main() -> None:
     outputs, kubeconfig, provider = _builder(support)(s)
     cluster_layer(s.kit, outputs, provider, run_id=s.run_id,
                   device_plugin_images=s.images if "device-plugin" in support.stack_images else None,
-                  review=s.review)
+                  review=s.review, owns_namespace=support.creates_cluster)
     for key, value in outputs.to_dict().items():
         if key != "kubeconfig":
             pulumi.export(key, value)

@@ -278,7 +278,7 @@ class Kube:
     def nodes(self) -> dict[str, Any]:
         """Node and GPU counts, for `kit status`."""
         items = self.list("v1", "Node", namespaced=False)
-        ready = gpus = gpu_nodes = 0
+        ready = gpus = gpu_nodes = most = 0
         for node in items:
             status = node.get("status") or {}
             if any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or []):
@@ -286,7 +286,9 @@ class Kube:
             count = int((status.get("allocatable") or {}).get("nvidia.com/gpu", 0) or 0)
             gpus += count
             gpu_nodes += 1 if count else 0
-        return {"nodes": len(items), "ready": ready, "gpu_nodes": gpu_nodes, "gpus": gpus}
+            most = max(most, count)
+        return {"nodes": len(items), "ready": ready, "gpu_nodes": gpu_nodes, "gpus": gpus,
+                "most_gpus": most}
 
     def denied(self, checks: list[tuple[str, dict[str, Any]]]) -> list[str]:
         """Which of (what, resourceAttributes) the API server says this user may not do

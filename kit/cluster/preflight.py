@@ -47,11 +47,34 @@ def packages(cfg: "KitConfig") -> Check:
 def gpu_pool(cfg: "KitConfig") -> Check:
     """gpu.type x gpu.count is in the cloud's catalog (an existing cluster has none to check)."""
     support = cloud_support(cfg.target)
+    if not support.creates_cluster:
+        return _gpus_advertised(cfg)
     if not support.gpu_catalog:
         return Check("gpu pool", True, f"{cfg.gpu.count} x {cfg.gpu.type} per node (your cluster's)")
     offer = support.gpu_offer(cfg.gpu.type, cfg.gpu.count)
     return Check("gpu pool", True, f"{cfg.gpu.count} x {cfg.gpu.type} per node: "
                                    f"{', '.join(offer.machine_types)}, up to {cfg.gpu.max_nodes} node(s)")
+
+
+def _gpus_advertised(cfg: "KitConfig") -> Check:
+    """On a cluster of yours the admin installs the NVIDIA device plugin (or GPU Operator):
+    some node must advertise gpu.count `nvidia.com/gpu`, or the fine-tune Job never schedules."""
+    from kit.cluster.kube import connect_deployment
+
+    try:
+        nodes = connect_deployment(cfg).nodes()
+    except KitError as exc:
+        return Check("gpu pool", False, exc.message, exc.hint)
+    except Exception as exc:
+        return Check("gpu pool", False, f"cannot list nodes: {' '.join(str(exc).split())[:160]}",
+                     "check the network path and `kubectl get nodes`")
+    if nodes["most_gpus"] < cfg.gpu.count:
+        return Check("gpu pool", False, f"no node advertises {cfg.gpu.count} nvidia.com/gpu "
+                     f"(most on one node: {nodes['most_gpus']})",
+                     "a cluster admin installs the NVIDIA device plugin or GPU Operator on the "
+                     "GPU nodes (docs/cluster.md), or lower gpu.count")
+    return Check("gpu pool", True, f"{nodes['gpu_nodes']} node(s) advertise nvidia.com/gpu, "
+                                   f"up to {nodes['most_gpus']} each")
 
 
 def cluster(cfg: "KitConfig") -> Check:

@@ -1,7 +1,13 @@
 """Least privilege for the operator on an existing cluster: exactly what `kit up`, `kit down`,
 `kit status`, `kit logs` and `kit chat` do, as one table. `kit render` writes it as RBAC
 objects for a cluster admin to grant (operator-rbac.yaml); `kit doctor` asks the API server
-(SelfSubjectAccessReview) for every line of it and lists all that are missing at once."""
+(SelfSubjectAccessReview) for every line of it and lists all that are missing at once.
+
+Nothing here writes outside the kit's namespace: the cluster admin creates that namespace
+(operator-rbac.yaml carries it, Pod Security labels included) and installs the NVIDIA device
+plugin or GPU Operator; the operator may read and label its own namespace by name, and read
+nodes. No kube-system access, no cluster-wide namespace write (which would let the operator
+delete any namespace or relabel one out of Pod Security)."""
 
 from __future__ import annotations
 
@@ -10,16 +16,20 @@ from typing import Any
 
 WRITE = ("get", "list", "watch", "create", "patch", "update", "delete")
 READ = ("get", "list", "watch")
+# The kit's own namespace, by name: read it and apply its labels (server-side apply patches
+# an object that exists); never create or delete one (resourceNames cannot limit create).
+OWN_NAMESPACE = ("get", "patch")
 GROUP = "lima-kit-operators"      # the subject the bindings name; the admin may change it
 
 
 @dataclass(frozen=True)
 class Permission:
-    scope: str                    # "namespace" (the kit's), "kube-system" or "cluster"
+    scope: str                    # "namespace" (the kit's) or "cluster"
     group: str                    # API group ("" = core)
     resource: str
     verbs: tuple[str, ...]
     why: str
+    own_name: bool = False        # only the object named like the kit's namespace
 
 
 PERMISSIONS: tuple[Permission, ...] = (
@@ -40,35 +50,40 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission("namespace", "", "pods/portforward", ("get", "create"), "`kit chat` and the smoke test"),
     Permission("namespace", "", "events", READ, "why a pod does not start"),
     Permission("namespace", "events.k8s.io", "events", READ, "the same, newer API"),
-    Permission("cluster", "", "namespaces", WRITE, "the kit's namespace (Pod Security restricted)"),
-    Permission("cluster", "", "nodes", ("get", "list"), "`kit status`: nodes and GPUs"),
-    Permission("kube-system", "apps", "daemonsets", WRITE, "the NVIDIA device plugin"),
+    Permission("cluster", "", "namespaces", OWN_NAMESPACE,
+               "the kit's namespace, made by the admin: its Pod Security labels", own_name=True),
+    Permission("cluster", "", "nodes", ("get", "list"), "`kit status` and `kit doctor`: nodes and GPUs"),
 )
 
 
-def _rules(scope: str) -> list[dict[str, Any]]:
-    return [{"apiGroups": [p.group], "resources": [p.resource], "verbs": list(p.verbs)}
-            for p in PERMISSIONS if p.scope == scope]
+def _rules(scope: str, namespace: str) -> list[dict[str, Any]]:
+    rules = []
+    for p in PERMISSIONS:
+        if p.scope == scope:
+            rule = {"apiGroups": [p.group], "resources": [p.resource], "verbs": list(p.verbs)}
+            if p.own_name:
+                rule["resourceNames"] = [namespace]
+            rules.append(rule)
+    return rules
 
 
 def rbac_objects(namespace: str, name: str) -> list[dict[str, Any]]:
-    """The namespace (so it can exist before the grant), Roles, ClusterRole and bindings."""
+    """The namespace (the admin creates it with the grant), Role, ClusterRole and bindings."""
     from kit.render.platform import namespace as namespace_object
 
     labels = {"app.kubernetes.io/part-of": "lima-kit", "app.kubernetes.io/component": "operator-rbac"}
     role_name = f"lima-kit-operator-{name}"
     subject = [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": GROUP}]
     out: list[dict[str, Any]] = [namespace_object(namespace)]
-    for scope, ns in (("namespace", namespace), ("kube-system", "kube-system")):
-        meta = {"name": role_name, "namespace": ns, "labels": labels}
-        out.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta,
-                    "rules": _rules(scope)})
-        out.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-                    "metadata": meta, "subjects": subject,
-                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role_name}})
+    meta = {"name": role_name, "namespace": namespace, "labels": labels}
+    out.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta,
+                "rules": _rules("namespace", namespace)})
+    out.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                "metadata": meta, "subjects": subject,
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role_name}})
     cluster_meta = {"name": role_name, "labels": labels}
     out.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-                "metadata": cluster_meta, "rules": _rules("cluster")})
+                "metadata": cluster_meta, "rules": _rules("cluster", namespace)})
     out.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
                 "metadata": cluster_meta, "subjects": subject,
                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
@@ -80,7 +95,7 @@ def reviews(namespace: str) -> list[tuple[str, dict[str, Any]]]:
     """(what, resourceAttributes) for every verb on every line of the table."""
     out = []
     for p in PERMISSIONS:
-        ns = {"namespace": namespace, "kube-system": "kube-system", "cluster": None}[p.scope]
+        ns = namespace if p.scope == "namespace" else None
         resource, _, sub = p.resource.partition("/")
         for verb in p.verbs:
             attrs = {"verb": verb, "group": p.group, "resource": resource}
@@ -88,6 +103,9 @@ def reviews(namespace: str) -> list[tuple[str, dict[str, Any]]]:
                 attrs["subresource"] = sub
             if ns:
                 attrs["namespace"] = ns
+            if p.own_name:
+                attrs["name"] = namespace
             group = f".{p.group}" if p.group else ""
-            out.append((f"{verb} {p.resource}{group}" + (f" in {ns}" if ns else ""), attrs))
+            what = f"{verb} {p.resource}{group}" + (f"/{namespace}" if p.own_name else "")
+            out.append((what + (f" in {ns}" if ns else ""), attrs))
     return out

@@ -1,6 +1,8 @@
 """target: kubernetes, a cluster that exists already: the same seam as a cloud, with no
 infrastructure of its own. The operator names the buckets (storage is theirs) and the
-kubeconfig context; identity, load balancers and storage egress are the operator's choice."""
+kubeconfig context; identity, load balancers and storage egress are the operator's choice.
+The cluster admin makes the namespace and installs the NVIDIA device plugin (or GPU Operator):
+the operator's grant (kit/cluster/rbac.py) writes nothing outside the kit's namespace."""
 
 from __future__ import annotations
 
@@ -15,5 +17,5 @@ SUPPORT = CloudSupport(
     needs_region=False,
     creates_cluster=False,
     has_registry=False,
-    stack_images=("device-plugin",),
+    stack_images=(),
 )

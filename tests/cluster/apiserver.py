@@ -17,7 +17,9 @@ CORE = {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1", "re
     {"name": "events", "singularName": "event", "namespaced": True, "kind": "Event",
      "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]},
     {"name": "services", "singularName": "service", "namespaced": True, "kind": "Service",
-     "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]}]}
+     "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]},
+    {"name": "nodes", "singularName": "node", "namespaced": False, "kind": "Node",
+     "verbs": ["get", "list", "watch"]}]}
 BATCH = {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "batch/v1", "resources": [
     {"name": "jobs", "singularName": "job", "namespaced": True, "kind": "Job",
      "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]}]}

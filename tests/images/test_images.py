@@ -103,7 +103,8 @@ def test_push_lock_and_render_pin_exactly_what_was_pushed(built, registry, tmp_p
     folder.mkdir()
     (folder / "kit.yaml").write_text(
         "name: acme\ntarget: kubernetes\nmodel: {id: 's3://acme-models/llama/'}\n"
-        "storage: {artifacts_uri: 's3://acme-kit-artifacts', models_uri: 's3://acme-kit-models', bucket_owner: '123456789012'}\n"
+        "storage: {artifacts_uri: 's3://acme-kit-artifacts', models_uri: 's3://acme-kit-models',\n"
+        "          bucket_owner: '123456789012'}\n"
         "data: {uri: 's3://acme-data/sft/'}\nkubernetes: {context: test, storage_cidrs: [10.0.0.0/24]}\n")
     prefix = f"{registry}/lima-kit"
     pushed = json.loads(kit("images", "push", "--registry", prefix, "--cpu", "--engine", "buildah",

@@ -99,8 +99,13 @@ def test_kubernetes_target_plans_the_platform_layer_only():
     assert not [r for r in plan.resources if r["type"].startswith("aws:")]
     provider = plan.one("pulumi:providers:kubernetes")
     assert provider["inputs"]["context"] == "on-prem"
-    assert plan.of_type("kubernetes:core/v1:Namespace")
-    assert plan.of_type("kubernetes:apps/v1:DaemonSet")  # NVIDIA device plugin
+    # The admin made the namespace (operator-rbac.yaml): the kit only labels it, and a plain
+    # `kit down` never deletes it. The admin installs the device plugin: nothing in kube-system.
+    assert not plan.of_type("kubernetes:core/v1:Namespace")
+    patch = plan.one("kubernetes:core/v1:NamespacePatch")
+    assert patch["inputs"]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert not plan.of_type("kubernetes:apps/v1:DaemonSet")
+    assert not [r for r in plan.resources if "kube-system" in r["name"]]
 
 
 def test_policies_read_as_statements():
