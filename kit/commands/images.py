@@ -56,11 +56,16 @@ def build(config_file: Path, names: tuple[str, ...], cpu: bool, base: str | None
     requests = [BuildRequest(name=name, flavour="cpu" if cpu and name == "trainer" else None,
                              base=base, torch=torch_spec, index_url=index_url,
                              arch=arch or host_arch()) for name in _names(names)]
+    cfg = load_config(config_file) if remote or config_file.exists() else None
+    if cfg is not None:
+        from kit.images.build import locked_base
+
+        for request in requests:
+            request.base = request.base or locked_base(cfg.workdir, request.name, request.flavour)
     if remote:
         from kit.images.push import record
         from kit.images.remote import remote_build
 
-        cfg = load_config(config_file)
         pushed = [remote_build(cfg, request, log=click.echo) for request in requests]
         record(cfg.workdir, pushed)
         for p in pushed:

@@ -59,6 +59,12 @@ IMAGES: dict[str, Image] = {
                            "advertises nvidia.com/gpu on GPU nodes; applied by the stack itself"),
     "autoscaler": Image("registry.k8s.io/autoscaling/cluster-autoscaler", "v1.33.0",
                         "scales the GPU pool from zero and back (AWS); applied by the stack"),
+    # The bases the kit's own images are built on (kit.images.build): locked like the rest, so
+    # a rebuild uses the same base bytes as the reviewed one.
+    "base-slim": Image("docker.io/library/python", "3.11-slim-bookworm",
+                       "base of the kit image and the CPU trainer (Debian bookworm's Python 3.11)"),
+    "base-cuda": Image("docker.io/pytorch/pytorch", "2.9.0-cuda12.8-cudnn9-runtime",
+                       "base of the CUDA trainer: torch 2.9.0 and its CUDA libraries"),
 }
 
 

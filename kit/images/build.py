@@ -2,12 +2,11 @@
 with the container engine the operator has: docker, podman or buildah, found in that order.
 
 The build context is made here: the Dockerfile's folder, and `wheels/`, a wheelhouse of this
-package and of everything its extras need, for the image's platform and Python (pip download,
-binary wheels only). The image installs from it with `--no-index`, so a build needs no package
-index inside the engine and is the same build an air-gapped operator runs. The trainer's CUDA
-flavour takes torch (several GB) from its base image and the rest from a package index at
-build time (`--index-url`: the operator's mirror; default PyPI), since a wheelhouse cannot
-leave torch out of what the train extra requires.
+package and of everything its extras need, for the image's platform and Python, with a hash
+lock (kit.images.wheels). The image installs from it with `--no-index --require-hashes`, so a
+build needs no package index inside the engine, installs exactly the files fetched here, and is
+the same build an air-gapped operator runs. The trainer's CUDA flavour takes torch (several GB)
+and its CUDA libraries from its base image, and everything else from the wheelhouse.
 
 Base images are build arguments pinned by digest: the release base's tag is resolved at its
 registry when no `--base` is given. Labels (OCI annotations) say source, version, revision and
@@ -20,40 +19,39 @@ import os
 import platform
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kit import __version__
 from kit.errors import KitError
+from kit.images.wheels import PYTHON_VERSION, wheelhouse
+
+if TYPE_CHECKING:
+    from kit.workdir import Workdir
 
 ENGINES = ("docker", "podman", "buildah")
 SOURCE_URL = "https://github.com/lima-kit/lima-kit"
-PYTHON_VERSION = "3.11"           # what the bases run: Debian bookworm's and the CUDA image's
-DEFAULT_INDEX = "https://pypi.org/simple"
-SLIM_BASE = "docker.io/library/python:3.11-slim-bookworm"
-CUDA_BASE = "docker.io/pytorch/pytorch:2.9.0-cuda12.8-cudnn9-runtime"
-# Each architecture's wheel platforms, newest glibc first (pip download --platform).
-PLATFORMS = {"amd64": ["manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"],
-             "arm64": ["manylinux_2_28_aarch64", "manylinux_2_17_aarch64", "manylinux2014_aarch64"]}
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """How one of the kit's images is built, per flavour: (base image, lima-kit extras)."""
+    """How one of the kit's images is built, per flavour: (base image's name in kit.images'
+    table, lima-kit extras)."""
 
     dockerfile: str
     flavours: dict[str, tuple[str, str]]
     default: str
-    torch_from_base: tuple[str, ...] = ()       # flavours whose base image brings torch
+    # flavour -> the torch version its base image brings (checked in the image at build time)
+    torch_from_base: dict[str, str] = field(default_factory=dict)
 
 
 RECIPES: dict[str, Recipe] = {
-    "kit": Recipe("images/kit/Dockerfile", {"slim": (SLIM_BASE, "storage")}, "slim"),
+    "kit": Recipe("images/kit/Dockerfile", {"slim": ("base-slim", "storage")}, "slim"),
     "trainer": Recipe("images/trainer/Dockerfile",
-                      {"cuda": (CUDA_BASE, "qlora,storage"), "cpu": (SLIM_BASE, "train,storage")},
-                      "cuda", torch_from_base=("cuda",)),
+                      {"cuda": ("base-cuda", "qlora,storage"), "cpu": ("base-slim", "train,storage")},
+                      "cuda", torch_from_base={"cuda": "2.9.0"}),
 }
 
 
@@ -61,9 +59,9 @@ RECIPES: dict[str, Recipe] = {
 class BuildRequest:
     name: str
     flavour: str | None = None       # default: the recipe's (trainer: cuda)
-    base: str | None = None          # a base image reference (local or pinned); default: resolved
+    base: str | None = None          # a base image reference (local or pinned); default: locked
     torch: str = "torch"             # the torch requirement for flavours that install it
-    index_url: str | None = None     # a package index the engine may use at build time
+    index_url: str | None = None     # the package index (mirror) the wheelhouse comes from
     arch: str = field(default_factory=lambda: host_arch())
 
 
@@ -117,67 +115,34 @@ def revision(root: Path) -> str:
     return out.stdout.strip() if out.returncode == 0 else "unknown"
 
 
-def pinned_base(reference: str) -> str:
-    """A release base (repository:tag) pinned to the digest its registry serves now."""
+def base_of(name: str, flavour: str | None) -> str:
+    """The kit.images name of an image's base ("base-slim", "base-cuda")."""
+    recipe = RECIPES[name]
+    return recipe.flavours[flavour or recipe.default][0]
+
+
+def pinned_base(image: str) -> str:
+    """A release base (its kit.images name) pinned to the digest its registry serves now."""
+    from kit.images import IMAGES
     from kit.images.registry import resolve_digest
 
-    repository, _, tag = reference.rpartition(":")
+    repository, tag = IMAGES[image].repository, IMAGES[image].tag
     try:
         return f"{repository}@{resolve_digest(repository, tag)}"
     except KitError as exc:
-        raise KitError(f"base image {reference}: {exc.message}",
+        raise KitError(f"base image {repository}:{tag}: {exc.message}",
                        hint="pass --base with a local or mirrored base image, pinned by digest "
                             "(repository@sha256:...)") from None
 
 
-def _pip(*args: str) -> None:
-    proc = subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True,
-                          check=False)
-    if proc.returncode != 0:
-        lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
-        raise KitError(f"pip {args[0]} for the image's wheelhouse failed: "
-                       f"{lines[-1] if lines else proc.returncode}",
-                       hint="check the package index (or its mirror) is reachable from here")
+def locked_base(workdir: "Workdir", name: str, flavour: str | None) -> str:
+    """The base's digest from the deployment's images lock; resolved at its registry and
+    recorded in the lock first when the lock has none, so every later build of this
+    deployment (and a reviewer) sees the same base."""
+    from kit.images import current_lock, lock_images
 
-
-# Dependencies of the extras that PyPI carries as source only (rouge-score: the trainer's
-# ROUGE-L). Each is pure Python.
-SOURCE_ONLY = ("rouge-score",)
-
-
-def wheelhouse(dest: Path, root: Path, extras: str, *, torch: str | None, arch: str) -> list[str]:
-    """This package's wheel plus every wheel its extras need, for the image's platform."""
-    dest.mkdir(parents=True, exist_ok=True)
-    _pip("wheel", "--quiet", "--no-deps", "--wheel-dir", str(dest), str(root))
-    (own,) = sorted(dest.glob("lima_kit-*.whl"))
-    if arch not in PLATFORMS:
-        raise KitError(f"--arch {arch}: no wheels for it", hint=f"one of {', '.join(PLATFORMS)}")
-    platforms = [arg for p in PLATFORMS[arch] for arg in ("--platform", p)]
-    wanted = [f"{own}[{extras}]"] + ([torch] if torch else [])
-    constraints = dest.parent / "constraints.txt"
-    constraints.write_text("\n".join(installed_pins(skip={"lima-kit", "torch"})) + "\n")
-    # Pure-Python dependencies published as source only: built into wheels here (they are the
-    # same on every platform), then found beside the downloaded ones.
-    for name in SOURCE_ONLY:
-        _pip("wheel", "--quiet", "--no-deps", "--wheel-dir", str(dest), "--constraint",
-             str(constraints), name)
-    _pip("download", "--quiet", "--dest", str(dest), "--only-binary=:all:", *platforms,
-         "--python-version", PYTHON_VERSION, "--implementation", "cp", "--find-links", str(dest),
-         "--constraint", str(constraints), *wanted)
-    return sorted(p.name for p in dest.glob("*.whl"))
-
-
-def installed_pins(skip: set[str]) -> list[str]:
-    """name==version of every distribution in this environment: the image gets the versions
-    this kit runs (and was tested) with, wherever its extras overlap."""
-    from importlib import metadata
-
-    pins = {}
-    for dist in metadata.distributions():
-        name = (dist.metadata.get("Name") or "").lower().replace("_", "-")
-        if name and name not in skip and "+" not in dist.version:
-            pins[name] = f"{name}=={dist.version}"
-    return sorted(pins.values())
+    image = base_of(name, flavour)
+    return current_lock(workdir).get(image) or lock_images(workdir, names=[image])[image]
 
 
 def build_command(engine: str, dockerfile: Path, context: Path, tag: str,
@@ -229,21 +194,19 @@ def prepare(request: BuildRequest, folder: Path, *, log=print) -> Context:
     }
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(root / recipe.dockerfile, folder / "Dockerfile")
-    if flavour in recipe.torch_from_base:
-        index = request.index_url or DEFAULT_INDEX
-        log(f"  {request.name} ({flavour}): torch from the base, lima-kit[{extras}] from {index}")
-        wheels = wheelhouse_own(folder / "wheels", root)
-    else:
-        index = ""
-        torch = request.torch if "train" in extras else None
-        log(f"  wheelhouse for {request.name} ({flavour}, linux/{request.arch}, Python "
-            f"{PYTHON_VERSION}): lima-kit[{extras}]" + (f" + {torch}" if torch else ""))
-        wheels = wheelhouse(folder / "wheels", root, extras, torch=torch, arch=request.arch)
-    log(f"  {len(wheels)} wheel(s) in the context")
+    base_torch = recipe.torch_from_base.get(flavour)
+    torch = request.torch if "train" in extras and not base_torch else None
+    log(f"  wheelhouse for {request.name} ({flavour}, linux/{request.arch}, Python "
+        f"{PYTHON_VERSION}): lima-kit[{extras}]" + (f" + {torch}" if torch else "")
+        + (f", torch {base_torch} from the base" if base_torch else ""))
+    wheels = wheelhouse(folder / "wheels", root, extras, torch=torch, arch=request.arch,
+                        base_torch=base_torch, index_url=request.index_url)
+    log(f"  {len(wheels)} wheel(s) in the context, each pinned by sha256 (wheels/requirements.txt)")
+    args = {"BASE_IMAGE": base}
+    if base_torch:
+        args["BASE_TORCH"] = base_torch
     return Context(name=request.name, flavour=flavour, folder=folder,
-                   tag=local_tag(request.name, flavour), base=base,
-                   args={"BASE_IMAGE": base, "EXTRAS": extras, "PIP_INDEX_URL": index},
-                   labels=labels)
+                   tag=local_tag(request.name, flavour), base=base, args=args, labels=labels)
 
 
 def build(request: BuildRequest, *, engine: str | None = None, log=print) -> Built:
@@ -266,10 +229,3 @@ def build(request: BuildRequest, *, engine: str | None = None, log=print) -> Bui
                            "last lines are above", hint=f"the whole build log: {path}")
     return Built(name=request.name, flavour=ctx.flavour, tag=ctx.tag, engine=engine,
                  base=ctx.base, labels=ctx.labels)
-
-
-def wheelhouse_own(dest: Path, root: Path) -> list[str]:
-    """Only this package's wheel: its dependencies come from --index-url at build time."""
-    dest.mkdir(parents=True, exist_ok=True)
-    _pip("wheel", "--quiet", "--no-deps", "--wheel-dir", str(dest), str(root))
-    return sorted(p.name for p in dest.glob("*.whl"))

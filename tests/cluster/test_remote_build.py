@@ -107,19 +107,27 @@ def test_remote_build_uploads_the_context_and_records_what_the_builder_pushed(aw
         seen.append(spec)
         return DIGEST
 
+    def own_wheel_only(dest, root, extras, **kw):   # the wheelhouse is tests/unit/test_image_wheels.py's
+        dest.mkdir(parents=True)
+        (dest / "lima_kit-0.1.0-py3-none-any.whl").write_bytes(b"wheel")
+        (dest / "requirements.txt").write_text("lima-kit==0.1.0 --hash=sha256:" + "e" * 64 + "\n")
+        return ["lima_kit-0.1.0-py3-none-any.whl"]
+
     monkeypatch.setattr("stacks.aws.remote_build.run", codebuild)
+    monkeypatch.setattr("kit.images.build.wheelhouse", own_wheel_only)
     base = f"{registry}/docker-hub/pytorch/pytorch@sha256:" + "d" * 64
     pushed = remote_build(aws_cfg, BuildRequest(name="trainer", base=base), log=lambda _l: None)
     assert pushed.reference == f"{registry}/trainer:0.1.0@{DIGEST}"
     (spec,) = seen
     assert spec.image == f"{registry}/trainer:0.1.0"
     assert f"--build-arg BASE_IMAGE={base}" in spec.build_args
-    assert "--build-arg EXTRAS=qlora,storage" in spec.build_args
+    assert "--build-arg BASE_TORCH=2.9.0" in spec.build_args       # checked against the base in the build
     assert "--label org.opencontainers.image.version=0.1.0" in spec.labels
     bundle = artifacts / "builds" / spec.source.rsplit("/", 1)[1]
     with zipfile.ZipFile(bundle) as zf:
         names = zf.namelist()
     assert "Dockerfile" in names and any(n.startswith("wheels/lima_kit-0.1.0") for n in names)
+    assert "wheels/requirements.txt" in names
 
 
 def test_an_existing_cluster_has_no_remote_builder(k8s_cfg):

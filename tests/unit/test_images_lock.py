@@ -20,7 +20,8 @@ def digest_of(path: str) -> str:
 
 
 class Registry(BaseHTTPRequestHandler):
-    tags = {"3.3.7", "v0.33.0", "1.29-alpine", "0.1.0", "v0.17.4", "v1.33.0"}
+    tags = {"3.3.7", "v0.33.0", "1.29-alpine", "0.1.0", "v0.17.4", "v1.33.0", "3.11-slim-bookworm",
+            "2.9.0-cuda12.8-cudnn9-runtime"}
 
     def log_message(self, *args) -> None:
         pass
