@@ -65,8 +65,10 @@ def make_handler(name: str, model: str, backend: int,
             self.wfile.write(data)
 
         def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-            """http.server's own refusals (unknown method, malformed request line) as JSON."""
+            """http.server's own refusals (malformed request line, unknown method) as JSON; an
+            unknown method is the caller's error (405), not a missing feature (501)."""
             self.close_connection = True
+            code = 405 if code == 501 else code
             try:
                 self._json(code, wire.error_body(code, message or self.responses.get(code, ("",))[0]))
             except OSError:

@@ -297,6 +297,7 @@ def test_a_request_from_another_sites_page_is_refused(front):
     ("GET", "/v1/chat/completions", 405),
     ("DELETE", "/v1/models", 405),
     ("PUT", "/reset", 404),
+    ("BREW", "/v1/models", 405),
 ])
 def test_only_the_openai_paths_the_kit_serves_reach_the_engine(front, method, path, status):
     got, answer = front.request(method, path, {"model": "x"} if method != "GET" else None)
