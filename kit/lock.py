@@ -12,18 +12,15 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from kit.errors import KitError
-from kit.workdir import Workdir
+from kit.workdir import Workdir, private_writes
 
 
 @contextmanager
 def deployment_lock(workdir: Workdir, action: str) -> Iterator[None]:
-    previous = os.umask(0o077)
-    try:
+    with private_writes():
         workdir.make_private()
         with _held(workdir, action):
             yield
-    finally:
-        os.umask(previous)
 
 
 @contextmanager

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 # Folders beside the deployments in .kit/: no deployment may take these names.
 SHARED_STATE = "state"
@@ -119,6 +121,20 @@ class Workdir:
 
     def __str__(self) -> str:
         return str(self.root)
+
+
+@contextmanager
+def private_writes() -> Iterator[None]:
+    """Inside: files this process (and any child it starts) creates are 0600 and folders 0700,
+    whatever the user's umask (umask 077), the caller's umask back after. The one home of the
+    kit's file modes: the deployment lock holds it (runs, models, logs, state), and so does
+    every command that writes beside a run outside the lock (`kit eval`'s report,
+    `kit bench`'s pages): they carry held-out examples, the customer's data."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 def write_private(path: Path, text: str, *, exclusive: bool = False) -> None:

@@ -34,6 +34,7 @@ def bench(config_file: Path, output: str, concurrency: str, requests_: int, dura
     from kit.serving import bench_report as report
     from kit.serving.bench import knee, run
     from kit.target import for_config
+    from kit.workdir import private_writes
 
     cfg = load_config(config_file)
     levels = report.levels_option(concurrency)
@@ -51,7 +52,8 @@ def bench(config_file: Path, output: str, concurrency: str, requests_: int, dura
     data = report.result(measured, knee_at=knee(measured, slo_ttft), slo_ttft_s=slo_ttft,
                          replicas=cfg.serving.replicas, endpoint=endpoint.url, run_id=run_id,
                          prompts=source, max_tokens=tokens)
-    data["saved"] = report.save(target.run_artifacts(run_id), data) if run_id else None
+    with private_writes():      # beside the run's artifacts, as private as they are (0600)
+        data["saved"] = report.save(target.run_artifacts(run_id), data) if run_id else None
     if output == "json":
         print_json(data)
     else:

@@ -81,6 +81,7 @@ def evaluate(config_file: Path, run_id: str | None, report_path: Path | None, ou
     from kit import eval_report
     from kit.errors import KitError
     from kit.target import for_config
+    from kit.workdir import private_writes
 
     target = for_config(load_config(config_file))
     runs = target.runs()
@@ -97,9 +98,10 @@ def evaluate(config_file: Path, run_id: str | None, report_path: Path | None, ou
         except KitError:        # a run trained before held-out evaluation: no column for it
             serving_held = None
     html = eval_report.page(run, held, records, serving, serving_held)
-    saved = eval_report.save(target.run_artifacts(run["id"]), html)
-    if report_path is not None:
-        report_path.write_text(html, encoding="utf-8")
+    with private_writes():      # held-out examples: the customer's data (0600)
+        saved = eval_report.save(target.run_artifacts(run["id"]), html)
+        if report_path is not None:
+            report_path.write_text(html, encoding="utf-8")
     if output == "json":
         print_json({"run_id": run["id"], "status": run["status"], "eval": run.get("eval") or held,
                     "serving_run": serving_id, "report": saved,

@@ -32,6 +32,7 @@ class ServerInfo:
     run_id: str
     model_dir: str
     started: str | None = None  # the process's start time: a reused pid is not our server
+    max_new_tokens: int | None = None   # the front's cap on one reply
 
     @property
     def endpoint(self) -> str:
@@ -42,6 +43,37 @@ def port_in_use(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((HOST, port)) == 0
+
+
+def port_problem(port: int) -> str | None:
+    """Why the front could not listen on 127.0.0.1:`port` now, or None. A trial bind as the
+    front binds (address reuse on, as http.server sets it), so a listener on 0.0.0.0 or a port
+    this user may not open counts too."""
+    if port_in_use(port):
+        return "is already in use by another program"
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError as exc:
+            return f"cannot be opened ({exc.strerror or exc})"
+    return None
+
+
+def serve_executable() -> str:
+    """`transformers` of this Python's environment (else on PATH), with the modules `transformers
+    serve` refuses to start without (transformers.utils.import_utils.is_serve_available, 5.x);
+    a one-line KitError naming the extra to install otherwise."""
+    import importlib.util
+
+    exe = shutil.which("transformers", path=str(Path(sys.executable).parent)) or shutil.which(
+        "transformers")
+    missing = [m for m in ("fastapi", "uvicorn", "openai", "pydantic") if importlib.util.find_spec(m) is None]
+    if exe is None or missing:
+        what = "`transformers serve` is not installed" if exe is None else \
+            f"`transformers serve` needs {' and '.join(missing)}, not installed"
+        raise KitError(what, hint="pip install 'lima-kit[serve]'")
+    return exe
 
 
 class LocalServer:
@@ -61,16 +93,30 @@ class LocalServer:
         self.record.unlink(missing_ok=True)
         return None
 
-    def start(self, model_dir: Path, run_id: str, port: int, name: str) -> ServerInfo:
-        """`transformers serve` behind kit.local.front, which answers to `name` on `port`."""
-        if port_in_use(port):
-            raise KitError(f"port {HOST}:{port} is already in use by another program",
-                           hint="set serving.port in kit.yaml to a free port")
-        exe = shutil.which("transformers", path=str(Path(sys.executable).parent)) or shutil.which(
-            "transformers")
-        if exe is None:
-            raise KitError("`transformers serve` is not installed",
-                           hint="pip install 'lima-kit[serve]'")
+    def preflight(self, engine: str, port: int) -> str:
+        """Every serve precondition, checked before anything long runs (`kit up` calls it
+        before the fine-tune): the engine this target runs, installed, and the port free. This
+        deployment's own server on that port is not in the way (it is stopped before the new
+        one starts). Returns the engine's executable."""
+        if engine != "transformers":
+            raise KitError(f"serving.engine: {engine} needs a GPU container runtime; target "
+                           "local serves with `transformers serve`",
+                           hint="set serving.engine: transformers, or use target: kubernetes")
+        exe = serve_executable()
+        current = self.info()
+        if current is None or current.port != port:
+            problem = port_problem(port)
+            if problem:
+                raise KitError(f"serving.port: {HOST}:{port} {problem}",
+                               hint="set serving.port in kit.yaml to a free port, or stop the "
+                                    "program that holds it")
+        return exe
+
+    def start(self, model_dir: Path, run_id: str, port: int, name: str,
+              max_new_tokens: int) -> ServerInfo:
+        """`transformers serve` behind kit.local.front, which answers to `name` on `port` with
+        at most `max_new_tokens` tokens a reply."""
+        exe = self.preflight("transformers", port)
         self.folder.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
                "TRANSFORMERS_OFFLINE": "1", "DO_NOT_TRACK": "1"}
@@ -79,12 +125,13 @@ class LocalServer:
             log.flush()
             proc = subprocess.Popen(
                 [sys.executable, "-m", "kit.local.front", "--name", name, "--port", str(port),
-                 "--model", str(model_dir), "--serve", exe],
+                 "--model", str(model_dir), "--max-new-tokens", str(max_new_tokens),
+                 "--serve", exe],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                 start_new_session=True,  # survives the kit process and its Ctrl-C
             )
         info = ServerInfo(pid=proc.pid, port=port, run_id=run_id, model_dir=str(model_dir),
-                          started=start_time(proc.pid))
+                          started=start_time(proc.pid), max_new_tokens=max_new_tokens)
         write_json(self.record, info.__dict__)
         return info
 

@@ -52,11 +52,8 @@ class LocalTarget:
         if detach:
             raise KitError("--detach: the local target trains in the foreground",
                            hint="run it in a terminal multiplexer, or use a cluster target")
-        if self.cfg.serving.engine != "transformers":
-            raise KitError(
-                f"serving.engine: {self.cfg.serving.engine} needs a GPU container runtime; "
-                "target local serves with `transformers serve`",
-                hint="set serving.engine: transformers, or use target: kubernetes")
+        # Every serve precondition (engine, port) before the fine-tune, not after it.
+        self.server.preflight(self.cfg.serving.engine, self.cfg.serving.port)
         self._console = console
         with deployment_lock(self.workdir, "up"):
             return self._up(console)
@@ -180,6 +177,7 @@ class LocalTarget:
         judge(self.cfg, run)        # the gate as kit.yaml says now
         self.store.save(run)
         check_servable(run, force=force)
+        self.server.preflight(self.cfg.serving.engine, self.cfg.serving.port)
         self._run, self._console = run, console
         with deployment_lock(self.workdir, "serve"):
             run_phases([("serve", self._phase_serve), ("smoke", self._phase_smoke)], self.state,
@@ -193,12 +191,14 @@ class LocalTarget:
         assert self._run is not None
         current = self.server.info()
         if current and current.run_id == self._run.id and current.port == self.cfg.serving.port \
+                and current.max_new_tokens == self.cfg.serving.max_new_tokens \
                 and is_healthy(Endpoint(current.endpoint)):
             return Outcome(f"already serving {current.run_id} at {current.endpoint}", skipped=True)
         if current:
             self.server.stop()
         info = self.server.start(model_dir(self.store, self._run), self._run.id,
-                                 self.cfg.serving.port, self.cfg.name)
+                                 self.cfg.serving.port, self.cfg.name,
+                                 self.cfg.serving.max_new_tokens)
         try:
             wait_healthy(Endpoint(info.endpoint), HEALTH_TIMEOUT_S,
                          still_running=lambda: self.server.info() is not None)
@@ -222,10 +222,27 @@ class LocalTarget:
 
     def down(self, console: Console, *, purge: bool) -> list[str]:
         with deployment_lock(self.workdir, "down"):
+            if purge:
+                self._check_purge()
             done = self._down()
             if purge:
                 done += self._purge()
         return done
+
+    def _check_purge(self) -> None:
+        """The customer's data is only read: a purge that would delete data.uri or eval.uri
+        (kept under .kit/) refuses before anything is stopped or removed."""
+        doomed = [self.workdir.root, self.workdir.models]
+        for key, uri in (("data.uri", self.cfg.data.uri), ("eval.uri", self.cfg.eval.uri)):
+            path = self.cfg.resolve_path(uri) if uri else None
+            if path is None:
+                continue
+            path = path.resolve()
+            for folder in doomed:
+                if path.is_relative_to(folder.resolve()):
+                    raise KitError(f"{key}: {uri} lies in {folder}, which --purge deletes",
+                                   hint="move the data out of .kit/ and point " + key +
+                                        " at it, then purge")
 
     def _purge(self) -> list[str]:
         """Delete this deployment's folder; the shared model store only if no other

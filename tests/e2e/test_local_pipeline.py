@@ -118,6 +118,43 @@ def test_up_serves_a_chat_endpoint(project):
     assert "attempt" in kit(folder, "logs").stdout
 
 
+def test_the_endpoint_answers_as_openai_does(project):
+    """Against the real `transformers serve` behind the front: the README's client asking for
+    800 tokens gets at most serving.max_new_tokens (16), the reply and every streamed chunk
+    name the deployment, the stream ends with [DONE], a bad request is OpenAI's error object,
+    and the engine's own paths are out of reach."""
+    import urllib.error
+    import urllib.request
+
+    from huggingface_hub import InferenceClient
+
+    folder, port = project
+    url = f"http://127.0.0.1:{port}"
+    client = InferenceClient(base_url=url)
+    reply = client.chat_completion([{"role": "user", "content": "Explain CPT 99213."}],
+                                   model="e2e", max_tokens=800)
+    assert reply.model == "e2e" and 0 < reply.usage.completion_tokens <= 16
+    chunks = list(client.chat_completion([{"role": "user", "content": "Hi"}], stream=True))
+    assert chunks and {c.model for c in chunks} == {"e2e"}
+
+    def post(path: str, body: dict) -> tuple[int, bytes]:
+        request = urllib.request.Request(url + path, data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=120) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read()
+
+    code, raw = post("/v1/chat/completions", {"messages": [{"role": "user", "content": "Hi"}],
+                                              "stream": True, "max_tokens": 4})
+    assert code == 200 and raw.endswith(b"data: [DONE]\n\n")
+    code, raw = post("/v1/chat/completions", {"messages": []})
+    assert code == 400 and set(json.loads(raw)["error"]) == {"message", "type", "param", "code"}
+    assert post("/reset", {})[0] == 404
+    assert status(folder)["healthy"] is True       # the model is still loaded and answering
+
+
 def test_second_up_does_not_retrain(project):
     folder, _ = project
     before = status(folder)["run_id"]
@@ -151,6 +188,21 @@ def test_bench_measures_each_level_and_saves_beside_the_run(project):
     runs = json.loads(kit(folder, "runs", "--output", "json").stdout)
     served = next(r for r in runs if r["id"] == result["run_id"])
     assert str(saved) in served["artifacts"]["bench"]
+
+
+def test_every_file_the_kit_keeps_is_private(project):
+    """After a real run, its serving, `kit bench` and `kit eval` (both outside the deployment
+    lock), under the user's umask: every file under .kit/ is 0600, every folder 0700."""
+    import stat
+
+    folder, _ = project
+    kit(folder, "eval")
+    kept = list((folder / ".kit").rglob("*"))
+    assert any(p.name == "report.html" for p in kept) and any(p.suffix == ".html" and
+                                                              p.parent.name == "bench" for p in kept)
+    loose = [f"{p} {oct(stat.S_IMODE(p.lstat().st_mode))}" for p in kept if not p.is_symlink()
+             and stat.S_IMODE(p.lstat().st_mode) != (0o700 if p.is_dir() else 0o600)]
+    assert loose == []
 
 
 def test_bench_counts_the_errors_when_the_server_stops_and_exits_1(project):
