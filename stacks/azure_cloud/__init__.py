@@ -47,6 +47,7 @@ SUPPORT = CloudSupport(
     secrets_provider="azurekeyvault://{state_key_vault}.vault.azure.net/keys/lima-kit-state",
     state_check=lazy("stacks.azure_cloud.preflight:state_container"),
     preflight=lazy("stacks.azure_cloud.preflight:checks"),
+    operator_reach=lazy("stacks.azure_cloud.operator:reach"),
     adopt=lazy("stacks.azure_cloud.kept:adoptions"),
     purge_kept=lazy("stacks.azure_cloud.kept:purge"),
     leak_report=lazy("stacks.azure_cloud.leaks:report"),
