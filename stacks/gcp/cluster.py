@@ -1,7 +1,8 @@
 """GKE control plane: private nodes, a private IP endpoint (public only for
-network.operator_cidrs, and then for exactly those), the DNS-based endpoint, Workload Identity, secrets encrypted with the kit's key,
-Dataplane V2 (NetworkPolicy enforced by Cilium), shielded nodes, no legacy ABAC, no client
-certificates, a release channel and control-plane logs.
+network.operator_cidrs, and then for exactly those), the DNS-based endpoint, Workload
+Identity, secrets encrypted with the kit's key, Dataplane V2 (NetworkPolicy enforced by
+Cilium), shielded nodes, no legacy ABAC, no client certificates, a release channel and
+control-plane logs.
 
 The operator's path is the DNS-based control-plane endpoint: a name GKE serves on Google's
 front end, reachable from any address and authorised by IAM alone (`container.clusters.connect`
