@@ -113,3 +113,16 @@ def test_kit_up_goes_on_when_no_blocker_stands(cloud, tmp_path, reached, capsys)
         path = _without_cidrs(cloud, tmp_path)
     code, err = _up(path, capsys)
     assert code == 1 and reached == ["acme-notes"] and "the target was reached" in err
+
+
+@pytest.mark.parametrize(("cloud", "ok", "says"), [
+    ("aws", False, "network.operator_cidrs"),
+    ("azure", False, "network.operator_cidrs"),
+    ("gcp", True, "DNS-based endpoint"),
+])
+def test_doctor_checks_the_operator_path(cloud, ok, says, tmp_path):
+    from kit.cluster.preflight import operator_path
+    from kit.config import load
+
+    check = operator_path(load(_without_cidrs(cloud, tmp_path)))
+    assert check.ok is ok and says in check.line()
