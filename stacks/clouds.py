@@ -168,6 +168,9 @@ class CloudSupport:
     # (cfg) -> [Reach]: how the operator's machine reaches what `kit up` talks to (the API
     # server, registry, storage, key vault), from the config alone; plain data, no SDK import.
     operator_reach: Callable[["KitConfig"], list[Reach]] = _no_reach
+    # Regexes of the errors the cloud returns while a grant made seconds earlier in the same
+    # run is not yet honoured: the driver runs `up` again after a wait (kit.infra.propagation).
+    propagation_errors: tuple[str, ...] = ()
     adopt: Callable[["KitConfig", dict[str, Any]], dict[str, str]] = _no_adoptions
     purge_kept: Callable[["KitConfig"], list[str]] = _no_lines
     # (cfg, saved cluster outputs, purge) -> lines about what is still tagged with the stack.
