@@ -65,6 +65,33 @@ class GpuOffer:
     memory_gib: int                 # of the smallest machine type
 
 
+@dataclass(frozen=True)
+class Reach:
+    """One thing the operator's machine talks to during `kit up` (the Pulumi run creates
+    Kubernetes objects; the mirror phase pushes images and weights), and from where it admits
+    the operator: `kit plan` shows these; a needed one that admits nobody outside the network
+    is a blocker (kit.infra.blockers)."""
+
+    what: str                  # "API server", "registry", "kit storage", "key vault"
+    source: str                # where it admits the operator from, in words
+    open: bool                 # the operator's machine can reach it as configured
+    needed: bool = True        # `kit up` must reach it from the operator's machine
+    fix: str = ""              # what opens it, when it is needed and closed
+
+
+# The fix for an endpoint closed to the operator, the same on every cloud that filters by address.
+OPERATOR_CIDRS_FIX = ("add this machine's public address to network.operator_cidrs in kit.yaml, "
+                      "e.g. [\"A.B.C.D/32\"] (`curl -s https://api.ipify.org` prints it; "
+                      "`kit init` proposes it)")
+
+
+def cidrs_source(cfg: "KitConfig") -> str:
+    """How an address-filtered endpoint admits the operator, in words."""
+    cidrs = cfg.network.operator_cidrs
+    return f"network.operator_cidrs only ({', '.join(cidrs)})" if cidrs else \
+        "nowhere outside the network (private only; network.operator_cidrs is empty)"
+
+
 def lazy(ref: str) -> Callable[..., Any]:
     """A function named "module:attr", imported on its first call (keeps SDKs off start-up)."""
     module, _, attr = ref.partition(":")
@@ -86,6 +113,10 @@ def _no_checks(_cfg: "KitConfig") -> list:
 
 
 def _no_lines(*_args: Any, **_kwargs: Any) -> list[str]:
+    return []
+
+
+def _no_reach(_cfg: "KitConfig") -> list:
     return []
 
 
@@ -134,6 +165,12 @@ class CloudSupport:
     state_check: Callable[["KitConfig"], Check | None] = _nothing
     # (cfg) -> the cloud's own check functions (credentials, quotas), each (cfg) -> Check.
     preflight: Callable[["KitConfig"], list[Callable[["KitConfig"], Check]]] = _no_checks
+    # (cfg) -> [Reach]: how the operator's machine reaches what `kit up` talks to (the API
+    # server, registry, storage, key vault), from the config alone; plain data, no SDK import.
+    operator_reach: Callable[["KitConfig"], list[Reach]] = _no_reach
+    # Regexes of the errors the cloud returns while a grant made seconds earlier in the same
+    # run is not yet honoured: the driver runs `up` again after a wait (kit.infra.propagation).
+    propagation_errors: tuple[str, ...] = ()
     adopt: Callable[["KitConfig", dict[str, Any]], dict[str, str]] = _no_adoptions
     purge_kept: Callable[["KitConfig"], list[str]] = _no_lines
     # (cfg, saved cluster outputs, purge) -> lines about what is still tagged with the stack.

@@ -222,6 +222,22 @@ def model_source(cfg: "KitConfig") -> Check:
     return Check("config", True, f"base weights from {where}")
 
 
+def operator_path(cfg: "KitConfig") -> Check:
+    """How this machine reaches what `kit up` talks to: a blocker from kit.yaml alone, else
+    the path each takes (kit.infra.blockers, CloudSupport.operator_reach)."""
+    from kit.infra.blockers import operator_path as blocked
+    from kit.infra.blockers import reach
+
+    found = blocked(cfg)
+    if found:
+        return Check("operator path", False, found[0].detail, found[0].fix)
+    paths = reach(cfg)
+    if not paths:
+        return Check("operator path", True, f"through kubeconfig context "
+                     f"{cfg.kubernetes.context or '(current)'}")
+    return Check("operator path", True, "; ".join(f"{r.what}: {r.source}" for r in paths if r.needed))
+
+
 def state_backend(cfg: "KitConfig") -> Check:
     url = cfg.state_url
     if url.startswith("file://"):
@@ -241,14 +257,17 @@ def state_backend(cfg: "KitConfig") -> Check:
 def checks_for(cfg: "KitConfig") -> list[Callable[["KitConfig"], Check]]:
     """The target's checks: the neutral ones, with the cloud's own before the cluster's."""
     cloud = cloud_support(cfg.target).preflight(cfg)
-    return [pulumi_cli, packages, model_source, gpu_pool, images_lock, state_backend, *cloud,
-            cluster, permissions, model_volumes, data_bucket]
+    from kit.cluster.hub_access import model_access
+
+    return [pulumi_cli, packages, model_source, model_access, gpu_pool, images_lock, state_backend,
+            operator_path, *cloud, cluster, permissions, model_volumes, data_bucket]
 
 
 # What the checks import, loaded once before they run in parallel: two threads importing the
 # same package for the first time can trip Python's import-lock deadlock detection.
 PRELOAD = ("kit.render", "kit.images", "kit.render.values", "kit.data.storage",
-           "kit.cluster.kube", "kit.infra.driver")
+           "kit.cluster.kube", "kit.infra.driver", "kit.infra.blockers", "huggingface_hub",
+           "huggingface_hub.errors")
 
 
 def _preload() -> None:

@@ -45,9 +45,11 @@ def up(config_file: Path, yes: bool, detach: bool) -> None:
 
     from rich.console import Console
 
+    from kit.infra.blockers import refuse as refuse_blockers
     from kit.target import for_config
 
     cfg = load_config(config_file)
+    refuse_blockers(cfg)               # kit.yaml alone says it cannot work: before anything exists
     console = Console()
     if cfg.target != "local":          # GPUs, and on a cloud a bill: say what, then ask
         from kit.errors import KitError

@@ -28,12 +28,15 @@ def plan(config_file: Path, output: str, offline: bool, purge: bool, examples: i
     cfg = load_config(config_file)
     if offline:
         from kit.infra.plan import offline_plan
-        from kit.infra.report import render_text, to_json
+        from kit.infra.report import operator_json, render_operator, render_text, to_json
 
+        reachable = operator_json(cfg)     # from the config alone: even if the plan fails
+        if output != "json":
+            render_operator(reachable)
         result = offline_plan(cfg, purge=purge)
         guess = estimate(cfg, examples=examples, tokens=tokens).to_dict()
         if output == "json":
-            print_json({**to_json(result), "estimate": guess})
+            print_json({**to_json(result), **reachable, "estimate": guess})
         else:
             from kit.views import print_estimate
 
@@ -41,13 +44,16 @@ def plan(config_file: Path, output: str, offline: bool, purge: bool, examples: i
             print_estimate(guess)
         return
     from kit.infra.preview import preview
+    from kit.infra.report import operator_json, render_operator
 
+    reachable = operator_json(cfg)
     if output == "json":
         changes = preview(cfg, purge=purge, on_output=lambda _line: None)
-        print_json({"stack": cfg.name, "changes": changes,
+        print_json({"stack": cfg.name, "changes": changes, **reachable,
                     "estimate": estimate(cfg, examples=examples, tokens=tokens).to_dict()})
     else:
         from kit.views import print_estimate
 
+        render_operator(reachable)
         preview(cfg, purge=purge, on_output=lambda line: click.echo(line, nl=False))
         print_estimate(estimate(cfg, examples=examples, tokens=tokens).to_dict())

@@ -285,9 +285,29 @@ class Infra:
         stack = self._stack()
         self._recover(stack)
         self._adopt(stack, purge=False)
-        result, progress = self._run("up", lambda p: stack.up(on_event=p))
+        result, progress = self._up_through_propagation(stack)
         changes = {k: v for k, v in (result.summary.resource_changes or {}).items() if k != "same"}
         return outputs_from({k: v.value for k, v in result.outputs.items()}), changes
+
+    def _up_through_propagation(self, stack: Any) -> tuple[Any, Progress]:
+        """`up`, run again after a wait while it fails only on a grant still propagating
+        (kit.infra.propagation)."""
+        import time
+
+        from kit.infra.propagation import WAITS_S, propagating
+
+        waits = list(WAITS_S)
+        while True:
+            try:
+                return self._run("up", lambda p: stack.up(on_event=p))
+            except KitError as exc:
+                if not waits or not propagating(exc.message, self.access.support.propagation_errors):
+                    raise
+                wait = waits.pop(0)
+                self.console.print(f"  a role this run granted is not in effect yet ({exc.message[:120]}); "
+                                   f"grants take minutes to propagate: running up again in {wait}s",
+                                   highlight=False, markup=False)
+                time.sleep(wait)
 
     def outputs(self) -> "ClusterOutputs | None":
         stack = self._stack(create=False)

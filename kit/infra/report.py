@@ -132,3 +132,39 @@ def render_text(plan: Plan, console: Any = None) -> None:
             head = f"{_short_type(r['type'])}\n[bold]{r['name']}[/bold]\n[dim]{', '.join(flags) or 'create'}[/dim]"
             table.add_row(head, "\n".join(sorted(flatten(settings))))
         console.print(table)
+
+
+def operator_json(cfg: Any) -> dict[str, Any]:
+    """What would stop `kit up` (from the config alone) and how the operator reaches what it
+    talks to: plain data for `kit plan --output json`."""
+    from dataclasses import asdict
+
+    from kit.infra.blockers import blockers, reach
+
+    return {"blockers": [b.to_dict() for b in blockers(cfg)],
+            "operator_reach": [asdict(r) for r in reach(cfg)]}
+
+
+def render_operator(data: dict[str, Any], console: Any = None) -> None:
+    """Blockers first (each with its fix), then what is reachable and from where."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = console or Console()
+    for b in data["blockers"]:
+        console.print(f"[bold red]BLOCKER[/] {escape(b['check'])}: {escape(b['detail'])}\n"
+                      f"  fix: {escape(b['fix'])}", soft_wrap=True, highlight=False)
+    if data["blockers"]:
+        console.print(f"[red]`kit up` refuses while {len(data['blockers'])} blocker(s) stand.[/]")
+    if not data["operator_reach"]:
+        return
+    table = Table(title="operator path (what `kit up` reaches from this machine)",
+                  title_justify="left", expand=True)
+    table.add_column("what", ratio=1)
+    table.add_column("reachable from", overflow="fold", ratio=4)
+    table.add_column("this machine", ratio=1)
+    for r in data["operator_reach"]:
+        state = ("yes" if r["open"] else "NO") if r["needed"] else "not needed"
+        table.add_row(r["what"], escape(r["source"]), state)
+    console.print(table)

@@ -34,6 +34,7 @@ SUPPORT = CloudSupport(
     secrets_provider="awskms://alias/lima-kit-state?region={region}",
     state_check=lazy("stacks.aws.preflight:state_bucket"),
     preflight=lazy("stacks.aws.preflight:checks"),
+    operator_reach=lazy("stacks.aws.operator:reach"),
     adopt=lazy("stacks.aws.kept:adoptions"),
     purge_kept=lazy("stacks.aws.kept:purge"),
     leak_report=lazy("stacks.aws.leaks:report"),

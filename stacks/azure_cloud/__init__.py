@@ -47,6 +47,12 @@ SUPPORT = CloudSupport(
     secrets_provider="azurekeyvault://{state_key_vault}.vault.azure.net/keys/lima-kit-state",
     state_check=lazy("stacks.azure_cloud.preflight:state_container"),
     preflight=lazy("stacks.azure_cloud.preflight:checks"),
+    operator_reach=lazy("stacks.azure_cloud.operator:reach"),
+    # What ARM, Key Vault and Storage answer while a role assignment propagates (up to 10 min).
+    propagation_errors=(r"AuthorizationFailed", r"LinkedAuthorizationFailed", r"ForbiddenByRbac",
+                        r"AuthorizationPermissionMismatch",
+                        r"does not have (the )?authorization to perform action",
+                        r"User does not have access to the resource in Azure"),
     adopt=lazy("stacks.azure_cloud.kept:adoptions"),
     purge_kept=lazy("stacks.azure_cloud.kept:purge"),
     leak_report=lazy("stacks.azure_cloud.leaks:report"),

@@ -4,7 +4,9 @@ charts run, and of mcr.microsoft.com for AKS itself (the network-isolated cluste
 artifact source). Nodes pull through its private endpoint; ACR fetches from upstream on
 Azure's side, so the nodes need no egress.
 
-Public network access off, admin user off, anonymous pull off, export off (images cannot be
+Public network access off unless network.operator_cidrs: then open to exactly those addresses
+(a network rule set that denies the rest), so `kit up` can push the kit's images and copy the
+device plugin from the operator's machine. Admin user off, anonymous pull off, export off (images cannot be
 copied out), dedicated data endpoints (reached privately too). Encrypted at rest with
 Azure-managed keys, not the kit's: ACR can take a customer key only at creation and, with the
 kit's vault closed to public networks, only through a system-assigned identity that does not
@@ -24,6 +26,7 @@ import pulumi_azure_native as azure
 
 from stacks.azure_cloud import names
 from stacks.azure_cloud.common import Ctx, grant
+from stacks.azure_cloud.operator import ip_rules, public_access
 
 # The upstream images the charts run on a cluster (kit.images names); the device plugin
 # (nvcr.io) is copied into the registry by `kit up` instead, the kit's own are pushed.
@@ -46,12 +49,14 @@ def cache_rules() -> list[tuple[str, str, str]]:
     return rules
 
 
-def registry(ctx: Ctx) -> azure.containerregistry.Registry:
+def registry(ctx: Ctx, operator_cidrs: list[str]) -> azure.containerregistry.Registry:
+    rules = {"network_rule_set": {"default_action": "Deny", "ip_rules": ip_rules(operator_cidrs)}} \
+        if operator_cidrs else {}
     acr = azure.containerregistry.Registry(
         "registry", registry_name=names.registry(ctx.name, ctx.subscription),
         resource_group_name=ctx.group.name, location=ctx.location, tags=ctx.tags,
         sku={"name": "Premium"}, admin_user_enabled=False, anonymous_pull_enabled=False,
-        public_network_access="Disabled", network_rule_bypass_options="None",
+        public_network_access=public_access(operator_cidrs), **rules, network_rule_bypass_options="None",
         # AKS bootstraps only from a zone-redundant registry, and only one that accepts Entra
         # tokens issued for ARM (authentication-as-arm on, its default).
         data_endpoint_enabled=True, zone_redundancy="Enabled",

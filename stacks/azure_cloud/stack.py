@@ -47,8 +47,8 @@ def build(settings: StackSettings) -> tuple[ClusterOutputs, pulumi.Output[str], 
     workspace = keys.audit_workspace(ctx)
     net = network.network(ctx, egress, cfg.network.operator_cidrs)
     vault_endpoint = network.private_endpoint(ctx, "vault", net, kit_keys.vault.id, "vault", "vault")
-    st = storage.storage(ctx, net, kit_keys, cfg.data.uri)
-    acr = registry.registry(ctx)
+    st = storage.storage(ctx, net, kit_keys, cfg.data.uri, cfg.network.operator_cidrs)
+    acr = registry.registry(ctx, cfg.network.operator_cidrs)
     acr_endpoint = network.private_endpoint(ctx, "registry", net, acr.id, "registry", "registry")
     aks = cluster.cluster(ctx, net, kit_keys, acr, workspace, egress, cfg.network.operator_cidrs,
                           after=[vault_endpoint, acr_endpoint])

@@ -1,7 +1,9 @@
 """Storage: the kit's own account (containers `artifacts` and `models`) and the customer's
 data account.
 
-The kit's account: no public network access (reached through its private endpoint only), no
+The kit's account: no public network access (reached through its private endpoint) except from
+network.operator_cidrs, exactly those, so the mirror phase can write weights from the
+operator's machine; no
 anonymous blob access, no shared keys (Entra ID only, so no key can leak), TLS 1.2 minimum,
 infrastructure encryption plus the kit's customer-managed key, versioning and soft delete
 (what a run overwrites is kept). It lives in the kept resource group, is retained by a plain
@@ -24,6 +26,7 @@ from stacks.azure_cloud.common import Ctx
 from stacks.azure_cloud.defaults import data_location
 from stacks.azure_cloud.keys import Keys
 from stacks.azure_cloud.network import Network, private_endpoint
+from stacks.azure_cloud.operator import ip_rules, public_access
 
 
 @dataclass
@@ -42,7 +45,8 @@ def container_id(account_id: pulumi.Input[str], container: str) -> pulumi.Output
     return pulumi.Output.concat(account_id, "/blobServices/default/containers/", container)
 
 
-def storage(ctx: Ctx, net: Network, keys: Keys, data_uri: str) -> Storage:
+def storage(ctx: Ctx, net: Network, keys: Keys, data_uri: str,
+            operator_cidrs: list[str]) -> Storage:
     name = names.storage_account(ctx.name, ctx.subscription)
     account = azure.storage.StorageAccount(
         "storage", account_name=name, resource_group_name=ctx.kept.name, location=ctx.location,
@@ -50,9 +54,10 @@ def storage(ctx: Ctx, net: Network, keys: Keys, data_uri: str) -> Storage:
         sku={"name": "Standard_ZRS" if ctx.azure.zone_redundant else "Standard_LRS"},
         allow_blob_public_access=False, allow_shared_key_access=False,
         default_to_o_auth_authentication=True, minimum_tls_version="TLS1_2",
-        enable_https_traffic_only=True, public_network_access="Disabled",
+        enable_https_traffic_only=True, public_network_access=public_access(operator_cidrs),
         allow_cross_tenant_replication=False, is_local_user_enabled=False, is_sftp_enabled=False,
-        network_rule_set={"default_action": "Deny", "bypass": "None", "ip_rules": [],
+        network_rule_set={"default_action": "Deny", "bypass": "None",
+                          "ip_rules": ip_rules(operator_cidrs, bare_hosts=True),
                           "virtual_network_rules": []},
         identity={"type": "UserAssigned", "user_assigned_identities": [keys.identity.id]},
         encryption={

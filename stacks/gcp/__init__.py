@@ -39,6 +39,7 @@ SUPPORT = CloudSupport(
                      "cryptoKeys/state",
     state_check=lazy("stacks.gcp.preflight:state_bucket"),
     preflight=lazy("stacks.gcp.preflight:checks"),
+    operator_reach=lazy("stacks.gcp.operator:reach"),
     adopt=lazy("stacks.gcp.kept:adoptions"),
     purge_kept=lazy("stacks.gcp.kept:purge"),
     leak_report=lazy("stacks.gcp.leaks:report"),

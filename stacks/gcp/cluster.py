@@ -1,7 +1,20 @@
-"""GKE control plane: private nodes, a private endpoint (public only for network.operator_cidrs,
-and then for exactly those), Workload Identity, secrets encrypted with the kit's key,
-Dataplane V2 (NetworkPolicy enforced by Cilium), shielded nodes, no legacy ABAC, no client
-certificates, a release channel and control-plane logs.
+"""GKE control plane: private nodes, a private IP endpoint (public only for
+network.operator_cidrs, and then for exactly those), the DNS-based endpoint, Workload
+Identity, secrets encrypted with the kit's key, Dataplane V2 (NetworkPolicy enforced by
+Cilium), shielded nodes, no legacy ABAC, no client certificates, a release channel and
+control-plane logs.
+
+The operator's path is the DNS-based control-plane endpoint: a name GKE serves on Google's
+front end, reachable from any address and authorised by IAM alone (`container.clusters.connect`
+plus the Kubernetes permissions), with no IP allow-list to keep up to date and no route into
+the network needed (https://docs.cloud.google.com/kubernetes-engine/docs/concepts/network-isolation,
+read 2026-12-07; API field `controlPlaneEndpointsConfig.dnsEndpointConfig.allowExternalTraffic`,
+https://cloud.google.com/dotnet/docs/reference/Google.Cloud.Container.V1/latest/Google.Cloud.Container.V1.ControlPlaneEndpointsConfig.Types.DNSEndpointConfig).
+Both kubeconfigs (the operator's and the program's Kubernetes provider's) name it, so the run
+that creates the network can create Kubernetes objects in it from outside. Its certificate
+is publicly trusted (gcloud's `get-credentials --dns-endpoint` writes no CA), so the
+kubeconfig carries none. Only a VPC Service Controls perimeter could still keep the operator
+out (the DNS endpoint honours one), which is the customer's choice.
 
 GKE starts every cluster with a default node pool; it is removed at creation and the kit's own
 pools (stacks/gcp/gpu_pool.py) carry the node settings. The kubeconfig (the operator's and the
@@ -47,6 +60,9 @@ def cluster(ctx: Ctx, net: Network, operator_cidrs: list[str], key_id: pulumi.In
             "cidr_blocks": [{"cidr_block": c, "display_name": "network.operator_cidrs"}
                             for c in operator_cidrs],
             "gcp_public_cidrs_access_enabled": False},
+        control_plane_endpoints_config={
+            "dns_endpoint_config": {"allow_external_traffic": True},
+            "ip_endpoints_config": {"enabled": True}},
         workload_identity_config={"workload_pool": f"{ctx.project}.svc.id.goog"},
         database_encryption={"state": "ENCRYPTED", "key_name": key_id},
         datapath_provider="ADVANCED_DATAPATH",
@@ -68,18 +84,23 @@ def cluster(ctx: Ctx, net: Network, operator_cidrs: list[str], key_id: pulumi.In
         # matches once that pool is gone, and must never read as a reason to replace it.
         resource_labels=dict(ctx.labels), deletion_protection=False,
         opts=ctx.opts(depends_on=after, ignore_changes=["nodeConfig"]))
-    ca = gke.master_auth.apply(lambda m: m["cluster_ca_certificate"] if isinstance(m, dict)
-                               else m.cluster_ca_certificate)
-    kubeconfig = pulumi.Output.secret(pulumi.Output.all(gke.endpoint, ca).apply(
-        lambda v: _kubeconfig(ctx.name, v[0], v[1], exec_user("gcp"))))
+    kubeconfig = pulumi.Output.secret(dns_endpoint(gke).apply(
+        lambda host: _kubeconfig(ctx.name, host, exec_user("gcp"))))
     return Cluster(gke=gke, name=ctx.name, kubeconfig=kubeconfig)
 
 
-def _kubeconfig(name: str, endpoint: str, ca: str, user: dict) -> str:
+def dns_endpoint(gke: gcp.container.Cluster) -> pulumi.Output[str]:
+    """The cluster's DNS-based endpoint (e.g. gke-<uid>.<region>.gke.goog), an output of GKE."""
+    def host(config) -> str:
+        dns = config["dns_endpoint_config"] if isinstance(config, dict) else config.dns_endpoint_config
+        return dns["endpoint"] if isinstance(dns, dict) else dns.endpoint
+    return gke.control_plane_endpoints_config.apply(host)
+
+
+def _kubeconfig(name: str, endpoint: str, user: dict) -> str:
     return json.dumps({
         "apiVersion": "v1", "kind": "Config", "current-context": name,
-        "clusters": [{"name": name, "cluster": {"server": f"https://{endpoint}",
-                                                "certificate-authority-data": ca}}],
+        "clusters": [{"name": name, "cluster": {"server": f"https://{endpoint}"}}],
         "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
         "users": [{"name": name, "user": user}],
     })

@@ -80,8 +80,11 @@ class GcpMocks(PlanMocks):
         if typ == "gcp:artifactregistry/repository:Repository":
             state["name"] = state.get("repositoryId", given)
         elif typ == "gcp:container/cluster:Cluster":
+            endpoints = state.get("controlPlaneEndpointsConfig") or {}
+            dns = {**(endpoints.get("dnsEndpointConfig") or {}), "endpoint": f"gke-0mock.{r}.gke.goog"}
             state.update(endpoint="172.16.0.34", masterAuth={
-                **(state.get("masterAuth") or {}), "clusterCaCertificate": "bW9jay1jYQ=="})
+                **(state.get("masterAuth") or {}), "clusterCaCertificate": "bW9jay1jYQ=="},
+                controlPlaneEndpointsConfig={**endpoints, "dnsEndpointConfig": dns})
         return ident, state
 
     def call(self, args: MockCallArgs) -> dict:

@@ -1,7 +1,8 @@
 """GCP preflight (`kit doctor`): application-default credentials that can read the project,
-the APIs the stack needs enabled, regional GPU quota for a full pool, and the gs:// bucket of
-Pulumi state. Each check answers in seconds, creates nothing, and says how to fix what is
-missing."""
+the APIs the stack needs enabled, GPU quota for a full pool (the region's and the project's
+global GPUS_ALL_REGIONS, 0 on new projects), a Docker Hub login where an image comes from
+Docker Hub, and the gs:// bucket of Pulumi state. Each check answers in seconds, creates
+nothing, and says how to fix what is missing."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ PROJECT_URL = "https://cloudresourcemanager.googleapis.com/v1/projects/{project}
 SERVICES_URL = ("https://serviceusage.googleapis.com/v1/projects/{project}/services"
                 "?filter=state:ENABLED&pageSize=200")
 REGION_URL = "https://compute.googleapis.com/compute/v1/projects/{project}/regions/{region}"
+# projects.get of the Compute API: its `quotas` hold the project-wide ones (GPUS_ALL_REGIONS).
+COMPUTE_PROJECT_URL = "https://compute.googleapis.com/compute/v1/projects/{project}"
+SECRET_URL = "https://secretmanager.googleapis.com/v1/{version}"
+GLOBAL_GPUS = "GPUS_ALL_REGIONS"
 
 
 def checks(cfg: "KitConfig") -> list[Callable[["KitConfig"], Check]]:
@@ -30,7 +35,7 @@ def checks(cfg: "KitConfig") -> list[Callable[["KitConfig"], Check]]:
     import google.auth.transport.requests  # noqa: F401
     import google.cloud.storage  # noqa: F401
 
-    return [identity, apis, gpu_quota, data_bucket]
+    return [identity, apis, gpu_quota, global_gpu_quota, docker_hub, data_bucket]
 
 
 def _api(cfg: "KitConfig") -> Any:
@@ -107,6 +112,80 @@ def quota_check(cfg: "KitConfig", quotas: list[dict[str, Any]]) -> Check:
                      f"request {metric} >= {need + int(quota.get('usage', 0))} in {cfg.region} "
                      "(IAM & Admin > Quotas)")
     return Check("gpu quota", True, what)
+
+
+def global_gpu_quota(cfg: "KitConfig") -> Check:
+    try:
+        project = _api(cfg).get(COMPUTE_PROJECT_URL.format(project=cfg.gcp.project)) or {}
+    except KitError as exc:
+        return Check("global gpu quota", False, exc.message, exc.hint)
+    return global_quota_check(cfg, project.get("quotas") or [])
+
+
+def global_quota_check(cfg: "KitConfig", quotas: list[dict[str, Any]]) -> Check:
+    """The project's GPUS_ALL_REGIONS quota caps GPUs of every type in all regions together,
+    on top of the regional quota of each type, and new projects get 0
+    (https://cloud.google.com/compute/resource-usage, read 2026-12-07): a pool the regional
+    quota allows may still get no node. Spot GPUs count against it too."""
+    need = cfg.gpu.count * cfg.gpu.max_nodes
+    quota = next((q for q in quotas if q.get("metric") == GLOBAL_GPUS), None)
+    if quota is None:
+        return Check("global gpu quota", False, f"no {GLOBAL_GPUS} quota on project {cfg.gcp.project}",
+                     f"request it: IAM & Admin > Quotas, metric {GLOBAL_GPUS} (global)")
+    limit, usage = int(quota.get("limit", 0)), int(quota.get("usage", 0))
+    what = (f"{GLOBAL_GPUS}: {limit - usage} free of {limit}; {cfg.gpu.max_nodes} node(s) x "
+            f"{cfg.gpu.count} GPUs need {need}")
+    if limit - usage < need:
+        return Check("global gpu quota", False, what,
+                     f"request {GLOBAL_GPUS} >= {need + usage} for project {cfg.gcp.project} "
+                     "(IAM & Admin > Quotas, `gcloud compute project-info describe` shows it)")
+    return Check("global gpu quota", True, what)
+
+
+def docker_hub_images(cfg: "KitConfig") -> list[str]:
+    """The deployment's images that Artifact Registry fetches from Docker Hub."""
+    from kit.images import IMAGES, UPSTREAM_SEGMENTS
+
+    names = ("proxy", cfg.serving.engine)
+    return [n for n in names if n in IMAGES and
+            UPSTREAM_SEGMENTS.get(IMAGES[n].repository.split("/")[0]) == "docker-hub"]
+
+
+def docker_hub(cfg: "KitConfig") -> Check:
+    version = cfg.gcp.docker_hub_secret_version
+    if not docker_hub_images(cfg) or not version:
+        return docker_hub_check(cfg, None)
+    try:
+        secret = _api(cfg).get(SECRET_URL.format(version=version))
+    except KitError as exc:
+        return Check("docker hub login", False, exc.message, exc.hint)
+    return docker_hub_check(cfg, secret or {})
+
+
+def docker_hub_check(cfg: "KitConfig", secret: dict[str, Any] | None) -> Check:
+    """Artifact Registry's Docker Hub remote repository pulls anonymously unless given a login,
+    and Docker Hub rate-limits anonymous pulls; a login raises the limit
+    (https://docs.cloud.google.com/artifact-registry/docs/docker/configure-remote-auth-docker-hub,
+    read 2026-12-07). `secret`: the Secret Manager version named by
+    gcp.docker_hub_secret_version ({} when it does not exist), None when none is named."""
+    images = docker_hub_images(cfg)
+    if not images:
+        return Check("docker hub login", True, "no image of this deployment comes from Docker Hub")
+    version = cfg.gcp.docker_hub_secret_version
+    if not version:
+        return Check("docker hub login", False,
+                     f"{', '.join(images)} come(s) from Docker Hub through Artifact Registry, "
+                     "anonymously: Docker Hub rate-limits anonymous pulls",
+                     "store a read-only Docker Hub access token in Secret Manager and set "
+                     "gcp.docker_hub_username and gcp.docker_hub_secret_version")
+    state = (secret or {}).get("state")
+    if state != "ENABLED":
+        return Check("docker hub login", False,
+                     f"gcp.docker_hub_secret_version: {version} is {state.lower() if state else 'not found'}",
+                     "add an enabled version holding the access token "
+                     "(gcloud secrets versions add SECRET --data-file=-)")
+    return Check("docker hub login", True, f"{', '.join(images)} pulled as "
+                 f"{cfg.gcp.docker_hub_username} ({version})")
 
 
 def data_bucket(cfg: "KitConfig") -> Check:

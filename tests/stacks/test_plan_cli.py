@@ -129,7 +129,9 @@ def test_offline_plan_json_carries_the_estimate(kit_yaml: Path, tmp_path: Path):
     assert estimate["assumptions"][0] == "1,000 examples (--examples) x 750 tokens (LIMA's mean)"
 
 
-def test_up_on_a_cloud_shows_the_estimate_and_asks_first(kit_yaml: Path, tmp_path: Path):
+def test_up_on_a_cloud_shows_the_estimate_and_asks_first(tmp_path: Path):
+    kit_yaml = tmp_path / "kit.yaml"                     # with an operator path: no blocker
+    kit_yaml.write_text(yaml.safe_dump({**BASE, "network": {"operator_cidrs": ["203.0.113.7/32"]}}))
     proc = _kit(["up", "-f", str(kit_yaml)], tmp_path, _clean_env(tmp_path))   # stdin: no terminal
     assert proc.returncode == 1
     assert "fine-tune" in proc.stdout and "estimate" in proc.stdout

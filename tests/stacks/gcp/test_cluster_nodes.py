@@ -55,7 +55,18 @@ def test_kubeconfig_needs_no_gcloud_plugin_and_holds_no_token(default_plan):
     assert user["user"] == {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1",
                                      "command": "kit", "args": ["cluster-token", "gcp"],
                                      "interactiveMode": "Never", "provideClusterInfo": False}}
-    assert config["clusters"][0]["cluster"]["server"] == "https://172.16.0.34"
+    # The DNS-based endpoint, not the private IP: the operator reaches it from outside the network.
+    assert config["clusters"][0]["cluster"] == {"server": "https://gke-0mock.us-central1.gke.goog"}
+
+
+def test_the_operators_path_is_the_iam_authorised_dns_endpoint(default_plan):
+    """GKE's DNS-based control-plane endpoint admits traffic from any address and authorises
+    it with IAM only (https://docs.cloud.google.com/kubernetes-engine/docs/concepts/network-isolation,
+    read 2026-12-07): the run that creates the network reaches the cluster without an IP
+    allow-list, while the IP endpoint stays private (no operator_cidrs)."""
+    c = inputs(default_plan, CLUSTER)
+    assert c["controlPlaneEndpointsConfig"]["dnsEndpointConfig"] == {"allowExternalTraffic": True}
+    assert c["privateClusterConfig"]["enablePrivateEndpoint"] is True
 
 
 @pytest.mark.parametrize("pool", ["system", "gpu"])
