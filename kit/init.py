@@ -15,7 +15,8 @@ LOOKUP_TIMEOUT_S = 3.0
 
 
 def write_config(path: Path, *, name: str | None, target: str, model: str, data: str,
-                 method: str, region: str | None, force: bool = False) -> Path:
+                 method: str, region: str | None, force: bool = False,
+                 operator_cidrs: list[str] | None = None) -> Path:
     import yaml
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
@@ -46,7 +47,9 @@ def write_config(path: Path, *, name: str | None, target: str, model: str, data:
     text = render([], note)
     cfg = parse(yaml.safe_load(text), source=str(path), base_dir=folder)  # never write a bad file
     if support is not None and support.creates_cluster:
-        cidrs, note = _operator_cidrs(cfg)
+        cidrs, note = ((operator_cidrs, "given to `kit init --operator-cidr`: the cluster's "
+                        "operator endpoints admit only these") if operator_cidrs
+                       else _operator_cidrs(cfg))
         text = render(cidrs, note)
         parse(yaml.safe_load(text), source=str(path), base_dir=folder)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -33,8 +33,17 @@ def model_access(cfg: "KitConfig") -> Check:
     model, revision = cfg.model.id, cfg.model.revision
     if not _hub_id(model):
         return Check(NAME, True, f"{model}: not a hub id (the config check says where it is read)")
-    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url, try_to_load_from_cache
     from huggingface_hub.errors import HfHubHTTPError
+
+    if constants.HF_HUB_OFFLINE:      # the mirror phase then reads this machine's hub cache only
+        cached = try_to_load_from_cache(model, "config.json", revision=revision)
+        if isinstance(cached, str):
+            return Check(NAME, True, f"{model}@{revision}: in this machine's hub cache "
+                                     "(HF_HUB_OFFLINE=1: the hub is not asked)")
+        return Check(NAME, False, f"{model}@{revision}: HF_HUB_OFFLINE=1 and not in this "
+                     "machine's hub cache, so the mirror phase could not read it",
+                     "unset HF_HUB_OFFLINE, or download it here first (hf download MODEL)")
 
     endpoint = (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
     url = hf_hub_url(model, "config.json", revision=revision, endpoint=endpoint)

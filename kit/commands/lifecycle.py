@@ -23,14 +23,18 @@ from kit.commands import file_option, load_config, output_option, print_json, ye
               show_default=True)
 @click.option("--region", default=None,
               help="Cloud targets (default: us-east-1 on aws, eastus2 on azure, us-central1 on gcp).")
+@click.option("--operator-cidr", "operator_cidrs", multiple=True,
+              help="Where you run `kit up` from (network.operator_cidrs; repeatable). Default "
+                   "on clouds that need it: this machine's public address, looked up once.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def init(config_file: Path, name: str | None, target: str, model: str, data: str, method: str,
-         region: str | None, force: bool) -> None:
+         region: str | None, operator_cidrs: tuple[str, ...], force: bool) -> None:
     """Write a commented kit.yaml."""
     from kit.init import write_config
 
     path = write_config(config_file, name=name, target=target, model=model, data=data,
-                        method=method, region=region, force=force)
+                        method=method, region=region, force=force,
+                        operator_cidrs=list(operator_cidrs) or None)
     click.echo(f"wrote {path}; next: kit up -f {path}")
 
 

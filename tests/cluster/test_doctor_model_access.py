@@ -125,3 +125,25 @@ def test_kit_doctor_prints_the_gated_model_on_one_line(hub, tmp_path):
     (line,) = [ln for ln in proc.stdout.splitlines() if "model access" in ln]
     assert "✗" in line and "HTTP 401" in line and "accept the licence" in line
     assert fake.seen and fake.seen[0][0] == f"/{MODEL}/resolve/main/config.json"
+
+
+def test_offline_the_hub_is_never_asked_and_the_cache_decides(tmp_path, monkeypatch):
+    """HF_HUB_OFFLINE=1 (huggingface_hub's own switch): no request leaves the machine; the
+    check passes only when the model's config is in this machine's hub cache."""
+    from huggingface_hub import constants
+
+    from kit.cluster.hub_access import model_access
+    from tests.cluster.conftest import AWS, make
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")       # would refuse if asked
+    cfg = make(AWS, tmp_path)
+    check = model_access(cfg)
+    assert not check.ok and "HF_HUB_OFFLINE=1 and not in this machine's hub cache" in check.detail
+    snapshot = tmp_path / "hub" / "models--meta-llama--Llama-3.1-8B-Instruct"
+    (snapshot / "refs").mkdir(parents=True)
+    (snapshot / "refs" / "main").write_text("a" * 40)
+    (snapshot / "snapshots" / ("a" * 40)).mkdir(parents=True)
+    (snapshot / "snapshots" / ("a" * 40) / "config.json").write_text("{}")
+    assert model_access(cfg).ok

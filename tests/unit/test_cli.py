@@ -65,12 +65,14 @@ def test_debug_shows_the_traceback(tmp_path):
 def test_init_writes_a_valid_commented_config(tmp_path):
     target = tmp_path / "proj" / "kit.yaml"
     result = run_kit("init", "-f", str(target), "--target", "aws", "--model",
-                     "meta-llama/Llama-3.1-8B-Instruct", "--data", "s3://acme/sft/")
+                     "meta-llama/Llama-3.1-8B-Instruct", "--data", "s3://acme/sft/",
+                     "--operator-cidr", "203.0.113.7/32")     # given: no address lookup
     assert result.returncode == 0, result.stderr
     text = target.read_text()
     assert "# " in text and "egress: false" in text
     raw = yaml.safe_load(text)
     assert raw["name"] == "proj" and raw["target"] == "aws" and raw["region"] == "us-east-1"
+    assert raw["network"]["operator_cidrs"] == ["203.0.113.7/32"]
     again = run_kit("init", "-f", str(target))
     assert again.returncode == 1 and "already exists" in again.stderr
 
