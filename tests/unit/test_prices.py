@@ -78,8 +78,8 @@ class RetailPrices(BaseHTTPRequestHandler):
             nxt = f"http://127.0.0.1:{self.server.server_port}/api/retail/prices?" + urllib.parse.urlencode(
                 {"$filter": query["$filter"][0], "page": "2"})
         else:
-            items = [{**base, "skuName": "NC40ads H100 v5", "productName": "Virtual Machines NCadsH100v5 Series Windows",
-                      "retailPrice": 8.82},
+            items = [{**base, "skuName": "NC40ads H100 v5",
+                      "productName": "Virtual Machines NCadsH100v5 Series Windows", "retailPrice": 8.82},
                      {**base, "skuName": "NC40ads H100 v5 Low Priority",
                       "productName": "Virtual Machines NCadsH100v5 Series", "retailPrice": 0.5}]
             nxt = None
