@@ -109,3 +109,78 @@ def test_azure_prices_update_reads_every_page_and_keeps_linux_on_demand_and_spot
     assert fresh["regions"] == {"eastus2": {"Standard_NC40ads_H100_v5": {"on_demand": 6.98, "spot": 1.75}}}
     assert "armRegionName eq 'eastus2'" in RetailPrices.seen[0] and "priceType eq 'Consumption'" in RetailPrices.seen[0]
     assert len(RetailPrices.seen) == 2                                   # the NextPageLink was followed
+
+
+OFFER = [
+    ['"FormatVersion"', '"v1.0"'], ['"Disclaimer"', '"This pricing list is for informational purposes only."'],
+    ['"Publication Date"', '"2026-11-30T21:04:12Z"'], ['"Version"', '"20261130210412"'],
+    ['"OfferCode"', '"AmazonEC2"'],
+]
+COLUMNS = ["SKU", "OfferTermCode", "RateCode", "TermType", "PriceDescription", "EffectiveDate", "StartingRange",
+           "EndingRange", "Unit", "PricePerUnit", "Currency", "Instance Type", "Tenancy", "Operating System",
+           "CapacityStatus", "Pre Installed S/W", "MarketOption", "Region Code"]
+
+
+def offer_row(instance, price, term="OnDemand", tenancy="Shared", os_="Linux", capacity="Used", sw="NA",
+              market="OnDemand"):
+    values = {"SKU": "X", "TermType": term, "Unit": "Hrs", "PricePerUnit": price, "Currency": "USD",
+              "Instance Type": instance, "Tenancy": tenancy, "Operating System": os_, "CapacityStatus": capacity,
+              "Pre Installed S/W": sw, "MarketOption": market, "Region Code": "us-east-1"}
+    return [values.get(c, "") for c in COLUMNS]
+
+
+class OfferFile(BaseHTTPRequestHandler):
+    paths: list[str] = []
+
+    def do_GET(self):  # noqa: N802
+        import csv
+        import io
+
+        OfferFile.paths.append(self.path)
+        out = io.StringIO()
+        for meta in OFFER:
+            out.write(",".join(meta) + "\n")
+        writer = csv.writer(out, quoting=csv.QUOTE_ALL)
+        writer.writerow(COLUMNS)
+        for row in (offer_row("p5.48xlarge", "9.9", term="Reserved"),          # not on demand
+                    offer_row("p5.48xlarge", "99.0", os_="Windows"),
+                    offer_row("p5.48xlarge", "60.0", tenancy="Dedicated"),
+                    offer_row("p5.48xlarge", "0.0", capacity="UnusedCapacityReservation"),
+                    offer_row("p5.48xlarge", "31.4", market="CapacityBlock"),
+                    offer_row("p5.48xlarge", "55.04"),
+                    offer_row("g6.xlarge", "0.8048"),
+                    offer_row("m5.large", "0.096")):
+            writer.writerow(row)
+        body = out.getvalue().encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/csv")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args):
+        pass
+
+
+def test_aws_prices_update_reads_the_public_offer_file_without_credentials(tmp_path, monkeypatch):
+    import stacks.aws.prices as aws
+
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), OfferFile)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setattr(aws, "OFFER_URL", f"http://127.0.0.1:{server.server_port}/offers/v1.0/aws/AmazonEC2/"
+                                              "current/{region}/index.csv")
+        config = cfg(tmp_path, "aws", "us-east-1", {"type": "h100", "count": 8}, uri="s3://d/x/",
+                     aws={"account_id": "123456789012"})
+        fresh = aws.fetch(config, ["p5.48xlarge", "g6.xlarge", "p5en.48xlarge"])
+    finally:
+        server.shutdown()
+    assert OfferFile.paths == ["/offers/v1.0/aws/AmazonEC2/current/us-east-1/index.csv"]
+    assert fresh["regions"]["us-east-1"] == {"p5.48xlarge": {"on_demand": 55.04, "spot": None},
+                                             "g6.xlarge": {"on_demand": 0.8048, "spot": None},
+                                             "p5en.48xlarge": {"on_demand": None, "spot": None}}
+    assert fresh["date"] == "2026-11-30" and "needs AWS credentials" in fresh["source"]
