@@ -184,3 +184,21 @@ def test_aws_prices_update_reads_the_public_offer_file_without_credentials(tmp_p
                                              "g6.xlarge": {"on_demand": 0.8048, "spot": None},
                                              "p5en.48xlarge": {"on_demand": None, "spot": None}}
     assert fresh["date"] == "2026-11-30" and "needs AWS credentials" in fresh["source"]
+
+
+def test_the_aws_example_is_priced_and_an_unpublished_sku_is_named(tmp_path):
+    aws = {"aws": {"account_id": "123456789012"}}
+    h100 = estimate(cfg(tmp_path, "aws", "us-east-1", {"type": "h100", "count": 8, "max_nodes": 2},
+                        uri="s3://d/x/", **aws), tokens=10**6)
+    assert h100.instance_type == "p5.48xlarge" and h100.serve_usd_per_hour == pytest.approx(55.04)
+    h200 = estimate(cfg(tmp_path, "aws", "us-east-1", {"type": "h200", "count": 8}, uri="s3://d/x/", **aws),
+                    tokens=10**6)
+    assert h200.train_cost_usd is None
+    assert any("no published price for p5e.48xlarge in us-east-1" in a for a in h200.assumptions)
+
+
+def test_azure_ships_no_price_and_says_so_for_the_region(tmp_path):
+    e = estimate(cfg(tmp_path, "azure", "eastus2", {"type": "h100", "count": 1}, uri="az://acme/data/sft/",
+                     azure={"subscription_id": "11111111-2222-3333-4444-555555555555"}), tokens=10**6)
+    assert e.train_cost_usd is None
+    assert any("no published price for eastus2 in the azure catalog" in a for a in e.assumptions)
