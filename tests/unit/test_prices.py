@@ -202,3 +202,13 @@ def test_azure_ships_no_price_and_says_so_for_the_region(tmp_path):
                      azure={"subscription_id": "11111111-2222-3333-4444-555555555555"}), tokens=10**6)
     assert e.train_cost_usd is None
     assert any("no published price for eastus2 in the azure catalog" in a for a in e.assumptions)
+
+
+def test_kit_prices_update_on_gcp_says_in_one_line_why_it_cannot_refresh():
+    from tests.conftest import ROOT, run_kit
+
+    result = run_kit("prices", "update", "-f", str(ROOT / "examples" / "gcp" / "kit.yaml"))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Cloud Billing Catalog API needs an API key" in lines[0]
+    assert "Traceback" not in result.stderr
