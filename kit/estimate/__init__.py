@@ -119,7 +119,7 @@ def estimate(cfg: "KitConfig", *, examples: int | None = None, tokens: int | Non
                     train_tokens=total, tokens_per_s=round(run_rate, 1), train_hours=round(hours, 3),
                     train_cost_usd=cost, serve_usd_per_hour=serve, price_source=source,
                     price_date=date, assumptions=assumptions,
-                    warnings=[*sized.problems, *sized.warnings])
+                    warnings=[] if cfg.target == "local" else [*sized.problems, *sized.warnings])
 
 
 

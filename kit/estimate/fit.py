@@ -176,9 +176,12 @@ def assess(cfg: "KitConfig") -> Fit:
 
 def problems(cfg: "KitConfig") -> list[str]:
     """Why this config's fine-tune cannot fit its GPU pool, one line each ([] = it fits):
-    `kit plan` lists them as blockers and `kit up` refuses while any stands."""
+    `kit plan` lists them as blockers and `kit up` refuses while any stands. A local run has no
+    pool (its gpu.type only names the part an estimate assumes): nothing to refuse."""
     from kit.errors import KitError
 
+    if cfg.target == "local":
+        return []
     try:
         return assess(cfg).problems
     except KitError as exc:

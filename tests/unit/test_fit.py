@@ -113,3 +113,10 @@ def test_azure_nc_h100_v5_is_estimated_with_the_h100_nvl_peak_not_the_sxm_one(tm
     ratio = MODELS["h100-nvl"].bf16_tflops / MODELS["h100-sxm"].bf16_tflops
     assert nvl.tokens_per_s == pytest.approx(sxm.tokens_per_s * ratio, rel=0.01)
     assert any("1,671 TFLOPS" in a for a in nvl.assumptions)
+
+
+def test_a_local_run_is_never_refused_for_the_gpu_its_estimate_assumes(tmp_path):
+    local = parse({"name": "acme", "target": "local", "model": {"id": "acme/Model-8B"},
+                   "data": {"uri": "./d.jsonl"}, "training": {"method": "full"}, "gpu": {"type": "l4"}},
+                  base_dir=tmp_path)
+    assert problems(local) == [] and estimate(local, tokens=1000).warnings == []
