@@ -131,9 +131,11 @@ def release_training_memory(trainer: Any) -> None:
 
     import torch
 
-    for attr in ("model", "model_wrapped", "optimizer", "lr_scheduler"):
-        if getattr(trainer, attr, None) is not None:
-            setattr(trainer, attr, None)
+    # The callback handler keeps its own references to the model, optimizer and scheduler.
+    for holder in (trainer, getattr(trainer, "callback_handler", None)):
+        for attr in ("model", "model_wrapped", "optimizer", "lr_scheduler"):
+            if getattr(holder, attr, None) is not None:
+                setattr(holder, attr, None)
     trainer.accelerator.free_memory()
     gc.collect()
     if torch.cuda.is_available():

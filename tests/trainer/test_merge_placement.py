@@ -32,3 +32,24 @@ def test_neither_gpu_nor_host_is_a_one_line_error_before_loading():
         merge_placement(int(140e9), [int(22 * GIB)], int(12 * GIB))
     assert "\n" not in err.value.message and "130.4 GiB" in err.value.message
     assert "adapter" in err.value.hint
+
+
+def test_the_trainer_lets_go_of_its_model_and_optimizer_before_the_merge(tmp_path, tiny_model):
+    """Every reference the Trainer, its callbacks and accelerate keep is dropped, so the GPU
+    memory they held is free for the merge (here on the CPU: the objects are collected)."""
+    import gc
+    import weakref
+
+    from transformers import AutoModelForCausalLM, Trainer, TrainingArguments
+
+    from kit.trainer.artifacts import release_training_memory
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model)
+    trainer = Trainer(model=model, args=TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to=[]))
+    trainer.create_optimizer_and_scheduler(num_training_steps=1)
+    alive = weakref.ref(model)
+    optimizer = weakref.ref(trainer.optimizer)
+    del model
+    release_training_memory(trainer)
+    gc.collect()
+    assert alive() is None and optimizer() is None
