@@ -141,12 +141,14 @@ def assess_node(node: Node, method: str, params: float, nodes: int = 1) -> Fit:
     size = f"{params / 1e9:.3g}B parameters"
     if gpu_floor > usable:
         problems.append(f"gpu: {method} of {size} needs at least {gpu_floor:.1f} GiB on each GPU "
-                        f"({_floor_why(method, shards)}); {node.where()} has {usable:.1f} GiB usable")
+                        f"({_floor_why(method, shards)}); {node.where()} has {usable:.1f} GiB usable: "
+                        f"{_bigger(method)}")
     pod = node.pod_gib
     if pod is not None and host > pod:
         merge = ", merging the bf16 model in host memory" if merge_on == "cpu" else ""
         problems.append(f"gpu: {method} of {size} needs {host:.0f} GiB of host memory{merge}; "
-                        f"{node.machine_type} ({node.memory_gib:.0f} GiB) can give a pod {pod:.1f} GiB")
+                        f"{node.machine_type} ({node.memory_gib:.0f} GiB) can give a pod {pod:.1f} GiB: "
+                        "a gpu.type or gpu.count whose machine has more memory")
     host_line = "" if pod is None else (f"{host:.1f} of the {pod:.1f} GiB of host memory {node.machine_type} "
                                         f"({node.memory_gib:.0f} GiB) can give a pod")
     merge_line = {"gpu": "; the merge runs on the GPU", "cpu": "; the merge runs in host memory", None: ""}[merge_on]
@@ -157,6 +159,12 @@ def assess_node(node: Node, method: str, params: float, nodes: int = 1) -> Fit:
     elif not problems and pod is not None and host > HOST_TIGHT * pod:
         warnings.append(f"tight: {method} of {size} needs {host_line}{merge_line}")
     return Fit(node, round(gpu_floor, 2), merge_on, round(host, 2), problems, warnings)
+
+
+def _bigger(method: str) -> str:
+    more = "a GPU type with more memory, or more GPUs per node (gpu.count)"
+    return {"full": f"{more} or nodes (gpu.max_nodes), or training.method lora/qlora",
+            "lora": f"{more}, or training.method qlora", "qlora": more}[method]
 
 
 def _floor_why(method: str, shards: int) -> str:
