@@ -77,7 +77,7 @@ def dataset_tokens(cfg: "KitConfig", *, examples: int | None, tokens: int | None
 
 
 def estimate(cfg: "KitConfig", *, examples: int | None = None, tokens: int | None = None) -> Estimate:
-    from kit.render.values import training_nodes
+    from kit.estimate.fit import training_nodes
     from kit.trainer.recipe import resolve
 
     settings = resolve(cfg.training.model_dump())

@@ -173,9 +173,13 @@ def _floor_why(method: str, shards: int) -> str:
     return what + (f", over {shards} GPUs" if shards > 1 else "")
 
 
+def training_nodes(cfg: "KitConfig") -> int:
+    """LoRA and QLoRA fit one node; full fine-tuning spreads over the whole GPU pool (FSDP)."""
+    return cfg.gpu.max_nodes if cfg.training.method == "full" else 1
+
+
 def assess(cfg: "KitConfig") -> Fit:
     from kit.estimate.throughput import model_params
-    from kit.render.values import training_nodes
 
     params, _ = model_params(cfg.model.id, cfg.resolve_path(cfg.model.id))
     nodes = training_nodes(cfg) if cfg.target != "local" else 1

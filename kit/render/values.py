@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from kit.data.storage import BUCKET_FORMS, bucket_scheme, parse_uri
 from kit.errors import KitError
+from kit.estimate.fit import pod_memory_gib, server_memory_gib, training_nodes
 from kit.serving.client import CLIENT_DEFAULT_MODELS
 
 if TYPE_CHECKING:
@@ -139,15 +140,8 @@ def _placement(cluster: "ClusterOutputs") -> dict[str, Any]:
             "tolerations": [dict(t) for t in cluster.gpu_tolerations]}
 
 
-def training_nodes(cfg: "KitConfig") -> int:
-    """LoRA and QLoRA fit one node; full fine-tuning spreads over the whole GPU pool (FSDP)."""
-    return cfg.gpu.max_nodes if cfg.training.method == "full" else 1
-
-
 def finetune_values(cfg: "KitConfig", cluster: "ClusterOutputs", images: dict[str, str],
                     run_id: str) -> dict[str, Any]:
-    from kit.estimate.fit import pod_memory_gib
-
     resources, shm = _sizes(cfg, pod_memory_gib(cfg))
     service_account, pod_labels = _identity(cfg, cluster.trainer_sa_annotations)
     return {
@@ -174,8 +168,6 @@ def finetune_values(cfg: "KitConfig", cluster: "ClusterOutputs", images: dict[st
 
 def server_values(cfg: "KitConfig", cluster: "ClusterOutputs", images: dict[str, str],
                   run_id: str) -> dict[str, Any]:
-    from kit.estimate.fit import server_memory_gib
-
     resources, shm = _sizes(cfg, server_memory_gib(cfg))
     service_account, pod_labels = _identity(cfg, cluster.server_sa_annotations)
     engine = cfg.serving.engine
