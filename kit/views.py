@@ -92,6 +92,8 @@ def print_estimate(estimate: dict[str, Any], console: Console | None = None) -> 
     if e["price_source"]:
         table.add_row("prices", f"{e['price_source']}" + (f", {e['price_date']}" if e["price_date"] else ""))
     console.print(table)
+    for line in e.get("warnings") or []:
+        console.print(f"  ! {line}", highlight=False, markup=False)
     for line in e["assumptions"]:
         console.print(f"  - {line}", highlight=False, markup=False)
 

@@ -42,6 +42,9 @@ class Estimate:
     price_source: str | None
     price_date: str | None
     assumptions: list[str] = field(default_factory=list)
+    # What could stop or strain the run on this pool (kit.estimate.fit): too little GPU or host
+    # memory (these are also `kit plan`'s blockers), or a tight fit.
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,7 +77,7 @@ def dataset_tokens(cfg: "KitConfig", *, examples: int | None, tokens: int | None
 
 
 def estimate(cfg: "KitConfig", *, examples: int | None = None, tokens: int | None = None) -> Estimate:
-    from kit.render.values import training_nodes
+    from kit.estimate.fit import training_nodes
     from kit.trainer.recipe import resolve
 
     settings = resolve(cfg.training.model_dump())
@@ -88,8 +91,12 @@ def estimate(cfg: "KitConfig", *, examples: int | None = None, tokens: int | Non
     gpu_type, per_node = cfg.gpu.type, cfg.gpu.count
     nodes = training_nodes(cfg) if cfg.target != "local" else 1
     params, params_how = throughput.model_params(cfg.model.id, cfg.resolve_path(cfg.model.id))
+    from kit.estimate import fit
+
+    node = fit.node_of(cfg)
+    sized = fit.assess_node(node, method, params, nodes)
     rate = throughput.learned(cfg.workdir.throughput, cfg.model.id, gpu_type, method) or \
-        throughput.modelled(gpu_type, method, params)
+        throughput.modelled(gpu_type, method, params, node.part)
     run_rate, efficiency = throughput.scaled(rate.tokens_per_s_per_gpu, per_node * nodes)
     overhead_s = NODE_START_S + IMAGE_PULL_S + params * 2 / STAGING_BYTES_PER_S
     hours = (total / run_rate + overhead_s) / 3600
@@ -111,7 +118,9 @@ def estimate(cfg: "KitConfig", *, examples: int | None = None, tokens: int | Non
     return Estimate(gpu_type=gpu_type, instance_type=instance, nodes=nodes, gpus_per_node=per_node,
                     train_tokens=total, tokens_per_s=round(run_rate, 1), train_hours=round(hours, 3),
                     train_cost_usd=cost, serve_usd_per_hour=serve, price_source=source,
-                    price_date=date, assumptions=assumptions)
+                    price_date=date, assumptions=assumptions,
+                    warnings=[] if cfg.target == "local" else [*sized.problems, *sized.warnings])
+
 
 
 def _price(cfg: "KitConfig", assumptions: list[str]) -> tuple[str | None, float | None, str | None, str | None]:
@@ -135,8 +144,11 @@ def _price(cfg: "KitConfig", assumptions: list[str]) -> tuple[str | None, float 
     catalog = catalog_for(support, cfg.workdir)
     price = catalog.price(cfg.region or "", instance, spot=cfg.gpu.spot)
     if price is None:
-        assumptions.append(f"no price for {instance} in {cfg.region} in the catalog ({catalog.date}); "
-                           "kit prices update, or set gpu.usd_per_hour")
+        if cfg.region not in catalog.regions:
+            why = f"no published price for {cfg.region} in the {cfg.target} catalog ({catalog.date})"
+        else:
+            why = f"no published price for {instance} in {cfg.region} in the {cfg.target} catalog ({catalog.date})"
+        assumptions.append(f"{why}; kit prices update, or set gpu.usd_per_hour")
         return instance, None, catalog.source, catalog.date
     hourly, kind = price
     if cfg.gpu.spot and kind != "spot":

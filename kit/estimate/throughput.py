@@ -4,8 +4,9 @@ method, each figure with where it comes from.
 The model is the usual one: a training token costs about 6·N FLOPs for full fine-tuning
 (forward 2N, backward 4N), about 4·N for LoRA and QLoRA (no weight gradients for the frozen
 base), so tokens/s = peak dense BF16 FLOP/s × MFU / (k·N). Peaks are the vendors' datasheet
-figures; the MFU figures are stated assumptions (QLoRA pays for dequantisation). A finished run
-of the same model, GPU and method replaces the model with its measured figure (learned.json).
+figures per part (kit.estimate.gpus: an H100 NVL is not an H100 SXM); the MFU figures are
+stated assumptions (QLoRA pays for dequantisation). A finished run of the same model, GPU
+and method replaces the model with its measured figure (learned.json).
 """
 
 from __future__ import annotations
@@ -15,15 +16,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-# Dense BF16 tensor throughput (no sparsity), TFLOP/s, from each GPU's datasheet.
-PEAK_TFLOPS: dict[str, tuple[float, str]] = {
-    "l4": (121.0, "NVIDIA L4 datasheet: 242 TFLOPS BF16 with sparsity, 121 dense"),
-    "a10g": (125.0, "NVIDIA A10 datasheet (the A10G's public sibling): 125 TFLOPS BF16 dense"),
-    "l40s": (362.0, "NVIDIA L40S datasheet: 362 TFLOPS BF16 dense"),
-    "a100": (312.0, "NVIDIA A100 datasheet: 312 TFLOPS BF16 dense"),
-    "h100": (989.0, "NVIDIA H100 SXM datasheet: 989 TFLOPS BF16 dense"),
-    "h200": (989.0, "NVIDIA H200 datasheet: 989 TFLOPS BF16 dense (same compute as H100, more memory)"),
-}
 # Model FLOP utilisation assumed per method, and FLOPs per token in units of N (parameters).
 MFU = {"full": 0.40, "lora": 0.35, "qlora": 0.25}
 FLOPS_PER_TOKEN = {"full": 6.0, "lora": 4.0, "qlora": 4.0}
@@ -45,7 +37,7 @@ def model_params(model_id: str, folder: Path | None = None) -> tuple[float, str]
     if model_id in DEMO_PARAMS:
         return DEMO_PARAMS[model_id], "the demo model's size"
     if folder is not None and folder.is_dir():
-        counted = _safetensors_params(folder)
+        counted = safetensors_params(folder)
         if counted:
             return counted, f"counted in {folder}"
     found = SIZE.findall(model_id.rsplit("/", 1)[-1])
@@ -55,7 +47,7 @@ def model_params(model_id: str, folder: Path | None = None) -> tuple[float, str]
     return 8e9, f"assumed 8B parameters (the size of {model_id} is not in its name)"
 
 
-def _safetensors_params(folder: Path) -> float:
+def safetensors_params(folder: Path) -> float:
     """Parameters from the safetensors headers (shapes only: no weights are read)."""
     import struct
 
@@ -73,8 +65,13 @@ def _safetensors_params(folder: Path) -> float:
     return float(total)
 
 
-def modelled(gpu_type: str, method: str, params: float) -> Rate:
-    peak, datasheet = PEAK_TFLOPS[gpu_type]
+def modelled(gpu_type: str, method: str, params: float, gpu_model: str = "") -> Rate:
+    """The modelled rate on one GPU of `gpu_model` (kit.estimate.gpus: the datasheet's dense
+    BF16 peak of the part the machine type carries), else of the type's usual part."""
+    from kit.estimate.gpus import model
+
+    part = model(gpu_type, gpu_model)
+    peak, datasheet = part.bf16_tflops, part.source
     rate = peak * 1e12 * MFU[method] / (FLOPS_PER_TOKEN[method] * params)
     return Rate(rate, f"{datasheet}; assumed MFU {MFU[method]:.0%} for {method}, "
                       f"{FLOPS_PER_TOKEN[method]:g}·N FLOPs a token")

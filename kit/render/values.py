@@ -11,11 +11,11 @@ layout of a run (shared with the trainer and `kit runs`):
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kit.data.storage import BUCKET_FORMS, bucket_scheme, parse_uri
 from kit.errors import KitError
+from kit.estimate.fit import pod_memory_gib, server_memory_gib, training_nodes
 from kit.serving.client import CLIENT_DEFAULT_MODELS
 
 if TYPE_CHECKING:
@@ -27,24 +27,10 @@ MERGED_SUBDIR = "model"
 PRIVATE_NETWORKS = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
 
 
-@dataclass(frozen=True)
-class PodSize:
-    """CPU and memory per GPU a pod asks for: GPU nodes are sized around their GPUs."""
-
-    cpu: int
-    memory_gi: int
-
-
-# Conservative enough to fit the smallest node of each GPU type after system reservations
-# (a 1-GPU L4 node has 4 vCPUs and 16 GiB).
-POD_SIZE_PER_GPU: dict[str, PodSize] = {
-    "l4": PodSize(cpu=3, memory_gi=12),
-    "a10g": PodSize(cpu=3, memory_gi=12),
-    "l40s": PodSize(cpu=6, memory_gi=48),
-    "a100": PodSize(cpu=10, memory_gi=96),
-    "h100": PodSize(cpu=20, memory_gi=180),
-    "h200": PodSize(cpu=20, memory_gi=180),
-}
+# CPUs per GPU a pod asks for (a 1-GPU L4 node has 4 vCPUs). Memory is sized by
+# kit.estimate.fit: what the run needs at its peak (the LoRA merge included), never more than
+# the node can give a pod.
+CPU_PER_GPU: dict[str, int] = {"l4": 3, "a10g": 3, "l40s": 6, "a100": 10, "h100": 20, "h200": 20}
 
 
 def release_name(cfg: "KitConfig", role: str) -> str:
@@ -131,10 +117,10 @@ def data_uri(cfg: "KitConfig", uri: str | None = None, key: str = "data.uri") ->
     return parse_uri(uri).uri if uri.startswith("https://") else uri
 
 
-def _sizes(cfg: "KitConfig") -> tuple[dict[str, Any], str]:
-    """Resources of a GPU container and its /dev/shm size, scaled with the GPU count."""
-    size = POD_SIZE_PER_GPU[cfg.gpu.type]
-    cpu, mem = size.cpu * cfg.gpu.count, size.memory_gi * cfg.gpu.count
+def _sizes(cfg: "KitConfig", mem: int) -> tuple[dict[str, Any], str]:
+    """Resources of a GPU container with `mem` GiB and its /dev/shm size, CPUs scaled with the
+    GPU count."""
+    cpu = CPU_PER_GPU[cfg.gpu.type] * cfg.gpu.count
     resources = {
         "requests": {"cpu": str(cpu), "memory": f"{mem}Gi", "ephemeral-storage": "1Gi"},
         "limits": {"cpu": str(cpu), "memory": f"{mem}Gi", "ephemeral-storage": "2Gi"},
@@ -154,14 +140,9 @@ def _placement(cluster: "ClusterOutputs") -> dict[str, Any]:
             "tolerations": [dict(t) for t in cluster.gpu_tolerations]}
 
 
-def training_nodes(cfg: "KitConfig") -> int:
-    """LoRA and QLoRA fit one node; full fine-tuning spreads over the whole GPU pool (FSDP)."""
-    return cfg.gpu.max_nodes if cfg.training.method == "full" else 1
-
-
 def finetune_values(cfg: "KitConfig", cluster: "ClusterOutputs", images: dict[str, str],
                     run_id: str) -> dict[str, Any]:
-    resources, shm = _sizes(cfg)
+    resources, shm = _sizes(cfg, pod_memory_gib(cfg))
     service_account, pod_labels = _identity(cfg, cluster.trainer_sa_annotations)
     return {
         "fullnameOverride": release_name(cfg, "finetune"),
@@ -187,7 +168,7 @@ def finetune_values(cfg: "KitConfig", cluster: "ClusterOutputs", images: dict[st
 
 def server_values(cfg: "KitConfig", cluster: "ClusterOutputs", images: dict[str, str],
                   run_id: str) -> dict[str, Any]:
-    resources, shm = _sizes(cfg)
+    resources, shm = _sizes(cfg, server_memory_gib(cfg))
     service_account, pod_labels = _identity(cfg, cluster.server_sa_annotations)
     engine = cfg.serving.engine
     total = cfg.training.max_length + cfg.serving.max_new_tokens

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kit.errors import KitError
+from kit.estimate.fit import SAVE_SHARD
 
 
 def _sync(uri: str):
@@ -69,6 +70,78 @@ def _base_dtype(base_model: Path) -> Any:
     return getattr(torch, str(name).replace("torch.", ""), torch.float32)
 
 
+def weights_bytes(base_model: Path, dtype: Any) -> int:
+    """Bytes of the base's weights in `dtype`, from the safetensors headers (no weights read)."""
+    from kit.estimate.throughput import safetensors_params
+
+    params = safetensors_params(base_model)
+    return int(params * dtype.itemsize) if params else sum(
+        p.stat().st_size for p in base_model.glob("*.bin"))
+
+
+def free_gpu_bytes() -> list[int]:
+    """Free memory of each visible GPU ([] without CUDA)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return []
+    return [torch.cuda.mem_get_info(i)[0] for i in range(torch.cuda.device_count())]
+
+
+def free_host_bytes() -> int | None:
+    """Host memory this process may still take: the container's cgroup limit less its usage
+    where one is set (a pod's memory limit), else the kernel's MemAvailable."""
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            used = int(Path("/sys/fs/cgroup/memory.current").read_text())
+            return int(limit) - used
+    except (OSError, ValueError):
+        pass
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def merge_placement(needed: int, gpus_free: list[int], host_free: int | None) -> dict[str, Any]:
+    """from_pretrained's placement of the bf16 base for the merge: spread over the GPUs when
+    it fits in their free memory (less GPU_RESERVE_GIB each for the CUDA context and the merge's
+    own work), else host memory, or a one-line error when neither holds it."""
+    from kit.estimate.fit import GIB, GPU_RESERVE_GIB
+
+    reserve = int(GPU_RESERVE_GIB * GIB)
+    room = {i: free - reserve for i, free in enumerate(gpus_free) if free > reserve}
+    if room and needed <= sum(room.values()):
+        return {"device_map": "auto", "max_memory": {i: int(b) for i, b in room.items()}}
+    if host_free is None or needed <= host_free:
+        return {}
+    raise KitError(f"merge: the base needs {needed / GIB:.1f} GiB; the GPUs have "
+                   f"{sum(room.values()) / GIB:.1f} GiB free and this pod {host_free / GIB:.1f} GiB",
+                   hint="the adapter is saved in adapter/; `kit plan` shows the pod size a run needs "
+                        "(a larger gpu node, or qlora/lora on a bigger GPU)")
+
+
+def release_training_memory(trainer: Any) -> None:
+    """Drop the Trainer's model and optimizer (the adapter is saved) so their GPU memory is free."""
+    import gc
+
+    import torch
+
+    # The callback handler keeps its own references to the model, optimizer and scheduler.
+    for holder in (trainer, getattr(trainer, "callback_handler", None)):
+        for attr in ("model", "model_wrapped", "optimizer", "lr_scheduler"):
+            if getattr(holder, attr, None) is not None:
+                setattr(holder, attr, None)
+    trainer.accelerator.free_memory()
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def save_final(trainer: Any, tokenizer: Any, serving_template: str, base_model: Path, output: Path,
                method: str, is_main: bool, fsdp: bool) -> None:
     """Gather and write the final weights (every rank joins; rank 0 writes)."""
@@ -83,21 +156,26 @@ def save_final(trainer: Any, tokenizer: Any, serving_template: str, base_model: 
         trainer.save_model(str(model_dir))
         if is_main and dtype != torch.float32:  # fp32 master weights back to the base's dtype
             model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
-            model.save_pretrained(model_dir)
+            model.save_pretrained(model_dir, max_shard_size=SAVE_SHARD)
     else:
         adapter_dir = output / "adapter"
         trainer.save_model(str(adapter_dir))
         if is_main:
+            write_tokenizer(tokenizer, adapter_dir, serving_template)
+        release_training_memory(trainer)   # every rank: the merge may use all of the node's GPUs
+        if is_main:
             from peft import PeftModel
 
-            write_tokenizer(tokenizer, adapter_dir, serving_template)
             # Merge into the unquantized base (QLoRA too): a merged 4-bit model loses precision.
-            base = AutoModelForCausalLM.from_pretrained(base_model, dtype=dtype)
+            # On the GPUs when the base fits there, else in host memory (kit.estimate.fit sized
+            # the pod for whichever it plans); written in small shards either way.
+            placement = merge_placement(weights_bytes(base_model, dtype), free_gpu_bytes(), free_host_bytes())
+            base = AutoModelForCausalLM.from_pretrained(base_model, dtype=dtype, **placement)
             merged = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
             merged.config.eos_token_id = tokenizer.eos_token_id
             if tokenizer.pad_token_id is not None:
                 merged.config.pad_token_id = tokenizer.pad_token_id
-            merged.save_pretrained(model_dir)
+            merged.save_pretrained(model_dir, max_shard_size=SAVE_SHARD)
     if is_main:
         for leftover in ("training_args.bin",):
             (model_dir / leftover).unlink(missing_ok=True)

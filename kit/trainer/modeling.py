@@ -38,6 +38,8 @@ def load_model(base_model: Path, settings: dict[str, Any], device: DevicePlan) -
         kwargs["dtype"] = torch.float32
     elif method == "lora":
         kwargs["dtype"] = compute_dtype(device)
+        if device.device == "cuda" and not device.fsdp:  # straight to the GPU: no host copy of the base
+            kwargs["device_map"] = {"": device.local_rank}
     else:
         if device.device != "cuda":
             raise KitError("training.method: qlora needs a CUDA GPU (bitsandbytes 4-bit kernels)",

@@ -17,8 +17,8 @@ CATALOG: tuple[GpuOffer, ...] = (
              4, 32),
     GpuOffer("l40s", 4, ("g6e.12xlarge", "g6e.24xlarge"), 48, 384),
     GpuOffer("l40s", 8, ("g6e.48xlarge",), 192, 1536),
-    GpuOffer("a100", 8, ("p4d.24xlarge", "p4de.24xlarge"), 96, 1152),
-    GpuOffer("h100", 1, ("p5.4xlarge",), 16, 256),
-    GpuOffer("h100", 8, ("p5.48xlarge",), 192, 2048),
+    GpuOffer("a100", 8, ("p4d.24xlarge", "p4de.24xlarge"), 96, 1152, "a100-40gb"),
+    GpuOffer("h100", 1, ("p5.4xlarge",), 16, 256, "h100-sxm"),
+    GpuOffer("h100", 8, ("p5.48xlarge",), 192, 2048, "h100-sxm"),
     GpuOffer("h200", 8, ("p5e.48xlarge", "p5en.48xlarge"), 192, 2048),
 )

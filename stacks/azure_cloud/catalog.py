@@ -11,13 +11,13 @@ from __future__ import annotations
 from stacks.clouds import GpuOffer
 
 CATALOG: tuple[GpuOffer, ...] = (
-    GpuOffer("a100", 1, ("Standard_NC24ads_A100_v4",), 24, 220),
-    GpuOffer("a100", 2, ("Standard_NC48ads_A100_v4",), 48, 440),
-    GpuOffer("a100", 4, ("Standard_NC96ads_A100_v4",), 96, 880),
-    GpuOffer("a100", 8, ("Standard_ND96asr_v4", "Standard_ND96amsr_A100_v4"), 96, 900),
-    GpuOffer("h100", 1, ("Standard_NC40ads_H100_v5",), 40, 320),
-    GpuOffer("h100", 2, ("Standard_NC80adis_H100_v5",), 80, 640),
-    GpuOffer("h100", 8, ("Standard_ND96isr_H100_v5",), 96, 1900),
+    GpuOffer("a100", 1, ("Standard_NC24ads_A100_v4",), 24, 220, "a100-80gb"),
+    GpuOffer("a100", 2, ("Standard_NC48ads_A100_v4",), 48, 440, "a100-80gb"),
+    GpuOffer("a100", 4, ("Standard_NC96ads_A100_v4",), 96, 880, "a100-80gb"),
+    GpuOffer("a100", 8, ("Standard_ND96asr_v4", "Standard_ND96amsr_A100_v4"), 96, 900, "a100-40gb"),
+    GpuOffer("h100", 1, ("Standard_NC40ads_H100_v5",), 40, 320, "h100-nvl"),
+    GpuOffer("h100", 2, ("Standard_NC80adis_H100_v5",), 80, 640, "h100-nvl"),
+    GpuOffer("h100", 8, ("Standard_ND96isr_H100_v5",), 96, 1900, "h100-sxm"),
     GpuOffer("h200", 8, ("Standard_ND96isr_H200_v5",), 96, 1850),
 )
 

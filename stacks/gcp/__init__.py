@@ -45,6 +45,8 @@ SUPPORT = CloudSupport(
     leak_report=lazy("stacks.gcp.leaks:report"),
     registry_login=lazy("stacks.gcp.token:registry_login"),
     cluster_token=lazy("stacks.gcp.token:token"),
+    prices="stacks.gcp:prices.json",
+    price_update=lazy("stacks.gcp.prices:fetch"),
     plan_mocks="stacks.gcp.mocks:GcpMocks",
     init_section=(
         "gcp:\n"

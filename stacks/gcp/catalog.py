@@ -13,11 +13,11 @@ CATALOG: tuple[GpuOffer, ...] = (
     GpuOffer("l4", 2, ("g2-standard-24",), 24, 96),
     GpuOffer("l4", 4, ("g2-standard-48",), 48, 192),
     GpuOffer("l4", 8, ("g2-standard-96",), 96, 384),
-    GpuOffer("a100", 1, ("a2-highgpu-1g",), 12, 85),
-    GpuOffer("a100", 2, ("a2-highgpu-2g",), 24, 170),
-    GpuOffer("a100", 4, ("a2-highgpu-4g",), 48, 340),
-    GpuOffer("a100", 8, ("a2-highgpu-8g", "a2-ultragpu-8g"), 96, 680),
-    GpuOffer("h100", 8, ("a3-highgpu-8g", "a3-megagpu-8g"), 208, 1872),
+    GpuOffer("a100", 1, ("a2-highgpu-1g",), 12, 85, "a100-40gb"),
+    GpuOffer("a100", 2, ("a2-highgpu-2g",), 24, 170, "a100-40gb"),
+    GpuOffer("a100", 4, ("a2-highgpu-4g",), 48, 340, "a100-40gb"),
+    GpuOffer("a100", 8, ("a2-highgpu-8g", "a2-ultragpu-8g"), 96, 680, "a100-40gb"),
+    GpuOffer("h100", 8, ("a3-highgpu-8g", "a3-megagpu-8g"), 208, 1872, "h100-sxm"),
     GpuOffer("h200", 8, ("a3-ultragpu-8g",), 224, 2952),
 )
 

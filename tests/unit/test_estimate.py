@@ -91,21 +91,12 @@ def test_a_finished_run_teaches_the_next_estimate(tmp_path):
     assert any("measured by run run-1" in a for a in after.assumptions)
 
 
-def test_prices_update_builds_a_catalog_from_the_two_apis(tmp_path):
-    from stacks.aws.prices import build
-
-    class Pricing:
-        def get_products(self, **kw):
-            instance = next(f["Value"] for f in kw["Filters"] if f["Field"] == "instanceType")
-            usd = {"g6.xlarge": "0.8048000000", "p5.48xlarge": "55.0400000000"}.get(instance)
-            if usd is None:
-                return {"PriceList": []}
-            return {"PriceList": [json.dumps({"product": {"attributes": {"instanceType": instance}},
-                                              "terms": {"OnDemand": {"T1": {"priceDimensions": {
-                                                  "D1": {"unit": "Hrs", "pricePerUnit": {"USD": usd}}}}}}})]}
+def test_aws_spot_prices_are_the_lowest_zone_of_each_type():
+    from stacks.aws.prices import spot_prices
 
     class Paginator:
-        def paginate(self, **_kw):
+        def paginate(self, **kw):
+            assert kw["ProductDescriptions"] == ["Linux/UNIX"]
             history = [{"InstanceType": "g6.xlarge", "AvailabilityZone": z, "SpotPrice": p}
                        for z, p in (("us-east-1a", "0.3821"), ("us-east-1b", "0.3519"))]
             return type("R", (), {"build_full_result": lambda self: {"SpotPriceHistory": history}})()
@@ -115,11 +106,7 @@ def test_prices_update_builds_a_catalog_from_the_two_apis(tmp_path):
             assert name == "describe_spot_price_history"
             return Paginator()
 
-    catalog = build("us-east-1", ["g6.xlarge", "p5.48xlarge", "g5.xlarge"], Pricing(), EC2(), today="2026-11-29")
-    region = catalog["regions"]["us-east-1"]
-    assert region["g6.xlarge"] == {"on_demand": 0.8048, "spot": 0.3519}
-    assert region["p5.48xlarge"] == {"on_demand": 55.04, "spot": None}
-    assert region["g5.xlarge"] == {"on_demand": None, "spot": None}
+    assert spot_prices(EC2(), ["g6.xlarge", "g5.xlarge"]) == {"g6.xlarge": 0.3519}
 
 
 def test_a_newer_fetched_catalog_wins_and_spot_is_used_when_known(tmp_path):
