@@ -52,8 +52,21 @@ def operator_path(cfg: "KitConfig") -> list[Blocker]:
                     closed[0].fix)]
 
 
+def gpu_fit(cfg: "KitConfig") -> list[Blocker]:
+    """The fine-tune (and the LoRA merge after it) must fit the pool's GPUs and the pod's host
+    memory (kit.estimate.fit), or it fails after the whole run has been paid for."""
+    from kit.estimate.fit import problems
+
+    out = []
+    for line in problems(cfg):
+        detail, _, fix = line.removeprefix("gpu: ").rpartition(": ")
+        out.append(Blocker("gpu fit", detail or fix, fix if detail else
+                           "a gpu.type or gpu.count with more memory, or training.method: qlora"))
+    return out
+
+
 # Every config-only check. Each returns its blockers (none when the config is fine).
-CHECKS: list[Callable[["KitConfig"], list[Blocker]]] = [operator_path]
+CHECKS: list[Callable[["KitConfig"], list[Blocker]]] = [operator_path, gpu_fit]
 
 
 def blockers(cfg: "KitConfig") -> list[Blocker]:

@@ -126,3 +126,20 @@ def test_doctor_checks_the_operator_path(cloud, ok, says, tmp_path):
 
     check = operator_path(load(_without_cidrs(cloud, tmp_path)))
     assert check.ok is ok and says in check.line()
+
+
+def test_a_model_too_big_for_the_pool_is_a_blocker_in_the_plan_and_refuses_up(tmp_path):
+    """kit.estimate.fit's verdict reaches `kit plan` as a blocker: a 70B full fine-tune on one
+    24 GB L4 cannot fit, and would fail only after the infrastructure exists."""
+    from kit.errors import KitError
+    from kit.infra.blockers import blockers, refuse
+    from tests.cluster.conftest import AWS, make
+
+    cfg = make(AWS, tmp_path, model={"id": "meta-llama/Llama-3.1-70B-Instruct"},
+               training={"method": "full"}, network={"operator_cidrs": ["203.0.113.7/32"]})
+    fits = [b for b in blockers(cfg) if b.check == "gpu fit"]       # GPU memory, host memory
+    assert fits and all("GiB" in b.detail and b.fix for b in fits)
+    with pytest.raises(KitError, match="blocked: gpu fit"):
+        refuse(cfg)
+    ok = make(AWS, tmp_path, network={"operator_cidrs": ["203.0.113.7/32"]})
+    assert [b for b in blockers(ok) if b.check == "gpu fit"] == []
