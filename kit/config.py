@@ -12,7 +12,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from kit.config_infra import KubernetesConfig, LogsConfig, NetworkConfig, Section, StorageConfig, ipv4_cidrs
-from kit.errors import KitError
+from kit.errors import KitError, KitErrors
 from kit.workdir import RESERVED_NAMES, Workdir
 from stacks.aws.options import AwsOptions
 from stacks.azure_cloud.options import AzureOptions
@@ -247,7 +247,7 @@ def _fields_at(loc: tuple) -> list[str]:
     return [f for f in (model.model_fields if model else {}) if f != "base_dir"]
 
 
-def _describe(err: dict[str, Any]) -> tuple[str, str | None]:
+def _describe(err: dict[str, Any], errors: list[dict[str, Any]] = ()) -> tuple[str, str | None]:
     loc = tuple(err["loc"])
     kind = err["type"]
     if kind == "extra_forbidden":
@@ -256,7 +256,11 @@ def _describe(err: dict[str, Any]) -> tuple[str, str | None]:
         hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(known)}"
         return "unknown key", hint
     if kind == "missing":
-        return "required key is missing", None
+        # A misspelt key beside it is the likely cause: name it.
+        strays = [str(e["loc"][-1]) for e in errors
+                  if e["type"] == "extra_forbidden" and tuple(e["loc"][:-1]) == loc[:-1]]
+        close = difflib.get_close_matches(str(loc[-1]), strays, n=1)
+        return "required key is missing", (f"is '{close[0]}' a misspelling of it?" if close else None)
     if kind == "literal_error":
         allowed = err.get("ctx", {}).get("expected", "")
         got = err.get("input")
@@ -272,31 +276,38 @@ def _describe(err: dict[str, Any]) -> tuple[str, str | None]:
     return msg, None
 
 
+def _problem(err: dict[str, Any], errors: list[dict[str, Any]], source: str,
+             lines: dict) -> tuple[int, KitError]:
+    """(line, one-line error) of one validation error: `source:LINE: yaml.path: problem`."""
+    loc = tuple(err["loc"])
+    named = _named_key(err)
+    if named is not None and named[0][:len(loc)] == loc:
+        # a model-level rule: its message starts with the (full) key it is about
+        loc, message, hint = named[0], named[1], None
+    else:
+        message, hint = _describe(err, errors)
+    line = _nearest_line(lines, loc)
+    where = f"{source}:{line}" if line else source
+    dotted = ".".join(str(p) for p in loc) or "(top level)"
+    return line or 0, KitError(f"{where}: {dotted}: {message}", hint=hint)
+
+
 def parse(raw: Any, *, source: str = "kit.yaml", lines: dict | None = None,
           base_dir: Path = Path(".")) -> KitConfig:
-    """Validate a loaded mapping; raise KitError naming the first problem's YAML path."""
+    """Validate a loaded mapping; raise KitError naming the problem's file, line and YAML path,
+    or KitErrors listing every problem (in file order) when there are several."""
     if not isinstance(raw, dict):
         raise KitError(f"{source}: the top level must be a mapping of keys", hint="see `kit init`")
     try:
         cfg = KitConfig.model_validate({**raw, "base_dir": base_dir})
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        named = _named_key(err)
-        if named is not None and named[0][:len(loc)] == loc:
-            # a model-level rule: its message starts with the (full) key it is about
-            loc, message, hint = named[0], named[1], None
-        else:
-            message, hint = _describe(err)
-        where = source
-        line = _nearest_line(lines or {}, loc)
-        if line:
-            where += f":{line}"
-        dotted = ".".join(str(p) for p in loc) or "(top level)"
-        more = len(exc.errors()) - 1
-        if more:
-            hint = (hint + "; " if hint else "") + f"{more} more problem(s) after this one"
-        raise KitError(f"{where}: {dotted}: {message}", hint=hint) from None
+        errors = exc.errors()
+        found = sorted((_problem(err, errors, source, lines or {}) for err in errors),
+                       key=lambda item: item[0])
+        if len(found) == 1:
+            raise found[0][1] from None
+        raise KitErrors([problem for _, problem in found],
+                        f"{source}: {len(found)} problems, one a line:") from None
     return cfg
 
 
