@@ -33,6 +33,11 @@ class ModelConfig(Section):
 
 class DataConfig(Section):
     uri: str = Field(min_length=1, description="the customer's data: read, never written")
+    # Likely PHI found in the data (kit.data.phi): refuse (an error: nothing trains on it) or
+    # warn (listed by kind and place, then trained on). refuse on every target: a model
+    # memorises what it trains on and the endpoint can repeat it, wherever it runs; a
+    # deployment approved to train on PHI says so here, once, in the reviewed file.
+    phi: Literal["refuse", "warn"] = "refuse"
 
 
 class TrainingConfig(Section):

@@ -24,10 +24,10 @@ def data() -> None:
 
 
 def _target(path: str | None, config_file: Path, model_dir: str | None,
-            max_length: int | None) -> tuple[str, str | None, int, int | None]:
+            max_length: int | None, phi: str | None) -> tuple[str, str | None, int, int | None, str]:
     """PATH or data.uri of kit.yaml (relative to its folder), and the settings that go with it."""
     if path is not None:
-        return path, model_dir, max_length or 2048, None
+        return path, model_dir, max_length or 2048, None, phi or "refuse"
     cfg = load_config(config_file)
     uri = cfg.data.uri
     resolved = cfg.resolve_path(uri)
@@ -36,7 +36,7 @@ def _target(path: str | None, config_file: Path, model_dir: str | None,
         if local_model is not None and local_model.is_dir():
             model_dir = str(local_model)
     return (str(resolved) if resolved is not None else uri, model_dir,
-            max_length or cfg.training.max_length, cfg.training.epochs)
+            max_length or cfg.training.max_length, cfg.training.epochs, phi or cfg.data.phi)
 
 
 def print_report(report: "Report") -> None:
@@ -75,6 +75,9 @@ def _with_level(issue: Any, level: str) -> str:
 def _fail_on_errors(report: "Report", what: str, hint: str) -> None:
     from kit.errors import KitError
 
+    if any(e.kind == "phi" for e in report.errors):
+        hint += ("; likely PHI (kind and place listed, never the text): de-identify it, or set "
+                 "data.phi: warn in kit.yaml (--phi warn) if this deployment may train on PHI")
     if not report.ok:
         raise KitError(f"{report.path}: {len(report.errors)} error(s) in the data; {what}", hint=hint)
 
@@ -85,15 +88,19 @@ def _fail_on_errors(report: "Report", what: str, hint: str) -> None:
               help="Local model folder whose tokenizer and chat template measure the tokens.")
 @click.option("--max-length", type=click.IntRange(16), default=None,
               help="Max tokens per example (default: training.max_length or 2048).")
+@click.option("--phi", type=click.Choice(["refuse", "warn"]), default=None,
+              help="Likely PHI is an error (refuse) or a warning (default: data.phi of kit.yaml, "
+                   "or refuse for a PATH).")
 @file_option
 @output_option
-def validate(path: str | None, model_dir: str | None, max_length: int | None,
+def validate(path: str | None, model_dir: str | None, max_length: int | None, phi: str | None,
              config_file: Path, output: str) -> None:
     """Check PATH_OR_URI (or data.uri of kit.yaml): errors exit 1, warnings do not."""
     from kit.data.validate import validate as run
 
-    target, model_dir, max_length, epochs = _target(path, config_file, model_dir, max_length)
-    report = run(target, model_dir=model_dir, max_length=max_length, epochs=epochs)
+    target, model_dir, max_length, epochs, phi = _target(path, config_file, model_dir,
+                                                         max_length, phi)
+    report = run(target, model_dir=model_dir, max_length=max_length, epochs=epochs, phi=phi)
     if output == "json":
         print_json(report.to_dict())
     else:
