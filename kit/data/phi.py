@@ -22,8 +22,10 @@ a screen, not a de-identification (a name in free prose with no label is not fou
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 _MBI_A = "AC-HJKMNP-RT-Y"  # A..Z without S, L, O, I, B, Z
 _MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
@@ -167,3 +169,31 @@ def scan(messages: list[dict[str, str]]) -> list[Finding]:
     return [Finding(i, msg["role"], kind, start, end)
             for i, msg in enumerate(messages, start=1)
             for kind, start, end in find(msg["content"])]
+
+
+def file_columns(finding: Finding, content: str, raw_line: str | None) -> tuple[int, int] | None:
+    """The 1-based columns of a finding in its JSONL line (what an editor jumps to), when the
+    message's text appears there as one JSON string (as json.dumps writes it, escaped or not);
+    None otherwise (CSV, Parquet, a pair joined from several fields)."""
+    if raw_line is None:
+        return None
+    for ascii_only in (False, True):
+        encoded = json.dumps(content, ensure_ascii=ascii_only)
+        at = raw_line.find(encoded)
+        if at >= 0:   # at: the opening quote; each prefix's encoded length counts its escapes
+            start = at + len(json.dumps(content[:finding.start - 1], ensure_ascii=ascii_only))
+            end = at + len(json.dumps(content[:finding.end], ensure_ascii=ascii_only)) - 1
+            return start, end
+    return None
+
+
+def read_lines(file: Path, wanted: set[int]) -> dict[int, str]:
+    """Lines `wanted` (1-based) of a text file, read in one streaming pass."""
+    found: dict[int, str] = {}
+    with file.open(encoding="utf-8-sig", errors="replace") as fh:
+        for number, text in enumerate(fh, start=1):
+            if number in wanted:
+                found[number] = text
+                if len(found) == len(wanted):
+                    break
+    return found

@@ -95,6 +95,8 @@ class _Checker:
         self.turns = 0
         self.flags = {"phi": 0, "short": 0, "long": 0, "tokens_cut": 0}
         self.phi_kinds: dict[str, int] = {}
+        self.phi_found: list[tuple[Example, list[phi.Finding]]] = []
+        self.local_files: dict[str, Path] = {}   # source name -> the local file read
 
     def warn(self, ex: Example, kind: str, message: str) -> None:
         self.report.warnings.append(Issue(ex.source, ex.line, kind, message))
@@ -116,12 +118,7 @@ class _Checker:
             self.flags["phi"] += 1
             for finding in found:
                 self.phi_kinds[finding.kind] = self.phi_kinds.get(finding.kind, 0) + 1
-            where = "; ".join(f"{f.kind} in {f.where()}" for f in found)
-            if self.phi_policy == "refuse":
-                self.report.errors.append(Issue(ex.source, ex.line, "phi",
-                                                f"likely PHI (data.phi: refuse): {where}"))
-            else:
-                self.warn(ex, "phi", f"likely PHI: {where}")
+            self.phi_found.append((ex, found))
         self.pending.append(ex)
         if len(self.pending) >= _BATCH:
             self.flush()
@@ -139,6 +136,29 @@ class _Checker:
                 self.warn(ex, "too-long", f"{about}{n} tokens, longer than max length "
                                           f"{self.max_length}: {about}{cut} tokens get cut")
         self.pending = []
+
+    def phi_issues(self) -> None:
+        """One issue per example with likely PHI: kinds and columns of its JSONL line (read
+        again, flagged lines only), or the message and its characters where the line does not
+        hold the text as is. An error under data.phi: refuse, a warning under warn."""
+        wanted: dict[str, set[int]] = {}
+        for ex, _ in self.phi_found:
+            wanted.setdefault(ex.source, set()).add(ex.line)
+        raw = {source: phi.read_lines(self.local_files[source], lines)
+               for source, lines in wanted.items()
+               if self.local_files.get(source, Path()).suffix in (".jsonl", ".ndjson")}
+        for ex, found in self.phi_found:
+            line = raw.get(ex.source, {}).get(ex.line)
+            places = []
+            for f in found:
+                columns = phi.file_columns(f, ex.messages[f.message - 1]["content"], line)
+                places.append(f"{f.kind} at columns {columns[0]}-{columns[1]} (message "
+                              f"{f.message}, {f.role})" if columns else f"{f.kind} in {f.where()}")
+            if self.phi_policy == "refuse":
+                self.report.errors.append(Issue(ex.source, ex.line, "phi", "likely PHI (data.phi: "
+                                                f"refuse): {'; '.join(places)}"))
+            else:
+                self.warn(ex, "phi", f"likely PHI: {'; '.join(places)}")
 
     def stats(self, files: int, epochs: int | None, model_dir: str | None) -> dict[str, Any]:
         self.flush()
@@ -192,12 +212,17 @@ def validate_local(local: Path, *, path: str, display: str = "", model_dir: str 
             name = display + (file.relative_to(local).as_posix() if local.is_dir() else file.name)
         else:
             name = str(file)
+        checker.local_files[name] = file
         for item in read_file(file, source=name):
             if isinstance(item, Problem):
                 report.errors.append(Issue(item.source, item.line, "error", item.message))
             else:
                 checker.add(item)
+    checker.phi_issues()
     report.stats = checker.stats(len(files), epochs, model_dir)
+    order = {name: i for i, name in enumerate(checker.local_files)}   # file, then line order
+    for issues in (report.errors, report.warnings):
+        issues.sort(key=lambda issue: (order.get(issue.source, len(order)), issue.line))
     _size_guidance(report)
     return report
 

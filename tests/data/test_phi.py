@@ -68,14 +68,35 @@ def test_validate_refuses_phi_by_default_naming_kind_line_and_columns_never_the_
     result = run_kit("data", "validate", str(path))
     assert result.returncode == 1, result.stdout + result.stderr
     out = result.stdout + result.stderr
-    assert (f"{path}:2: error: likely PHI (data.phi: refuse): person name in message 1 (user) "
-            "chars 1-22; SSN in message 2 (assistant) chars 5-19; Medicare MBI in message 2 "
-            "(assistant) chars 37-49") in out
+    assert (f"{path}:2: error: likely PHI (data.phi: refuse): person name at columns 13-34 "
+            "(message 1, user); SSN at columns 77-91 (message 2, assistant); Medicare MBI at "
+            "columns 109-121 (message 2, assistant)") in out
+    line = path.read_text().splitlines()[1]   # the columns point at what was planted
+    assert [line[12:34], line[80:91], line[108:121]] == [f"Patient: {secrets[1]}", *secrets[::2]]
     assert "set data.phi: warn" in out and "Traceback" not in out
     assert not any(secret in out for secret in secrets)
 
     kept = run_kit("data", "validate", str(path), "--phi", "warn")
     assert kept.returncode == 0 and f"{path}:2: warning: likely PHI: person name" in kept.stdout
+
+
+def test_columns_count_escapes_and_other_formats_name_the_message_and_its_characters(tmp_path):
+    record = {"messages": [{"role": "user", "content": "Résumé\nDOB: 04/17/1958"},
+                           {"role": "assistant", "content": "Noted, thank you kindly."}]}
+    escaped = tmp_path / "escaped.jsonl"
+    escaped.write_text(json.dumps(record) + "\n")                       # \u00e9 and \n escapes
+    plain = tmp_path / "plain.jsonl"
+    plain.write_text(json.dumps(record, ensure_ascii=False) + "\n")     # é as is
+    table = tmp_path / "table.csv"
+    table.write_text('prompt,response\n"Call (617) 555-0143 today",Noted and thank you.\n')
+    for file in (escaped, plain):
+        report = validate(str(file), phi="warn")
+        start, end = map(int, report.warnings[0].message.split("at columns ")[1].split(" ")[0]
+                         .split("-"))
+        assert file.read_text()[start - 1:end] == "DOB: 04/17/1958"
+    report = validate(str(table), phi="warn")
+    assert str(report.warnings[0]) == (f"{table}:2: likely PHI: phone number in message 1 "
+                                       "(user) chars 6-19")
 
 
 def _kit_yaml(tmp_path: Path, data: Path, phi: str | None, model: str) -> Path:
@@ -93,8 +114,8 @@ def test_kit_up_trains_nothing_on_phi_by_default(tmp_path):
     config = _kit_yaml(tmp_path, data, None, "demo:tiny-llama")
     result = run_kit("up", "--yes", "-f", str(config))
     assert result.returncode == 1
-    assert (f"error: data.uri: {data}:2: likely PHI (data.phi: refuse): person name in message 1"
-            in result.stderr)
+    assert (f"error: data.uri: {data}:2: likely PHI (data.phi: refuse): person name at columns "
+            "13-34 (message 1, user)" in result.stderr)
     assert not any(secret in result.stdout + result.stderr for secret in secrets)
     assert not (tmp_path / ".kit" / "phi-check" / "runs").exists()
 
@@ -104,7 +125,7 @@ def test_kit_up_under_warn_lists_each_finding_by_kind_and_line_then_goes_on(tmp_
     # a model folder that does not exist stops `kit up` at the phase after data
     config = _kit_yaml(tmp_path, data, "warn", "./no-model-here")
     result = run_kit("up", "--yes", "-f", str(config))
-    assert f"! {data}:2: likely PHI: person name in message 1 (user) chars 1-22" in result.stdout
+    assert f"! {data}:2: likely PHI: person name at columns 13-34 (message 1, user)" in result.stdout
     assert "2 examples valid" in result.stdout
     assert "model.id: ./no-model-here: no such folder" in result.stderr
     assert not any(secret in result.stdout + result.stderr for secret in secrets)

@@ -64,9 +64,10 @@ def test_warnings_name_lines_and_never_print_values(tmp_path):
     assert by_kind["duplicate"] == [f"{f}:2: exact duplicate of line 1", f"{f}:3: near duplicate of line 1"]
     assert by_kind["short"] == [f"{f}:4: very short answer in message 2 (1 word)"]
     assert by_kind["phi"] == [
-        f"{f}:5: likely PHI: email address in message 1 (user) chars 7-35",
-        f"{f}:6: likely PHI: SSN in message 2 (assistant) chars 1-15; phone number in message 2 "
-        "(assistant) chars 24-37; MRN-like identifier in message 2 (assistant) chars 40-52"]
+        f"{f}:5: likely PHI: email address at columns 50-78 (message 1, user)",
+        f"{f}:6: likely PHI: SSN at columns 89-103 (message 2, assistant); phone number at "
+        "columns 112-125 (message 2, assistant); MRN-like identifier at columns 128-140 "
+        "(message 2, assistant)"]
     assert by_kind["too-long"] == [f"{f}:7: about 109 tokens, longer than max length 64: "
                                    "about 45 tokens get cut"]  # (250+150 chars)/4 + 4 a turn
     assert by_kind["size"] == [f"{f}: only 7 usable examples; LIMA aligned a model with ~1,000 "
