@@ -171,6 +171,7 @@ class KitConfig(Section):
 
     @model_validator(mode="after")
     def _per_target(self) -> "KitConfig":
+        problems: list[str] = []   # every rule broken, each "key.path: problem", one a line
         if self.serving.engine is None:
             self.serving.engine = "transformers" if self.target == "local" else "tgi"
         if self.target != "local":
@@ -181,28 +182,30 @@ class KitConfig(Section):
                                  f"lima-kit (supported: local, {', '.join(REGISTRY)})")
             support = cloud_support(self.target)
             if support.needs_region and not self.region:
-                raise ValueError(f"region: required for target {self.target}")
+                problems.append(f"region: required for target {self.target}")
             for path, what in support.required:
                 section, _, key = path.partition(".")
                 if getattr(getattr(self, section), key) in (None, ""):
-                    raise ValueError(f"{path}: required for target {self.target}: {what}")
+                    problems.append(f"{path}: required for target {self.target}: {what}")
             for key in ("artifacts_uri", "models_uri"):
                 given = getattr(self.storage, key)
                 if support.creates_cluster and given:
-                    raise ValueError(f"storage.{key}: target {self.target} makes its own buckets "
+                    problems.append(f"storage.{key}: target {self.target} makes its own buckets "
                                      "(named after the deployment and account); leave it unset")
                 if not support.creates_cluster and not given:
-                    raise ValueError(f"storage.{key}: required for target {self.target}: a bucket "
+                    problems.append(f"storage.{key}: required for target {self.target}: a bucket "
                                      "of yours for the kit's " + ("runs and fine-tuned weights"
                                                                   if key == "artifacts_uri" else
                                                                   "mirrored base weights"))
         if self.target != "local" and self.serving.engine == "transformers":
-            raise ValueError("serving.engine: 'transformers' is for target local; use tgi or vllm")
+            problems.append("serving.engine: 'transformers' is for target local; use tgi or vllm")
         if self.model.id.startswith("demo:") and self.model.id not in DEMO_MODELS:
-            raise ValueError(f"model.id: no demo model {self.model.id!r}; the demo models are "
+            problems.append(f"model.id: no demo model {self.model.id!r}; the demo models are "
                              f"{', '.join(DEMO_MODELS)}")
         if self.target != "local" and self.model.id in DEMO_MODELS:
-            raise ValueError(f"model.id: {self.model.id} is a demo model for target local only")
+            problems.append(f"model.id: {self.model.id} is a demo model for target local only")
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     @property
@@ -281,6 +284,17 @@ def _describe(err: dict[str, Any], errors: list[dict[str, Any]] = ()) -> tuple[s
     return msg, None
 
 
+def _problems(err: dict[str, Any], errors: list[dict[str, Any]], source: str,
+              lines: dict) -> list[tuple[int, KitError]]:
+    """(line, one-line error) of each problem in one validation error (a model-level rule
+    reports all it found, one a line)."""
+    error = (err.get("ctx") or {}).get("error")
+    if isinstance(error, ValueError) and "\n" in str(error):
+        return [_problem({**err, "ctx": {"error": ValueError(part)}}, errors, source, lines)
+                for part in str(error).splitlines()]
+    return [_problem(err, errors, source, lines)]
+
+
 def _problem(err: dict[str, Any], errors: list[dict[str, Any]], source: str,
              lines: dict) -> tuple[int, KitError]:
     """(line, one-line error) of one validation error: `source:LINE: yaml.path: problem`."""
@@ -307,7 +321,8 @@ def parse(raw: Any, *, source: str = "kit.yaml", lines: dict | None = None,
         cfg = KitConfig.model_validate({**raw, "base_dir": base_dir})
     except ValidationError as exc:
         errors = exc.errors()
-        found = sorted((_problem(err, errors, source, lines or {}) for err in errors),
+        found = sorted((problem for err in errors
+                        for problem in _problems(err, errors, source, lines or {})),
                        key=lambda item: item[0])
         if len(found) == 1:
             raise found[0][1] from None

@@ -30,12 +30,12 @@ class KitErrors(KitError):
     own KitError and prints on its own line, so a user fixes them all in one go."""
 
     def __init__(self, problems: list[KitError], summary: str) -> None:
-        super().__init__(summary)
+        super().__init__("\n".join([" ".join(summary.split())] + [p.one_line() for p in problems]))
         self.problems = problems
 
     def one_line(self) -> str:
         """The summary, then one line per problem (the CLI prefixes the first with `error:`)."""
-        return "\n".join([" ".join(self.message.split())] + [p.one_line() for p in self.problems])
+        return self.message
 
 
 class MissingExtra(KitError):

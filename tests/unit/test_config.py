@@ -82,8 +82,21 @@ def test_missing_required_key(tmp_path):
 
 
 def test_cloud_target_needs_region(tmp_path):
-    line = error_of(tmp_path, GOOD.replace("target: local", "target: aws"))
+    line = error_of(tmp_path, GOOD.replace("target: local", "target: aws")
+                    .replace("demo:tiny-llama", "meta-llama/Llama-3.1-8B-Instruct"))
     assert "region: required for target aws" in line
+
+
+def test_every_broken_target_rule_is_listed_too(tmp_path):
+    with pytest.raises(KitError) as info:
+        load(write(tmp_path, GOOD.replace("target: local", "target: aws")
+                   + "serving:\n  engine: transformers\n"))
+    path = tmp_path / "kit.yaml"
+    assert info.value.one_line().splitlines() == [
+        f"{path}: 3 problems, one a line:",
+        f"{path}:1: region: required for target aws",
+        f"{path}:4: model.id: demo:tiny-llama is a demo model for target local only",
+        f"{path}:11: serving.engine: 'transformers' is for target local; use tgi or vllm"]
 
 
 def test_a_target_without_its_cloud_folder_is_one_line(tmp_path, monkeypatch):
