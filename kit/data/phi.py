@@ -99,6 +99,16 @@ DETECTORS = (
     Detector("person name", r"(?:Mr|Mrs|Ms|Miss|Mx)\.?\s+[A-Z][a-z'\-]+", ("mr", "mrs", "ms", "miss", "mx")),
 )
 KINDS = tuple(dict.fromkeys(d.kind for d in DETECTORS))
+# Capitalised words of headings and departments, never a person's name: "Patient - Initial
+# Visit", "Dear Billing Department" and "Client: Acme Health" are not names.
+_NOT_NAMES = frozenset("""Access Account Acute Admission Admissions Appointment Assessment
+    Authorization Billing Care Center Centre Claim Claims Clinic Clinical Coordinator Counselor
+    Customer Department Dept Discharge Education Emergency Financial Follow Group Health History
+    Hospital Information Initial Instructions Insurance Intake Management Manager Medical Medicine
+    New Note Notes Nurse Nursing Office Patient Patients Pharmacy Plan Portal Practice Prior
+    Program Provider Record Records Referral Relations Representative Request Review Service
+    Services Summary Support Surgery Team Unit Visit Ward""".split())
+_CAPITALISED = re.compile(r"[A-Z][a-z]+")
 # (detector, (fewest digits or None, trigger words, case-sensitive substrings), pattern, label)
 _COMPILED = [(d, (min((int(t[1:]) for t in d.triggers if t[0] == "#"), default=None),
                   frozenset(t.encode() for t in d.triggers if t[0] not in "=#"),
@@ -146,6 +156,9 @@ def find(text: str) -> list[tuple[str, int, int]]:
             # str.lower() keeps every position unless a non-ASCII letter grows (İ -> i̇)
             searched, regex = (lower, regex) if len(lower) == len(text) else (text, anycase)
         for match in regex.finditer(searched):
+            if detector.kind == "person name" and not _NOT_NAMES.isdisjoint(
+                    _CAPITALISED.findall(match.group())):
+                continue
             start = match.start()
             if label is not None:
                 before = label.search(text, max(0, start - _LOOKBACK), start)

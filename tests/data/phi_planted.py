@@ -53,4 +53,6 @@ CLEAN = ["Take 2 tablets twice a day for 10 days.", "CPT 99213 is an established
          "Dosage: 500 mg every 8 hours, max 4000 mg/day.", "Prior auth #: pending review",
          "Appointment on 03/04/2026 at 10:30.", "Born in the 1950s, the patient smokes.",
          "HbA1c 7.2% on 2026-01-15; LDL 130 mg/dL.", "Room 4B, bed 2, ward 7 East.",
-         "Claim total $1,245.00 for 3 units of 97110.", "Call 911 if chest pain returns."]
+         "Claim total $1,245.00 for 3 units of 97110.", "Call 911 if chest pain returns.",
+         "Patient - Initial Visit", "Client: Acme Health Services", "Dear Billing Department,",
+         "Patient: New Referral", "Name: Prior Authorization Request", "Dear Care Team,"]
