@@ -50,7 +50,7 @@ def main() -> None:
         path = Path(tmp) / "bench.jsonl"
         size = generate(path, args.examples)
         start = time.perf_counter()
-        report = validate(str(path), model_dir=args.model, max_length=2048)
+        report = validate(str(path), model_dir=args.model, max_length=2048, phi="warn")
         seconds = time.perf_counter() - start
     assert report.ok and report.examples == args.examples, report.errors[:3]
     mode = "real tokenizer" if args.model else "no tokenizer (estimated tokens)"

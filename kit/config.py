@@ -12,7 +12,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from kit.config_infra import KubernetesConfig, LogsConfig, NetworkConfig, Section, StorageConfig, ipv4_cidrs
-from kit.errors import KitError
+from kit.errors import KitError, KitErrors
 from kit.workdir import RESERVED_NAMES, Workdir
 from stacks.aws.options import AwsOptions
 from stacks.azure_cloud.options import AzureOptions
@@ -33,6 +33,11 @@ class ModelConfig(Section):
 
 class DataConfig(Section):
     uri: str = Field(min_length=1, description="the customer's data: read, never written")
+    # Likely PHI found in the data (kit.data.phi): refuse (an error: nothing trains on it) or
+    # warn (listed by kind and place, then trained on). refuse on every target: a model
+    # memorises what it trains on and the endpoint can repeat it, wherever it runs; a
+    # deployment approved to train on PHI says so here, once, in the reviewed file.
+    phi: Literal["refuse", "warn"] = "refuse"
 
 
 class TrainingConfig(Section):
@@ -166,6 +171,7 @@ class KitConfig(Section):
 
     @model_validator(mode="after")
     def _per_target(self) -> "KitConfig":
+        problems: list[str] = []   # every rule broken, each "key.path: problem", one a line
         if self.serving.engine is None:
             self.serving.engine = "transformers" if self.target == "local" else "tgi"
         if self.target != "local":
@@ -176,30 +182,32 @@ class KitConfig(Section):
                                  f"lima-kit (supported: local, {', '.join(REGISTRY)})")
             support = cloud_support(self.target)
             if support.needs_region and not self.region:
-                raise ValueError(f"region: required for target {self.target}")
+                problems.append(f"region: required for target {self.target}")
             for path, what in support.required:
                 section, _, key = path.partition(".")
                 if getattr(getattr(self, section), key) in (None, ""):
-                    raise ValueError(f"{path}: required for target {self.target}: {what}")
+                    problems.append(f"{path}: required for target {self.target}: {what}")
             for key in ("artifacts_uri", "models_uri"):
                 given = getattr(self.storage, key)
                 if support.creates_cluster and given:
-                    raise ValueError(f"storage.{key}: target {self.target} makes its own buckets "
+                    problems.append(f"storage.{key}: target {self.target} makes its own buckets "
                                      "(named after the deployment and account); leave it unset")
                 if not support.creates_cluster and not given:
-                    raise ValueError(f"storage.{key}: required for target {self.target}: a bucket "
+                    problems.append(f"storage.{key}: required for target {self.target}: a bucket "
                                      "of yours for the kit's " + ("runs and fine-tuned weights"
                                                                   if key == "artifacts_uri" else
                                                                   "mirrored base weights"))
             if not support.creates_cluster:
                 self._require_bucket_owner()
         if self.target != "local" and self.serving.engine == "transformers":
-            raise ValueError("serving.engine: 'transformers' is for target local; use tgi or vllm")
+            problems.append("serving.engine: 'transformers' is for target local; use tgi or vllm")
         if self.model.id.startswith("demo:") and self.model.id not in DEMO_MODELS:
-            raise ValueError(f"model.id: no demo model {self.model.id!r}; the demo models are "
+            problems.append(f"model.id: no demo model {self.model.id!r}; the demo models are "
                              f"{', '.join(DEMO_MODELS)}")
         if self.target != "local" and self.model.id in DEMO_MODELS:
-            raise ValueError(f"model.id: {self.model.id} is a demo model for target local only")
+            problems.append(f"model.id: {self.model.id} is a demo model for target local only")
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     def _require_bucket_owner(self) -> None:
@@ -265,7 +273,7 @@ def _fields_at(loc: tuple) -> list[str]:
     return [f for f in (model.model_fields if model else {}) if f != "base_dir"]
 
 
-def _describe(err: dict[str, Any]) -> tuple[str, str | None]:
+def _describe(err: dict[str, Any], errors: list[dict[str, Any]] = ()) -> tuple[str, str | None]:
     loc = tuple(err["loc"])
     kind = err["type"]
     if kind == "extra_forbidden":
@@ -274,7 +282,11 @@ def _describe(err: dict[str, Any]) -> tuple[str, str | None]:
         hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(known)}"
         return "unknown key", hint
     if kind == "missing":
-        return "required key is missing", None
+        # A misspelt key beside it is the likely cause: name it.
+        strays = [str(e["loc"][-1]) for e in errors
+                  if e["type"] == "extra_forbidden" and tuple(e["loc"][:-1]) == loc[:-1]]
+        close = difflib.get_close_matches(str(loc[-1]), strays, n=1)
+        return "required key is missing", (f"is '{close[0]}' a misspelling of it?" if close else None)
     if kind == "literal_error":
         allowed = err.get("ctx", {}).get("expected", "")
         got = err.get("input")
@@ -290,31 +302,50 @@ def _describe(err: dict[str, Any]) -> tuple[str, str | None]:
     return msg, None
 
 
+def _problems(err: dict[str, Any], errors: list[dict[str, Any]], source: str,
+              lines: dict) -> list[tuple[int, KitError]]:
+    """(line, one-line error) of each problem in one validation error (a model-level rule
+    reports all it found, one a line)."""
+    error = (err.get("ctx") or {}).get("error")
+    if isinstance(error, ValueError) and "\n" in str(error):
+        return [_problem({**err, "ctx": {"error": ValueError(part)}}, errors, source, lines)
+                for part in str(error).splitlines()]
+    return [_problem(err, errors, source, lines)]
+
+
+def _problem(err: dict[str, Any], errors: list[dict[str, Any]], source: str,
+             lines: dict) -> tuple[int, KitError]:
+    """(line, one-line error) of one validation error: `source:LINE: yaml.path: problem`."""
+    loc = tuple(err["loc"])
+    named = _named_key(err)
+    if named is not None and named[0][:len(loc)] == loc:
+        # a model-level rule: its message starts with the (full) key it is about
+        loc, message, hint = named[0], named[1], None
+    else:
+        message, hint = _describe(err, errors)
+    line = _nearest_line(lines, loc)
+    where = f"{source}:{line}" if line else source
+    dotted = ".".join(str(p) for p in loc) or "(top level)"
+    return line or 0, KitError(f"{where}: {dotted}: {message}", hint=hint)
+
+
 def parse(raw: Any, *, source: str = "kit.yaml", lines: dict | None = None,
           base_dir: Path = Path(".")) -> KitConfig:
-    """Validate a loaded mapping; raise KitError naming the first problem's YAML path."""
+    """Validate a loaded mapping; raise KitError naming the problem's file, line and YAML path,
+    or KitErrors listing every problem (in file order) when there are several."""
     if not isinstance(raw, dict):
         raise KitError(f"{source}: the top level must be a mapping of keys", hint="see `kit init`")
     try:
         cfg = KitConfig.model_validate({**raw, "base_dir": base_dir})
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        named = _named_key(err)
-        if named is not None and named[0][:len(loc)] == loc:
-            # a model-level rule: its message starts with the (full) key it is about
-            loc, message, hint = named[0], named[1], None
-        else:
-            message, hint = _describe(err)
-        where = source
-        line = _nearest_line(lines or {}, loc)
-        if line:
-            where += f":{line}"
-        dotted = ".".join(str(p) for p in loc) or "(top level)"
-        more = len(exc.errors()) - 1
-        if more:
-            hint = (hint + "; " if hint else "") + f"{more} more problem(s) after this one"
-        raise KitError(f"{where}: {dotted}: {message}", hint=hint) from None
+        errors = exc.errors()
+        found = sorted((problem for err in errors
+                        for problem in _problems(err, errors, source, lines or {})),
+                       key=lambda item: item[0])
+        if len(found) == 1:
+            raise found[0][1] from None
+        raise KitErrors([problem for _, problem in found],
+                        f"{source}: {len(found)} problems, one a line:") from None
     return cfg
 
 

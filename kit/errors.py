@@ -25,6 +25,19 @@ class KitError(Exception):
         return text
 
 
+class KitErrors(KitError):
+    """Several independent problems found at once (a kit.yaml with three mistakes): each is its
+    own KitError and prints on its own line, so a user fixes them all in one go."""
+
+    def __init__(self, problems: list[KitError], summary: str) -> None:
+        super().__init__("\n".join([" ".join(summary.split())] + [p.one_line() for p in problems]))
+        self.problems = problems
+
+    def one_line(self) -> str:
+        """The summary, then one line per problem (the CLI prefixes the first with `error:`)."""
+        return self.message
+
+
 class MissingExtra(KitError):
     """A feature needs an optional dependency that is not installed."""
 

@@ -14,6 +14,34 @@ STATUS_STYLE = {"done": "green", "skipped": "yellow", "failed": "red", "pending"
                 "stopped": "dim"}
 
 
+def print_table(table: Table, keep: tuple[str, ...], console: Console | None = None) -> None:
+    """Print a table without ever cutting what users copy: the columns named in `keep` (ids,
+    numbers, paths) are as wide as their longest cell, other columns wrap; when even that does
+    not fit the terminal, the table is printed wider than it (a terminal wraps the line, the
+    text stays whole), never truncated with an ellipsis."""
+    from rich.measure import Measurement
+    from rich.text import Text
+
+    console = console or Console()
+    for column in table.columns:
+        if column.header in keep:
+            cells = [Text.from_markup(c) if isinstance(c, str) else c
+                     for c in (column.header, *column.cells)]
+            widest = max(len(line) for cell in cells for line in cell.plain.split("\n"))
+            column.min_width = max(widest, column.min_width or 0)
+            column.no_wrap = True   # kept out of rich's shrinking: never folded nor cut
+    needed = Measurement.get(console, console.options.update_width(10_000), table).minimum
+    if needed <= console.width:
+        console.print(table)
+        return
+    width = console.width
+    console.width = needed  # wider than the terminal: it wraps the line, the text stays whole
+    try:
+        console.print(table, crop=False)
+    finally:
+        console.width = width
+
+
 def _when(ts: float | None) -> str:
     return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else "-"
 
@@ -98,6 +126,20 @@ def print_estimate(estimate: dict[str, Any], console: Console | None = None) -> 
         console.print(f"  - {line}", highlight=False, markup=False)
 
 
+def _short_path(path: str | None) -> str | None:
+    """A path relative to the working folder when it lies inside it (shorter, still pastable
+    from here), else as it is."""
+    if not path:
+        return path
+    import os
+
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:   # another drive (Windows)
+        return path
+    return path if relative.startswith("..") else relative
+
+
 def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
@@ -124,6 +166,8 @@ def print_runs(runs: list[dict[str, Any]]) -> None:
         est, act = run.get("estimate") or {}, run.get("actual") or {}
         hours = f"{_num(est.get('train_hours'))} / {_num(act.get('hours'))}"
         cost = f"{_usd(est.get('train_cost_usd'))} / {_usd(act.get('cost_usd'))}"
-        table.add_row(run["id"], f"[{style}]{run['status']}[/]", run.get("method", ""),
-                      _when(run.get("created")), loss, hours, cost, run["artifacts"].get("model") or "-")
-    console.print(table)
+        table.add_row(escape(run["id"]), f"[{style}]{run['status']}[/]", run.get("method", ""),
+                      _when(run.get("created")), loss, hours, cost,
+                      escape(_short_path(run["artifacts"].get("model")) or "-"))
+    print_table(table, ("run", "created", "loss", "hours est/actual", "cost est/actual", "model"),
+                console)

@@ -206,18 +206,20 @@ class ClusterTarget:
 
     def _phase_data(self) -> Outcome:
         from kit.data.fingerprint import dataset_fingerprint
-        from kit.data.validate import validate
+        from kit.data.validate import phi_lines, validate
         from kit.render.values import data_uri
 
         checked = {}
         for key, uri in (("data.uri", data_uri(self.cfg)),
                          *((("eval.uri", data_uri(self.cfg, self.cfg.eval.uri, "eval.uri")),)
                            if self.cfg.eval.uri else ())):
-            report = validate(uri, max_length=self.cfg.training.max_length)
+            report = validate(uri, max_length=self.cfg.training.max_length, phi=self.cfg.data.phi)
             if not report.ok:
                 more = f" (+{len(report.errors) - 1} more)" if len(report.errors) > 1 else ""
                 raise KitError(f"{key}: {report.errors[0]}{more}",
                                hint=f"see all problems: kit data validate {uri}")
+            for line in phi_lines(report):  # data.phi: warn: what was kept, by kind and place
+                self.console.print(f"  ! {line}", markup=False, highlight=False, soft_wrap=True)
             checked[key] = (uri, report, dataset_fingerprint(uri))
         uri, report, self._data_id = checked["data.uri"]
         held = ""

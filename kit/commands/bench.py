@@ -57,10 +57,12 @@ def bench(config_file: Path, output: str, concurrency: str, requests_: int, dura
     if output == "json":
         print_json(data)
     else:
-        console.print(report.table(data))
+        from kit.views import print_table
+
+        print_table(report.table(data), report.NUMBER_COLUMNS, console)
         console.print(f"[bold]{data['summary']}[/]")
         if data["saved"]:
-            console.print(f"saved: {data['saved']} (and .html)", highlight=False)
+            console.print(f"saved: {data['saved']} (and .html)", highlight=False, soft_wrap=True)
     failed = sum(lv.failed for lv in measured)
     if failed:
         kinds = {}

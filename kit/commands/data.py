@@ -24,10 +24,10 @@ def data() -> None:
 
 
 def _target(path: str | None, config_file: Path, model_dir: str | None,
-            max_length: int | None) -> tuple[str, str | None, int, int | None]:
+            max_length: int | None, phi: str | None) -> tuple[str, str | None, int, int | None, str]:
     """PATH or data.uri of kit.yaml (relative to its folder), and the settings that go with it."""
     if path is not None:
-        return path, model_dir, max_length or 2048, None
+        return path, model_dir, max_length or 2048, None, phi or "refuse"
     cfg = load_config(config_file)
     uri = cfg.data.uri
     resolved = cfg.resolve_path(uri)
@@ -36,7 +36,22 @@ def _target(path: str | None, config_file: Path, model_dir: str | None,
         if local_model is not None and local_model.is_dir():
             model_dir = str(local_model)
     return (str(resolved) if resolved is not None else uri, model_dir,
-            max_length or cfg.training.max_length, cfg.training.epochs)
+            max_length or cfg.training.max_length, cfg.training.epochs, phi or cfg.data.phi)
+
+
+def _tokenizer_dir(model: str | None, config_file: Path) -> str | None:
+    """--model as a folder the tokenizer loads from: a local model folder as given, a hub id
+    (org/name) fetched, tokenizer and config files only, into the kit's model cache beside
+    kit.yaml (.kit/models/hub)."""
+    if model is None or Path(model).expanduser().is_dir():
+        return model
+    from kit.data.mirror import _HUB_ID
+
+    if model.startswith((".", "/", "~")) or not _HUB_ID.match(model):
+        return model  # a folder that is not there: the token counter says so
+    from kit.local.model_store import hub_cache, tokenizer_folder
+
+    return str(tokenizer_folder(model, "main", hub_cache(config_file.resolve().parent / ".kit")))
 
 
 def print_report(report: "Report") -> None:
@@ -75,25 +90,34 @@ def _with_level(issue: Any, level: str) -> str:
 def _fail_on_errors(report: "Report", what: str, hint: str) -> None:
     from kit.errors import KitError
 
+    if any(e.kind == "phi" for e in report.errors):
+        hint += ("; likely PHI (kind and place listed, never the text): de-identify it, or set "
+                 "data.phi: warn in kit.yaml (--phi warn) if this deployment may train on PHI")
     if not report.ok:
         raise KitError(f"{report.path}: {len(report.errors)} error(s) in the data; {what}", hint=hint)
 
 
 @data.command()
 @click.argument("path", required=False, metavar="[PATH_OR_URI]")
-@click.option("--model", "model_dir", default=None, metavar="DIR",
-              help="Local model folder whose tokenizer and chat template measure the tokens.")
+@click.option("--model", "model_dir", default=None, metavar="DIR_OR_HUB_ID",
+              help="Model whose tokenizer and chat template measure the tokens: a local folder, "
+                   "or a hub id (its tokenizer files only are fetched into .kit/models/hub).")
 @click.option("--max-length", type=click.IntRange(16), default=None,
               help="Max tokens per example (default: training.max_length or 2048).")
+@click.option("--phi", type=click.Choice(["refuse", "warn"]), default=None,
+              help="Likely PHI is an error (refuse) or a warning (default: data.phi of kit.yaml, "
+                   "or refuse for a PATH).")
 @file_option
 @output_option
-def validate(path: str | None, model_dir: str | None, max_length: int | None,
+def validate(path: str | None, model_dir: str | None, max_length: int | None, phi: str | None,
              config_file: Path, output: str) -> None:
     """Check PATH_OR_URI (or data.uri of kit.yaml): errors exit 1, warnings do not."""
     from kit.data.validate import validate as run
 
-    target, model_dir, max_length, epochs = _target(path, config_file, model_dir, max_length)
-    report = run(target, model_dir=model_dir, max_length=max_length, epochs=epochs)
+    target, model_dir, max_length, epochs, phi = _target(path, config_file, model_dir,
+                                                         max_length, phi)
+    model_dir = _tokenizer_dir(model_dir, config_file)
+    report = run(target, model_dir=model_dir, max_length=max_length, epochs=epochs, phi=phi)
     if output == "json":
         print_json(report.to_dict())
     else:
@@ -106,8 +130,9 @@ def validate(path: str | None, model_dir: str | None, max_length: int | None,
 @click.argument("src")
 @click.argument("dest_uri")
 @click.option("--force", is_flag=True, help="Publish even if validation finds errors.")
-@click.option("--model", "model_dir", default=None, metavar="DIR",
-              help="Local model folder for exact token statistics.")
+@click.option("--model", "model_dir", default=None, metavar="DIR_OR_HUB_ID",
+              help="Local model folder or hub id (tokenizer files only) for exact token "
+                   "statistics.")
 @click.option("--max-length", type=click.IntRange(16), default=2048, show_default=True)
 @click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True)
 @click.option("--kms-key", default=None, help="Customer key for server-side encryption.")
@@ -117,6 +142,7 @@ def push(src: str, dest_uri: str, force: bool, model_dir: str | None, max_length
     """Validate SRC, then publish its data files to DEST_URI with a manifest (written last)."""
     from kit.data.push import push as run
 
+    model_dir = _tokenizer_dir(model_dir, Path("kit.yaml"))
     report, result = run(src, dest_uri, force=force, model_dir=model_dir, max_length=max_length,
                          workers=workers, kms_key=kms_key)
     if output == "json":

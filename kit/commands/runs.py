@@ -111,6 +111,8 @@ def evaluate(config_file: Path, run_id: str | None, report_path: Path | None, ou
     table = Table("metric", "base model", f"run {run['id']}", box=None, header_style="bold")
     for row in eval_report.rows(held, serving_held):
         table.add_row(row["name"], row["base"], row["tuned"])
-    console.print(table)
+    from kit.views import print_table
+
+    print_table(table, ("base model", f"run {run['id']}"), console)
     console.print(eval_report.verdict(run)["text"], highlight=False, markup=False)
-    console.print(f"report: {report_path or saved}", highlight=False, markup=False)
+    console.print(f"report: {report_path or saved}", highlight=False, markup=False, soft_wrap=True)

@@ -1,59 +1,14 @@
-"""Per-example quality checks that are warnings, not errors: duplicates, very short answers and
-likely PHI/PII. Each returns what was found and where, never the matched text itself, so a
-report can be shared with reviewers without leaking what it warns about."""
+"""Per-example quality checks that are warnings, not errors: duplicates and very short answers
+(likely PHI is kit.data.phi). Each returns what was found and where, never the text itself."""
 
 from __future__ import annotations
 
 import hashlib
-import re
 
-# Names are what the report prints; a value is never printed. Patterns have no leading
-# look-behind (it defeats the regex engine's fast scan); the boundary is checked in Python.
-PII_PATTERNS = {
-    "email address": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
-    "SSN": r"\d{3}-\d{2}-\d{4}(?!\d)",
-    "phone number": r"(?:\+?1[ .-]?)?(?:\(\d{3}\)\s?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\d-])",
-    "MRN-like identifier": r"(?i:\b(?:MRN|medical record (?:number|no\.?)|patient id)\b)"
-                           r"[\s:#.-]*[A-Z0-9-]{5,}",
-}
-_COMPILED = {name: re.compile(rx) for name, rx in PII_PATTERNS.items()}
-# bytes.translate tables: C-speed prefilters and normalization over UTF-8 text.
-_NOT_DIGITS = bytes(c for c in range(256) if not 48 <= c <= 57)
+# bytes.translate table: C-speed normalization over UTF-8 text.
 _PUNCT_AND_SPACE = bytes(c for c in range(256) if c <= 47 or 58 <= c <= 64 or 91 <= c <= 96
                          or 123 <= c <= 127)  # ASCII controls, spaces and punctuation
 SHORT_ANSWER_WORDS = 3
-
-
-def _found(name: str, text: str) -> bool:
-    for match in _COMPILED[name].finditer(text):
-        start = match.start()
-        if start == 0 or not (text[start - 1].isdigit() or text[start - 1] == "-"):
-            return True
-    return False
-
-
-def _candidates(text: str) -> list[str]:
-    """The patterns worth running on this text, by cheap tests: an '@', nine digits, a keyword."""
-    names = ["email address"] if "@" in text else []
-    raw = text.encode()
-    if len(raw.translate(None, _NOT_DIGITS)) >= 9:
-        names += ["SSN", "phone number"]
-    lower = raw.lower()
-    if b"mrn" in lower or b"medical record" in lower or b"patient id" in lower:
-        names.append("MRN-like identifier")
-    return names
-
-
-def pii_kinds(messages: list[dict[str, str]]) -> list[tuple[int, str, list[str]]]:
-    """(message number, role, kinds found) for each message with likely PHI/PII."""
-    if not _candidates("\n".join(m["content"] for m in messages)):
-        return []  # the common case: one cheap pass over the whole conversation
-    found = []
-    for i, msg in enumerate(messages, start=1):
-        kinds = sorted(n for n in _candidates(msg["content"]) if _found(n, msg["content"]))
-        if kinds:
-            found.append((i, msg["role"], kinds))
-    return found
 
 
 def _joined(messages: list[dict[str, str]]) -> str:

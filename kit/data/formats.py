@@ -1,6 +1,7 @@
 """Readers that turn every accepted format into the canonical form {"messages": [...]}.
 
-Accepted: chat `messages` JSONL, `prompt`/`response` and `instruction`/`input`/`output` JSONL,
+Accepted: chat `messages` JSONL, `prompt`/`response`, `prompt`/`completion` (TRL's format),
+`instruction`/`input`/`output` and `question`/`answer` JSONL,
 ShareGPT `conversations`, CSV with those columns, and Parquet with the same fields. Every reader
 streams (line by line, or in Parquet record batches), so a large file is never loaded whole.
 
@@ -25,6 +26,9 @@ ROLES = ("system", "user", "assistant")
 SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
                   "chatgpt": "assistant", "bard": "assistant", "bing": "assistant",
                   "model": "assistant", "system": "system"}
+# (question, answer) field pairs; TRL's "prompt-completion" format is one of them.
+PAIRS = (("prompt", "response"), ("prompt", "completion"), ("instruction", "output"),
+         ("question", "answer"))
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _PARQUET_BATCH = 2048
 _SNIFF = 8192  # bytes read up front to tell a binary file from text
@@ -141,17 +145,24 @@ def to_messages(record: Any, scan_control: bool = True) -> list[dict[str, str]] 
         return check_messages(messages, scan_control)
     if "conversations" in record:
         return _sharegpt(record["conversations"], scan_control)
-    pairs = (("prompt", "response"), ("prompt", "completion"), ("instruction", "output"),
-             ("question", "answer"))
-    for ask, answer in pairs:
-        if ask in record or answer in record:
+    # A pair is chosen by its answer key first: `prompt` alone says nothing about which pair
+    # (TRL's prompt/completion and the prompt/response form share it).
+    for ask, answer in PAIRS:
+        if answer in record:
             return _pair(record, ask, answer, scan_control)
+    for ask, _ in PAIRS:
+        if ask in record:
+            answers = " or ".join(f"'{a}'" for k, a in PAIRS if k == ask)
+            return f"has '{ask}' but no {answers}"
     keys = ", ".join(sorted(map(str, record))[:6]) or "none"
-    return ("no known fields: expected 'messages', 'conversations', 'prompt'/'response' or "
-            f"'instruction'/'output' (found: {keys})")
+    known = ", ".join(f"'{ask}'/'{answer}'" for ask, answer in PAIRS)
+    return f"no known fields: expected 'messages', 'conversations', {known} (found: {keys})"
 
 
 def _pair(record: dict, ask: str, answer: str, scan_control: bool) -> list[dict[str, str]] | str:
+    if ask in record and isinstance(record[ask], list) and isinstance(record.get(answer), list):
+        # TRL's conversational prompt-completion: both sides are lists of messages
+        return check_messages(record[ask] + record[answer], scan_control)
     for key in (ask, answer):
         if key not in record:
             return f"has '{ask if key == answer else answer}' but no '{key}'"

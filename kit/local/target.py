@@ -67,7 +67,7 @@ class LocalTarget:
 
     def _stage_data(self, uri: str, key: str) -> tuple[Path, Any]:
         """A local, validated copy of a dataset (a bucket is synced beside the runs)."""
-        from kit.data.validate import validate
+        from kit.data.validate import phi_lines, validate
 
         local = self.cfg.resolve_path(uri)
         if local is None:  # a bucket: stage a verified copy beside the runs
@@ -78,11 +78,13 @@ class LocalTarget:
         if not local.exists():
             raise KitError(f"{key}: {uri}: no such file or folder ({local})",
                            hint=f"point {key} at your JSONL/CSV/Parquet file or folder")
-        report = validate(str(local), max_length=self.cfg.training.max_length)
+        report = validate(str(local), max_length=self.cfg.training.max_length, phi=self.cfg.data.phi)
         if not report.ok:
             first = report.errors[0]
             more = f" (+{len(report.errors) - 1} more)" if len(report.errors) > 1 else ""
             raise KitError(f"{key}: {first}{more}", hint=f"see all problems: kit data validate {local}")
+        for line in phi_lines(report):  # data.phi: warn: what was kept, by kind and place
+            self._console.print(f"  ! {line}", markup=False, highlight=False, soft_wrap=True)
         return local, report
 
     def _phase_data(self) -> Outcome:

@@ -78,12 +78,17 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value * 1000:,.0f}"
 
 
+# The table's columns of figures, which kit.views.print_table never cuts (headers in two lines
+# so that the figures, not the words, set the widths).
+NUMBER_COLUMNS = ("users", "requests", "TTFT ms\np50/p95/p99", "ITL ms\np50/p95", "e2e ms\np50/p95",
+                  "tokens/s", "req/s")
+
+
 def table(data: dict[str, Any]):
     from rich.table import Table
 
     t = Table(title=f"per level (at most {data['max_tokens']} tokens a reply)", title_justify="left")
-    for column in ("users", "requests", "errors", "TTFT p50/p95/p99 ms", "ITL p50/p95 ms",
-                   "e2e p50/p95 ms", "tokens/s", "req/s"):
+    for column in ("users", "requests", "errors", *NUMBER_COLUMNS[2:]):
         t.add_column(column, justify="right")
     for lv in data["levels"]:
         errors = ", ".join(f"{k} {v}" for k, v in sorted(lv["errors"].items())) or "0"

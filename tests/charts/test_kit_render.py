@@ -319,8 +319,11 @@ def test_an_existing_cluster_without_the_operators_buckets_is_one_line(tmp_path,
     (tmp_path / "kit.yaml").write_text(text[:start] + text[end:])
     proc = _kit(*args, "-f", "kit.yaml", cwd=tmp_path)
     assert proc.returncode == 1
-    (line,) = proc.stderr.strip().splitlines()
-    assert line.startswith(f"error: {message}") and "Traceback" not in proc.stderr
+    # both missing buckets, each on its own line (kit.config lists every problem at once)
+    summary, line, other = proc.stderr.strip().splitlines()
+    assert summary == "error: kit.yaml: 2 problems, one a line:"
+    assert line.startswith(message) and "Traceback" not in proc.stderr
+    assert other.startswith("kit.yaml:3: storage.models_uri: required for target kubernetes")
 
 
 def test_a_cloud_stack_makes_its_own_buckets(tmp_path):

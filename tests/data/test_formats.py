@@ -63,6 +63,21 @@ def test_every_format_reads_into_canonical_messages(tmp_path):
     assert len(examples) == 10
 
 
+def test_every_question_answer_pair_reads_including_trl_prompt_completion(tmp_path):
+    """Each listed pair, and TRL's prompt-completion in its standard and conversational forms
+    (https://huggingface.co/docs/trl/dataset_formats, read 2026-12-07)."""
+    ask, answer = PAIR[0]["content"], PAIR[1]["content"]
+    records = [{"prompt": ask, "response": answer}, {"prompt": ask, "completion": answer},
+               {"instruction": ask, "output": answer}, {"question": ask, "answer": answer},
+               {"prompt": [PAIR[0]], "completion": [PAIR[1]]},
+               {"prompt": CONVERSATION[:2], "completion": CONVERSATION[2:]}]
+    file = write_jsonl(tmp_path / "pairs.jsonl", records)
+    got = [item for item in read_file(file)]
+    assert [getattr(e, "messages", str(e)) for e in got] == [PAIR] * 5 + [CONVERSATION]
+    (tmp_path / "trl.csv").write_text(f'prompt,completion\n"{ask}","{answer}"\n', encoding="utf-8")
+    assert [e.messages for e in iter_examples(tmp_path / "trl.csv")] == [PAIR]
+
+
 def _corpus(root: Path) -> dict[str, str]:
     """One malformed file per failure mode -> the exact error line expected for it."""
     good = json.dumps({"messages": PAIR})
@@ -94,7 +109,10 @@ def _corpus(root: Path) -> dict[str, str]:
                                    1, "turn 2 has unknown speaker 'robot' (expected one of assistant, "
                                       "bard, bing, chatgpt, gpt, human, model, system, user)"),
         "unknown_fields.jsonl": ('{"text": "hello"}\n', 1, "no known fields: expected 'messages', "
-                                 "'conversations', 'prompt'/'response' or 'instruction'/'output' (found: text)"),
+                                 "'conversations', 'prompt'/'response', 'prompt'/'completion', "
+                                 "'instruction'/'output', 'question'/'answer' (found: text)"),
+        "prompt_only.jsonl": ('{"prompt": "q"}\n', 1, "has 'prompt' but no 'response' or 'completion'"),
+        "output_only.jsonl": ('{"output": "a"}\n', 1, "has 'output' but no 'instruction'"),
         "missing_response.csv": ("prompt,response\nq1,a1 is fine\nq2,\n", 3, "message 2 (assistant) has empty content"),
         "ragged.csv": ("prompt,response\nq1,a1,extra\n", 2, "expected 2 columns, got 3"),
         "not_utf8.csv": (b"prompt,response\nq,\xff\n", 2, "not UTF-8: invalid byte 0xff at column 3"),

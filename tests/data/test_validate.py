@@ -55,7 +55,7 @@ def test_warnings_name_lines_and_never_print_values(tmp_path):
         pair("Call me", f"SSN {secret_ssn}, phone (555) 123-4567, MRN: 00123456"),   # 6 ssn...
         pair("long " * 50, "word " * 30),                                            # 7 long
     ]
-    report = validate(str(write(tmp_path / "d.jsonl", records)), max_length=64)
+    report = validate(str(write(tmp_path / "d.jsonl", records)), max_length=64, phi="warn")
     assert report.ok and report.examples == 7
     by_kind: dict[str, list[str]] = {}
     for w in report.warnings:
@@ -63,9 +63,11 @@ def test_warnings_name_lines_and_never_print_values(tmp_path):
     f = tmp_path / "d.jsonl"
     assert by_kind["duplicate"] == [f"{f}:2: exact duplicate of line 1", f"{f}:3: near duplicate of line 1"]
     assert by_kind["short"] == [f"{f}:4: very short answer in message 2 (1 word)"]
-    assert by_kind["pii"] == [
-        f"{f}:5: likely PHI/PII: message 1 (user): email address",
-        f"{f}:6: likely PHI/PII: message 2 (assistant): MRN-like identifier, SSN, phone number"]
+    assert by_kind["phi"] == [
+        f"{f}:5: likely PHI: email address at columns 50-78 (message 1, user)",
+        f"{f}:6: likely PHI: SSN at columns 89-103 (message 2, assistant); phone number at "
+        "columns 112-125 (message 2, assistant); MRN-like identifier at columns 128-140 "
+        "(message 2, assistant)"]
     assert by_kind["too-long"] == [f"{f}:7: about 109 tokens, longer than max length 64: "
                                    "about 45 tokens get cut"]  # (250+150 chars)/4 + 4 a turn
     assert by_kind["size"] == [f"{f}: only 7 usable examples; LIMA aligned a model with ~1,000 "
@@ -74,7 +76,9 @@ def test_warnings_name_lines_and_never_print_values(tmp_path):
     for secret in (secret_email, secret_ssn, "555", "00123456"):
         assert secret not in text
     assert report.stats["duplicates"] == {"exact": 1, "near": 1}
-    assert report.stats["pii_examples"] == 2 and report.stats["tokens_exact"] is False
+    assert report.stats["phi"] == {"policy": "warn", "examples": 2, "findings": {
+        "MRN-like identifier": 1, "SSN": 1, "email address": 1, "phone number": 1}}
+    assert report.stats["tokens_exact"] is False
 
 
 def test_stats_use_the_real_tokenizer_and_template(tmp_path, model_dir):

@@ -82,8 +82,21 @@ def test_missing_required_key(tmp_path):
 
 
 def test_cloud_target_needs_region(tmp_path):
-    line = error_of(tmp_path, GOOD.replace("target: local", "target: aws"))
+    line = error_of(tmp_path, GOOD.replace("target: local", "target: aws")
+                    .replace("demo:tiny-llama", "meta-llama/Llama-3.1-8B-Instruct"))
     assert "region: required for target aws" in line
+
+
+def test_every_broken_target_rule_is_listed_too(tmp_path):
+    with pytest.raises(KitError) as info:
+        load(write(tmp_path, GOOD.replace("target: local", "target: aws")
+                   + "serving:\n  engine: transformers\n"))
+    path = tmp_path / "kit.yaml"
+    assert info.value.one_line().splitlines() == [
+        f"{path}: 3 problems, one a line:",
+        f"{path}:1: region: required for target aws",
+        f"{path}:4: model.id: demo:tiny-llama is a demo model for target local only",
+        f"{path}:11: serving.engine: 'transformers' is for target local; use tgi or vllm"]
 
 
 def test_a_target_without_its_cloud_folder_is_one_line(tmp_path, monkeypatch):
@@ -140,3 +153,27 @@ def test_private_and_narrow_public_operator_cidrs_are_fine(tmp_path):
 def test_the_kits_namespace_is_a_dns_name_and_never_a_system_one(tmp_path, namespace, problem):
     line = error_of(tmp_path, GOOD + f"kubernetes:\n  namespace: {namespace}\n")
     assert ": kubernetes.namespace: " in line and problem in line
+
+
+def test_every_problem_is_listed_at_once_each_on_its_own_line_with_the_misspelt_key(tmp_path):
+    """Like pip's resolver errors: all of them, each `file:LINE: yaml.path: problem (hint)`."""
+    from tests.conftest import run_kit
+
+    path = write(tmp_path, GOOD.replace("model:", "modle:").replace("training:", "trainin:")
+                 + "gpu:\n  count: many\n")
+    result = run_kit("plan", "--offline", "-f", str(path))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        f"error: {path}: 4 problems, one a line:",
+        f"{path}:1: model: required key is missing (hint: is 'modle' a misspelling of it?)",
+        f"{path}:3: modle: unknown key (hint: did you mean 'model'?)",
+        f"{path}:7: trainin: unknown key (hint: did you mean 'training'?)",
+        f"{path}:11: gpu.count: Input should be a valid integer, unable to parse string as an "
+        "integer, got 'many'"]
+
+
+def test_a_single_problem_stays_one_line_without_a_count(tmp_path):
+    line = error_of(tmp_path, GOOD.replace("  epochs: 3", "  epoch: 3"))
+    assert line == (f"{tmp_path / 'kit.yaml'}:9: training.epoch: unknown key "
+                    "(hint: did you mean 'epochs'?)")

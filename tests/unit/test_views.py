@@ -71,3 +71,74 @@ def test_a_model_reply_with_brackets_is_shown_as_written():
 
     result = SmokeResult(reply="ok [/INST] [bold]x", latency_s=0.1)
     assert Outcome(f"reply: {result.shown}").plain == "reply: 'ok [/INST] [bold]x'"
+
+
+def _runs_folder(tmp_path):
+    """A deployment with two finished runs, one with a merged model folder."""
+    import time
+
+    from kit.runs import SUCCEEDED, Run, RunStore
+
+    (tmp_path / "kit.yaml").write_text("name: tables\ntarget: local\nmodel:\n  id: demo:tiny-llama\n"
+                                       "data:\n  uri: data.jsonl\n")
+    store = RunStore(tmp_path / ".kit" / "tables" / "runs")
+    ids = []
+    for n in range(2):
+        run = Run(id=store.new_id() + str(n), fingerprint="fp", status=SUCCEEDED,
+                  created=time.time(), base_model="demo:tiny-llama", method="full",
+                  metrics={"loss_first": 5.12345, "loss_last": 3.45678},
+                  estimate={"train_hours": 0.0212, "train_cost_usd": 1234.5},
+                  actual={"hours": 0.0345, "cost_usd": 2345.25})
+        store.save(run)
+        (store.dir(run.id) / "model").mkdir()
+        ids.append(run.id)
+    return ids
+
+
+def test_kit_runs_never_cuts_ids_numbers_or_paths_at_80_or_120_columns(tmp_path):
+    """The issue's case: `run-2026...` at 80 columns could not be pasted into `kit serve --run`."""
+    from tests.conftest import run_kit
+
+    ids = _runs_folder(tmp_path)
+    for columns in ("80", "120"):
+        result = run_kit("runs", cwd=tmp_path, env={"COLUMNS": columns})
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        for run_id in ids:
+            line = next(line for line in lines if run_id in line)   # whole, on one line
+            assert f".kit/tables/runs/{run_id}/model" in line
+            for figure in ("5.123 → 3.457", "0.02 / 0.03", "$1,234.50 / $2,345.25"):
+                assert figure in line, (columns, figure, line)
+        assert "…" not in result.stdout
+
+
+def test_wrappable_columns_wrap_and_kept_ones_stay_whole_when_it_fits():
+    from rich.table import Table
+
+    from kit.views import print_table
+
+    table = Table("id", "note", box=None)
+    table.add_row("run-20261207-171523-ab12", "a long note that may wrap " * 4)
+    console = Console(record=True, width=80, color_system=None)
+    print_table(table, ("id",), console)
+    lines = console.export_text().splitlines()
+    assert all(len(line) <= 80 for line in lines) and len(lines) > 2   # the note wrapped
+    assert "run-20261207-171523-ab12" in lines[1]
+
+
+def test_bench_cells_stay_whole_at_80_and_120_columns():
+    """`kit bench` cells read `92/204/...` at 80 columns before."""
+    from kit.serving import bench_report
+    from kit.views import print_table
+
+    level = {"concurrency": 16, "requests": 1024, "errors": {"timeout": 3},
+             "ttft_s": {"p50": 0.0921, "p95": 0.2043, "p99": 1.3105},
+             "itl_s": {"p50": 0.0312, "p95": 0.0874}, "e2e_s": {"p50": 12.3456, "p95": 23.4567},
+             "output_tokens_per_s": 12345.67, "requests_per_s": 123.45}
+    for width in (80, 120):
+        console = Console(record=True, width=width, color_system=None)
+        print_table(bench_report.table({"max_tokens": 256, "levels": [level]}),
+                    bench_report.NUMBER_COLUMNS, console)
+        row = next(line for line in console.export_text().splitlines() if "1024" in line)
+        for cell in ("92/204/1,310", "31/87", "12,346/23,457", "12,345.7", "123.45"):
+            assert cell in row, (width, cell, row)
