@@ -198,7 +198,7 @@ class KitConfig(Section):
                                                                   if key == "artifacts_uri" else
                                                                   "mirrored base weights"))
             if not support.creates_cluster:
-                self._require_bucket_owner()
+                problems += self._missing_bucket_owner()
         if self.target != "local" and self.serving.engine == "transformers":
             problems.append("serving.engine: 'transformers' is for target local; use tgi or vllm")
         if self.model.id.startswith("demo:") and self.model.id not in DEMO_MODELS:
@@ -210,21 +210,22 @@ class KitConfig(Section):
             raise ValueError("\n".join(problems))
         return self
 
-    def _require_bucket_owner(self) -> None:
+    def _missing_bucket_owner(self) -> list[str]:
         """Buckets the operator names on a cluster the kit did not create hold PHI-derived
         weights: their owner must be stated wherever the storage can check it (S3, GCS), or
         the weights go to whoever holds a bucket of that name."""
         from kit.data.storage import BACKENDS, bucket_scheme
 
         if self.storage.bucket_owner:
-            return
+            return []
         for uri in (self.storage.artifacts_uri, self.storage.models_uri):
             form = BACKENDS[bucket_scheme(uri or "") or "file"].owner_form
             if uri and form:
-                raise ValueError(f"storage.bucket_owner: required for target {self.target} with "
-                                 f"{uri}: the account that must own the kit's buckets (a 12-digit "
-                                 "AWS account, quoted, or a GCP project number); the kit refuses "
-                                 "a bucket of that name held by anyone else")
+                return [f"storage.bucket_owner: required for target {self.target} with {uri}: "
+                        "the account that must own the kit's buckets (a 12-digit AWS account, "
+                        "quoted, or a GCP project number); the kit refuses a bucket of that name "
+                        "held by anyone else"]
+        return []
 
     @property
     def workdir(self) -> Workdir:
