@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 # What the stack and the kit call: GKE, networks and disks, keys, the registry, buckets, DNS,
 # service accounts and Workload Identity tokens, logs, and the leak report's asset search.
 APIS = ("container", "compute", "cloudkms", "artifactregistry", "storage", "dns", "iam",
-        "iamcredentials", "logging", "cloudresourcemanager", "cloudasset", "serviceusage")
+        "iamcredentials", "logging", "cloudresourcemanager", "cloudasset", "serviceusage",
+        "accesscontextmanager")
 PROJECT_URL = "https://cloudresourcemanager.googleapis.com/v1/projects/{project}"
 SERVICES_URL = ("https://serviceusage.googleapis.com/v1/projects/{project}/services"
                 "?filter=state:ENABLED&pageSize=200")
@@ -30,7 +31,9 @@ def checks(cfg: "KitConfig") -> list[Callable[["KitConfig"], Check]]:
     import google.auth.transport.requests  # noqa: F401
     import google.cloud.storage  # noqa: F401
 
-    return [identity, apis, gpu_quota, data_bucket]
+    from stacks.gcp import contained
+
+    return [identity, apis, gpu_quota, data_bucket, contained.perimeter, contained.network]
 
 
 def _api(cfg: "KitConfig") -> Any:
