@@ -3,12 +3,13 @@ subnet; NSGs that admit nothing from the internet; private endpoints (with priva
 linked to the VNet) for the kit's storage, the customer's data account, the key vault and the
 registry. Nodes have no public addresses.
 
-One way out, and only to Microsoft Entra ID unless `network.egress: true`: workload identity
-exchanges a pod's token for a storage token at login.microsoftonline.com, which has no private
-endpoint, and a network-isolated cluster (outbound type `none`) has no route there. The node
-subnet therefore gets a NAT gateway whose traffic the node NSG limits to the
-AzureActiveDirectory service tag on 443 (deny Internet otherwise); with egress the NSG lets
-everything out.
+No way out unless `network.egress: true`: no NAT gateway, no public address, and the node NSG
+admits no internet service tag (AzureActiveDirectory included: Microsoft Entra ID's sign-in
+endpoints serve every tenant, so a way there is a way to an attacker's tenant). Pods get
+storage tokens from the instance metadata endpoint on their node (stacks/azure_cloud/identity.py),
+which needs no network path out. With egress the node subnet gets a NAT gateway and the NSG lets
+everything out. A DNS security policy on the VNet answers no public name
+(stacks/azure_cloud/dns.py).
 
 Subnets are declared inside the VNet (Azure rewrites a VNet's subnet list on every update,
 so separate Subnet resources would fight it), with default outbound access off: a VM in them
@@ -51,6 +52,10 @@ class Network:
 def network(ctx: Ctx, egress: bool, operator_cidrs: list[str]) -> Network:
     net = _existing(ctx, egress) if ctx.azure.node_subnet_id else _create(ctx, egress, operator_cidrs)
     net.zones = _zones(ctx, net)
+    if not egress:
+        from stacks.azure_cloud.dns import security_policy
+
+        security_policy(ctx, net)
     return net
 
 
@@ -63,16 +68,12 @@ def _rule(name: str, priority: int, direction: str, access: str, source: str, de
 
 
 def node_rules(egress: bool) -> list[dict]:
-    """Inbound: nothing from the internet. Outbound without egress: the VNet, Microsoft Entra
-    ID (workload identity's token exchange) and nothing else on the internet."""
+    """Inbound: nothing from the internet. Outbound without egress: nothing to the internet,
+    no service tag excepted."""
     rules = [DENY_INTERNET]
     if not egress:
-        rules += [
-            _rule("allow-entra-id", 200, "Outbound", "Allow", "VirtualNetwork", "AzureActiveDirectory",
-                  "443", "Tcp", "workload identity exchanges pod tokens with Microsoft Entra ID"),
-            _rule("deny-internet-outbound", 4000, "Outbound", "Deny", "*", "Internet",
-                  why="no egress (network.egress: false)"),
-        ]
+        rules.append(_rule("deny-internet-outbound", 4000, "Outbound", "Deny", "*", "Internet",
+                           why="no egress (network.egress: false)"))
     return rules
 
 
@@ -112,10 +113,11 @@ def _create(ctx: Ctx, egress: bool, operator_cidrs: list[str]) -> Network:
     nodes_nsg = _nsg(ctx, "nodes", node_rules(egress))
     endpoints_nsg = _nsg(ctx, "endpoints", endpoint_rules())
     apiserver_nsg = _nsg(ctx, "apiserver", apiserver_rules(operator_cidrs))
-    nat = _nat(ctx)
+    nat = _nat(ctx) if egress else None
     vnet_name = f"{ctx.name}-vnet"
     nodes: dict = {"name": "nodes", "address_prefix": nodes_cidr, "default_outbound_access": False,
-                   "network_security_group": {"id": nodes_nsg.id}, "nat_gateway": {"id": nat.id}}
+                   "network_security_group": {"id": nodes_nsg.id},
+                   **({"nat_gateway": {"id": nat.id}} if nat is not None else {})}
     vnet = azure.network.VirtualNetwork(
         "vnet", virtual_network_name=vnet_name, resource_group_name=ctx.group.name,
         location=ctx.location, tags=ctx.tags, address_space={"address_prefixes": [cidr]},
@@ -149,8 +151,7 @@ def _apiserver_cidr(vnet_cidr: str) -> str:
 
 
 def _nat(ctx: Ctx) -> azure.network.NatGateway:
-    """One NAT gateway with one static public address (nodes keep none): Entra ID only unless
-    egress, by the node NSG."""
+    """network.egress only: one NAT gateway with one static public address (nodes keep none)."""
     ip = azure.network.PublicIPAddress(
         "nat-ip", public_ip_address_name=f"{ctx.name}-nat", resource_group_name=ctx.group.name,
         location=ctx.location, tags=ctx.tags, sku={"name": "Standard", "tier": "Regional"},
