@@ -164,7 +164,9 @@ class AzureMocks(PlanMocks):
             "azure-native:network:getSubnet": {
                 "id": f"{net}/virtualNetworks/{vnet}/subnets/{a.get('subnetName', '')}",
                 "name": a.get("subnetName", ""),
-                "addressPrefix": f"10.0.{_SUBNET_OCTET.get(a.get('subnetName', ''), 9)}.0/24"},
+                "addressPrefix": f"10.0.{_SUBNET_OCTET.get(a.get('subnetName', ''), 9)}.0/24",
+                "networkSecurityGroup": {"id": f"{net}/networkSecurityGroups/{a.get('subnetName', '')}"},
+                "defaultOutboundAccess": False},
             "azure-native:network:getRouteTable": {"id": f"{net}/routeTables/{a.get('routeTableName', '')}",
                                                    "routes": []},
         }

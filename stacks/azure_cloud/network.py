@@ -190,6 +190,20 @@ def _existing(ctx: Ctx, egress: bool) -> Network:
     if nodes.route_table is not None:
         _check_routes(ctx, nodes.route_table.id, opts.outbound_type)
     endpoints = read(opts.endpoint_subnet_id)
+    apiserver = read(opts.apiserver_subnet_id)
+    for key, sub in (("node_subnet_id", nodes), ("endpoint_subnet_id", endpoints),
+                     ("apiserver_subnet_id", apiserver)):
+        if sub.network_security_group is None:
+            raise KitError(f"azure.{key}: {sub.name} has no network security group: nothing of the "
+                           "kit's filters its traffic",
+                           hint=f"az network vnet subnet update -g {group} --vnet-name {vnet_name} "
+                                f"-n {sub.name} --network-security-group <an NSG denying Internet>")
+    # Azure's default outbound access gives a VM without a public address an implicit one.
+    if nodes.default_outbound_access is not False:
+        raise KitError(f"azure.node_subnet_id: {nodes.name} has default outbound access: its VMs "
+                       "reach the internet through an implicit public address",
+                       hint=f"az network vnet subnet update -g {group} --vnet-name {vnet_name} "
+                            f"-n {nodes.name} --default-outbound false")
     prefix = endpoints.address_prefix or (endpoints.address_prefixes or [""])[0]
     return Network(vnet_id=vnet_id, node_subnet=opts.node_subnet_id or "",
                    endpoint_subnet=opts.endpoint_subnet_id or "",
@@ -197,18 +211,37 @@ def _existing(ctx: Ctx, egress: bool) -> Network:
                    cidrs=list(vnet.address_space.address_prefixes), endpoint_cidr=prefix)
 
 
+def public_prefix(prefix: str | None) -> bool:
+    """Whether a route's address prefix covers any public address (a service tag does)."""
+    import ipaddress
+
+    try:
+        net = ipaddress.ip_network(prefix or "", strict=False)
+    except ValueError:
+        return prefix != "VirtualNetwork"
+    if net.version == 6:
+        return not (net.is_private or net.is_link_local)
+    private = [ipaddress.ip_network(c) for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                                                 "100.64.0.0/10", "168.63.129.16/32",
+                                                 "169.254.0.0/16")]
+    return not any(net.subnet_of(p) for p in private)
+
+
 def _check_routes(ctx: Ctx, table_id: str, outbound_type: str) -> None:
+    """Any route to a public range (0.0.0.0/0, a split default such as 0.0.0.0/1, a public
+    block, ::/0, a service tag): refused when its next hop is the internet; otherwise (your
+    firewall, a VPN gateway) only with outbound_type userDefinedRouting."""
     parts = table_id.split("/")
     table = azure.network.get_route_table(resource_group_name=parts[4], route_table_name=parts[-1],
                                           opts=ctx.invoke())
     for route in table.routes or []:
-        if route.address_prefix not in ("0.0.0.0/0", "Internet"):
+        if not public_prefix(route.address_prefix):
             continue
         if route.next_hop_type == "Internet":
             raise KitError(f"azure.node_subnet_id: its route table sends {route.address_prefix} to "
                            "the internet but network.egress is false",
-                           hint="route the default route to your firewall, or remove it")
-        if outbound_type != "userDefinedRouting":
+                           hint="route it to your firewall, or remove it")
+        if route.next_hop_type != "None" and outbound_type != "userDefinedRouting":
             raise KitError(f"azure.outbound_type: {outbound_type}, but the node subnet's route "
                            f"table sends {route.address_prefix} to {route.next_hop_type}",
                            hint="set azure.outbound_type: userDefinedRouting")

@@ -7,6 +7,8 @@ reach only the private endpoints and their node's metadata endpoint."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from kit.errors import KitError
@@ -174,7 +176,10 @@ def _existing_with(calls: dict, **azure):
 
 
 def _nodes_subnet(**extra) -> dict:
-    return {"azure-native:network:getSubnet": {"name": "nodes", "addressPrefix": "10.0.0.0/24", **extra}}
+    """getSubnet's answer (for each of the three subnets): an NSG, default outbound access off."""
+    return {"azure-native:network:getSubnet": {
+        "name": "nodes", "addressPrefix": "10.0.0.0/24", "defaultOutboundAccess": False,
+        "networkSecurityGroup": {"id": f"{VNET.rsplit('/', 2)[0]}/networkSecurityGroups/hub-nsg"}, **extra}}
 
 
 def test_existing_subnet_with_a_nat_gateway_is_refused_without_egress():
@@ -192,6 +197,54 @@ def test_existing_subnet_routing_out_is_refused(hop, outbound, message):
                  {"addressPrefix": "0.0.0.0/0", "nextHopType": hop, "nextHopIpAddress": "10.9.0.4"}]}}
     with pytest.raises(KitError, match=message):
         _existing_with(calls, outbound_type=outbound)
+
+
+def _routes(*routes) -> dict:
+    return {**_nodes_subnet(routeTable={"id": f"{VNET.rsplit('/', 2)[0]}/routeTables/hub-rt"}),
+            "azure-native:network:getRouteTable": {"routes": [
+                {"addressPrefix": p, "nextHopType": hop, "nextHopIpAddress": "10.9.0.4"} for p, hop in routes]}}
+
+
+@pytest.mark.parametrize("prefix", ["0.0.0.0/1", "128.0.0.0/1", "52.0.0.0/8", "::/0", "Internet", "AzureCloud"])
+def test_every_public_route_to_the_internet_is_refused(prefix):
+    """Split defaults and any public block or service tag sent to next hop Internet (Azure
+    routes take CIDRs or service tags as the address prefix:
+    https://learn.microsoft.com/en-us/azure/virtual-network/virtual-networks-udr-overview,
+    read 2026-12-07)."""
+    with pytest.raises(KitError, match=rf"sends {re.escape(prefix)} to the internet but network\.egress is false"):
+        _existing_with(_routes(("10.0.0.0/8", "VirtualAppliance"), (prefix, "Internet")),
+                       outbound_type="userDefinedRouting")
+
+
+@pytest.mark.parametrize("hop", ["VirtualAppliance", "VirtualNetworkGateway"])
+def test_a_split_default_to_an_appliance_needs_user_defined_routing(hop):
+    with pytest.raises(KitError, match=rf"azure\.outbound_type: none, but the node subnet's route table sends "
+                                       rf"0\.0\.0\.0/1 to {hop}"):
+        _existing_with(_routes(("0.0.0.0/1", hop)), outbound_type="none")
+
+
+def test_private_routes_and_blackholes_pass():
+    plan = _existing_with(_routes(("10.0.0.0/8", "VirtualAppliance"), ("0.0.0.0/0", "None")))
+    assert inputs(plan, CLUSTER)["networkProfile"]["outboundType"] == "none"
+
+
+def test_a_subnet_without_an_nsg_is_refused():
+    answer = _nodes_subnet()
+    del answer["azure-native:network:getSubnet"]["networkSecurityGroup"]
+    with pytest.raises(KitError, match=r"azure\.node_subnet_id: nodes has no network security group"):
+        _existing_with(answer)
+
+
+@pytest.mark.parametrize("value", [True, None])
+def test_default_outbound_access_is_refused(value):
+    """A subnet's default outbound access gives VMs without a public address an implicit one
+    (https://learn.microsoft.com/en-us/azure/virtual-network/ip-services/default-outbound-access,
+    read 2026-12-07); unset reads as on for subnets made before private subnets existed."""
+    answer = _nodes_subnet(defaultOutboundAccess=value)
+    if value is None:
+        del answer["azure-native:network:getSubnet"]["defaultOutboundAccess"]
+    with pytest.raises(KitError, match=r"azure\.node_subnet_id: nodes has default outbound access"):
+        _existing_with(answer)
 
 
 def test_existing_subnet_routing_to_your_firewall_needs_user_defined_routing():
