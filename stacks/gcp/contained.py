@@ -60,16 +60,36 @@ def perimeter(cfg: "KitConfig") -> Check:
         return Check("gcp perimeter", False, exc.message, exc.hint)
     if opts.accept_no_perimeter:
         return Check("gcp perimeter", True, f"none: risk accepted ({opts.accept_no_perimeter})")
-    if opts.access_policy:
-        return Check("gcp perimeter", True, f"the kit creates accessPolicies/{opts.access_policy}/"
-                     f"servicePerimeters/{perimeter_id(cfg.name)} ({', '.join(RESTRICTED_SERVICES)})")
+    from stacks.gcp.storage import parse_gs_uri
+
     try:
         api = _api(cfg)
         numbers = [_number(api, p) for p in dict.fromkeys([opts.project, opts.data_project]) if p]
+        bucket = parse_gs_uri(cfg.data.uri)[0]
+        data = data_project_check(bucket, api.bucket_project_number(bucket), numbers)
+        if data is not None:
+            return data
+        if opts.access_policy:
+            return Check("gcp perimeter", True, f"the kit creates accessPolicies/{opts.access_policy}/"
+                         f"servicePerimeters/{perimeter_id(cfg.name)} around projects "
+                         f"{', '.join(numbers)} ({', '.join(RESTRICTED_SERVICES)})")
         found = api.get(ACM_URL.format(name=opts.service_perimeter))
     except KitError as exc:
         return Check("gcp perimeter", False, exc.message, exc.hint)
     return perimeter_check(opts.service_perimeter or "", found, numbers)
+
+
+def data_project_check(bucket: str, number: str | None, numbers: list[str]) -> Check | None:
+    """The data bucket's project must be one the perimeter holds (gcp.project or
+    gcp.data_project): the trainer inside could not read it otherwise, and nothing else should
+    be reachable. None when it is (or when there is no such bucket: the data check says so)."""
+    if number is None or number in numbers:
+        return None
+    return Check("gcp perimeter", False,
+                 f"gs://{bucket} belongs to project number {number}, outside the perimeter "
+                 f"(projects {', '.join(numbers)})",
+                 "set gcp.data_project to the bucket's project (the perimeter then holds it), or "
+                 "copy the data into a bucket of gcp.project")
 
 
 def _number(api: Any, project: str) -> str:

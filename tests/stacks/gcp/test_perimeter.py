@@ -121,3 +121,32 @@ def test_doctor_refuses_no_perimeter_and_shows_an_accepted_one():
     accepted = contained.perimeter(make_cfg(gcp={"access_policy": None,
                                                  "accept_no_perimeter": "sandbox, synthetic data"}))
     assert accepted.ok and "risk accepted (sandbox, synthetic data)" in accepted.detail
+
+
+def test_doctor_refuses_a_data_bucket_of_a_project_outside_the_perimeter():
+    """The perimeter must hold the data's project too (gcp.data_project), or the trainer inside
+    could reach a bucket outside it."""
+    inside = [PROJECT_NUMBER, OTHER_PROJECT_NUMBER]
+    assert contained.data_project_check("acme-clinical-notes", OTHER_PROJECT_NUMBER, inside) is None
+    outside = contained.data_project_check("acme-clinical-notes", "555555555555", [PROJECT_NUMBER])
+    assert not outside.ok
+    assert "gs://acme-clinical-notes belongs to project number 555555555555, outside the perimeter" in outside.detail
+    assert "gcp.data_project" in outside.fix
+
+
+def test_doctor_wires_the_data_project_check(monkeypatch):
+    class Api:
+        def get(self, url):
+            if "cloudresourcemanager" in url:
+                return {"projectNumber": PROJECT_NUMBER}
+            return _perimeter([f"projects/{PROJECT_NUMBER}"])
+
+        def bucket_project_number(self, name):
+            return "555555555555"
+
+    monkeypatch.setattr(contained, "_api", lambda cfg: Api())
+    for gcp in ({"access_policy": "987654321"}, {"access_policy": None, "service_perimeter": NAME}):
+        check = contained.perimeter(make_cfg(gcp=gcp))
+        assert not check.ok and "outside the perimeter" in check.detail
+    monkeypatch.setattr(Api, "bucket_project_number", lambda self, name: PROJECT_NUMBER)
+    assert contained.perimeter(make_cfg(gcp={"access_policy": None, "service_perimeter": NAME})).ok
