@@ -1,9 +1,9 @@
 """The Azure part of the Pulumi program: keys, network, storage, registry, AKS, the GPU pool,
-workload identity and the model volumes, wired in order.
+the storage grants of the nodes' identity and the model volumes, wired in order.
 
 Returns the contract's ClusterOutputs (names are deterministic, so the platform layer and the
-charts can be rendered before anything exists; the workload identities' client ids become
-known as the stack creates them), the kubeconfig and the Kubernetes provider of the cluster.
+charts can be rendered before anything exists), the kubeconfig and the Kubernetes provider of
+the cluster.
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ from stacks.settings import StackSettings, adoptions
 
 
 class AzureClusterOutputs(ClusterOutputs):
-    """ClusterOutputs whose identity annotations hold the identities' client ids as Pulumi
-    Outputs (Entra assigns them at creation): exported as they are, never deep-copied (an
+    """ClusterOutputs that may hold Pulumi Outputs: exported as they are, never deep-copied (an
     Output cannot be)."""
 
     def to_dict(self) -> dict:
