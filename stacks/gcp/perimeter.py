@@ -55,8 +55,12 @@ def perimeter_id(name: str) -> str:
     return "lima_kit_" + name.replace("-", "_")
 
 
-def notes(opts: "GcpOptions", project_number: str) -> list[str]:
+def notes(opts: "GcpOptions", project_number: str, operator_cidrs: list[str]) -> list[str]:
     """What `kit plan` states about the perimeter (plain text, one line each)."""
+    if opts.access_policy and not operator_cidrs:
+        return [f"requires: the operator's calls (`kit up`, `kit data push`) to "
+                f"{', '.join(RESTRICTED_SERVICES)} come from inside the perimeter, or from "
+                "network.operator_cidrs (none set: no access level admits them)"]
     if opts.accept_no_perimeter:
         return [f"risk accepted (gcp.accept_no_perimeter): no VPC Service Controls perimeter: "
                 f"{opts.accept_no_perimeter}"]

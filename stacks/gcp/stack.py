@@ -41,8 +41,9 @@ def build(settings: StackSettings) -> tuple[ClusterOutputs, pulumi.Output[str], 
                                                  opts=ctx.invoke()).number
                    if ctx.gcp.data_project else ctx.project_number)
     perimeter.perimeter(ctx, str(data_number), cfg.network.operator_cidrs)
-    if perimeter.notes(ctx.gcp, ctx.project_number):
-        pulumi.export("notes", perimeter.notes(ctx.gcp, ctx.project_number))
+    notes = perimeter.notes(ctx.gcp, ctx.project_number, cfg.network.operator_cidrs)
+    if notes:
+        pulumi.export("notes", notes)
     kit_key = keys.key(ctx)
     key, agent_grants = kit_key.key, kit_key.grants
     gcs_agent = gcp.storage.get_project_service_account(project=ctx.project, opts=ctx.invoke())

@@ -57,6 +57,13 @@ def test_the_data_project_goes_inside_and_operators_get_an_access_level():
     level = inputs(plan, LEVEL)
     assert level["basic"] == {"conditions": [{"ipSubnetworks": ["203.0.113.0/24"]}]}
     assert p["status"]["accessLevels"] == [level["name"]]
+    assert "notes" not in plan.outputs
+
+
+def test_without_operator_cidrs_the_plan_says_where_the_operator_must_call_from(default_plan):
+    assert default_plan.of_type(LEVEL) == [] and inputs(default_plan, PERIMETER)["status"]["accessLevels"] == []
+    (note,) = default_plan.outputs["notes"]
+    assert note.startswith("requires: the operator's calls") and "network.operator_cidrs (none set" in note
 
 
 def test_without_a_perimeter_the_plan_is_refused_in_one_line(tmp_path):
