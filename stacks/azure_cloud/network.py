@@ -176,6 +176,13 @@ def _existing(ctx: Ctx, egress: bool) -> Network:
                             "azure.outbound_type: userDefinedRouting with network.egress: false")
     vnet = azure.network.get_virtual_network(resource_group_name=group, virtual_network_name=vnet_name,
                                              opts=ctx.invoke())
+    servers = list((vnet.dhcp_options.dns_servers or []) if vnet.dhcp_options else [])
+    if servers:
+        raise KitError(f"azure.node_subnet_id: VNet {vnet_name} sends DNS to {', '.join(servers)}: the "
+                       "kit's DNS security policy filters Azure's own resolver only, so those servers "
+                       "would answer public names", hint="use Azure-provided DNS on the VNet (az network "
+                       f"vnet update -g {group} -n {vnet_name} --dns-servers '') and resolve your own "
+                       "zones through Azure Private DNS or a DNS Private Resolver")
 
     def read(subnet_id: str | None):
         return azure.network.get_subnet(resource_group_name=group, virtual_network_name=vnet_name,

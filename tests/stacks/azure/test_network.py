@@ -284,3 +284,15 @@ def test_no_public_name_resolves_in_the_vnet(default_plan, egress_plan):
     link = inputs(default_plan, az("dnsresolver:DnsResolverPolicyVirtualNetworkLink"))
     assert link["virtualNetwork"]["id"].endswith("/virtualNetworks/acme-notes-vnet")
     assert egress_plan.of_type(az("dnsresolver:DnsResolverPolicy")) == []
+
+
+def test_an_existing_vnet_with_its_own_dns_servers_is_refused():
+    """A VNet's custom DNS servers answer its VMs' queries instead of Azure-provided DNS, where
+    the DNS security policy filters them (the policy filters "DNS queries at the virtual network
+    (VNet) level": https://learn.microsoft.com/en-us/azure/dns/dns-security-policy, read
+    2026-12-07; a server of the customer's could answer any public name, unfiltered)."""
+    vnet = {"azure-native:network:getVirtualNetwork": {
+        "id": VNET, "name": "hub", "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+        "dhcpOptions": {"dnsServers": ["10.9.0.53"]}}}
+    with pytest.raises(KitError, match=r"azure\.node_subnet_id: VNet hub sends DNS to 10\.9\.0\.53"):
+        _existing_with({**_nodes_subnet(), **vnet})
