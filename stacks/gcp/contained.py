@@ -22,6 +22,7 @@ PROJECT_URL = "https://cloudresourcemanager.googleapis.com/v1/projects/{project}
 COMPUTE = "https://compute.googleapis.com/compute/v1/projects/{project}"
 ROUTES_URL = COMPUTE + "/global/routes?filter=network%3D%22{network}%22&maxResults=500"
 EFFECTIVE_URL = COMPUTE + "/global/networks/{name}/getEffectiveFirewalls"
+DNS_POLICIES_URL = "https://dns.googleapis.com/dns/v1/projects/{project}/policies"
 # The kit's own egress denial (stacks/gcp/network.py): an allow rule of a lower number wins.
 KIT_DENY_PRIORITY = 200
 # Public ranges the kit's nodes may reach: Google APIs on the restricted VIP.
@@ -142,9 +143,10 @@ def network(cfg: "KitConfig") -> Check:
         net_url = f"https://www.googleapis.com/compute/v1/projects/{opts.project}/global/networks/{opts.network}"
         routes = _pages(api, ROUTES_URL.format(project=opts.project, network=net_url))
         effective = api.get(EFFECTIVE_URL.format(project=opts.project, name=opts.network)) or {}
+        dns = (api.get(DNS_POLICIES_URL.format(project=opts.project)) or {}).get("policies") or []
     except KitError as exc:
         return Check("gcp network", False, exc.message, exc.hint)
-    return network_check(opts.network, f"{cfg.name}-node", routes, effective)
+    return network_check(opts.network, f"{cfg.name}-node", routes, effective, dns)
 
 
 def _pages(api: Any, url: str) -> list[dict[str, Any]]:
@@ -166,14 +168,28 @@ def _hop(route: dict[str, Any]) -> str:
 
 
 def network_check(network: str, node_tag: str, routes: list[dict[str, Any]],
-                  effective: dict[str, Any]) -> Check:
+                  effective: dict[str, Any], dns_policies: list[dict[str, Any]] = ()) -> Check:
     """Refused, each with its fix: a route applying to the kit's nodes (untagged, or tagged
     with the node tag) that sends any public range (0.0.0.0/0, a split default such as
     0.0.0.0/1, an IPv6 range) anywhere but the restricted VIP; a VPC firewall allow rule for
     egress to a public range that outranks the kit's denial (priority < 200) and applies to
     the nodes; a firewall policy rule (hierarchical, global or regional network policy,
-    evaluated before VPC rules) that allows egress to a public range."""
+    evaluated before VPC rules) that allows egress to a public range; a DNS server policy that
+    sends the network's queries to alternative name servers (they, not Cloud DNS and its
+    response policy, would answer)."""
     where = f"gcp.network: {network}"
+    for policy in dns_policies:
+        mine = any(str(n.get("networkUrl", "")).rstrip("/").endswith(f"/networks/{network}")
+                   for n in policy.get("networks") or [])
+        servers = [t.get("ipv4Address") or t.get("ipv6Address") for t in
+                   (policy.get("alternativeNameServerConfig") or {}).get("targetNameServers") or []]
+        if mine and servers:
+            return Check("gcp network", False,
+                         f"{where}: DNS server policy {policy.get('name')} sends every query to "
+                         f"{', '.join(map(str, servers))}, past the kit's response policy",
+                         f"gcloud dns policies update {policy.get('name')} "
+                         "--alternative-name-servers=\"\" (resolve your zones with Cloud DNS "
+                         "forwarding zones instead)")
     for r in routes:
         tags = r.get("tags") or []
         if tags and node_tag not in tags:

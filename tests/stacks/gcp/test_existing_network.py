@@ -102,3 +102,19 @@ def test_a_hierarchical_policy_allowing_egress_is_refused(action, ranges, refuse
     assert check.ok is not refused
     if refused:
         assert "firewall policy org-egress (hierarchy) rule 1000 allows egress" in check.detail
+
+
+def test_a_dns_server_policy_with_alternative_name_servers_is_refused():
+    """Alternative name servers in a server policy: "when specified, all DNS queries are
+    forwarded to a name server that you choose"
+    (https://docs.cloud.google.com/config-connector/docs/reference/resource-docs/dns/dnspolicy,
+    read 2026-12-07), so the kit's response policy would not answer them."""
+    net = "https://www.googleapis.com/compute/v1/projects/acme-ml-prod/global/networks/shared-vpc"
+    policy = {"name": "onprem-dns", "networks": [{"networkUrl": net}],
+              "alternativeNameServerConfig": {"targetNameServers": [{"ipv4Address": "10.9.0.53"}]}}
+    check = contained.network_check("shared-vpc", TAG, [LOCAL, VIP], {"firewalls": KIT_RULES}, [policy])
+    assert not check.ok and "DNS server policy onprem-dns sends every query to 10.9.0.53" in check.detail
+    logging_only = {"name": "logs", "networks": [{"networkUrl": net}], "enableLogging": True}
+    other_net = {**policy, "networks": [{"networkUrl": net.replace("shared-vpc", "other")}]}
+    assert contained.network_check("shared-vpc", TAG, [LOCAL, VIP], {"firewalls": KIT_RULES},
+                                   [logging_only, other_net]).ok
