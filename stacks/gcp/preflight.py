@@ -16,8 +16,7 @@ if TYPE_CHECKING:
 # What the stack and the kit call: GKE, networks and disks, keys, the registry, buckets, DNS,
 # service accounts and Workload Identity tokens, logs, and the leak report's asset search.
 APIS = ("container", "compute", "cloudkms", "artifactregistry", "storage", "dns", "iam",
-        "iamcredentials", "logging", "cloudresourcemanager", "cloudasset", "serviceusage",
-        "accesscontextmanager")
+        "iamcredentials", "logging", "cloudresourcemanager", "cloudasset", "serviceusage")
 PROJECT_URL = "https://cloudresourcemanager.googleapis.com/v1/projects/{project}"
 SERVICES_URL = ("https://serviceusage.googleapis.com/v1/projects/{project}/services"
                 "?filter=state:ENABLED&pageSize=200")
@@ -71,6 +70,8 @@ def apis(cfg: "KitConfig") -> Check:
 
 def api_check(cfg: "KitConfig", enabled: set[str]) -> Check:
     wanted = (*APIS, "secretmanager") if cfg.gcp.docker_hub_secret_version else APIS
+    if cfg.gcp.access_policy or cfg.gcp.service_perimeter:   # the perimeter's API
+        wanted = (*wanted, "accesscontextmanager")
     missing = [f"{a}.googleapis.com" for a in wanted if f"{a}.googleapis.com" not in enabled]
     if missing:
         return Check("gcp apis", False, f"not enabled: {', '.join(missing)}",

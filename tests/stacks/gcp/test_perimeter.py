@@ -157,3 +157,14 @@ def test_doctor_wires_the_data_project_check(monkeypatch):
         assert not check.ok and "outside the perimeter" in check.detail
     monkeypatch.setattr(Api, "bucket_project_number", lambda self, name: PROJECT_NUMBER)
     assert contained.perimeter(make_cfg(gcp={"access_policy": None, "service_perimeter": NAME})).ok
+
+
+def test_doctor_asks_for_the_access_context_manager_api_only_with_a_perimeter():
+    from stacks.gcp import preflight
+
+    enabled = {f"{a}.googleapis.com" for a in preflight.APIS}
+    check = preflight.api_check(make_cfg(), enabled)
+    assert not check.ok and "accesscontextmanager.googleapis.com" in check.detail
+    assert preflight.api_check(make_cfg(), enabled | {"accesscontextmanager.googleapis.com"}).ok
+    accepted = make_cfg(gcp={"access_policy": None, "accept_no_perimeter": "sandbox, synthetic data"})
+    assert preflight.api_check(accepted, enabled).ok
