@@ -117,6 +117,8 @@ def render_text(plan: Plan, console: Any = None) -> None:
         groups.setdefault(r["concern"], []).append(r)
     console.print(f"[bold]Plan for stack {plan.stack}[/bold]: {len(data['resources'])} resources "
                   f"(offline: {plan.placeholders})")
+    for note in plan.outputs.get("notes") or []:  # accepted risks and outside requirements
+        console.print(f"[bold yellow]note:[/bold yellow] {note}")
     for name in ORDER:
         rows = groups.get(name)
         if not rows:

@@ -14,11 +14,10 @@ from __future__ import annotations
 from stacks.azure_cloud.catalog import CATALOG
 from stacks.clouds import CloudSupport, Egress, lazy
 
-# Microsoft Entra ID's token endpoints (login.microsoftonline.com; Microsoft's published
-# ranges for it): a pod's workload identity exchanges its service account token there for a
-# storage token. Entra ID has no private endpoint, so these are the only public addresses a
-# storage pod may reach.
-ENTRA_ID = ("20.20.32.0/19", "20.190.128.0/18", "20.231.128.0/19", "40.126.0.0/18")
+# Storage tokens come from the instance metadata endpoint on each node (the node pools'
+# managed identity, stacks/azure_cloud/identity.py): storage pods reach it and the private
+# endpoints, nothing public (Microsoft Entra ID's sign-in endpoints serve every tenant).
+IMDS = Egress("169.254.169.254/32", 80, "Azure instance metadata service (the nodes' managed identity)")
 
 SUPPORT = CloudSupport(
     target="azure",
@@ -36,9 +35,7 @@ SUPPORT = CloudSupport(
     # Azure's internal load balancers get a private address, not a DNS name.
     internal_lb_domain="",
     identity_annotation="azure.workload.identity/client-id",
-    identity_pod_labels={"azure.workload.identity/use": "true"},
-    egress=tuple(Egress(cidr, 443, "Microsoft Entra ID token endpoint (workload identity)")
-                 for cidr in ENTRA_ID),
+    egress=(IMDS,),
     # AKS installs the GPU driver on the GPU pool (gpu_profile), not the device plugin.
     stack_images=("device-plugin",),
     gpu_catalog=CATALOG,
@@ -79,6 +76,7 @@ SUPPORT = CloudSupport(
         ("azure-native:monitor:", "cluster"),
         ("azure-native:network:", "network"),
         ("azure-native:privatedns:", "network"),
+        ("azure-native:dnsresolver:", "network"),
         ("azure-native:storage:", "storage"),
         ("azure-native:keyvault:", "identity"),
         ("azure-native:managedidentity:", "identity"),

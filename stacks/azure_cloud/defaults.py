@@ -1,9 +1,8 @@
 """What the Azure stack will hand the kit, known before it exists (`kit render`, `kit doctor`,
 the offline plan): the names come from stacks/azure_cloud/names.py, exactly as the stack builds them.
 
-The workload identities' client ids are Entra's to assign when the identities are created, so
-the ServiceAccount annotation `azure.workload.identity/client-id` comes from the stack's
-outputs after `kit up`; before that, `kit render` shows the pods' workload-identity label only.
+No ServiceAccount annotation and no pod label: storage pods take tokens for the node pools'
+identity from their node's metadata endpoint (stacks/azure_cloud/identity.py).
 """
 
 from __future__ import annotations

@@ -1,28 +1,37 @@
-"""Workload identity: a user-assigned managed identity each for the trainer and the server,
-trusted only for their Kubernetes ServiceAccounts on this cluster (federated credentials:
-issuer = the cluster's OIDC issuer, subject = system:serviceaccount:<namespace>:<name>).
+"""Storage identity: the node pools' managed identity (the cluster's kubelet identity), whose
+tokens pods get from the instance metadata endpoint on their node (169.254.169.254), reached
+only by the pods the kit's NetworkPolicy lets there.
+
+Why not workload identity: it exchanges a pod's token at Microsoft Entra ID's sign-in
+endpoints (login.microsoftonline.com), which have no private endpoint; reaching them takes a
+NAT gateway and the AzureActiveDirectory service tag, which serve every tenant, so a
+compromised pod could sign in to an attacker's tenant and write there. The metadata endpoint
+answers on the node itself and needs no path out. The price: the trainer, the stage and the
+server hold one identity (the union of their grants below) instead of one each; the network
+keeps them inside the customer's tenant. The node pools carry this identity only (no add-on
+identities), so the endpoint needs no client id: a client id is "required, if your VM has
+multiple user-assigned managed identities"
+(https://learn.microsoft.com/en-us/javascript/api/@azure/ms-rest-nodeauth/msivmoptions, read
+2026-12-07). docs/design.md weighs the trade-off.
 
 Role assignments are scoped to single containers, and narrowed with ABAC conditions where a
-built-in role is wider than the kit needs: the trainer reads the data prefix and the model
-mirror, reads and writes runs/ in the artifacts container and deletes nothing; the server
-reads the model mirror and runs/. No Owner, no Contributor, nothing at subscription scope.
+built-in role is wider than the kit needs: reads of the data prefix and the model mirror, reads
+and writes of runs/ in the artifacts container, and no delete anywhere. No Owner, no
+Contributor, nothing at subscription scope.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import pulumi_azure_native as azure
 
 from kit.errors import KitError
 from stacks.azure_cloud import names
 from stacks.azure_cloud.cluster import Cluster
-from stacks.azure_cloud.common import Ctx, grant, user_identity
+from stacks.azure_cloud.common import Ctx, grant
 from stacks.azure_cloud.defaults import data_location
 from stacks.azure_cloud.storage import Storage, container_id
 
 RUNS_PREFIX = "runs/"
-AUDIENCE = "api://AzureADTokenExchange"
 _BLOBS = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
 PATH = f"@Resource[{_BLOBS}:path]"
 READ = f"{_BLOBS}/read"
@@ -59,25 +68,9 @@ def run_writer(ctx: Ctx, st: Storage) -> azure.authorization.RoleDefinition:
         opts=ctx.opts(parent=st.account))
 
 
-@dataclass
-class Identities:
-    trainer: azure.managedidentity.UserAssignedIdentity
-    server: azure.managedidentity.UserAssignedIdentity
-
-
-def workloads(ctx: Ctx, c: Cluster, namespace: str, st: Storage,
-              eval_uri: str | None = None) -> Identities:
-    accounts = names.service_accounts(ctx.name)
-    made = {}
-    for logical in ("trainer", "server"):
-        ident = user_identity(ctx, logical)
-        azure.managedidentity.FederatedIdentityCredential(
-            f"{logical}-federation", federated_identity_credential_resource_name=f"{ctx.name}-{logical}",
-            resource_name_=ident.name, resource_group_name=ctx.group.name, issuer=c.issuer,
-            subject=f"system:serviceaccount:{namespace}:{accounts[logical]}", audiences=[AUDIENCE],
-            opts=ctx.opts(parent=ident))
-        made[logical] = ident
-    trainer, server = made["trainer"], made["server"]
+def workloads(ctx: Ctx, c: Cluster, st: Storage, eval_uri: str | None = None) -> None:
+    """The storage grants, to the node pools' identity (c.kubelet)."""
+    nodes = c.kubelet
     artifacts = container_id(st.account.id, "artifacts")
     models = container_id(st.account.id, "models")
     reader = "Storage Blob Data Reader"
@@ -93,14 +86,9 @@ def workloads(ctx: Ctx, c: Cluster, namespace: str, st: Storage,
     # One assignment per principal, role and scope (Azure refuses a second one): the held-out
     # set's prefix joins the data's in the same condition.
     data_read = reads_only_under(*prefixes) if all(prefixes) else None
-    grant(ctx, "trainer-data-read", trainer.principal_id, reader, st.data_container_id,
-          condition=data_read, parent=trainer)
-    grant(ctx, "trainer-models-read", trainer.principal_id, reader, models, parent=trainer)
-    grant(ctx, "trainer-runs-write", trainer.principal_id, run_writer(ctx, st).id, artifacts,
-          parent=trainer, condition=" AND ".join((writes_only_under(RUNS_PREFIX),
-                                                  reads_only_under(RUNS_PREFIX))))
-    grant(ctx, "server-models-read", server.principal_id, reader, models, parent=server)
-    grant(ctx, "server-runs-read", server.principal_id, reader, artifacts,
-          condition=reads_only_under(RUNS_PREFIX), parent=server)
-    return Identities(trainer=trainer, server=server)
-
+    grant(ctx, "nodes-data-read", nodes.principal_id, reader, st.data_container_id,
+          condition=data_read, parent=nodes)
+    grant(ctx, "nodes-models-read", nodes.principal_id, reader, models, parent=nodes)
+    grant(ctx, "nodes-runs-write", nodes.principal_id, run_writer(ctx, st).id, artifacts,
+          parent=nodes, condition=" AND ".join((writes_only_under(RUNS_PREFIX),
+                                                reads_only_under(RUNS_PREFIX))))

@@ -24,6 +24,9 @@ SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
 # Pulumi type -> ARM path under the resource group (input names in braces), or a path under
 # another resource's id ("{scope}", "{resourceUri}").
 _PATHS = {
+    "dnsresolver:DnsResolverPolicy": "Microsoft.Network/dnsResolverPolicies/{dnsResolverPolicyName}",
+    "dnsresolver:DnsResolverDomainList":
+        "Microsoft.Network/dnsResolverDomainLists/{dnsResolverDomainListName}",
     "keyvault:Vault": "Microsoft.KeyVault/vaults/{vaultName}",
     "keyvault:Key": "Microsoft.KeyVault/vaults/{vaultName}/keys/{keyName}",
     "managedidentity:UserAssignedIdentity": "Microsoft.ManagedIdentity/userAssignedIdentities/{resourceName}",
@@ -161,7 +164,9 @@ class AzureMocks(PlanMocks):
             "azure-native:network:getSubnet": {
                 "id": f"{net}/virtualNetworks/{vnet}/subnets/{a.get('subnetName', '')}",
                 "name": a.get("subnetName", ""),
-                "addressPrefix": f"10.0.{_SUBNET_OCTET.get(a.get('subnetName', ''), 9)}.0/24"},
+                "addressPrefix": f"10.0.{_SUBNET_OCTET.get(a.get('subnetName', ''), 9)}.0/24",
+                "networkSecurityGroup": {"id": f"{net}/networkSecurityGroups/{a.get('subnetName', '')}"},
+                "defaultOutboundAccess": False},
             "azure-native:network:getRouteTable": {"id": f"{net}/routeTables/{a.get('routeTableName', '')}",
                                                    "routes": []},
         }

@@ -3,12 +3,13 @@ subnet; NSGs that admit nothing from the internet; private endpoints (with priva
 linked to the VNet) for the kit's storage, the customer's data account, the key vault and the
 registry. Nodes have no public addresses.
 
-One way out, and only to Microsoft Entra ID unless `network.egress: true`: workload identity
-exchanges a pod's token for a storage token at login.microsoftonline.com, which has no private
-endpoint, and a network-isolated cluster (outbound type `none`) has no route there. The node
-subnet therefore gets a NAT gateway whose traffic the node NSG limits to the
-AzureActiveDirectory service tag on 443 (deny Internet otherwise); with egress the NSG lets
-everything out.
+No way out unless `network.egress: true`: no NAT gateway, no public address, and the node NSG
+admits no internet service tag (AzureActiveDirectory included: Microsoft Entra ID's sign-in
+endpoints serve every tenant, so a way there is a way to an attacker's tenant). Pods get
+storage tokens from the instance metadata endpoint on their node (stacks/azure_cloud/identity.py),
+which needs no network path out. With egress the node subnet gets a NAT gateway and the NSG lets
+everything out. A DNS security policy on the VNet answers no public name
+(stacks/azure_cloud/dns.py).
 
 Subnets are declared inside the VNet (Azure rewrites a VNet's subnet list on every update,
 so separate Subnet resources would fight it), with default outbound access off: a VM in them
@@ -51,6 +52,10 @@ class Network:
 def network(ctx: Ctx, egress: bool, operator_cidrs: list[str]) -> Network:
     net = _existing(ctx, egress) if ctx.azure.node_subnet_id else _create(ctx, egress, operator_cidrs)
     net.zones = _zones(ctx, net)
+    if not egress:
+        from stacks.azure_cloud.dns import security_policy
+
+        security_policy(ctx, net)
     return net
 
 
@@ -63,16 +68,12 @@ def _rule(name: str, priority: int, direction: str, access: str, source: str, de
 
 
 def node_rules(egress: bool) -> list[dict]:
-    """Inbound: nothing from the internet. Outbound without egress: the VNet, Microsoft Entra
-    ID (workload identity's token exchange) and nothing else on the internet."""
+    """Inbound: nothing from the internet. Outbound without egress: nothing to the internet,
+    no service tag excepted."""
     rules = [DENY_INTERNET]
     if not egress:
-        rules += [
-            _rule("allow-entra-id", 200, "Outbound", "Allow", "VirtualNetwork", "AzureActiveDirectory",
-                  "443", "Tcp", "workload identity exchanges pod tokens with Microsoft Entra ID"),
-            _rule("deny-internet-outbound", 4000, "Outbound", "Deny", "*", "Internet",
-                  why="no egress (network.egress: false)"),
-        ]
+        rules.append(_rule("deny-internet-outbound", 4000, "Outbound", "Deny", "*", "Internet",
+                           why="no egress (network.egress: false)"))
     return rules
 
 
@@ -112,10 +113,11 @@ def _create(ctx: Ctx, egress: bool, operator_cidrs: list[str]) -> Network:
     nodes_nsg = _nsg(ctx, "nodes", node_rules(egress))
     endpoints_nsg = _nsg(ctx, "endpoints", endpoint_rules())
     apiserver_nsg = _nsg(ctx, "apiserver", apiserver_rules(operator_cidrs))
-    nat = _nat(ctx)
+    nat = _nat(ctx) if egress else None
     vnet_name = f"{ctx.name}-vnet"
     nodes: dict = {"name": "nodes", "address_prefix": nodes_cidr, "default_outbound_access": False,
-                   "network_security_group": {"id": nodes_nsg.id}, "nat_gateway": {"id": nat.id}}
+                   "network_security_group": {"id": nodes_nsg.id},
+                   **({"nat_gateway": {"id": nat.id}} if nat is not None else {})}
     vnet = azure.network.VirtualNetwork(
         "vnet", virtual_network_name=vnet_name, resource_group_name=ctx.group.name,
         location=ctx.location, tags=ctx.tags, address_space={"address_prefixes": [cidr]},
@@ -149,8 +151,7 @@ def _apiserver_cidr(vnet_cidr: str) -> str:
 
 
 def _nat(ctx: Ctx) -> azure.network.NatGateway:
-    """One NAT gateway with one static public address (nodes keep none): Entra ID only unless
-    egress, by the node NSG."""
+    """network.egress only: one NAT gateway with one static public address (nodes keep none)."""
     ip = azure.network.PublicIPAddress(
         "nat-ip", public_ip_address_name=f"{ctx.name}-nat", resource_group_name=ctx.group.name,
         location=ctx.location, tags=ctx.tags, sku={"name": "Standard", "tier": "Regional"},
@@ -175,6 +176,13 @@ def _existing(ctx: Ctx, egress: bool) -> Network:
                             "azure.outbound_type: userDefinedRouting with network.egress: false")
     vnet = azure.network.get_virtual_network(resource_group_name=group, virtual_network_name=vnet_name,
                                              opts=ctx.invoke())
+    servers = list((vnet.dhcp_options.dns_servers or []) if vnet.dhcp_options else [])
+    if servers:
+        raise KitError(f"azure.node_subnet_id: VNet {vnet_name} sends DNS to {', '.join(servers)}: the "
+                       "kit's DNS security policy filters Azure's own resolver only, so those servers "
+                       "would answer public names", hint="use Azure-provided DNS on the VNet (az network "
+                       f"vnet update -g {group} -n {vnet_name} --dns-servers '') and resolve your own "
+                       "zones through Azure Private DNS or a DNS Private Resolver")
 
     def read(subnet_id: str | None):
         return azure.network.get_subnet(resource_group_name=group, virtual_network_name=vnet_name,
@@ -189,6 +197,20 @@ def _existing(ctx: Ctx, egress: bool) -> Network:
     if nodes.route_table is not None:
         _check_routes(ctx, nodes.route_table.id, opts.outbound_type)
     endpoints = read(opts.endpoint_subnet_id)
+    apiserver = read(opts.apiserver_subnet_id)
+    for key, sub in (("node_subnet_id", nodes), ("endpoint_subnet_id", endpoints),
+                     ("apiserver_subnet_id", apiserver)):
+        if sub.network_security_group is None:
+            raise KitError(f"azure.{key}: {sub.name} has no network security group: nothing of the "
+                           "kit's filters its traffic",
+                           hint=f"az network vnet subnet update -g {group} --vnet-name {vnet_name} "
+                                f"-n {sub.name} --network-security-group <an NSG denying Internet>")
+    # Azure's default outbound access gives a VM without a public address an implicit one.
+    if nodes.default_outbound_access is not False:
+        raise KitError(f"azure.node_subnet_id: {nodes.name} has default outbound access: its VMs "
+                       "reach the internet through an implicit public address",
+                       hint=f"az network vnet subnet update -g {group} --vnet-name {vnet_name} "
+                            f"-n {nodes.name} --default-outbound false")
     prefix = endpoints.address_prefix or (endpoints.address_prefixes or [""])[0]
     return Network(vnet_id=vnet_id, node_subnet=opts.node_subnet_id or "",
                    endpoint_subnet=opts.endpoint_subnet_id or "",
@@ -196,18 +218,37 @@ def _existing(ctx: Ctx, egress: bool) -> Network:
                    cidrs=list(vnet.address_space.address_prefixes), endpoint_cidr=prefix)
 
 
+def public_prefix(prefix: str | None) -> bool:
+    """Whether a route's address prefix covers any public address (a service tag does)."""
+    import ipaddress
+
+    try:
+        net = ipaddress.ip_network(prefix or "", strict=False)
+    except ValueError:
+        return prefix != "VirtualNetwork"
+    if net.version == 6:
+        return not (net.is_private or net.is_link_local)
+    private = [ipaddress.ip_network(c) for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                                                 "100.64.0.0/10", "168.63.129.16/32",
+                                                 "169.254.0.0/16")]
+    return not any(net.subnet_of(p) for p in private)
+
+
 def _check_routes(ctx: Ctx, table_id: str, outbound_type: str) -> None:
+    """Any route to a public range (0.0.0.0/0, a split default such as 0.0.0.0/1, a public
+    block, ::/0, a service tag): refused when its next hop is the internet; otherwise (your
+    firewall, a VPN gateway) only with outbound_type userDefinedRouting."""
     parts = table_id.split("/")
     table = azure.network.get_route_table(resource_group_name=parts[4], route_table_name=parts[-1],
                                           opts=ctx.invoke())
     for route in table.routes or []:
-        if route.address_prefix not in ("0.0.0.0/0", "Internet"):
+        if not public_prefix(route.address_prefix):
             continue
         if route.next_hop_type == "Internet":
             raise KitError(f"azure.node_subnet_id: its route table sends {route.address_prefix} to "
                            "the internet but network.egress is false",
-                           hint="route the default route to your firewall, or remove it")
-        if outbound_type != "userDefinedRouting":
+                           hint="route it to your firewall, or remove it")
+        if route.next_hop_type != "None" and outbound_type != "userDefinedRouting":
             raise KitError(f"azure.outbound_type: {outbound_type}, but the node subnet's route "
                            f"table sends {route.address_prefix} to {route.next_hop_type}",
                            hint="set azure.outbound_type: userDefinedRouting")

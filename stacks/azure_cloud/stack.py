@@ -1,9 +1,9 @@
 """The Azure part of the Pulumi program: keys, network, storage, registry, AKS, the GPU pool,
-workload identity and the model volumes, wired in order.
+the storage grants of the nodes' identity and the model volumes, wired in order.
 
 Returns the contract's ClusterOutputs (names are deterministic, so the platform layer and the
-charts can be rendered before anything exists; the workload identities' client ids become
-known as the stack creates them), the kubeconfig and the Kubernetes provider of the cluster.
+charts can be rendered before anything exists), the kubeconfig and the Kubernetes provider of
+the cluster.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from dataclasses import fields
 import pulumi
 import pulumi_kubernetes as k8s
 
-from kit.errors import KitError
 from stacks.azure_cloud import SUPPORT, cluster, gpu_pool, identity, keys, network, registry, storage, volumes
 from stacks.azure_cloud.common import make_ctx
 from stacks.azure_cloud.defaults import data_location, subscription
@@ -23,8 +22,7 @@ from stacks.settings import StackSettings, adoptions
 
 
 class AzureClusterOutputs(ClusterOutputs):
-    """ClusterOutputs whose identity annotations hold the identities' client ids as Pulumi
-    Outputs (Entra assigns them at creation): exported as they are, never deep-copied (an
+    """ClusterOutputs that may hold Pulumi Outputs: exported as they are, never deep-copied (an
     Output cannot be)."""
 
     def to_dict(self) -> dict:
@@ -34,10 +32,6 @@ class AzureClusterOutputs(ClusterOutputs):
 def build(settings: StackSettings) -> tuple[ClusterOutputs, pulumi.Output[str], k8s.Provider]:
     cfg = settings.kit
     adopt = adoptions(settings, ADOPTABLE)
-    if settings.run_id:
-        raise KitError("stack config lima-kit:runId: on azure a run's workloads need the workload "
-                       "identities' client ids, which exist only once the stack is up",
-                       hint="`kit up` applies runs itself; `kit render --run-id ID` shows them")
     sub = subscription(cfg)
     data_location(cfg.data.uri)
     egress = cfg.network.egress
@@ -54,21 +48,20 @@ def build(settings: StackSettings) -> tuple[ClusterOutputs, pulumi.Output[str], 
                           after=[vault_endpoint, acr_endpoint])
     gpu_pool.gpu_pool(ctx, net, aks, cfg.gpu.type, cfg.gpu.count, cfg.gpu.max_nodes, cfg.gpu.spot)
     namespace = cfg.kubernetes.namespace
-    ids = identity.workloads(ctx, aks, namespace, st, cfg.eval.uri)
+    identity.workloads(ctx, aks, st, cfg.eval.uri)
     # `kit cluster-token azure` runs from the kit's own bin folder: the driver puts it first on
     # the engine's PATH (kit.infra.driver.kit_path), for a `destroy` from the saved state too.
     provider = k8s.Provider("aks", kubeconfig=aks.kubeconfig,
                             enable_server_side_apply=True, delete_unreachable=True,
                             opts=pulumi.ResourceOptions(depends_on=[aks.aks, *aks.ready]))
     volumes.model_volumes(kit_keys.disks.id, provider, depends_on=[aks.aks])
-    annotation = SUPPORT.identity_annotation
     artifacts, models = (f"az://{st.account_name}/{c}" for c in KIT_CONTAINERS)
     outputs = AzureClusterOutputs(
         cloud="azure", cluster_name=cfg.name, namespace=namespace,
         gpu_tolerations=gpu_tolerations(cfg.gpu.spot),
         artifacts_uri=artifacts, models_uri=models, data_uri=cfg.data.uri,
-        trainer_sa_annotations={annotation: ids.trainer.client_id},
-        server_sa_annotations={annotation: ids.server.client_id},
+        # Storage tokens come from the nodes' metadata endpoint: no workload identity to name.
+        trainer_sa_annotations={}, server_sa_annotations={},
         registry_prefix=registry_prefix(cfg.name, sub),
         internal_lb_annotations=dict(SUPPORT.internal_lb),
         private_cidrs=list(net.cidrs), storage_cidrs=[net.endpoint_cidr],

@@ -51,6 +51,9 @@ SUPPORT = CloudSupport(
     init_section=(
         "gcp:\n"
         "  project: {GOOGLE_CLOUD_PROJECT}   # the project the stack deploys into\n"
+        "  # VPC Service Controls, one required: access_policy (the kit makes a perimeter),\n"
+        "  # service_perimeter (an existing one), or accept_no_perimeter: \"<why>\"\n"
+        "  # access_policy: \"123456789\"     # gcloud access-context-manager policies list --organization ORG\n"
         "  # network: my-vpc               # an existing VPC network, with subnetwork; default: a new one\n"
         "  # subnetwork: my-subnet         # with secondary ranges named pods and services\n"),
     plan_concerns=(
@@ -58,6 +61,7 @@ SUPPORT = CloudSupport(
         ("gcp:container/", "cluster"),
         ("gcp:compute/", "network"),
         ("gcp:dns/", "network"),
+        ("gcp:accesscontextmanager/", "network"),
         ("gcp:storage/", "storage"),
         ("gcp:logging/", "cluster"),
         ("gcp:serviceaccount/", "identity"),

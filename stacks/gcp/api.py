@@ -60,6 +60,17 @@ class GoogleApi:
                            hint="grant storage.buckets.get on it (e.g. Storage Legacy Bucket Reader)") from None
         return None if bucket is None else bool(bucket.iam_configuration.uniform_bucket_level_access_enabled)
 
+    def bucket_project_number(self, name: str) -> str | None:
+        """The number of the project that owns the bucket (None: no such bucket)."""
+        from google.api_core import exceptions
+
+        try:
+            bucket = self.storage.lookup_bucket(name)
+        except exceptions.Forbidden:
+            raise KitError(f"gs://{name}: the operator may not read the bucket's settings",
+                           hint="grant storage.buckets.get on it (e.g. Storage Legacy Bucket Reader)") from None
+        return None if bucket is None else str(bucket.project_number)
+
     def empty_and_delete_bucket(self, name: str) -> int:
         bucket = self.storage.bucket(name)
         count = 0

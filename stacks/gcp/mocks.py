@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from kit.config import KitConfig
 
 PROJECT_NUMBER = "123456789012"   # placeholder: the plan shows where the real one goes
+OTHER_PROJECT_NUMBER = "210987654321"   # placeholder for another project (gcp.data_project)
 # Zone suffix -> machine type families offered there (placeholders shaped like us-central1's).
 ZONE_OFFERS = {"a": ("g2", "a2-highgpu", "a2-ultragpu", "a3-highgpu", "a3-megagpu"),
                "b": ("g2", "a2-highgpu", "a3-highgpu", "a3-megagpu", "a3-ultragpu"),
@@ -87,6 +88,10 @@ class GcpMocks(PlanMocks):
                 controlPlaneEndpointsConfig={**endpoints, "dnsEndpointConfig": dns})
         return ident, state
 
+    def _project(self, project: str) -> dict[str, Any]:
+        number = PROJECT_NUMBER if project == self.project else OTHER_PROJECT_NUMBER
+        return {"projectId": project, "number": number, "name": project, "id": f"projects/{project}"}
+
     def call(self, args: MockCallArgs) -> dict:
         if args.token in self.calls:
             return dict(self.calls[args.token])
@@ -103,9 +108,8 @@ class GcpMocks(PlanMocks):
                     "filter": a.get("filter", ""), "zone": zone, "project": self.project,
                     "id": zone}
         answers: dict[str, dict[str, Any]] = {
-            "gcp:organizations/getProject:getProject": {
-                "projectId": self.project, "number": PROJECT_NUMBER, "name": self.project,
-                "id": f"projects/{self.project}"},
+            "gcp:organizations/getProject:getProject": self._project(str(a.get("projectId") or
+                                                                         self.project)),
             "gcp:logging/getProjectCmekSettings:getProjectCmekSettings": {
                 "serviceAccountId": f"service-{PROJECT_NUMBER}@gcp-sa-logging.iam.gserviceaccount.com",
                 "name": f"projects/{self.project}/cmekSettings", "project": self.project,

@@ -8,7 +8,8 @@ call resolve there. `network.egress: true` adds the default route and Cloud NAT 
 still get no external addresses). An existing network (gcp.network + gcp.subnetwork) is used
 as given, after checks; the kit's firewall rules are tagged onto its own nodes, so they hold
 on a shared network too (gcp.private_dns: false when that network has its own zones for the
-restricted VIP already).
+restricted VIP already). Without egress, a response policy answers no public name
+(stacks/gcp/dns.py).
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ def network(ctx: Ctx, egress: bool) -> Network:
     _firewall(ctx, net, egress)
     if opts.private_dns:
         _private_dns(ctx, net)
+        if not egress:  # public names answer nothing (stacks/gcp/dns.py)
+            from stacks.gcp.dns import response_policy
+
+            response_policy(ctx, net)
     return net
 
 

@@ -42,6 +42,18 @@ class GcpOptions(BaseModel):
     docker_hub_username: str | None = None
     docker_hub_secret_version: str | None = Field(
         default=None, pattern=r"^projects/[^/]+/secrets/[^/]+/versions/[^/]+$")
+    # VPC Service Controls (stacks/gcp/perimeter.py), one of the three is required: the number
+    # of the organization's access policy, in which the kit creates a perimeter around the
+    # project (and gcp.data_project); or an existing perimeter the project already belongs to
+    # (`kit doctor` checks it); or the reason you accept running without one (shown by
+    # `kit plan`): without a perimeter, storage credentials inside the network can write to
+    # any project's bucket.
+    access_policy: str | None = Field(default=None, pattern=r"^[0-9]{1,20}$")
+    service_perimeter: str | None = Field(
+        default=None, pattern=r"^accessPolicies/[0-9]{1,20}/servicePerimeters/[A-Za-z][A-Za-z0-9_]{0,49}$")
+    accept_no_perimeter: str | None = Field(default=None, min_length=10, max_length=300)
+    # The project of data.uri's bucket when it is not gcp.project: it goes inside the perimeter.
+    data_project: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 
     @model_validator(mode="after")
     def _coherent(self) -> "GcpOptions":
@@ -50,6 +62,12 @@ class GcpOptions(BaseModel):
         if bool(self.docker_hub_username) != bool(self.docker_hub_secret_version):
             raise ValueError("gcp.docker_hub_username: a Docker Hub login needs both "
                              "docker_hub_username and docker_hub_secret_version")
+        chosen = [k for k in ("access_policy", "service_perimeter", "accept_no_perimeter")
+                  if getattr(self, k)]
+        if len(chosen) > 1:
+            raise ValueError(f"gcp.{chosen[1]}: set one of gcp.access_policy, "
+                             "gcp.service_perimeter and gcp.accept_no_perimeter, not "
+                             f"{' and '.join(chosen)}")
         nets = {}
         for key in ("subnet_cidr", "pods_cidr", "services_cidr", "master_cidr"):
             try:

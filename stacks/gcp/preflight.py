@@ -35,7 +35,10 @@ def checks(cfg: "KitConfig") -> list[Callable[["KitConfig"], Check]]:
     import google.auth.transport.requests  # noqa: F401
     import google.cloud.storage  # noqa: F401
 
-    return [identity, apis, gpu_quota, global_gpu_quota, docker_hub, data_bucket]
+    from stacks.gcp import contained
+
+    return [identity, apis, gpu_quota, global_gpu_quota, docker_hub, data_bucket,
+            contained.perimeter, contained.network]
 
 
 def _api(cfg: "KitConfig") -> Any:
@@ -73,6 +76,8 @@ def apis(cfg: "KitConfig") -> Check:
 
 def api_check(cfg: "KitConfig", enabled: set[str]) -> Check:
     wanted = (*APIS, "secretmanager") if cfg.gcp.docker_hub_secret_version else APIS
+    if cfg.gcp.access_policy or cfg.gcp.service_perimeter:   # the perimeter's API
+        wanted = (*wanted, "accesscontextmanager")
     missing = [f"{a}.googleapis.com" for a in wanted if f"{a}.googleapis.com" not in enabled]
     if missing:
         return Check("gcp apis", False, f"not enabled: {', '.join(missing)}",

@@ -13,7 +13,18 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from stacks.contract import ClusterOutputs
-from stacks.gcp import SUPPORT, cluster, gpu_pool, identity, keys, network, registry, storage, volumes
+from stacks.gcp import (
+    SUPPORT,
+    cluster,
+    gpu_pool,
+    identity,
+    keys,
+    network,
+    perimeter,
+    registry,
+    storage,
+    volumes,
+)
 from stacks.gcp.catalog import disk_type
 from stacks.gcp.common import make_ctx
 from stacks.gcp.defaults import outputs
@@ -25,6 +36,14 @@ def build(settings: StackSettings) -> tuple[ClusterOutputs, pulumi.Output[str], 
     cfg = settings.kit
     ctx = make_ctx(cfg.name, cfg.region or "", cfg.gcp, settings.purge,
                    adoptions(settings, ADOPTABLE), cfg.logs.retention_days)
+    perimeter.require(ctx.gcp)
+    data_number = (gcp.organizations.get_project(project_id=ctx.gcp.data_project,
+                                                 opts=ctx.invoke()).number
+                   if ctx.gcp.data_project else ctx.project_number)
+    perimeter.perimeter(ctx, str(data_number), cfg.network.operator_cidrs)
+    notes = perimeter.notes(ctx.gcp, ctx.project_number, cfg.network.operator_cidrs)
+    if notes:
+        pulumi.export("notes", notes)
     kit_key = keys.key(ctx)
     key, agent_grants = kit_key.key, kit_key.grants
     gcs_agent = gcp.storage.get_project_service_account(project=ctx.project, opts=ctx.invoke())

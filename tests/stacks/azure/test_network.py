@@ -1,15 +1,17 @@
 """Network invariants on the Azure plan: no public IP and no NAT gateway unless
 `network.egress`; subnets without default outbound access; NSGs that admit nothing from the
-internet; private endpoints with private DNS for storage, data, key vault and registry; an
-existing VNet used as given (and refused when it routes to the internet); storage pods reach
-only the private endpoints and Entra ID."""
+internet and, without egress, let nothing out (no service tag); private endpoints with private
+DNS for storage, data, key vault and registry; a DNS security policy answering no public name;
+an existing VNet used as given (and refused when it routes to the internet); storage pods
+reach only the private endpoints and their node's metadata endpoint."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
 from kit.errors import KitError
-from stacks.azure_cloud import ENTRA_ID
 from stacks.azure_cloud.mocks import AzureMocks
 from tests.stacks.azure.conftest import EXISTING_VNET, SUB, VNET, az, inputs, make_cfg, plan_of
 
@@ -22,24 +24,21 @@ def _subnets(plan) -> dict[str, dict]:
     return {s["name"]: s for s in inputs(plan, az("network:VirtualNetwork"))["subnets"]}
 
 
-def test_without_egress_the_one_way_out_is_a_nat_gateway_the_nsg_opens_to_entra_id_only(default_plan):
-    """Workload identity needs login.microsoftonline.com, which has no private endpoint: the
-    node subnet's NAT gateway is its path, and the node NSG lets nothing else out."""
-    for kind in ("network:PublicIPPrefix", "network:BastionHost", "network:LoadBalancer"):
+def test_without_egress_there_is_no_way_out_at_all(default_plan):
+    """No NAT gateway, no public address, and no NSG rule opening an internet service tag:
+    Microsoft Entra ID's sign-in endpoints (the AzureActiveDirectory tag) serve every tenant,
+    so a way there is a way to an attacker's tenant."""
+    for kind in ("network:PublicIPPrefix", "network:BastionHost", "network:LoadBalancer",
+                 "network:NatGateway", "network:PublicIPAddress"):
         assert default_plan.of_type(az(kind)) == [], kind
-    (ip,) = [r["inputs"] for r in default_plan.of_type(az("network:PublicIPAddress"))]
-    nat = inputs(default_plan, az("network:NatGateway"))
-    assert ip["publicIpAddressName"] == "acme-notes-nat" and len(nat["publicIpAddresses"]) == 1
     subnets = _subnets(default_plan)
     assert set(subnets) == {"nodes", "endpoints", "apiserver"}
-    for name, subnet in subnets.items():
-        assert subnet["defaultOutboundAccess"] is False
-        assert ("natGateway" in subnet) is (name == "nodes")
-    nsg = {r["inputs"]["networkSecurityGroupName"]: r["inputs"]
-           for r in default_plan.of_type(az("network:NetworkSecurityGroup"))}["acme-notes-nodes"]
-    out = sorted((r["priority"], r["access"], r["destinationAddressPrefix"])
-                 for r in nsg["securityRules"] if r["direction"] == "Outbound")
-    assert out == [(200, "Allow", "AzureActiveDirectory"), (4000, "Deny", "Internet")]
+    for subnet in subnets.values():
+        assert subnet["defaultOutboundAccess"] is False and "natGateway" not in subnet
+    for nsg in default_plan.of_type(NSG):
+        for rule in nsg["inputs"]["securityRules"]:
+            if rule["direction"] == "Outbound" and rule["access"] == "Allow":
+                assert rule["destinationAddressPrefix"] == "VirtualNetwork", (nsg["name"], rule)
     assert inputs(default_plan, CLUSTER)["networkProfile"]["outboundType"] == "none"
 
 
@@ -87,14 +86,12 @@ def test_nsgs_admit_nothing_from_the_internet(default_plan, egress_plan, which):
         assert denies and all(r["destinationPortRange"] == "*" for r in denies), name
 
 
-def test_without_egress_nodes_may_leave_only_for_entra_id(default_plan):
+def test_without_egress_the_node_nsg_denies_the_internet_and_allows_no_tag(default_plan):
     rules = {r["name"]: r for r in inputs(default_plan, NSG, "nodes-nsg")["securityRules"]
              if r["direction"] == "Outbound"}
-    assert set(rules) == {"allow-entra-id", "deny-internet-outbound"}
-    assert rules["allow-entra-id"]["destinationAddressPrefix"] == "AzureActiveDirectory"
-    assert rules["allow-entra-id"]["destinationPortRange"] == "443"
+    assert set(rules) == {"deny-internet-outbound"}
     assert rules["deny-internet-outbound"]["destinationAddressPrefix"] == "Internet"
-    assert rules["deny-internet-outbound"]["priority"] > rules["allow-entra-id"]["priority"]
+    assert rules["deny-internet-outbound"]["access"] == "Deny"
 
 
 def test_private_endpoints_for_storage_data_vault_and_registry(default_plan):
@@ -142,13 +139,14 @@ def test_endpoint_subnet_applies_its_nsg_to_private_endpoints(default_plan):
 
 
 @pytest.mark.parametrize("which", ["default", "egress"])
-def test_storage_pods_reach_only_the_private_endpoints_and_entra_id(default_plan, egress_plan, which):
+def test_storage_pods_reach_only_the_private_endpoints_and_their_nodes_metadata(default_plan, egress_plan,
+                                                                               which):
     plan = default_plan if which == "default" else egress_plan
     policy = inputs(plan, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "networkpolicy:lima-kit/allow-storage")
     rules = policy["spec"]["egress"]
     cidrs = [(peer["ipBlock"]["cidr"], rule["ports"]) for rule in rules for peer in rule["to"]]
     https = [{"protocol": "TCP", "port": 443}]
-    assert cidrs == [("10.42.255.0/24", https)] + [(c, https) for c in ENTRA_ID]
+    assert cidrs == [("10.42.255.0/24", https), ("169.254.169.254/32", [{"protocol": "TCP", "port": 80}])]
     assert plan.outputs["storage_cidrs"] == ["10.42.255.0/24"]
     assert not any(c == "0.0.0.0/0" for c, _ in cidrs)
 
@@ -178,7 +176,10 @@ def _existing_with(calls: dict, **azure):
 
 
 def _nodes_subnet(**extra) -> dict:
-    return {"azure-native:network:getSubnet": {"name": "nodes", "addressPrefix": "10.0.0.0/24", **extra}}
+    """getSubnet's answer (for each of the three subnets): an NSG, default outbound access off."""
+    return {"azure-native:network:getSubnet": {
+        "name": "nodes", "addressPrefix": "10.0.0.0/24", "defaultOutboundAccess": False,
+        "networkSecurityGroup": {"id": f"{VNET.rsplit('/', 2)[0]}/networkSecurityGroups/hub-nsg"}, **extra}}
 
 
 def test_existing_subnet_with_a_nat_gateway_is_refused_without_egress():
@@ -198,6 +199,54 @@ def test_existing_subnet_routing_out_is_refused(hop, outbound, message):
         _existing_with(calls, outbound_type=outbound)
 
 
+def _routes(*routes) -> dict:
+    return {**_nodes_subnet(routeTable={"id": f"{VNET.rsplit('/', 2)[0]}/routeTables/hub-rt"}),
+            "azure-native:network:getRouteTable": {"routes": [
+                {"addressPrefix": p, "nextHopType": hop, "nextHopIpAddress": "10.9.0.4"} for p, hop in routes]}}
+
+
+@pytest.mark.parametrize("prefix", ["0.0.0.0/1", "128.0.0.0/1", "52.0.0.0/8", "::/0", "Internet", "AzureCloud"])
+def test_every_public_route_to_the_internet_is_refused(prefix):
+    """Split defaults and any public block or service tag sent to next hop Internet (Azure
+    routes take CIDRs or service tags as the address prefix:
+    https://learn.microsoft.com/en-us/azure/virtual-network/virtual-networks-udr-overview,
+    read 2026-12-07)."""
+    with pytest.raises(KitError, match=rf"sends {re.escape(prefix)} to the internet but network\.egress is false"):
+        _existing_with(_routes(("10.0.0.0/8", "VirtualAppliance"), (prefix, "Internet")),
+                       outbound_type="userDefinedRouting")
+
+
+@pytest.mark.parametrize("hop", ["VirtualAppliance", "VirtualNetworkGateway"])
+def test_a_split_default_to_an_appliance_needs_user_defined_routing(hop):
+    with pytest.raises(KitError, match=rf"azure\.outbound_type: none, but the node subnet's route table sends "
+                                       rf"0\.0\.0\.0/1 to {hop}"):
+        _existing_with(_routes(("0.0.0.0/1", hop)), outbound_type="none")
+
+
+def test_private_routes_and_blackholes_pass():
+    plan = _existing_with(_routes(("10.0.0.0/8", "VirtualAppliance"), ("0.0.0.0/0", "None")))
+    assert inputs(plan, CLUSTER)["networkProfile"]["outboundType"] == "none"
+
+
+def test_a_subnet_without_an_nsg_is_refused():
+    answer = _nodes_subnet()
+    del answer["azure-native:network:getSubnet"]["networkSecurityGroup"]
+    with pytest.raises(KitError, match=r"azure\.node_subnet_id: nodes has no network security group"):
+        _existing_with(answer)
+
+
+@pytest.mark.parametrize("value", [True, None])
+def test_default_outbound_access_is_refused(value):
+    """A subnet's default outbound access gives VMs without a public address an implicit one
+    (https://learn.microsoft.com/en-us/azure/virtual-network/ip-services/default-outbound-access,
+    read 2026-12-07); unset reads as on for subnets made before private subnets existed."""
+    answer = _nodes_subnet(defaultOutboundAccess=value)
+    if value is None:
+        del answer["azure-native:network:getSubnet"]["defaultOutboundAccess"]
+    with pytest.raises(KitError, match=r"azure\.node_subnet_id: nodes has default outbound access"):
+        _existing_with(answer)
+
+
 def test_existing_subnet_routing_to_your_firewall_needs_user_defined_routing():
     calls = {**_nodes_subnet(routeTable={"id": f"{VNET.rsplit('/', 2)[0]}/routeTables/hub-rt"}),
              "azure-native:network:getRouteTable": {"routes": [
@@ -209,3 +258,41 @@ def test_existing_subnet_routing_to_your_firewall_needs_user_defined_routing():
 def test_egress_with_an_existing_vnet_is_refused():
     with pytest.raises(KitError, match=r"network\.egress: with an existing VNet the kit adds no NAT gateway"):
         plan_of(make_cfg(azure=EXISTING_VNET, network={"egress": True}))
+
+
+def test_no_public_name_resolves_in_the_vnet(default_plan, egress_plan):
+    """A DNS security policy linked to the VNet: the names the deployment resolves are allowed
+    first (priority 100), every other name (the root, ".") blocked after (lower numbers first;
+    rules respect the domain hierarchy; one policy per VNet, same region:
+    https://learn.microsoft.com/en-us/azure/dns/dns-security-policy, read 2026-12-07)."""
+    policy = inputs(default_plan, az("dnsresolver:DnsResolverPolicy"))
+    assert policy["location"] == "eastus2"
+    lists = {r["name"]: r["inputs"]["domains"] for r in default_plan.of_type(az("dnsresolver:DnsResolverDomainList"))}
+    assert lists["dns-every-name"] == ["."]
+    zones = {r["inputs"]["privateZoneName"] for r in default_plan.of_type(az("privatedns:PrivateZone"))}
+    allowed = lists["dns-allowed-names"]
+    for zone in zones:      # each private endpoint's zone, through the public name's CNAME
+        assert any(zone.endswith("." + a.rstrip(".")) for a in allowed), zone
+    rules = {r["inputs"]["dnsSecurityRuleName"]: r["inputs"]
+             for r in default_plan.of_type(az("dnsresolver:DnsSecurityRule"))}
+    assert set(rules) == {"allow-kit-names", "block-other-names"}
+    allow, block = rules["allow-kit-names"], rules["block-other-names"]
+    assert allow["action"] == {"actionType": "Allow"} and block["action"]["actionType"] == "Block"
+    assert allow["priority"] < block["priority"]
+    assert allow["dnsResolverDomainLists"][0]["id"].endswith("/dnsResolverDomainLists/acme-notes-allowed")
+    assert block["dnsResolverDomainLists"][0]["id"].endswith("/dnsResolverDomainLists/acme-notes-every-name")
+    link = inputs(default_plan, az("dnsresolver:DnsResolverPolicyVirtualNetworkLink"))
+    assert link["virtualNetwork"]["id"].endswith("/virtualNetworks/acme-notes-vnet")
+    assert egress_plan.of_type(az("dnsresolver:DnsResolverPolicy")) == []
+
+
+def test_an_existing_vnet_with_its_own_dns_servers_is_refused():
+    """A VNet's custom DNS servers answer its VMs' queries instead of Azure-provided DNS, where
+    the DNS security policy filters them (the policy filters "DNS queries at the virtual network
+    (VNet) level": https://learn.microsoft.com/en-us/azure/dns/dns-security-policy, read
+    2026-12-07; a server of the customer's could answer any public name, unfiltered)."""
+    vnet = {"azure-native:network:getVirtualNetwork": {
+        "id": VNET, "name": "hub", "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+        "dhcpOptions": {"dnsServers": ["10.9.0.53"]}}}
+    with pytest.raises(KitError, match=r"azure\.node_subnet_id: VNet hub sends DNS to 10\.9\.0\.53"):
+        _existing_with({**_nodes_subnet(), **vnet})

@@ -44,7 +44,15 @@ def _check_json(data: dict, network: dict) -> None:
     api = cluster["inputs"]["apiServerAccessProfile"]
     assert api["enablePrivateCluster"] is (not network)
     assert api.get("authorizedIPRanges") == network.get("operator_cidrs")
-    assert "azure-native:network:NatGateway" in types     # Entra ID only without egress (the NSG)
+    # Without egress: no NAT gateway, no NSG rule letting anything out to an internet service
+    # tag, and a DNS security policy on the VNet; with egress, the NAT gateway is the way out.
+    assert ("azure-native:network:NatGateway" in types) is bool(network.get("egress"))
+    assert ("azure-native:dnsresolver:DnsResolverPolicy" in types) is not bool(network.get("egress"))
+    if not network.get("egress"):
+        for nsg in (r for r in data["resources"] if r["type"] == "azure-native:network:NetworkSecurityGroup"):
+            allows = [r for r in nsg["inputs"]["securityRules"]
+                      if r["direction"] == "Outbound" and r["access"] == "Allow"]
+            assert all(r["destinationAddressPrefix"] == "VirtualNetwork" for r in allows), nsg["name"]
     assert cluster["inputs"]["networkProfile"]["outboundType"] == ("userAssignedNATGateway" if network else "none")
     assert data["outputs"]["kubeconfig"] in ("[secret]", "[redacted]")
 

@@ -1,8 +1,8 @@
 """Storage, keys, registry and identity invariants on the Azure plan: the kit's storage
 account private, keyless and under the kit's key, retained unless --purge; the data account
 only read; the key vault purge-protected, RBAC-only and private; the registry private with
-cache rules for exactly the images the charts run; workload identities federated to the
-charts' ServiceAccounts with container-scoped, condition-narrowed roles; tags on everything;
+cache rules for exactly the images the charts run; storage grants to the nodes' identity only
+(no workload identity), container-scoped, condition-narrowed, deleting nothing; tags on everything;
 outputs that follow the contract and agree with what `kit render` derives."""
 
 from __future__ import annotations
@@ -114,23 +114,22 @@ def test_registry_is_private_premium_and_mirrors_exactly_the_chart_images(defaul
     assert len(rules) == len(MIRRORED) + 1          # and AKS's own mcr.microsoft.com cache
 
 
-def test_workload_identities_are_federated_to_the_chart_service_accounts(default_plan):
-    from kit.render.values import release_name
-
-    cfg = make_cfg()
-    issuer = "https://eastus2.oic.prod-aks.azure.com/"
-    creds = {r["name"]: r["inputs"] for r in default_plan.of_type(az("managedidentity:FederatedIdentityCredential"))}
-    for logical, chart in (("trainer", "finetune"), ("server", "server")):
-        cred = creds[f"{logical}-federation"]
-        assert cred["subject"] == f"system:serviceaccount:lima-kit:{release_name(cfg, chart)}"
-        assert cred["issuer"].startswith(issuer)
-        assert cred["audiences"] == ["api://AzureADTokenExchange"]
-        assert cred["resourceName"] == f"acme-notes-{logical}"
+def test_storage_tokens_come_from_the_nodes_identity_not_workload_identity(default_plan):
+    """Workload identity needs Microsoft Entra ID's sign-in endpoints, which serve every tenant
+    and have no private endpoint: the pods use the node pools' identity through the instance
+    metadata endpoint instead, so no federated credential and no per-pod identity exist."""
+    assert default_plan.of_type(az("managedidentity:FederatedIdentityCredential")) == []
+    idents = {r["name"] for r in default_plan.of_type(az("managedidentity:UserAssignedIdentity"))}
+    assert idents == {"cluster-identity", "kubelet-identity", "encryption-identity"}
+    kubelet = inputs(default_plan, az("containerservice:ManagedCluster"))["identityProfile"]["kubeletidentity"]
+    storage = {name: g for name, g in _grants(default_plan).items() if name.startswith("nodes-")}
+    assert set(storage) == {"nodes-data-read", "nodes-models-read", "nodes-runs-write"}
+    assert {g["principalId"] for g in storage.values()} == {kubelet["objectId"]}
 
 
 def test_no_role_is_owner_contributor_or_subscription_wide(default_plan):
     grants = _grants(default_plan)
-    assert len(grants) >= 15
+    assert len(grants) >= 14           # every assignment the stack makes is checked below
     known = {*ROLES.values(), names.role_definition("acme-notes", SUB, "run-writer")}
     for name, g in grants.items():
         role = g["roleDefinitionId"].rsplit("/", 1)[-1]
@@ -139,13 +138,13 @@ def test_no_role_is_owner_contributor_or_subscription_wide(default_plan):
         assert g["scope"].count("/providers/") >= 1, name      # never a whole resource group
 
 
-def test_trainer_reads_the_data_prefix_and_writes_runs_without_deleting(default_plan):
+def test_the_nodes_read_the_data_prefix_and_write_runs_without_deleting(default_plan):
     g = _grants(default_plan)
-    data = g["trainer-data-read"]
+    data = g["nodes-data-read"]
     assert data["scope"] == f"{DATA}/blobServices/default/containers/notes"
     assert data["roleDefinitionId"].endswith(ROLES["Storage Blob Data Reader"])
     assert "StringStartsWith 'sft/'" in data["condition"] and data["conditionVersion"] == "2.0"
-    runs = g["trainer-runs-write"]
+    runs = g["nodes-runs-write"]
     assert runs["scope"].endswith(f"/storageAccounts/{ACCOUNT}/blobServices/default/containers/artifacts")
     # The kit's own role: reads, writes and appends blobs, deletes none (no built-in one does).
     role = default_plan.one("azure-native:authorization:RoleDefinition")["inputs"]
@@ -155,30 +154,21 @@ def test_trainer_reads_the_data_prefix_and_writes_runs_without_deleting(default_
     assert perms["dataActions"] == [f"{blobs}/read", f"{blobs}/write", f"{blobs}/add/action"]
     assert role["assignableScopes"] == [role["scope"]] and role["scope"].endswith("-kept")
     assert runs["condition"].count("StringStartsWith 'runs/'") == 2      # writes and reads
-    models = g["trainer-models-read"]
+    models = g["nodes-models-read"]
     assert models["scope"].endswith("/containers/models") and "condition" not in models
 
 
-def test_server_only_reads_models_and_runs(default_plan):
-    g = {name: v for name, v in _grants(default_plan).items() if name.startswith("server-")}
-    assert set(g) == {"server-models-read", "server-runs-read"}
-    for grant in g.values():
-        assert grant["roleDefinitionId"].endswith(ROLES["Storage Blob Data Reader"])
-        assert DATA_ACCOUNT not in grant["scope"]
-    assert "StringStartsWith 'runs/'" in g["server-runs-read"]["condition"]
-
-
-def test_only_the_trainer_is_granted_anything_on_the_data_account(default_plan):
+def test_only_the_data_read_is_granted_on_the_data_account(default_plan):
     on_data = sorted(name for name, g in _grants(default_plan).items() if g["scope"].startswith(DATA))
-    assert on_data == ["trainer-data-read"]
+    assert on_data == ["nodes-data-read"]
 
 
 def test_a_held_out_set_elsewhere_is_refused_and_one_in_the_data_container_is_read():
     plan = plan_of(make_cfg(eval={"uri": f"az://{DATA_ACCOUNT}/notes/held-out/"}))
     grants = _grants(plan)
     # One assignment per principal, role and scope: Azure refuses a second (RoleAssignmentExists).
-    assert "trainer-eval-read" not in grants
-    read = grants["trainer-data-read"]["condition"]
+    assert "nodes-eval-read" not in grants
+    read = grants["nodes-data-read"]["condition"]
     assert "StringStartsWith 'sft/'" in read and "StringStartsWith 'held-out/'" in read
     with pytest.raises(KitError, match=r"eval\.uri: az://other/notes/held/ must be in the data container"):
         plan_of(make_cfg(eval={"uri": "az://other/notes/held/"}))
@@ -210,12 +200,8 @@ def test_outputs_follow_the_contract(default_plan):
     assert out["cloud"] == "azure" and out["cluster_name"] == "acme-notes"
     assert out["artifacts_uri"] == f"az://{ACCOUNT}/artifacts" and out["models_uri"] == f"az://{ACCOUNT}/models"
     assert out["registry_prefix"] == f"{names.registry('acme-notes', SUB)}.azurecr.io"
-    idents = {r["name"]: r for r in default_plan.of_type(az("managedidentity:UserAssignedIdentity"))}
-    assert set(idents) == {f"{n}-identity" for n in ("cluster", "kubelet", "encryption", "trainer", "server")}
-    for logical in ("trainer", "server"):
-        (client_id,) = out[f"{logical}_sa_annotations"].values()
-        assert out[f"{logical}_sa_annotations"] == {"azure.workload.identity/client-id": client_id}
-        assert client_id and client_id not in (out["trainer_sa_annotations"] if logical == "server" else {}).values()
+    # No workload identity to name: the pods' tokens come from their node's metadata endpoint.
+    assert out["trainer_sa_annotations"] == {} and out["server_sa_annotations"] == {}
 
 
 def test_render_and_the_offline_plan_name_the_same_resources(default_plan):
@@ -225,7 +211,7 @@ def test_render_and_the_offline_plan_name_the_same_resources(default_plan):
     for key in ("artifacts_uri", "models_uri", "registry_prefix", "cluster_name", "internal_lb_annotations",
                 "data_uri", "private_cidrs", "storage_cidrs", "gpu_tolerations", "model_storage_class"):
         assert default_plan.outputs[key] == getattr(rendered, key), key
-    assert rendered.trainer_sa_annotations == {}        # client ids exist once the stack is up
+    assert rendered.trainer_sa_annotations == {} == default_plan.outputs["trainer_sa_annotations"]
 
 
 def test_missing_subscription_is_a_config_error_naming_the_key():
@@ -257,16 +243,15 @@ def test_data_outside_blob_storage_is_refused():
         plan_of(make_cfg(data={"uri": "s3://acme/sft/"}))
 
 
-def test_nodes_and_the_cluster_have_no_storage_access(default_plan):
+def test_only_the_nodes_identity_holds_storage_roles_and_it_deletes_nothing(default_plan):
     storage_roles = {ROLES["Storage Blob Data Reader"], ROLES["Storage Blob Data Contributor"],
                      names.role_definition("acme-notes", SUB, "run-writer")}
     holders = sorted(name for name, g in _grants(default_plan).items()
                      if g["roleDefinitionId"].rsplit("/", 1)[-1] in storage_roles)
-    assert holders == ["server-models-read", "server-runs-read", "trainer-data-read", "trainer-models-read",
-                       "trainer-runs-write"]
-    kubelet = inputs(default_plan, az("containerservice:ManagedCluster"))["identityProfile"]["kubeletidentity"]
-    assert [name for name, g in _grants(default_plan).items() if g["principalId"] == kubelet["objectId"]] == [
-        "kubelet-acr-pull"]
+    assert holders == ["nodes-data-read", "nodes-models-read", "nodes-runs-write"]
+    for role in default_plan.of_type("azure-native:authorization:RoleDefinition"):
+        for perms in role["inputs"]["permissions"]:
+            assert not [a for a in perms["dataActions"] if a.endswith("/delete")]
 
 
 def test_the_key_is_created_by_an_operator_the_rbac_vault_admits():

@@ -14,7 +14,7 @@ from tests.stacks.conftest import plan_of as cached_plan  # noqa: E402
 
 BASE: dict[str, Any] = {
     "name": "acme-notes", "target": "gcp", "region": "us-central1",
-    "gcp": {"project": "acme-ml-prod"},
+    "gcp": {"project": "acme-ml-prod", "access_policy": "987654321"},
     "model": {"id": "meta-llama/Llama-3.1-8B-Instruct"},
     "data": {"uri": "gs://acme-clinical-notes/sft/"},
     "gpu": {"type": "h100", "count": 8, "max_nodes": 2},

@@ -105,7 +105,8 @@ def test_state_in_gcs_uses_the_projects_kms_key(tmp_path):
 def test_offline_plan_json_without_credentials_or_cli(tmp_path):
     path = _write(tmp_path, {**BASE, "network": {"egress": True, "operator_cidrs": ["203.0.113.0/24"]}})
     env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(tmp_path), "NO_COLOR": "1",
-           "CLOUDSDK_CONFIG": str(tmp_path / "gcloud"), "GOOGLE_APPLICATION_CREDENTIALS": str(tmp_path / "none")}
+           "CLOUDSDK_CONFIG": str(tmp_path / "gcloud"), "GOOGLE_APPLICATION_CREDENTIALS": str(tmp_path / "none"),
+           "PYTHONPATH": str(Path(__file__).resolve().parents[3])}   # this checkout's code
     proc = subprocess.run([sys.executable, "-m", "kit", "plan", "--offline", "-f", str(path), "--output", "json"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr

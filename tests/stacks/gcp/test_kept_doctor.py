@@ -141,7 +141,8 @@ def test_gpu_quota_against_a_full_pool(spot, limit, usage, ok):
 
 def test_apis_not_enabled_are_named_with_the_command():
     cfg = make_cfg()
-    enabled = {f"{a}.googleapis.com" for a in preflight.APIS if a not in ("container", "cloudkms")}
+    enabled = {f"{a}.googleapis.com" for a in (*preflight.APIS, "accesscontextmanager")
+               if a not in ("container", "cloudkms")}
     check = preflight.api_check(cfg, enabled)
     assert not check.ok and check.detail == "not enabled: container.googleapis.com, cloudkms.googleapis.com"
     assert check.fix == ("gcloud services enable container.googleapis.com cloudkms.googleapis.com "
@@ -150,7 +151,7 @@ def test_apis_not_enabled_are_named_with_the_command():
 
 
 def test_secret_manager_is_needed_only_with_a_docker_hub_login():
-    enabled = {f"{a}.googleapis.com" for a in preflight.APIS}
+    enabled = {f"{a}.googleapis.com" for a in (*preflight.APIS, "accesscontextmanager")}
     assert preflight.api_check(make_cfg(), enabled).ok
     login = make_cfg(gcp={"docker_hub_username": "acme",
                           "docker_hub_secret_version": "projects/acme-ml-prod/secrets/hub/versions/1"})

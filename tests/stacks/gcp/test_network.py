@@ -117,3 +117,33 @@ def test_existing_network_is_checked(changes, message):
     mocks = GcpMocks(project="acme-ml-prod", calls=_subnet_answer(**changes))
     with pytest.raises(KitError, match=message):
         plan_of(cfg, mocks=mocks)
+
+
+POLICY = "gcp:dns/responsePolicy:ResponsePolicy"
+RULE = "gcp:dns/responsePolicyRule:ResponsePolicyRule"
+
+
+@pytest.mark.parametrize("which", ["default_plan", "existing_plan"])
+def test_no_public_name_resolves_in_the_network(request, which):
+    """A response policy on the network: `*.` answered locally (the query never leaves), the
+    private zones and Compute Engine's internal names bypass it. Longest suffix wins, localData
+    overrides the public internet, bypassResponsePolicy skips a less specific rule
+    (https://cloud.google.com/dns/docs/reference/v1/responsePolicyRules, read 2026-12-07)."""
+    plan = request.getfixturevalue(which)
+    policy = inputs(plan, POLICY)
+    network = inputs(plan, "gcp:container/cluster:Cluster")["network"]
+    assert policy["networks"] == [{"networkUrl": network}]
+    rules = {r["inputs"]["dnsName"]: r["inputs"] for r in plan.of_type(RULE)}
+    for r in rules.values():
+        assert r["responsePolicy"] == policy["responsePolicyName"]
+    catch_all = rules.pop("*.")
+    assert catch_all["localData"] == {"localDatas": [{"name": "*.", "type": "A", "ttl": 300,
+                                                      "rrdatas": ["0.0.0.0"]}]}
+    assert "behavior" not in catch_all
+    zones = {z["inputs"]["dnsName"] for z in plan.of_type("gcp:dns/managedZone:ManagedZone")}
+    assert set(rules) == {n for zone in [*zones, "internal."] for n in (zone, f"*.{zone}")}
+    assert {r["behavior"] for r in rules.values()} == {"bypassResponsePolicy"}
+
+
+def test_with_egress_no_response_policy(egress_plan):
+    assert not egress_plan.of_type(POLICY) and not egress_plan.of_type(RULE)
