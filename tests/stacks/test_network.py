@@ -183,7 +183,16 @@ def test_with_egress_off_dns_answers_only_the_names_the_deployment_needs(default
     assert config["firewallFailOpen"] == "DISABLED"                     # fails closed
     assoc_type = "aws:route53/resolverFirewallRuleGroupAssociation:ResolverFirewallRuleGroupAssociation"
     assoc = inputs(default_plan, assoc_type)
-    assert assoc["vpcId"] == config["resourceId"] and assoc["mutationProtection"] == "ENABLED"
+    assert assoc["vpcId"] == config["resourceId"]
+
+
+def test_dns_firewall_association_can_be_removed_by_kit_down(default_plan):
+    """Mutation protection ENABLED "disallows modification or removal of the association"
+    (Route 53 Resolver UpdateFirewallRuleGroupAssociation, MutationProtection; AWS Tools for
+    PowerShell help, powershellgallery.com/packages/AWS.Tools.Route53Resolver, read
+    2026-12-07): `kit down` could then delete neither the association nor the VPC under it."""
+    assoc_type = "aws:route53/resolverFirewallRuleGroupAssociation:ResolverFirewallRuleGroupAssociation"
+    assert inputs(default_plan, assoc_type)["mutationProtection"] == "DISABLED"
 
 
 def test_with_egress_opted_in_there_is_no_dns_firewall():
