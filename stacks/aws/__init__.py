@@ -38,6 +38,7 @@ SUPPORT = CloudSupport(
     purge_kept=lazy("stacks.aws.kept:purge"),
     leak_report=lazy("stacks.aws.leaks:report"),
     registry_login=lazy("stacks.aws.registry_login:credentials"),
+    cluster_token=lazy("stacks.aws.token:token"),
     remote_build=lazy("stacks.aws.remote_build:run"),
     prices="stacks.aws:prices.json",
     price_update=lazy("stacks.aws.prices:fetch"),
