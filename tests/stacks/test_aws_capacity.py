@@ -1,0 +1,95 @@
+"""aws.capacity_reservation (as gcp.reservation): the GPU pool launches into an On-Demand
+Capacity Reservation or a Capacity Block, shown in the plan; a bad id is one line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from kit.errors import KitError
+from tests.stacks.conftest import BASE, inputs, make_cfg, plan_of
+
+CR = "cr-0123456789abcdef0"
+LT = "aws:ec2/launchTemplate:LaunchTemplate"
+NODES = "aws:eks/nodeGroup:NodeGroup"
+
+
+def test_by_default_the_gpu_pool_targets_no_reservation(default_plan):
+    lt = inputs(default_plan, LT, "gpu-lt")
+    assert "capacityReservationSpecification" not in lt and "instanceMarketOptions" not in lt
+
+
+def test_an_on_demand_capacity_reservation_is_targeted_by_the_gpu_launch_template():
+    """An ODCR is consumed by naming it in the launch template's
+    CapacityReservationSpecification.CapacityReservationTarget (EC2 user guide, "Capacity
+    Reservations"; the EKS ML capacity block pattern of terraform-aws-eks-blueprints,
+    aws-ia.github.io/terraform-aws-eks-blueprints/patterns/ml-capacity-block/, read 2026-12-07)."""
+    plan = plan_of(make_cfg(aws={"capacity_reservation": CR}))
+    lt = inputs(plan, LT, "gpu-lt")
+    assert lt["capacityReservationSpecification"] == {"capacityReservationTarget":
+                                                      {"capacityReservationId": CR}}
+    assert "instanceMarketOptions" not in lt
+    gpu = inputs(plan, NODES, "gpu")
+    assert gpu["capacityType"] == "ON_DEMAND"
+    assert gpu["instanceTypes"] == ["p5.48xlarge"]        # a reservation holds one type
+    assert "capacityReservationSpecification" not in inputs(plan, LT, "system-lt")
+
+
+def test_a_capacity_block_needs_the_capacity_block_market_and_capacity_type():
+    """EKS user guide, "Create a managed node group with Capacity Blocks for ML"
+    (docs.aws.amazon.com/eks/latest/userguide/capacity-blocks-mng.html, read 2026-12-07): the
+    launch template's InstanceMarketOptions.MarketType "capacity-block" and
+    CapacityReservationTarget.CapacityReservationId, and the node group's capacity type
+    CAPACITY_BLOCK."""
+    plan = plan_of(make_cfg(aws={"capacity_reservation": CR, "capacity_block": True}))
+    lt = inputs(plan, LT, "gpu-lt")
+    assert lt["instanceMarketOptions"] == {"marketType": "capacity-block"}
+    assert lt["capacityReservationSpecification"]["capacityReservationTarget"] == {
+        "capacityReservationId": CR}
+    assert inputs(plan, NODES, "gpu")["capacityType"] == "CAPACITY_BLOCK"
+    assert inputs(plan, NODES, "system")["capacityType"] == "ON_DEMAND"
+
+
+@pytest.mark.parametrize("bad", ["cr-123", "odcr-0123456789abcdef0", "CR-0123456789ABCDEF0"])
+def test_a_bad_reservation_id_is_a_one_line_error(bad):
+    with pytest.raises(KitError) as err:
+        make_cfg(aws={"capacity_reservation": bad})
+    assert err.value.one_line().startswith(f"kit.yaml: aws.capacity_reservation: {bad!r} is not a "
+                                           "capacity reservation id")
+
+
+def test_a_capacity_block_without_its_id_is_refused():
+    with pytest.raises(KitError, match="aws.capacity_block: true needs aws.capacity_reservation"):
+        make_cfg(aws={"capacity_block": True})
+
+
+def test_spot_cannot_use_a_reservation():
+    with pytest.raises(KitError, match="aws.capacity_reservation: .* but gpu.spot is true"):
+        plan_of(make_cfg(aws={"capacity_reservation": CR}, gpu={"spot": True}))
+
+
+def test_kit_plan_shows_the_reservation_and_refuses_a_bad_id_in_one_line(tmp_path):
+    raw = json.loads(json.dumps(BASE))
+    raw["aws"] = {"capacity_reservation": CR, "capacity_block": True}
+    good = tmp_path / "kit.yaml"
+    good.write_text(yaml.safe_dump(raw))
+    proc = subprocess.run([sys.executable, "-m", "kit", "plan", "--offline", "-f", str(good),
+                           "--output", "json"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    (lt,) = [r for r in json.loads(proc.stdout)["resources"]
+             if r["type"] == LT and r["name"] == "gpu-lt"]
+    assert lt["inputs"]["capacityReservationSpecification"]["capacityReservationTarget"] == {
+        "capacityReservationId": CR}
+    raw["aws"]["capacity_reservation"] = "cr-nope"
+    good.write_text(yaml.safe_dump(raw))
+    proc = subprocess.run([sys.executable, "-m", "kit", "plan", "--offline", "-f", str(good)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "aws.capacity_reservation: 'cr-nope'" in lines[0]
+    assert "Traceback" not in proc.stderr
