@@ -18,14 +18,20 @@ from stacks.aws.addon_images import addon_registry_account
 from stacks.aws.common import Ctx, assume_role, policy, role, statement
 from stacks.aws.keys import log_group
 
-# Interface endpoints (private DNS on): registry, identity, cluster, logs, node management,
-# and autoscaling for the cluster autoscaler. S3 is a gateway endpoint.
-INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "ec2", "eks", "eks-auth", "logs", "ssm",
-                       "ssmmessages", "ec2messages", "autoscaling")
-# Those whose endpoint takes a policy (AWS: "AWS services that integrate with AWS PrivateLink",
-# endpoint policy column): each gets one that admits only this account's principals acting on
-# this account's resources, so a pod cannot use the endpoint to reach another account.
-POLICY_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "ec2", "logs", "ssm", "autoscaling")
+# Interface endpoints (private DNS on): registry, identity (STS, and EKS Auth for the Pod
+# Identity agent: "nodes in private subnets need an interface endpoint for the EKS Auth API",
+# EKS user guide, "Set up the Amazon EKS Pod Identity Agent"), cluster, logs, and autoscaling
+# for the cluster autoscaler. S3 is a gateway endpoint. No Systems Manager endpoints (ssm,
+# ssmmessages, ec2messages): nothing the kit runs uses Session Manager or Run Command (nodes
+# join through EKS's bootstrap), and an endpoint the deployment does not need is only a way out.
+INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "ec2", "eks", "eks-auth", "logs", "autoscaling")
+# Every one takes an endpoint policy (AWS PrivateLink guide, "AWS services that integrate with
+# AWS PrivateLink", endpoint policy support; for eks and eks-auth the EKS user guide, "Access
+# Amazon EKS using AWS PrivateLink": "use VPC endpoint policies to control access", added
+# 2025-02 by awsdocs/amazon-eks-user-guide#873; read 2026-12-07). Each gets one that admits
+# only this account's principals acting on this account's resources, so a pod cannot use the
+# endpoint with another account's credentials.
+POLICY_ENDPOINTS = INTERFACE_ENDPOINTS
 # ECR's endpoints also let this account's nodes read EKS add-on images from AWS's registry.
 ECR_ENDPOINTS = ("ecr.api", "ecr.dkr")
 

@@ -37,7 +37,7 @@ def test_vpc_dns_and_locked_default_security_group(default_plan):
 def test_private_endpoints_for_storage_registry_identity(default_plan):
     endpoints = {r["inputs"]["serviceName"]: r["inputs"]
                  for r in default_plan.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")}
-    for service in ("ecr.api", "ecr.dkr", "sts", "ec2", "eks", "eks-auth", "logs", "ssm"):
+    for service in ("ecr.api", "ecr.dkr", "sts", "ec2", "eks", "eks-auth", "logs", "autoscaling"):
         assert service in INTERFACE_ENDPOINTS
         ep = endpoints[f"com.amazonaws.us-east-1.{service}"]
         assert ep["vpcEndpointType"] == "Interface"
@@ -146,12 +146,19 @@ def test_existing_vpc_needs_two_subnets():
 
 
 def test_interface_endpoints_admit_only_this_accounts_principals_and_resources(default_plan):
+    """Every interface endpoint carries a policy, eks and eks-auth included (EKS user guide,
+    "Access Amazon EKS using AWS PrivateLink", endpoint policies; awsdocs/amazon-eks-user-guide#873,
+    read 2026-12-07); without one an endpoint accepts any account's credentials."""
     from stacks.aws.network import POLICY_ENDPOINTS
 
     endpoints = {r["inputs"]["serviceName"].removeprefix("com.amazonaws.us-east-1."): r["inputs"]
                  for r in default_plan.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")}
+    interface = {name for name, ep in endpoints.items() if ep["vpcEndpointType"] == "Interface"}
     with_policy = {name for name, ep in endpoints.items() if ep.get("policy") and name != "s3"}
-    assert with_policy == set(POLICY_ENDPOINTS)
+    assert with_policy == interface == set(POLICY_ENDPOINTS)
+    assert {"eks", "eks-auth"} <= with_policy
+    # Systems Manager's endpoints are not there at all: nothing the kit runs uses them.
+    assert not {"ssm", "ssmmessages", "ec2messages"} & set(endpoints)
     for service in POLICY_ENDPOINTS:
         stmt, *more = policy_doc(endpoints[service]["policy"])
         assert stmt["Effect"] == "Allow" and stmt["Principal"] == "*"
