@@ -125,51 +125,31 @@ def _egress(ctx: Ctx, vpc: aws.ec2.Vpc, zones: list[str], cidrs: list[str],
 
 
 def _existing(ctx: Ctx, egress: bool) -> Network:
+    from stacks.aws.existing_vpc import check_resolver, check_routes
+
     opts = ctx.aws
     if not (opts.vpc_id and len(opts.subnet_ids) >= 2):
         raise KitError("aws.subnet_ids: an existing VPC needs vpc_id and at least 2 private "
                        "subnets in different availability zones", hint="set both in kit.yaml")
     vpc = aws.ec2.get_vpc(id=opts.vpc_id, opts=ctx.invoke())
+    if not egress and vpc.dhcp_options_id:
+        dhcp = aws.ec2.get_vpc_dhcp_options(dhcp_options_id=vpc.dhcp_options_id, opts=ctx.invoke())
+        check_resolver(opts.vpc_id, vpc.dhcp_options_id, list(dhcp.domain_name_servers or []))
     tables = []
     for subnet in opts.subnet_ids:
         rt = aws.ec2.get_route_table(subnet_id=subnet, opts=ctx.invoke())
-        for route in rt.routes or []:
-            leaves = route_out(route)
-            if not egress and leaves:
-                raise KitError(f"aws.subnet_ids: {subnet} routes {leaves} but network.egress is false",
-                               hint="use private subnets with no default route, or set "
-                                    "network.egress: true in kit.yaml")
+        if not egress:
+            check_routes(subnet, rt.route_table_id, list(rt.routes or []))
         if rt.route_table_id not in tables:
             tables.append(rt.route_table_id)
     return Network(vpc_id=opts.vpc_id, subnet_ids=list(opts.subnet_ids), cidr=vpc.cidr_block,
                    route_table_ids=tables)
 
 
-# Where a route can leave the VPC, by the route's target attribute.
-ROUTE_TARGETS = ("gateway_id", "nat_gateway_id", "transit_gateway_id", "vpc_peering_connection_id",
-                 "network_interface_id", "instance_id", "vpc_endpoint_id", "egress_only_gateway_id",
-                 "carrier_gateway_id", "local_gateway_id", "core_network_arn")
-DEFAULT_ROUTES = ("0.0.0.0/0", "::/0")
-
-
 def s3_ranges(ctx: Ctx):
     """The region's S3 prefix list: S3's own addresses, which the gateway endpoint routes
     privately. Security groups name it by id; NetworkPolicies need its CIDRs."""
     return aws.ec2.get_prefix_list(name=f"com.amazonaws.{ctx.region}.s3", opts=ctx.invoke())
-
-
-def route_out(route) -> str:
-    """"<destination> to <target>" when the route leaves the VPC where it must not: a default
-    route (IPv4 or IPv6) to anything but the VPC itself, or any route to an internet or NAT
-    gateway; "" otherwise."""
-    target = next((str(getattr(route, name, "") or "") for name in ROUTE_TARGETS
-                   if getattr(route, name, None)), "")
-    if not target or target == "local":
-        return ""
-    destination = route.cidr_block or route.ipv6_cidr_block or route.destination_prefix_list_id or "?"
-    if destination in DEFAULT_ROUTES or target.startswith(("igw-", "nat-")):
-        return f"{destination} to {target}"
-    return ""
 
 
 def _endpoints(ctx: Ctx, net: Network, kit_buckets: list[pulumi.Input[str]],

@@ -102,42 +102,97 @@ def test_existing_vpc_creates_no_network_and_uses_the_given_subnets():
     assert sg["ingress"][0]["cidrBlocks"] == ["10.0.0.0/16"]  # read from the VPC, not assumed
 
 
+def _routes(*routes: dict) -> AwsMocks:
+    return AwsMocks(calls={"aws:ec2/getRouteTable:getRouteTable": {
+        "routeTableId": "rtb-1", "id": "rtb-1",
+        "routes": [{"cidrBlock": "10.0.0.0/16", "gatewayId": "local"}, *routes]}})
+
+
 def test_existing_subnet_routing_to_nat_is_refused_without_egress():
     from kit.infra.plan import run_plan
 
-    mocks = AwsMocks(calls={"aws:ec2/getRouteTable:getRouteTable": {
-        "routeTableId": "rtb-1", "id": "rtb-1",
-        "routes": [{"cidrBlock": "0.0.0.0/0", "natGatewayId": "nat-0abc"}]}})
-    with pytest.raises(KitError, match="routes 0.0.0.0/0 to nat-0abc but network.egress is false"):
-        run_plan(existing_vpc(), mocks)
+    with pytest.raises(KitError) as err:
+        run_plan(existing_vpc(), _routes({"cidrBlock": "0.0.0.0/0", "natGatewayId": "nat-0abc"}))
+    assert err.value.one_line() == (
+        "aws.subnet_ids: subnet-0aaa1111: route table rtb-1 routes 0.0.0.0/0 to nat-0abc, a way "
+        "out of the network, but network.egress is false (hint: use private subnets whose route "
+        "tables have no internet, NAT or egress-only gateway route, or set network.egress: true "
+        "in kit.yaml)")
 
 
-@pytest.mark.parametrize("route,shown", [
-    ({"cidrBlock": "0.0.0.0/0", "transitGatewayId": "tgw-0abc"}, "0.0.0.0/0 to tgw-0abc"),
-    ({"cidrBlock": "0.0.0.0/0", "vpcPeeringConnectionId": "pcx-0abc"}, "0.0.0.0/0 to pcx-0abc"),
-    ({"cidrBlock": "0.0.0.0/0", "networkInterfaceId": "eni-0abc"}, "0.0.0.0/0 to eni-0abc"),
-    ({"cidrBlock": "0.0.0.0/0", "vpcEndpointId": "vpce-0abc"}, "0.0.0.0/0 to vpce-0abc"),
-    ({"ipv6CidrBlock": "::/0", "egressOnlyGatewayId": "eigw-0abc"}, "::/0 to eigw-0abc"),
-    ({"cidrBlock": "198.51.100.0/24", "gatewayId": "igw-0abc"}, "198.51.100.0/24 to igw-0abc"),
+# Each shape of a way out (VPC user guide, "Configure route tables", route targets, and
+# "Gateway Load Balancer endpoints", read 2026-12-07): any route to an internet, NAT or
+# egress-only gateway; public address space (a default, a split default, any public range) to
+# a transit gateway, peering connection, network interface, instance or GWLB endpoint, which
+# forward it on.
+@pytest.mark.parametrize("routes,shown", [
+    ([{"cidrBlock": "0.0.0.0/0", "transitGatewayId": "tgw-0abc"}], "0.0.0.0/0 to tgw-0abc"),
+    ([{"cidrBlock": "0.0.0.0/1", "transitGatewayId": "tgw-0abc"},
+      {"cidrBlock": "128.0.0.0/1", "transitGatewayId": "tgw-0abc"}], "0.0.0.0/1 to tgw-0abc"),
+    ([{"cidrBlock": "128.0.0.0/1", "transitGatewayId": "tgw-0abc"}], "128.0.0.0/1 to tgw-0abc"),
+    ([{"cidrBlock": "0.0.0.0/0", "vpcPeeringConnectionId": "pcx-0abc"}], "0.0.0.0/0 to pcx-0abc"),
+    ([{"cidrBlock": "203.0.113.0/24", "vpcPeeringConnectionId": "pcx-0abc"}],
+     "203.0.113.0/24 to pcx-0abc"),
+    ([{"cidrBlock": "0.0.0.0/0", "networkInterfaceId": "eni-0abc"}], "0.0.0.0/0 to eni-0abc"),
+    ([{"cidrBlock": "0.0.0.0/1", "networkInterfaceId": "eni-0abc"}], "0.0.0.0/1 to eni-0abc"),
+    ([{"cidrBlock": "0.0.0.0/0", "instanceId": "i-0abc"}], "0.0.0.0/0 to i-0abc"),
+    ([{"cidrBlock": "0.0.0.0/0", "vpcEndpointId": "vpce-0abc"}], "0.0.0.0/0 to vpce-0abc"),
+    ([{"cidrBlock": "64.0.0.0/2", "vpcEndpointId": "vpce-0gwlb"}], "64.0.0.0/2 to vpce-0gwlb"),
+    ([{"ipv6CidrBlock": "::/0", "egressOnlyGatewayId": "eigw-0abc"}], "::/0 to eigw-0abc"),
+    ([{"ipv6CidrBlock": "2000::/3", "egressOnlyGatewayId": "eigw-0abc"}], "2000::/3 to eigw-0abc"),
+    ([{"ipv6CidrBlock": "::/1", "transitGatewayId": "tgw-0abc"}], "::/1 to tgw-0abc"),
+    ([{"cidrBlock": "198.51.100.0/24", "gatewayId": "igw-0abc"}], "198.51.100.0/24 to igw-0abc"),
+    ([{"cidrBlock": "10.8.0.0/16", "gatewayId": "igw-0abc"}], "10.8.0.0/16 to igw-0abc"),
+    ([{"destinationPrefixListId": "pl-0custom", "transitGatewayId": "tgw-0abc"}],
+     "pl-0custom to tgw-0abc"),
 ])
-def test_an_existing_vpc_with_any_way_out_is_refused_without_egress(route, shown):
+def test_an_existing_vpc_with_any_way_out_is_refused_without_egress(routes, shown):
     from kit.infra.plan import run_plan
 
-    mocks = AwsMocks(calls={"aws:ec2/getRouteTable:getRouteTable": {
-        "routeTableId": "rtb-1", "id": "rtb-1",
-        "routes": [{"cidrBlock": "10.0.0.0/16", "gatewayId": "local"}, route]}})
-    with pytest.raises(KitError, match=f"routes {shown.replace('.', '[.]')} but network.egress is false"):
-        run_plan(existing_vpc(), mocks)
+    with pytest.raises(KitError) as err:
+        run_plan(existing_vpc(), _routes(*routes))
+    line = err.value.one_line()
+    assert f"route table rtb-1 routes {shown}, a way out of the network" in line
+    assert "network.egress: true" in line and "\n" not in line
+
+
+def test_the_same_routes_are_allowed_when_egress_is_opted_in():
+    from kit.infra.plan import run_plan
+
+    plan = run_plan(make_cfg(aws=EXISTING_VPC, network={"egress": True}),
+                    _routes({"cidrBlock": "0.0.0.0/1", "transitGatewayId": "tgw-0abc"}))
+    assert plan.of_type("aws:eks/cluster:Cluster")
 
 
 def test_routes_inside_the_network_are_fine():
+    """Private ranges to a transit gateway or peering (on-premises, other VPCs) and the S3
+    gateway endpoint's route (AWS's prefix list to its vpce-) do not reach the internet."""
     from kit.infra.plan import run_plan
 
-    mocks = AwsMocks(calls={"aws:ec2/getRouteTable:getRouteTable": {
-        "routeTableId": "rtb-1", "id": "rtb-1",
-        "routes": [{"cidrBlock": "10.0.0.0/16", "gatewayId": "local"},
-                   {"cidrBlock": "10.9.0.0/16", "transitGatewayId": "tgw-0abc"}]}})
+    mocks = _routes({"cidrBlock": "10.9.0.0/16", "transitGatewayId": "tgw-0abc"},
+                    {"cidrBlock": "172.20.0.0/16", "vpcPeeringConnectionId": "pcx-0abc"},
+                    {"cidrBlock": "100.64.0.0/16", "transitGatewayId": "tgw-0abc"},
+                    {"destinationPrefixListId": "pl-63a5400a", "vpcEndpointId": "vpce-0s3"})
     assert run_plan(existing_vpc(), mocks).of_type("aws:eks/cluster:Cluster")
+
+
+def _dhcp(servers: list[str]) -> AwsMocks:
+    return AwsMocks(calls={"aws:ec2/getVpcDhcpOptions:getVpcDhcpOptions": {
+        "id": "dopt-0custom", "dhcpOptionsId": "dopt-0custom", "domainNameServers": servers}})
+
+
+def test_custom_dhcp_name_servers_are_refused_they_bypass_the_dns_firewall():
+    """DNS Firewall sees only queries to Route 53 Resolver (AmazonProvidedDNS): "the firewall
+    must see the VPC's queries" (aws/agent-toolkit-for-aws route53 skill, "Blocking Malicious
+    Domains with Route 53 DNS Firewall"; AWS CDK aws-route53resolver README, read 2026-12-07)."""
+    from kit.infra.plan import run_plan
+
+    with pytest.raises(KitError) as err:
+        run_plan(existing_vpc(), _dhcp(["10.0.0.2", "AmazonProvidedDNS", "192.0.2.53"]))
+    assert err.value.one_line().startswith(
+        "aws.vpc_id: vpc-0123456789abcdef0 hands out DHCP options dopt-0default with name "
+        "servers 10.0.0.2, 192.0.2.53: queries to them bypass the kit's DNS firewall")
+    assert run_plan(existing_vpc(), _dhcp(["AmazonProvidedDNS"])).of_type("aws:eks/cluster:Cluster")
 
 
 def test_existing_vpc_needs_two_subnets():
