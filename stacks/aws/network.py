@@ -49,6 +49,13 @@ def network(ctx: Ctx, egress: bool, kit_buckets: list[pulumi.Input[str]],
             data_bucket: pulumi.Input[str], key_arn: pulumi.Input[str]) -> Network:
     """kit_buckets/data_bucket: bucket ARNs the S3 endpoint lets through (read-write / read)."""
     opts = ctx.aws
+    if not opts.vpc_endpoints and not egress:
+        # Without the endpoints nothing limits which buckets the storage pods reach (the S3
+        # gateway endpoint's policy does that), and with egress off no AWS API is reachable.
+        raise KitError("aws.vpc_endpoints: false leaves storage pods on S3's public addresses "
+                       "with no bucket scoping, and network.egress is false",
+                       hint="keep aws.vpc_endpoints: true (the default), or set network.egress: "
+                            "true to accept reaching AWS's public endpoints over NAT")
     if opts.vpc_id or opts.subnet_ids:
         net = _existing(ctx, egress)
     else:

@@ -284,3 +284,20 @@ def test_add_on_registry_follows_the_region():
     assert addon_registry_account("us-west-2") == "602401143452"
     with pytest.raises(KitError, match="region: 'xx-nowhere-1' has no known EKS add-on image registry"):
         addon_registry_account("xx-nowhere-1")
+
+
+def test_no_vpc_endpoints_without_egress_is_refused_in_one_line():
+    """Without the S3 gateway endpoint (whose policy names the kit's buckets) storage pods
+    would reach S3's public ranges with no bucket scoping, unnoticed; without egress as well,
+    no AWS API is reachable at all."""
+    with pytest.raises(KitError) as err:
+        plan_of(make_cfg(aws={"vpc_endpoints": False}))
+    assert err.value.one_line().startswith(
+        "aws.vpc_endpoints: false leaves storage pods on S3's public addresses with no bucket "
+        "scoping, and network.egress is false (hint: keep aws.vpc_endpoints: true")
+
+
+def test_no_vpc_endpoints_is_an_explicit_choice_with_egress():
+    plan = plan_of(make_cfg(aws={"vpc_endpoints": False}, network={"egress": True}))
+    assert plan.of_type("aws:ec2/vpcEndpoint:VpcEndpoint") == []
+    assert plan.of_type("aws:ec2/natGateway:NatGateway")
