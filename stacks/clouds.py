@@ -112,6 +112,10 @@ class CloudSupport:
     # as ECR's pull-through prefixes) or "-" (a sibling repository <prefix>-<segment>, as
     # Artifact Registry's remote repositories, which cannot nest).
     mirror_join: str = "/"
+    # True: no pull-through cache at all; `kit up` copies every locked upstream image (the
+    # charts', the stack's own, the remote builder's bases) into the stack's registry at its
+    # digest before anything references it (kit.images.copy), under the same paths.
+    copies_upstreams: bool = False
     bucket_scheme: str = ""                        # data and kit buckets ("" = any bucket scheme)
     internal_lb: dict[str, str] = field(default_factory=dict)   # Service annotations: internal
     # The DNS domain the cloud names internal load balancers in, "{region}" filled in ("" when

@@ -29,6 +29,10 @@ SUPPORT = CloudSupport(
     https_anywhere="S3 is reached through a gateway endpoint: S3's own public address "
                    "ranges, routed privately; without NAT nothing else is reachable",
     stack_images=("device-plugin", "autoscaler"),
+    # ECR's pull-through cache cannot serve the first boot: a first pull by digest does not
+    # fill it (github.com/aws/containers-roadmap/issues/2837, read 2026-12-07), and ghcr.io /
+    # Docker Hub rules need credentials in Secrets Manager. Every upstream image is copied.
+    copies_upstreams=True,
     gpu_catalog=CATALOG,
     state_scheme="s3",
     secrets_provider="awskms://alias/lima-kit-state?region={region}",
@@ -61,6 +65,6 @@ SUPPORT = CloudSupport(
         ("aws:iam/", "identity"),
         ("aws:kms/", "identity"),
         ("aws:ecr/", "registry"),
-        ("aws:secretsmanager/", "registry"),
+        ("name:copy-", "registry"),
     ),
 )

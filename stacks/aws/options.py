@@ -28,8 +28,6 @@ class AwsOptions(BaseModel):
     # Reservation's id, or a Capacity Block's (capacity_block: true) (both cr-<17 hex>).
     capacity_reservation: str | None = None
     capacity_block: bool = False
-    ghcr_credential_arn: str | None = None
-    docker_hub_credential_arn: str | None = None
 
     @field_validator("account_id", mode="before")
     @classmethod
