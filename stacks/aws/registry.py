@@ -6,7 +6,9 @@ every upstream image (TGI, vLLM, the API-key proxy, the NVIDIA device plugin, th
 autoscaler, the builder's base images) is copied there at the digest the images lock pins
 (kit.images.copy): the stack's own (device plugin, autoscaler) by the stack before any object
 references them (stacks/aws/image_copy.py), the charts' by `kit up`'s mirror phase before the
-charts are applied, the builder's bases by `kit images build --remote`. Why no pull-through
+charts are applied, the builder's bases by `kit images build --remote` (EKS user guide,
+"Private cluster requirements": a cluster without outbound access "must pull images from a
+container registry that's in your VPC ... copy container images to it"). Why no pull-through
 cache: a first pull by digest does not fill it (github.com/aws/containers-roadmap/issues/2837,
 read 2026-12-07), and its ghcr.io and Docker Hub rules need credentials in Secrets Manager.
 EKS add-ons (vpc-cni, kube-proxy, coredns, the Pod Identity agent) come from AWS's own
