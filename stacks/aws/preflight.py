@@ -27,7 +27,10 @@ def checks(cfg: "KitConfig") -> list[Callable[["KitConfig"], Check]]:
     import botocore.config  # noqa: F401
     import botocore.exceptions  # noqa: F401
 
-    return [identity, gpu_quota, autoscaling_role]
+    found = [identity, gpu_quota, autoscaling_role]
+    if cfg.aws.capacity_reservation:
+        found.append(capacity_reservation)
+    return found
 
 
 def _boto_config():
@@ -96,6 +99,51 @@ def quota_check(cfg: "KitConfig", quotas: dict[str, dict[str, Any]]) -> Check:
                      f"aws service-quotas request-service-quota-increase --service-code ec2 "
                      f"--quota-code {quota['QuotaCode']} --desired-value {need} --region {cfg.region}")
     return Check("gpu quota", True, what)
+
+
+USABLE = {"default": ("active",), "capacity-block": ("active", "scheduled", "payment-pending")}
+
+
+def capacity_reservation(cfg: "KitConfig") -> Check:
+    """aws.capacity_reservation exists in the region, holds the GPU pool's instance type, is
+    the kind kit.yaml says (an On-Demand Capacity Reservation, or a Capacity Block with
+    aws.capacity_block) and can be launched into now (a Capacity Block: before its start too)."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    wanted = cfg.aws.capacity_reservation
+    try:
+        found = boto3.client("ec2", region_name=cfg.region, config=_boto_config()) \
+            .describe_capacity_reservations(CapacityReservationIds=[wanted])["CapacityReservations"]
+    except (BotoCoreError, ClientError) as exc:
+        return Check("capacity reservation", False, f"{wanted}: {' '.join(str(exc).split())[:140]}",
+                     f"check the id in {cfg.region} (aws ec2 describe-capacity-reservations)")
+    return reservation_check(cfg, found[0] if found else None)
+
+
+def reservation_check(cfg: "KitConfig", found: dict[str, Any] | None) -> Check:
+    wanted = cfg.aws.capacity_reservation
+    if found is None:
+        return Check("capacity reservation", False, f"{wanted}: not found in {cfg.region}",
+                     "aws.capacity_reservation: an id from aws ec2 describe-capacity-reservations")
+    try:
+        instance, _ = gpu_need(cfg)
+    except KitError as exc:
+        return Check("capacity reservation", False, exc.message, exc.hint)
+    kind = found.get("ReservationType", "default")
+    where = f"{wanted} ({found['InstanceType']} x {found.get('TotalInstanceCount', '?')} in " \
+            f"{found.get('AvailabilityZone', '?')}, {found['State']})"
+    if found["InstanceType"] != instance:
+        return Check("capacity reservation", False, f"{where}: the GPU pool launches {instance}",
+                     f"reserve {instance}, or change gpu.type / gpu.count to match")
+    if (kind == "capacity-block") != cfg.aws.capacity_block:
+        fix = ("set aws.capacity_block: true" if kind == "capacity-block"
+               else "remove aws.capacity_block: it is an On-Demand Capacity Reservation")
+        return Check("capacity reservation", False, f"{where} is a {kind} reservation", fix)
+    if found["State"] not in USABLE.get(kind, ("active",)):
+        return Check("capacity reservation", False, f"{where}: nothing can launch into it",
+                     "use an active reservation (a Capacity Block: scheduled or active)")
+    return Check("capacity reservation", True, where)
 
 
 AUTOSCALING_ROLE_NAME = "AWSServiceRoleForAutoScaling"

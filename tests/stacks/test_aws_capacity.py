@@ -93,3 +93,51 @@ def test_kit_plan_shows_the_reservation_and_refuses_a_bad_id_in_one_line(tmp_pat
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "aws.capacity_reservation: 'cr-nope'" in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+def _found(**over):
+    return {"CapacityReservationId": CR, "InstanceType": "p5.48xlarge", "TotalInstanceCount": 2,
+            "AvailabilityZone": "us-east-1a", "State": "active", "ReservationType": "default",
+            **over}
+
+
+@pytest.mark.parametrize("aws,found,ok,detail", [
+    ({}, _found(), True, f"{CR} (p5.48xlarge x 2 in us-east-1a, active)"),
+    ({}, None, False, f"{CR}: not found in us-east-1"),
+    ({}, _found(InstanceType="p4d.24xlarge"), False, "the GPU pool launches p5.48xlarge"),
+    ({}, _found(State="expired"), False, "nothing can launch into it"),
+    ({}, _found(ReservationType="capacity-block", State="scheduled"), False,
+     "is a capacity-block reservation"),
+    ({"capacity_block": True}, _found(ReservationType="capacity-block", State="scheduled"), True,
+     "scheduled)"),
+    ({"capacity_block": True}, _found(), False, "is a default reservation"),
+])
+def test_doctor_checks_the_reservation_against_the_gpu_pool(aws, found, ok, detail):
+    """What DescribeCapacityReservations answers (EC2 API reference: InstanceType, State,
+    ReservationType default | capacity-block; read 2026-12-07), against kit.yaml."""
+    from stacks.aws.preflight import reservation_check
+
+    check = reservation_check(make_cfg(aws={"capacity_reservation": CR, **aws}), found)
+    assert check.ok is ok and detail in check.detail, check
+
+
+def test_doctor_reads_the_reservation_from_ec2(monkeypatch):
+    """Through boto3's real client, answered by botocore's Stubber (no network)."""
+    import boto3
+    from botocore.stub import Stubber
+
+    from stacks.aws.preflight import capacity_reservation, checks
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    client = boto3.client("ec2", region_name="us-east-1")
+    stub = Stubber(client)
+    stub.add_response("describe_capacity_reservations", {"CapacityReservations": [_found()]},
+                      {"CapacityReservationIds": [CR]})
+    monkeypatch.setattr(boto3, "client", lambda *a, **k: client)
+    cfg = make_cfg(aws={"capacity_reservation": CR})
+    with stub:
+        check = capacity_reservation(cfg)
+    assert check.ok and check.detail.startswith(CR)
+    assert capacity_reservation in checks(cfg)
+    assert capacity_reservation not in checks(make_cfg())
