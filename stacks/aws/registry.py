@@ -43,9 +43,10 @@ def mirror_paths(prefix: str) -> dict[str, str]:
 
     refs = {name: f"{img.repository}:{img.tag}" for name, img in IMAGES.items()
             if name not in KIT_IMAGES}
-    for recipe in RECIPES.values():
+    for recipe in RECIPES.values():     # the remote builder's bases
         for base, _extras in recipe.flavours.values():
-            refs.setdefault(base, base)
+            if base not in IMAGES:         # a reference rather than a name of the table
+                refs.setdefault(base, base)
     paths = {name: through_mirror(ref, prefix).removeprefix(prefix.rstrip("/") + "/").rsplit(":", 1)[0]
              for name, ref in refs.items()}
     return {**{image: image for image in OWN_IMAGES}, **paths}

@@ -77,6 +77,6 @@ def test_remote_build_copies_its_base_into_ecr_before_building(tmp_path, monkeyp
     monkeypatch.setattr("stacks.aws.registry_login.credentials", lambda c, r: ("AWS", "t"))
     with pytest.raises(Stop):
         remote_build(cfg, BuildRequest(name="trainer"), log=lambda _line: None)
-    tag = kit.images.build.CUDA_BASE.rsplit(":", 1)[1] + "-" + "e" * 12
+    tag = "2.9.0-cuda12.8-cudnn9-runtime-" + "e" * 12      # the base's release, its digest
     assert copied == [(pinned, f"{registry}/docker-hub/pytorch/pytorch", tag, ("AWS", "t"))]
     assert built == [f"{registry}/docker-hub/pytorch/pytorch@{DIGEST}"]
