@@ -195,6 +195,18 @@ def test_custom_dhcp_name_servers_are_refused_they_bypass_the_dns_firewall():
     assert run_plan(existing_vpc(), _dhcp(["AmazonProvidedDNS"])).of_type("aws:eks/cluster:Cluster")
 
 
+def test_a_vpc_without_dhcp_options_resolves_through_amazon_dns():
+    """DhcpOptionsId "default" means no options set: instances use AmazonProvidedDNS (VPC
+    user guide, "DHCP option sets", read 2026-12-07); there is no option set to look up."""
+    from kit.infra.plan import run_plan
+
+    mocks = AwsMocks(calls={
+        "aws:ec2/getVpc:getVpc": {"id": "vpc-0123456789abcdef0", "cidrBlock": "10.0.0.0/16",
+                                  "dhcpOptionsId": "default"},
+        "aws:ec2/getVpcDhcpOptions:getVpcDhcpOptions": {"id": "x", "domainNameServers": ["192.0.2.53"]}})
+    assert run_plan(existing_vpc(), mocks).of_type("aws:eks/cluster:Cluster")
+
+
 def test_existing_vpc_needs_two_subnets():
     with pytest.raises(KitError, match=r"aws\.subnet_ids: an existing VPC needs at least 2"):
         make_cfg(aws={"vpc_id": "vpc-0123456789abcdef0", "subnet_ids": ["subnet-0aaa1111"]})
