@@ -139,7 +139,8 @@ def _existing(ctx: Ctx, egress: bool) -> Network:
         raise KitError("aws.subnet_ids: an existing VPC needs vpc_id and at least 2 private "
                        "subnets in different availability zones", hint="set both in kit.yaml")
     vpc = aws.ec2.get_vpc(id=opts.vpc_id, opts=ctx.invoke())
-    # "default": no DHCP options set at all, so instances get AmazonProvidedDNS.
+    # "default": no DHCP option set at all (EC2 API reference, AssociateDhcpOptions), so no
+    # other name server is handed out, and there is no option set to look up.
     if not egress and vpc.dhcp_options_id and vpc.dhcp_options_id != "default":
         dhcp = aws.ec2.get_vpc_dhcp_options(dhcp_options_id=vpc.dhcp_options_id, opts=ctx.invoke())
         check_resolver(opts.vpc_id, vpc.dhcp_options_id, list(dhcp.domain_name_servers or []))

@@ -195,9 +195,9 @@ def test_custom_dhcp_name_servers_are_refused_they_bypass_the_dns_firewall():
     assert run_plan(existing_vpc(), _dhcp(["AmazonProvidedDNS"])).of_type("aws:eks/cluster:Cluster")
 
 
-def test_a_vpc_without_dhcp_options_resolves_through_amazon_dns():
-    """DhcpOptionsId "default" means no options set: instances use AmazonProvidedDNS (VPC
-    user guide, "DHCP option sets", read 2026-12-07); there is no option set to look up."""
+def test_a_vpc_without_a_dhcp_option_set_is_not_looked_up():
+    """DhcpOptionsId "default" means "no DHCP options" (EC2 API reference, AssociateDhcpOptions,
+    read 2026-12-07): no other name server is handed out, and no option set exists to read."""
     from kit.infra.plan import run_plan
 
     mocks = AwsMocks(calls={
