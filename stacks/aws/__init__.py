@@ -65,6 +65,6 @@ SUPPORT = CloudSupport(
         ("aws:iam/", "identity"),
         ("aws:kms/", "identity"),
         ("aws:ecr/", "registry"),
-        ("name:copy-", "registry"),
+        ("pulumi-python:dynamic/kit:ImageCopy", "registry"),
     ),
 )

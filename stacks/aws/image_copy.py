@@ -36,7 +36,7 @@ class _Copy(dynamic.ResourceProvider):
         return None
 
 
-class ImageCopy(dynamic.Resource):
+class ImageCopy(dynamic.Resource, module="kit", name="ImageCopy"):
     """`source` (repository@sha256:...) copied to `destination`:`tag`."""
 
     def __init__(self, name: str, source: str, destination: pulumi.Input[str], tag: str,

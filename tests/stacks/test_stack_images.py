@@ -67,7 +67,7 @@ LOCK = {"device-plugin": f"nvcr.io/nvidia/k8s-device-plugin@{DIGEST}",
         "tgi": f"ghcr.io/huggingface/text-generation-inference@{DIGEST}",
         "vllm": f"docker.io/vllm/vllm-openai@{DIGEST}",
         "kit": f"{ECR}/kit:0.0.0@{DIGEST}", "trainer": f"{ECR}/trainer:0.0.0@{DIGEST}"}
-COPY = "pulumi-python:dynamic:Resource"
+COPY = "pulumi-python:dynamic/kit:ImageCopy"
 
 
 def test_the_stack_copies_its_images_before_any_kubernetes_object_can_use_them(tmp_path):
