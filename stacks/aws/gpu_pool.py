@@ -64,6 +64,23 @@ def reserved(ctx: Ctx, spot: bool) -> dict:
     return args
 
 
+def gpu_subnets(ctx: Ctx, net: Network) -> list:
+    """Every subnet; with a reservation, only those in its zone: an instance launched in
+    another zone cannot use it (the EKS Blueprints Capacity Block pattern restricts the node
+    group to the reservation's zone for that reason, aws-ia.github.io/terraform-aws-eks-blueprints/
+    patterns/machine-learning/ml-capacity-block, read 2026-12-07)."""
+    zone = ctx.aws.capacity_reservation_zone
+    if not zone:
+        return list(net.subnet_ids)
+    there = [s for s, z in zip(net.subnet_ids, net.subnet_zones, strict=True) if z == zone]
+    if not there:
+        raise KitError(f"aws.capacity_reservation_zone: {zone} is the zone of none of the "
+                       f"GPU pool's subnets ({', '.join(sorted(set(net.subnet_zones)))})",
+                       hint="a subnet in the reservation's zone (aws.subnet_ids), or a "
+                            "reservation in one of those zones")
+    return there
+
+
 def capacity_type(ctx: Ctx, spot: bool) -> str:
     if ctx.aws.capacity_block:
         return "CAPACITY_BLOCK"
@@ -105,7 +122,7 @@ def pools(ctx: Ctx, net: Network, c: Cluster, node_role: aws.iam.Role, gpu_type:
         opts=scaled)
     gpu = aws.eks.NodeGroup(
         "gpu", cluster_name=c.eks.name, node_group_name=f"{ctx.name}-gpu-{gpu_type}",
-        node_role_arn=node_role.arn, subnet_ids=net.subnet_ids, ami_type="AL2023_x86_64_NVIDIA",
+        node_role_arn=node_role.arn, subnet_ids=gpu_subnets(ctx, net), ami_type="AL2023_x86_64_NVIDIA",
         capacity_type=capacity_type(ctx, spot), instance_types=gpu_types,
         scaling_config={"min_size": 0, "desired_size": 0, "max_size": max_nodes},
         update_config={"max_unavailable": 1}, labels=dict(GPU_LABEL),

@@ -113,6 +113,10 @@ class AwsMocks(PlanMocks):
                 "id": a.get("dhcpOptionsId", "dopt-0default"),
                 "dhcpOptionsId": a.get("dhcpOptionsId", "dopt-0default"),
                 "domainNameServers": ["AmazonProvidedDNS"]},
+            # An existing subnet's zone: a, b, c in the order kit.yaml lists them (by id).
+            "aws:ec2/getSubnet:getSubnet": {
+                "id": a.get("id", ""), "vpcId": "vpc-existing",
+                "availabilityZone": f"{self.region}{'abc'[zlib.crc32(a.get('id', '').encode()) % 3]}"},
             "aws:ec2/getRouteTable:getRouteTable": {
                 "routeTableId": f"rtb-{a.get('subnetId', 'x')[-8:]}", "routes": [],
                 "id": f"rtb-{a.get('subnetId', 'x')[-8:]}"},

@@ -42,6 +42,7 @@ class Network:
     subnet_ids: list[pulumi.Input[str]]
     cidr: str
     route_table_ids: list[pulumi.Input[str]]
+    subnet_zones: list[str] = field(default_factory=list)   # each subnet's availability zone
     endpoints: dict[str, aws.ec2.VpcEndpoint] = field(default_factory=dict)
 
 
@@ -80,7 +81,11 @@ def _create(ctx: Ctx, egress: bool) -> Network:
     count = ctx.aws.az_count
     if count not in (2, 3):
         raise KitError(f"aws.az_count: {count} must be 2 or 3")
-    zones = aws.get_availability_zones(state="available", opts=ctx.invoke()).names[:count]
+    available = aws.get_availability_zones(state="available", opts=ctx.invoke()).names
+    zones = list(available[:count])
+    reserved = ctx.aws.capacity_reservation_zone   # the GPU reservation's zone is one of them
+    if reserved and reserved in available and reserved not in zones:
+        zones = zones[:count - 1] + [reserved]
     if len(zones) < 2:
         raise KitError(f"region {ctx.region}: fewer than 2 availability zones are available")
     private_cidrs, public_cidrs = _subnet_cidrs(ctx.aws.vpc_cidr, len(zones))
@@ -104,7 +109,7 @@ def _create(ctx: Ctx, egress: bool) -> Network:
     if egress:
         _egress(ctx, vpc, zones, public_cidrs, private_rt)
     return Network(vpc_id=vpc.id, subnet_ids=subnets, cidr=ctx.aws.vpc_cidr,
-                   route_table_ids=[private_rt.id])
+                   route_table_ids=[private_rt.id], subnet_zones=list(zones))
 
 
 def _egress(ctx: Ctx, vpc: aws.ec2.Vpc, zones: list[str], cidrs: list[str],
@@ -144,15 +149,16 @@ def _existing(ctx: Ctx, egress: bool) -> Network:
     if not egress and vpc.dhcp_options_id and vpc.dhcp_options_id != "default":
         dhcp = aws.ec2.get_vpc_dhcp_options(dhcp_options_id=vpc.dhcp_options_id, opts=ctx.invoke())
         check_resolver(opts.vpc_id, vpc.dhcp_options_id, list(dhcp.domain_name_servers or []))
-    tables = []
+    tables, zones = [], []
     for subnet in opts.subnet_ids:
+        zones.append(aws.ec2.get_subnet(id=subnet, opts=ctx.invoke()).availability_zone)
         rt = aws.ec2.get_route_table(subnet_id=subnet, opts=ctx.invoke())
         if not egress:
             check_routes(subnet, rt.route_table_id, list(rt.routes or []))
         if rt.route_table_id not in tables:
             tables.append(rt.route_table_id)
     return Network(vpc_id=opts.vpc_id, subnet_ids=list(opts.subnet_ids), cidr=vpc.cidr_block,
-                   route_table_ids=tables)
+                   route_table_ids=tables, subnet_zones=zones)
 
 
 def s3_ranges(ctx: Ctx):

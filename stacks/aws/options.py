@@ -28,6 +28,8 @@ class AwsOptions(BaseModel):
     # Reservation's id, or a Capacity Block's (capacity_block: true) (both cr-<17 hex>).
     capacity_reservation: str | None = None
     capacity_block: bool = False
+    # The reservation's availability zone: the GPU pool launches only into subnets there.
+    capacity_reservation_zone: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
 
     @field_validator("account_id", mode="before")
     @classmethod
@@ -48,6 +50,10 @@ class AwsOptions(BaseModel):
         if self.capacity_block and not self.capacity_reservation:
             raise ValueError("aws.capacity_block: true needs aws.capacity_reservation, the "
                              "Capacity Block's id (cr-...)")
+        if bool(self.capacity_reservation) != bool(self.capacity_reservation_zone):
+            raise ValueError("aws.capacity_reservation and aws.capacity_reservation_zone go "
+                             "together: the reservation's id and its availability zone (aws ec2 "
+                             "describe-capacity-reservations; `kit doctor` shows both)")
         if bool(self.vpc_id) != bool(self.subnet_ids):
             raise ValueError("aws.vpc_id: an existing VPC needs both vpc_id and subnet_ids")
         if self.vpc_id and len(self.subnet_ids) < 2:

@@ -136,6 +136,10 @@ def reservation_check(cfg: "KitConfig", found: dict[str, Any] | None) -> Check:
     if found["InstanceType"] != instance:
         return Check("capacity reservation", False, f"{where}: the GPU pool launches {instance}",
                      f"reserve {instance}, or change gpu.type / gpu.count to match")
+    if found.get("AvailabilityZone") != cfg.aws.capacity_reservation_zone:
+        return Check("capacity reservation", False,
+                     f"{where}, but aws.capacity_reservation_zone is {cfg.aws.capacity_reservation_zone}",
+                     f"set aws.capacity_reservation_zone: {found.get('AvailabilityZone')}")
     if (kind == "capacity-block") != cfg.aws.capacity_block:
         fix = ("set aws.capacity_block: true" if kind == "capacity-block"
                else "remove aws.capacity_block: it is an On-Demand Capacity Reservation")

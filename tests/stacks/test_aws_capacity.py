@@ -14,6 +14,7 @@ from kit.errors import KitError
 from tests.stacks.conftest import BASE, inputs, make_cfg, plan_of
 
 CR = "cr-0123456789abcdef0"
+ZONE = "us-east-1a"
 LT = "aws:ec2/launchTemplate:LaunchTemplate"
 NODES = "aws:eks/nodeGroup:NodeGroup"
 
@@ -28,7 +29,7 @@ def test_an_on_demand_capacity_reservation_is_targeted_by_the_gpu_launch_templat
     CapacityReservationSpecification.CapacityReservationTarget (EC2 user guide, "Capacity
     Reservations"; the EKS ML capacity block pattern of terraform-aws-eks-blueprints,
     aws-ia.github.io/terraform-aws-eks-blueprints/patterns/ml-capacity-block/, read 2026-12-07)."""
-    plan = plan_of(make_cfg(aws={"capacity_reservation": CR}))
+    plan = plan_of(make_cfg(aws={"capacity_reservation": CR, "capacity_reservation_zone": ZONE}))
     lt = inputs(plan, LT, "gpu-lt")
     assert lt["capacityReservationSpecification"] == {"capacityReservationTarget":
                                                       {"capacityReservationId": CR}}
@@ -45,7 +46,8 @@ def test_a_capacity_block_needs_the_capacity_block_market_and_capacity_type():
     launch template's InstanceMarketOptions.MarketType "capacity-block" and
     CapacityReservationTarget.CapacityReservationId, and the node group's capacity type
     CAPACITY_BLOCK."""
-    plan = plan_of(make_cfg(aws={"capacity_reservation": CR, "capacity_block": True}))
+    plan = plan_of(make_cfg(aws={"capacity_reservation": CR, "capacity_reservation_zone": ZONE,
+                                 "capacity_block": True}))
     lt = inputs(plan, LT, "gpu-lt")
     assert lt["instanceMarketOptions"] == {"marketType": "capacity-block"}
     assert lt["capacityReservationSpecification"]["capacityReservationTarget"] == {
@@ -57,7 +59,7 @@ def test_a_capacity_block_needs_the_capacity_block_market_and_capacity_type():
 @pytest.mark.parametrize("bad", ["cr-123", "odcr-0123456789abcdef0", "CR-0123456789ABCDEF0"])
 def test_a_bad_reservation_id_is_a_one_line_error(bad):
     with pytest.raises(KitError) as err:
-        make_cfg(aws={"capacity_reservation": bad})
+        make_cfg(aws={"capacity_reservation": bad, "capacity_reservation_zone": ZONE})
     assert err.value.one_line().startswith(f"kit.yaml: aws.capacity_reservation: {bad!r} is not a "
                                            "capacity reservation id")
 
@@ -69,12 +71,14 @@ def test_a_capacity_block_without_its_id_is_refused():
 
 def test_spot_cannot_use_a_reservation():
     with pytest.raises(KitError, match="aws.capacity_reservation: .* but gpu.spot is true"):
-        plan_of(make_cfg(aws={"capacity_reservation": CR}, gpu={"spot": True}))
+        plan_of(make_cfg(aws={"capacity_reservation": CR, "capacity_reservation_zone": ZONE},
+                         gpu={"spot": True}))
 
 
 def test_kit_plan_shows_the_reservation_and_refuses_a_bad_id_in_one_line(tmp_path):
     raw = json.loads(json.dumps(BASE))
-    raw["aws"] = {"capacity_reservation": CR, "capacity_block": True}
+    raw["aws"] = {"capacity_reservation": CR, "capacity_reservation_zone": ZONE,
+                  "capacity_block": True}
     good = tmp_path / "kit.yaml"
     good.write_text(yaml.safe_dump(raw))
     proc = subprocess.run([sys.executable, "-m", "kit", "plan", "--offline", "-f", str(good),
@@ -111,13 +115,16 @@ def _found(**over):
     ({"capacity_block": True}, _found(ReservationType="capacity-block", State="scheduled"), True,
      "scheduled)"),
     ({"capacity_block": True}, _found(), False, "is a default reservation"),
+    ({}, _found(AvailabilityZone="us-east-1b"), False,
+     "but aws.capacity_reservation_zone is us-east-1a"),
 ])
 def test_doctor_checks_the_reservation_against_the_gpu_pool(aws, found, ok, detail):
     """What DescribeCapacityReservations answers (EC2 API reference: InstanceType, State,
     ReservationType default | capacity-block; read 2026-12-07), against kit.yaml."""
     from stacks.aws.preflight import reservation_check
 
-    check = reservation_check(make_cfg(aws={"capacity_reservation": CR, **aws}), found)
+    check = reservation_check(make_cfg(aws={"capacity_reservation": CR,
+                                            "capacity_reservation_zone": ZONE, **aws}), found)
     assert check.ok is ok and detail in check.detail, check
 
 
@@ -135,9 +142,47 @@ def test_doctor_reads_the_reservation_from_ec2(monkeypatch):
     stub.add_response("describe_capacity_reservations", {"CapacityReservations": [_found()]},
                       {"CapacityReservationIds": [CR]})
     monkeypatch.setattr(boto3, "client", lambda *a, **k: client)
-    cfg = make_cfg(aws={"capacity_reservation": CR})
+    cfg = make_cfg(aws={"capacity_reservation": CR, "capacity_reservation_zone": ZONE})
     with stub:
         check = capacity_reservation(cfg)
     assert check.ok and check.detail.startswith(CR)
     assert capacity_reservation in checks(cfg)
     assert capacity_reservation not in checks(make_cfg())
+
+
+def test_the_gpu_pool_launches_only_in_the_reservations_zone():
+    """An instance in another zone cannot use the reservation (the EKS Blueprints Capacity
+    Block pattern, aws-ia.github.io/terraform-aws-eks-blueprints, read 2026-12-07): the GPU node
+    group gets only that zone's subnet; the system pool keeps them all."""
+    plan = plan_of(make_cfg(aws={"capacity_reservation": CR,
+                                 "capacity_reservation_zone": "us-east-1b"}))
+    (in_b,) = [r["name"] for r in plan.of_type("aws:ec2/subnet:Subnet")
+               if r["inputs"]["availabilityZone"] == "us-east-1b"]
+    # the subnet's id, as the route table association of the same name refers to it
+    subnet_id = inputs(plan, "aws:ec2/routeTableAssociation:RouteTableAssociation", in_b)["subnetId"]
+    assert inputs(plan, NODES, "gpu")["subnetIds"] == [subnet_id]
+    assert len(inputs(plan, NODES, "system")["subnetIds"]) == 3
+
+
+def test_a_new_vpc_includes_the_reservations_zone():
+    plan = plan_of(make_cfg(aws={"capacity_reservation": CR,
+                                 "capacity_reservation_zone": "us-east-1c", "az_count": 2}))
+    zones = sorted(r["inputs"]["availabilityZone"] for r in plan.of_type("aws:ec2/subnet:Subnet"))
+    assert zones == ["us-east-1a", "us-east-1c"]
+    assert len(inputs(plan, NODES, "gpu")["subnetIds"]) == 1
+
+
+def test_a_reservation_zone_none_of_the_existing_subnets_is_in_is_refused():
+    from tests.stacks.conftest import EXISTING_VPC
+
+    with pytest.raises(KitError) as err:
+        plan_of(make_cfg(aws={**EXISTING_VPC, "capacity_reservation": CR,
+                              "capacity_reservation_zone": "us-east-1f"}))
+    assert err.value.one_line().startswith(
+        "aws.capacity_reservation_zone: us-east-1f is the zone of none of the GPU pool's subnets")
+
+
+def test_a_reservation_without_its_zone_is_refused():
+    with pytest.raises(KitError, match="aws.capacity_reservation and "
+                                       "aws.capacity_reservation_zone go together"):
+        make_cfg(aws={"capacity_reservation": CR})
