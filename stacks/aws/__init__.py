@@ -51,7 +51,9 @@ SUPPORT = CloudSupport(
         "aws:\n"
         '  # account_id: "123456789012"  # names the kit\'s buckets before `kit up`; other accounts refused\n'
         "  # vpc_id: vpc-0123456789abcdef0  # an existing VPC, with subnet_ids; default: a new private one\n"
-        "  # subnet_ids: [subnet-..., subnet-...]\n"),
+        "  # subnet_ids: [subnet-..., subnet-...]\n"
+        "  # capacity_reservation: cr-0123456789abcdef0  # GPU capacity: an ODCR (or a Capacity\n"
+        "  # capacity_reservation_zone: us-east-1a       #   Block, with capacity_block: true)\n"),
     plan_concerns=(
         ("aws:ec2/launchTemplate:", "nodes"),
         ("aws:eks/nodeGroup:", "nodes"),
