@@ -146,6 +146,10 @@ class CloudSupport:
     # as ECR's pull-through prefixes) or "-" (a sibling repository <prefix>-<segment>, as
     # Artifact Registry's remote repositories, which cannot nest).
     mirror_join: str = "/"
+    # True: no pull-through cache at all; `kit up` copies every locked upstream image (the
+    # charts', the stack's own, the remote builder's bases) into the stack's registry at its
+    # digest before anything references it (kit.images.copy), under the same paths.
+    copies_upstreams: bool = False
     bucket_scheme: str = ""                        # data and kit buckets ("" = any bucket scheme)
     internal_lb: dict[str, str] = field(default_factory=dict)   # Service annotations: internal
     # The DNS domain the cloud names internal load balancers in, "{region}" filled in ("" when
@@ -178,10 +182,11 @@ class CloudSupport:
     purge_kept: Callable[["KitConfig"], list[str]] = _no_lines
     # (cfg, saved cluster outputs, purge) -> lines about what is still tagged with the stack.
     leak_report: Callable[["KitConfig", dict[str, Any], bool], list[str]] = _no_lines
-    # () -> (bearer token, its expiry in UTC) from the cloud SDK's own credentials: the token
-    # `kit cluster-token TARGET` prints for the kubeconfig of a cluster the kit created
-    # (kit/cluster/credential.py). None: that kubeconfig uses another way (AWS: `aws eks`).
-    cluster_token: Callable[[], tuple[str, Any]] | None = None
+    # (*args) -> (bearer token, its expiry in UTC) from the cloud SDK's own credentials: the
+    # token `kit cluster-token TARGET [ARGS...]` prints for the kubeconfig of a cluster the kit
+    # created (kit/cluster/credential.py; AWS's ARGS: cluster name and region). None: that
+    # kubeconfig uses another way (an existing cluster's own context).
+    cluster_token: Callable[..., tuple[str, Any]] | None = None
     # (cfg, RemoteBuild, log) -> digest: the cloud's own builder (`kit images build --remote`).
     remote_build: Callable[..., str] | None = None
     # (cfg, registry) -> (username, password) for pushing the kit's images, or None.

@@ -18,13 +18,14 @@ EXEC_API = "client.authentication.k8s.io/v1beta1"
 COMMAND = "cluster-token"
 
 
-def exec_user(target: str) -> dict[str, Any]:
-    """The kubeconfig `user` entry of a cluster of `target` the kit created."""
-    return {"exec": {"apiVersion": EXEC_API, "command": "kit", "args": [COMMAND, target],
+def exec_user(target: str, *args: str) -> dict[str, Any]:
+    """The kubeconfig `user` entry of a cluster of `target` the kit created (`args`: what the
+    cloud's token needs to know, e.g. the cluster's name and region)."""
+    return {"exec": {"apiVersion": EXEC_API, "command": "kit", "args": [COMMAND, target, *args],
                      "interactiveMode": "Never", "provideClusterInfo": False}}
 
 
-def exec_credential(target: str) -> str:
+def exec_credential(target: str, *args: str) -> str:
     """The ExecCredential JSON the exec plugin prints (token and its expiry)."""
     from stacks.clouds import cloud_support
 
@@ -32,7 +33,7 @@ def exec_credential(target: str) -> str:
     if support.cluster_token is None:
         raise KitError(f"target {target}: its kubeconfig does not use `kit {COMMAND}`",
                        hint="use the credentials its kubeconfig context names")
-    token, expires = support.cluster_token()
+    token, expires = support.cluster_token(*args)
     return json.dumps({"apiVersion": EXEC_API, "kind": "ExecCredential",
                        "status": {"token": token,
                                   "expirationTimestamp": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}})

@@ -192,6 +192,10 @@ def images_lock(cfg: "KitConfig") -> Check:
                      f"kit images lock {' '.join(upstream)} (where the registries are reachable), "
                      "or kit images lock --from FILE")
     copied = [n for n in support.stack_images if IMAGES[n].repository in COPIED]
+    if support.copies_upstreams and support.has_registry and not shutil.which("skopeo"):
+        return Check("images", False, "skopeo not found: `kit up` copies every upstream image "
+                                      "into the stack's registry (no pull-through cache)",
+                     INSTALL_HINT)
     if copied and support.has_registry and not shutil.which("skopeo"):
         return Check("images", False, "skopeo not found: `kit up` copies the NVIDIA device plugin "
                                       "(nvcr.io: no pull-through cache) into the stack's registry",

@@ -187,19 +187,27 @@ class ClusterTarget:
                           credentials=credentials)
 
     def _copy_upstream_images(self, cluster) -> None:
-        """Locked images no pull-through cache serves (the NVIDIA device plugin, nvcr.io only):
-        copied into the stack's registry, digest kept, before a GPU node can need them."""
+        """Locked images no pull-through cache serves (the NVIDIA device plugin, nvcr.io only;
+        on a cloud that copies every upstream, CloudSupport.copies_upstreams, the charts'
+        images too): copied into the stack's registry, digest kept, before anything needs them."""
         from kit.images import COPIED, IMAGES, resolve, through_mirror
+        from kit.images.copy import copy_tag
 
-        if not cluster.registry_prefix or not self.deps.support.stack_images:
+        support = self.deps.support
+        if not cluster.registry_prefix:
             return
-        for name, ref in resolve(self.workdir, list(self.deps.support.stack_images)).items():
+        wanted = list(support.stack_images)
+        if support.copies_upstreams:
+            wanted += ["proxy", self.cfg.serving.engine]
+        if not wanted:
+            return
+        for name, ref in resolve(self.workdir, wanted).items():
             repository = ref.split("@", 1)[0]
-            if repository not in COPIED:
+            if repository not in COPIED and not support.copies_upstreams:
                 continue
             dest = through_mirror(ref, cluster.registry_prefix).split("@", 1)[0]
-            credentials = self.deps.support.registry_login(self.cfg, cluster.registry_prefix)
-            copied = self.deps.copy(ref, dest, IMAGES[name].tag, credentials=credentials)
+            credentials = support.registry_login(self.cfg, cluster.registry_prefix)
+            copied = self.deps.copy(ref, dest, copy_tag(IMAGES[name].tag, ref), credentials=credentials)
             self.console.print(f"  {name}: " + (f"copied {ref} → {dest}" if copied else
                                                f"{dest} already holds the locked digest"),
                                markup=False, highlight=False)

@@ -90,11 +90,12 @@ def serve(config_file: Path, run_id: str, force: bool) -> None:
 
 @click.command(name="cluster-token", hidden=True)
 @click.argument("target")
-def cluster_token(target: str) -> None:
+@click.argument("args", nargs=-1)
+def cluster_token(target: str, args: tuple[str, ...]) -> None:
     """Print an ExecCredential for a cluster the kit created (its kubeconfig's exec plugin).
 
     Why the kit itself: the cluster's kubeconfig then needs no cloud CLI or auth plugin
     (gcloud's, kubelogin): the token comes from the cloud's own SDK credentials."""
     from kit.cluster.credential import exec_credential
 
-    click.echo(exec_credential(target))
+    click.echo(exec_credential(target, *args))

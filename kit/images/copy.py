@@ -1,7 +1,8 @@
 """Copy a locked upstream image into the kit's registry, byte for byte: every platform of its
 index and the digest the lock pins (`skopeo copy --all --preserve-digests`). For upstreams no
-pull-through cache can serve (nvcr.io): the cluster then pulls exactly the locked digest from
-inside the network.
+pull-through cache can serve (nvcr.io), and on clouds whose registry copies every upstream
+(CloudSupport.copies_upstreams): the cluster then pulls exactly the locked digest from inside
+the network, with nothing to prime on first pull.
 
 Credentials go to skopeo in a private auth file, never on its command line (where `ps` shows
 them). Only a loopback registry is spoken to without TLS.
@@ -31,6 +32,13 @@ def _skopeo(args: list[str], what: str) -> subprocess.CompletedProcess:
     if not skopeo:
         raise KitError(f"{what}: skopeo not found on PATH", hint=INSTALL_HINT)
     return subprocess.run([skopeo, *args], capture_output=True, text=True, check=False)
+
+
+def copy_tag(release: str, source: str) -> str:
+    """The tag of a copy: the release and the digest's first 12 hex digits, so re-locking a
+    moving release tag (nginx's 1.29-alpine) never collides in a registry of immutable tags."""
+    digest = source.partition("@sha256:")[2]
+    return f"{release}-{digest[:12]}" if digest else release
 
 
 def copy_image(source: str, dest_repository: str, tag: str, *,

@@ -73,8 +73,18 @@ def remote_build(cfg: "KitConfig", request: "BuildRequest", *,
     recipe = RECIPES[request.name]
     flavour = request.flavour or recipe.default
     if request.base is None:   # the release base, pulled through the stack's mirror
-        request = replace(request, base=through_mirror(pinned_base(recipe.flavours[flavour][0]),
-                                                       cluster.registry_prefix, support.mirror_join))
+        release = recipe.flavours[flavour][0]
+        base = pinned_base(release)
+        mirrored = through_mirror(base, cluster.registry_prefix, support.mirror_join)
+        if support.copies_upstreams:   # no pull-through cache: copy it in first
+            from kit.images import IMAGES
+            from kit.images.copy import copy_image, copy_tag
+
+            tag = IMAGES[release].tag if release in IMAGES else release.rsplit(":", 1)[-1]
+            copy_image(base, mirrored.split("@", 1)[0], copy_tag(tag, base),
+                       credentials=support.registry_login(cfg, cluster.registry_prefix))
+            log(f"  base {base} copied to {mirrored.split('@', 1)[0]}")
+        request = replace(request, base=mirrored)
     with tempfile.TemporaryDirectory(prefix="kit-remote-") as tmp:
         ctx = prepare(request, Path(tmp) / "context", log=log)
         bundle = Path(tmp) / "bundle.zip"

@@ -53,9 +53,11 @@ def storage_cidrs(cfg: "KitConfig", cluster: "ClusterOutputs") -> tuple[list[str
     An existing cluster (target kubernetes): the kit cannot know where object storage
     lives, so exactly kubernetes.storage_cidrs; when empty, nothing unless network.egress
     opts in to any address. Clouds: the storage service's own ranges from the stack's outputs
-    (the S3 prefix list); before those exist (`kit render` ahead of `kit up`), the private
-    endpoints' CIDRs, or any address where the cloud's storage or identity sits on public
-    addresses (CloudSupport.https_anywhere) or no private CIDRs are known yet.
+    (the S3 prefix list), or the private endpoints' CIDRs the cloud knows before `kit up`. Where
+    storage sits on public addresses that only the stack reads (CloudSupport.https_anywhere:
+    the region's S3 prefix list), or nothing is known yet, no storage egress at all until the
+    stack's outputs exist: never a wider range than the storage service publishes, and never a
+    made-up one.
     """
     if cfg.target == "kubernetes":
         if cfg.kubernetes.storage_cidrs:
@@ -70,11 +72,11 @@ def storage_cidrs(cfg: "KitConfig", cluster: "ClusterOutputs") -> tuple[list[str
         return list(cluster.storage_cidrs), (f"{STORAGE_WHY}; HTTPS to the storage service's own "
                                              "address ranges only")
     public = cloud_support(cfg.target).https_anywhere
-    if public:
-        return [ANY_ADDRESS], f"{STORAGE_WHY}; HTTPS to any address: {public}"
-    if not cluster.private_cidrs:
-        return [ANY_ADDRESS], (f"{STORAGE_WHY}; HTTPS to any address: the storage endpoints' "
-                               "addresses are not known")
+    if public or not cluster.private_cidrs:
+        known = f"{public}; " if public else ""
+        return [], (f"no storage egress yet: {known}the storage service's address ranges are "
+                    "read by the stack, so this policy allows them once `kit up` has run "
+                    "(render again then)")
     return list(cluster.private_cidrs), STORAGE_WHY
 
 

@@ -29,6 +29,10 @@ SUPPORT = CloudSupport(
     https_anywhere="S3 is reached through a gateway endpoint: S3's own public address "
                    "ranges, routed privately; without NAT nothing else is reachable",
     stack_images=("device-plugin", "autoscaler"),
+    # ECR's pull-through cache cannot serve the first boot: a first pull by digest does not
+    # fill it (github.com/aws/containers-roadmap/issues/2837, read 2026-12-07), and ghcr.io /
+    # Docker Hub rules need credentials in Secrets Manager. Every upstream image is copied.
+    copies_upstreams=True,
     gpu_catalog=CATALOG,
     state_scheme="s3",
     secrets_provider="awskms://alias/lima-kit-state?region={region}",
@@ -39,6 +43,7 @@ SUPPORT = CloudSupport(
     purge_kept=lazy("stacks.aws.kept:purge"),
     leak_report=lazy("stacks.aws.leaks:report"),
     registry_login=lazy("stacks.aws.registry_login:credentials"),
+    cluster_token=lazy("stacks.aws.token:token"),
     remote_build=lazy("stacks.aws.remote_build:run"),
     prices="stacks.aws:prices.json",
     price_update=lazy("stacks.aws.prices:fetch"),
@@ -47,7 +52,9 @@ SUPPORT = CloudSupport(
         "aws:\n"
         '  # account_id: "123456789012"  # names the kit\'s buckets before `kit up`; other accounts refused\n'
         "  # vpc_id: vpc-0123456789abcdef0  # an existing VPC, with subnet_ids; default: a new private one\n"
-        "  # subnet_ids: [subnet-..., subnet-...]\n"),
+        "  # subnet_ids: [subnet-..., subnet-...]\n"
+        "  # capacity_reservation: cr-0123456789abcdef0  # GPU capacity: an ODCR (or a Capacity\n"
+        "  # capacity_reservation_zone: us-east-1a       #   Block, with capacity_block: true)\n"),
     plan_concerns=(
         ("aws:ec2/launchTemplate:", "nodes"),
         ("aws:eks/nodeGroup:", "nodes"),
@@ -61,6 +68,6 @@ SUPPORT = CloudSupport(
         ("aws:iam/", "identity"),
         ("aws:kms/", "identity"),
         ("aws:ecr/", "registry"),
-        ("aws:secretsmanager/", "registry"),
+        ("pulumi-python:dynamic/kit:ImageCopy", "registry"),
     ),
 )

@@ -2,9 +2,10 @@
 a CodeBuild project (`kit images build --remote`) that builds the kit's images from a source
 bundle the kit uploads to its artifacts bucket (builds/), and pushes them to the stack's ECR.
 
-It runs inside the private VPC (no internet: base images come through the ECR pull-through
-cache, Python packages from the bundle's wheelhouse), with its own role (read the bundles,
-push the kit's two repositories, pull through the cache, write its log group), the stack's
+It runs inside the private VPC (no internet: base images are copies in the stack's ECR that
+`kit images build --remote` makes first, Python packages from the bundle's wheelhouse), with
+its own role (read the bundles, push the kit's two repositories, pull the bases, write its log
+group), the stack's
 key for its artifacts and logs, and a security group that reaches only the VPC's endpoints and
 S3 (its prefix list). Docker needs privileged mode in CodeBuild; the build container is
 CodeBuild's own, not a cluster node's.
@@ -49,7 +50,7 @@ def builder(ctx: Ctx, net: Network, buckets: Buckets, key_arn: pulumi.Input[str]
     name = builder_project(ctx.name)
     logs = log_group(ctx, "builder-logs", key_arn)
     repos = [ctx.arn("ecr", f"repository/{ctx.short}/{image}") for image in ("kit", "trainer")]
-    cache = ctx.arn("ecr", f"repository/{ctx.short}/*")
+    bases = ctx.arn("ecr", f"repository/{ctx.short}/*")
     bundles = pulumi.Output.concat(buckets.artifacts.arn, "/", BUILDS_PREFIX, "*")
     subnets = [ctx.arn("ec2", "subnet/*")]
     build_role = role(ctx, "builder", assume_role(
@@ -62,8 +63,7 @@ def builder(ctx: Ctx, net: Network, buckets: Buckets, key_arn: pulumi.Input[str]
                                 "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], repos,
                       Sid="PushKitImages"),
             statement("Allow", ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
-                                "ecr:BatchCheckLayerAvailability", "ecr:BatchImportUpstreamImage",
-                                "ecr:CreateRepository"], [cache], Sid="PullThroughCache"),
+                                "ecr:BatchCheckLayerAvailability"], [bases], Sid="PullBases"),
             statement("Allow", ["logs:CreateLogStream", "logs:PutLogEvents"],
                       [logs.arn, pulumi.Output.concat(logs.arn, ":*")], Sid="Logs"),
             statement("Allow", USE, [key_arn], Sid="KitKey"),

@@ -95,15 +95,14 @@ def _operator_access(ctx: Ctx, eks: aws.eks.Cluster) -> None:
 
 
 def _kubeconfig(name: str, region: str, endpoint: str, ca: str) -> str:
-    """A kubeconfig that asks `aws eks get-token` for short-lived tokens: no static keys."""
+    """A kubeconfig whose user runs `kit cluster-token aws NAME REGION` (stacks/aws/token.py)
+    for short-lived tokens: no static keys, and no AWS CLI to install."""
+    from kit.cluster.credential import exec_user
+
     return json.dumps({
         "apiVersion": "v1", "kind": "Config", "current-context": name,
         "clusters": [{"name": name, "cluster": {"server": endpoint,
                                                 "certificate-authority-data": ca}}],
         "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
-        "users": [{"name": name, "user": {"exec": {
-            "apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws",
-            "args": ["eks", "get-token", "--cluster-name", name, "--region", region,
-                     "--output", "json"],
-            "interactiveMode": "Never"}}}],
+        "users": [{"name": name, "user": exec_user("aws", name, region)}],
     })

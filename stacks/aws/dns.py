@@ -33,6 +33,12 @@ def dns_firewall(ctx: Ctx, net: Network) -> aws.route53.ResolverFirewallRuleGrou
         opts=ctx.opts(parent=group))
     aws.route53.ResolverFirewallConfig("dns-fail-closed", resource_id=net.vpc_id,
                                        firewall_fail_open="DISABLED", opts=ctx.opts())
+    # Mutation protection off: with it on, Route 53 Resolver refuses to change or remove the
+    # association (AWS Tools for PowerShell, Edit-R53RFirewallRuleGroupAssociation,
+    # MutationProtection: "disallows modification or removal of the association";
+    # powershellgallery.com/packages/AWS.Tools.Route53Resolver, read 2026-12-07), so `kit down`
+    # could not delete the association nor, after it, the VPC. Who may change the association
+    # is a matter of IAM (route53resolver:*FirewallRuleGroupAssociation) instead.
     return aws.route53.ResolverFirewallRuleGroupAssociation(
         "dns-firewall", name=f"{ctx.name}-dns", firewall_rule_group_id=group.id, vpc_id=net.vpc_id,
-        priority=101, mutation_protection="ENABLED", opts=ctx.opts(parent=group))
+        priority=101, mutation_protection="DISABLED", opts=ctx.opts(parent=group))

@@ -18,8 +18,9 @@ from stacks.aws.common import Ctx, assume_role, policy, role, statement
 from stacks.aws.names import service_accounts
 from stacks.aws.storage import Buckets, parse_s3_uri
 
+# No AmazonSSMManagedInstanceCore: the VPC has no Systems Manager endpoints (network.py).
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy",
-                 "AmazonEC2ContainerRegistryPullOnly", "AmazonSSMManagedInstanceCore")
+                 "AmazonEC2ContainerRegistryPullOnly")
 RUNS_PREFIX = "runs/"
 
 
@@ -41,12 +42,9 @@ def via_s3(ctx: Ctx) -> dict:
     return {"StringEquals": {"kms:ViaService": f"s3.{ctx.region}.amazonaws.com"}}
 
 
-def node_role(ctx: Ctx, cache_prefix: str) -> aws.iam.Role:
-    """Nodes pull images (and fill the pull-through cache on first pull); nothing else."""
-    repos = ctx.arn("ecr", f"repository/{cache_prefix}/*")
-    return role(ctx, "node", assume_role("ec2.amazonaws.com"), managed=NODE_POLICIES,
-                inline=policy(statement("Allow", ["ecr:BatchImportUpstreamImage",
-                                                  "ecr:CreateRepository"], [repos])))
+def node_role(ctx: Ctx) -> aws.iam.Role:
+    """Nodes pull images (every one already in ECR: no pull-through cache to fill); nothing else."""
+    return role(ctx, "node", assume_role("ec2.amazonaws.com"), managed=NODE_POLICIES)
 
 
 def _read(bucket_arn: pulumi.Input[str], prefix: str, sid: str) -> list[dict]:

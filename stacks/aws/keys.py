@@ -22,18 +22,36 @@ _ADMIN = ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*"
 USE = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
 
 
+# The service-linked role EC2 Auto Scaling (hence EKS managed node groups) launches instances
+# as; it creates their encrypted root volumes with the stack's key.
+AUTOSCALING_ROLE = "role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+
+
 def key(ctx: Ctx) -> aws.kms.Key:
     root = ctx.arn("iam", "root", region=False)
-    autoscaling = ctx.arn("iam", "role/aws-service-role/autoscaling.amazonaws.com/"
-                          "AWSServiceRoleForAutoScaling", region=False)
+    autoscaling = ctx.arn("iam", AUTOSCALING_ROLE, region=False)
+    # The Auto Scaling role is named in a condition, never as a Principal: KMS refuses a policy
+    # whose Principal is a role that does not exist ("MalformedPolicyDocumentException: Policy
+    # contains a statement with one or more invalid principals"), and an account that never
+    # used Auto Scaling has no AWSServiceRoleForAutoScaling until the first group creates it
+    # (github.com/terraform-aws-modules/terraform-aws-eks/issues/3013, particuleio/teks#92,
+    # read 2026-12-07). Conditions are not checked against IAM, so the statement holds before
+    # the role exists and admits it once it does: the two statements of "Required AWS KMS key
+    # policy for use with encrypted volumes" (docs.aws.amazon.com/autoscaling/ec2/userguide/
+    # key-policy-requirements-EBS-encryption.html, read 2026-12-07), scoped to this account's
+    # role by aws:PrincipalArn and to EC2 by kms:ViaService.
+    as_autoscaling = {"StringEquals": {"kms:CallerAccount": ctx.account,
+                                       "kms:ViaService": f"ec2.{ctx.region}.amazonaws.com"},
+                      "ArnEquals": {"aws:PrincipalArn": autoscaling}}
     doc = policy(
         statement("Allow", _ADMIN + USE + ["kms:CreateGrant"], "*", Sid="AccountAdmins",
                   Principal={"AWS": root}),
         # EBS volumes of node groups are created by the Auto Scaling service-linked role.
-        statement("Allow", USE, "*", Sid="AutoScalingVolumes", Principal={"AWS": autoscaling}),
+        statement("Allow", USE, "*", Sid="AutoScalingVolumes", Principal={"AWS": "*"},
+                  Condition=as_autoscaling),
         statement("Allow", ["kms:CreateGrant"], "*", Sid="AutoScalingGrants",
-                  Principal={"AWS": autoscaling},
-                  Condition={"Bool": {"kms:GrantIsForAWSResource": "true"}}),
+                  Principal={"AWS": "*"},
+                  Condition={**as_autoscaling, "Bool": {"kms:GrantIsForAWSResource": "true"}}),
         statement("Allow", USE, "*", Sid="CloudWatchLogs",
                   Principal={"Service": f"logs.{ctx.region}.amazonaws.com"},
                   Condition={"ArnLike": {"kms:EncryptionContext:aws:logs:arn":

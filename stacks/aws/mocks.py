@@ -107,7 +107,16 @@ class AwsMocks(PlanMocks):
             "aws:ec2/getPrefixList:getPrefixList": {
                 "id": "pl-63a5400a", "prefixListId": "pl-63a5400a", "name": a.get("name", ""),
                 "cidrBlocks": ["16.182.0.0/16", "52.216.0.0/15"]},
-            "aws:ec2/getVpc:getVpc": {"id": a.get("id", "vpc-existing"), "cidrBlock": "10.0.0.0/16"},
+            "aws:ec2/getVpc:getVpc": {"id": a.get("id", "vpc-existing"), "cidrBlock": "10.0.0.0/16",
+                                      "dhcpOptionsId": "dopt-0default"},
+            "aws:ec2/getVpcDhcpOptions:getVpcDhcpOptions": {
+                "id": a.get("dhcpOptionsId", "dopt-0default"),
+                "dhcpOptionsId": a.get("dhcpOptionsId", "dopt-0default"),
+                "domainNameServers": ["AmazonProvidedDNS"]},
+            # An existing subnet's zone: a, b, c in the order kit.yaml lists them (by id).
+            "aws:ec2/getSubnet:getSubnet": {
+                "id": a.get("id", ""), "vpcId": "vpc-existing",
+                "availabilityZone": f"{self.region}{'abc'[zlib.crc32(a.get('id', '').encode()) % 3]}"},
             "aws:ec2/getRouteTable:getRouteTable": {
                 "routeTableId": f"rtb-{a.get('subnetId', 'x')[-8:]}", "routes": [],
                 "id": f"rtb-{a.get('subnetId', 'x')[-8:]}"},

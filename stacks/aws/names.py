@@ -35,7 +35,9 @@ def key_alias_name(name: str) -> str:
 
 
 def short_name(name: str) -> str:
-    """Name prefix that fits ECR's 30-character pull-through prefixes ("<short>/docker-hub")."""
+    """Name prefix of the kit's ECR repositories: 19 characters, as when ECR's 30-character
+    pull-through prefixes ("<short>/docker-hub") bounded it, so existing repositories keep
+    their names."""
     return name[:19].rstrip("-")
 
 

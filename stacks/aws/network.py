@@ -18,14 +18,20 @@ from stacks.aws.addon_images import addon_registry_account
 from stacks.aws.common import Ctx, assume_role, policy, role, statement
 from stacks.aws.keys import log_group
 
-# Interface endpoints (private DNS on): registry, identity, cluster, logs, node management,
-# and autoscaling for the cluster autoscaler. S3 is a gateway endpoint.
-INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "ec2", "eks", "eks-auth", "logs", "ssm",
-                       "ssmmessages", "ec2messages", "autoscaling")
-# Those whose endpoint takes a policy (AWS: "AWS services that integrate with AWS PrivateLink",
-# endpoint policy column): each gets one that admits only this account's principals acting on
-# this account's resources, so a pod cannot use the endpoint to reach another account.
-POLICY_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "ec2", "logs", "ssm", "autoscaling")
+# Interface endpoints (private DNS on): registry, identity (STS, and EKS Auth for the Pod
+# Identity agent: "nodes in private subnets need an interface endpoint for the EKS Auth API",
+# EKS user guide, "Set up the Amazon EKS Pod Identity Agent"), cluster, logs, and autoscaling
+# for the cluster autoscaler. S3 is a gateway endpoint. No Systems Manager endpoints (ssm,
+# ssmmessages, ec2messages): nothing the kit runs uses Session Manager or Run Command (nodes
+# join through EKS's bootstrap), and an endpoint the deployment does not need is only a way out.
+INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "ec2", "eks", "eks-auth", "logs", "autoscaling")
+# Every one takes an endpoint policy (AWS PrivateLink guide, "AWS services that integrate with
+# AWS PrivateLink", endpoint policy support; for eks and eks-auth the EKS user guide, "Access
+# Amazon EKS using AWS PrivateLink": "use VPC endpoint policies to control access", added
+# 2025-02 by awsdocs/amazon-eks-user-guide#873; read 2026-12-07). Each gets one that admits
+# only this account's principals acting on this account's resources, so a pod cannot use the
+# endpoint with another account's credentials.
+POLICY_ENDPOINTS = INTERFACE_ENDPOINTS
 # ECR's endpoints also let this account's nodes read EKS add-on images from AWS's registry.
 ECR_ENDPOINTS = ("ecr.api", "ecr.dkr")
 
@@ -36,6 +42,7 @@ class Network:
     subnet_ids: list[pulumi.Input[str]]
     cidr: str
     route_table_ids: list[pulumi.Input[str]]
+    subnet_zones: list[str] = field(default_factory=list)   # each subnet's availability zone
     endpoints: dict[str, aws.ec2.VpcEndpoint] = field(default_factory=dict)
 
 
@@ -43,6 +50,13 @@ def network(ctx: Ctx, egress: bool, kit_buckets: list[pulumi.Input[str]],
             data_bucket: pulumi.Input[str], key_arn: pulumi.Input[str]) -> Network:
     """kit_buckets/data_bucket: bucket ARNs the S3 endpoint lets through (read-write / read)."""
     opts = ctx.aws
+    if not opts.vpc_endpoints and not egress:
+        # Without the endpoints nothing limits which buckets the storage pods reach (the S3
+        # gateway endpoint's policy does that), and with egress off no AWS API is reachable.
+        raise KitError("aws.vpc_endpoints: false leaves storage pods on S3's public addresses "
+                       "with no bucket scoping, and network.egress is false",
+                       hint="keep aws.vpc_endpoints: true (the default), or set network.egress: "
+                            "true to accept reaching AWS's public endpoints over NAT")
     if opts.vpc_id or opts.subnet_ids:
         net = _existing(ctx, egress)
     else:
@@ -67,7 +81,11 @@ def _create(ctx: Ctx, egress: bool) -> Network:
     count = ctx.aws.az_count
     if count not in (2, 3):
         raise KitError(f"aws.az_count: {count} must be 2 or 3")
-    zones = aws.get_availability_zones(state="available", opts=ctx.invoke()).names[:count]
+    available = aws.get_availability_zones(state="available", opts=ctx.invoke()).names
+    zones = list(available[:count])
+    reserved = ctx.aws.capacity_reservation_zone   # the GPU reservation's zone is one of them
+    if reserved and reserved in available and reserved not in zones:
+        zones = zones[:count - 1] + [reserved]
     if len(zones) < 2:
         raise KitError(f"region {ctx.region}: fewer than 2 availability zones are available")
     private_cidrs, public_cidrs = _subnet_cidrs(ctx.aws.vpc_cidr, len(zones))
@@ -91,7 +109,7 @@ def _create(ctx: Ctx, egress: bool) -> Network:
     if egress:
         _egress(ctx, vpc, zones, public_cidrs, private_rt)
     return Network(vpc_id=vpc.id, subnet_ids=subnets, cidr=ctx.aws.vpc_cidr,
-                   route_table_ids=[private_rt.id])
+                   route_table_ids=[private_rt.id], subnet_zones=list(zones))
 
 
 def _egress(ctx: Ctx, vpc: aws.ec2.Vpc, zones: list[str], cidrs: list[str],
@@ -119,51 +137,34 @@ def _egress(ctx: Ctx, vpc: aws.ec2.Vpc, zones: list[str], cidrs: list[str],
 
 
 def _existing(ctx: Ctx, egress: bool) -> Network:
+    from stacks.aws.existing_vpc import check_resolver, check_routes
+
     opts = ctx.aws
     if not (opts.vpc_id and len(opts.subnet_ids) >= 2):
         raise KitError("aws.subnet_ids: an existing VPC needs vpc_id and at least 2 private "
                        "subnets in different availability zones", hint="set both in kit.yaml")
     vpc = aws.ec2.get_vpc(id=opts.vpc_id, opts=ctx.invoke())
-    tables = []
+    # "default": no DHCP option set at all (EC2 API reference, AssociateDhcpOptions), so no
+    # other name server is handed out, and there is no option set to look up.
+    if not egress and vpc.dhcp_options_id and vpc.dhcp_options_id != "default":
+        dhcp = aws.ec2.get_vpc_dhcp_options(dhcp_options_id=vpc.dhcp_options_id, opts=ctx.invoke())
+        check_resolver(opts.vpc_id, vpc.dhcp_options_id, list(dhcp.domain_name_servers or []))
+    tables, zones = [], []
     for subnet in opts.subnet_ids:
+        zones.append(aws.ec2.get_subnet(id=subnet, opts=ctx.invoke()).availability_zone)
         rt = aws.ec2.get_route_table(subnet_id=subnet, opts=ctx.invoke())
-        for route in rt.routes or []:
-            leaves = route_out(route)
-            if not egress and leaves:
-                raise KitError(f"aws.subnet_ids: {subnet} routes {leaves} but network.egress is false",
-                               hint="use private subnets with no default route, or set "
-                                    "network.egress: true in kit.yaml")
+        if not egress:
+            check_routes(subnet, rt.route_table_id, list(rt.routes or []))
         if rt.route_table_id not in tables:
             tables.append(rt.route_table_id)
     return Network(vpc_id=opts.vpc_id, subnet_ids=list(opts.subnet_ids), cidr=vpc.cidr_block,
-                   route_table_ids=tables)
-
-
-# Where a route can leave the VPC, by the route's target attribute.
-ROUTE_TARGETS = ("gateway_id", "nat_gateway_id", "transit_gateway_id", "vpc_peering_connection_id",
-                 "network_interface_id", "instance_id", "vpc_endpoint_id", "egress_only_gateway_id",
-                 "carrier_gateway_id", "local_gateway_id", "core_network_arn")
-DEFAULT_ROUTES = ("0.0.0.0/0", "::/0")
+                   route_table_ids=tables, subnet_zones=zones)
 
 
 def s3_ranges(ctx: Ctx):
     """The region's S3 prefix list: S3's own addresses, which the gateway endpoint routes
     privately. Security groups name it by id; NetworkPolicies need its CIDRs."""
     return aws.ec2.get_prefix_list(name=f"com.amazonaws.{ctx.region}.s3", opts=ctx.invoke())
-
-
-def route_out(route) -> str:
-    """"<destination> to <target>" when the route leaves the VPC where it must not: a default
-    route (IPv4 or IPv6) to anything but the VPC itself, or any route to an internet or NAT
-    gateway; "" otherwise."""
-    target = next((str(getattr(route, name, "") or "") for name in ROUTE_TARGETS
-                   if getattr(route, name, None)), "")
-    if not target or target == "local":
-        return ""
-    destination = route.cidr_block or route.ipv6_cidr_block or route.destination_prefix_list_id or "?"
-    if destination in DEFAULT_ROUTES or target.startswith(("igw-", "nat-")):
-        return f"{destination} to {target}"
-    return ""
 
 
 def _endpoints(ctx: Ctx, net: Network, kit_buckets: list[pulumi.Input[str]],

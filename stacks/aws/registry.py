@@ -1,11 +1,23 @@
-"""Images from inside the network: ECR repositories for the kit's own images and
-pull-through cache rules for the upstream ones (TGI on ghcr.io, vLLM on Docker Hub, the
-cluster autoscaler on registry.k8s.io). Nodes pull from ECR through the VPC endpoints; ECR
-fetches from upstream on AWS's side, so the nodes need no egress.
+"""Images from inside the network: one ECR repository per image the cluster or the image
+builder pulls, each filled by the kit itself, never by a pull-through cache.
 
-Image paths: <account>.dkr.ecr.<region>.amazonaws.com/<short>/<upstream>/<repository>, with
-<upstream> one of UPSTREAMS' keys; the kit's images at <short>/<image>. registry_prefix in
-ClusterOutputs is everything up to and including <short>.
+The kit's own images (`kit`, `trainer`) are pushed there by `kit up` / `kit images push`;
+every upstream image (TGI, vLLM, the API-key proxy, the NVIDIA device plugin, the cluster
+autoscaler, the builder's base images) is copied there at the digest the images lock pins
+(kit.images.copy): the stack's own (device plugin, autoscaler) by the stack before any object
+references them (stacks/aws/image_copy.py), the charts' by `kit up`'s mirror phase before the
+charts are applied, the builder's bases by `kit images build --remote` (EKS user guide,
+"Private cluster requirements": a cluster without outbound access "must pull images from a
+container registry that's in your VPC ... copy container images to it"). Why no pull-through
+cache: a first pull by digest does not fill it (github.com/aws/containers-roadmap/issues/2837,
+read 2026-12-07), and its ghcr.io and Docker Hub rules need credentials in Secrets Manager.
+EKS add-ons (vpc-cni, kube-proxy, coredns, the Pod Identity agent) come from AWS's own
+registry (stacks/aws/addon_images.py) through the ECR endpoints.
+
+Paths: <account>.dkr.ecr.<region>.amazonaws.com/<short>/<path>, <path> as kit.images'
+through_mirror lays an image out (<segment>/<repository> for an upstream, <image> for the
+kit's own and the copied device plugin). registry_prefix in ClusterOutputs is everything up to
+and including <short>.
 """
 
 from __future__ import annotations
@@ -16,52 +28,37 @@ import pulumi_aws as aws
 from stacks.aws import names
 from stacks.aws.common import Ctx
 
-KIT_IMAGES = ("trainer", "kit", "nvidia-device-plugin")
-# path segment -> (upstream registry URL, needs credentials in Secrets Manager)
-UPSTREAMS = {
-    "ghcr": ("ghcr.io", True),                # text-generation-inference
-    "docker-hub": ("registry-1.docker.io", True),  # vllm/vllm-openai
-    "k8s": ("registry.k8s.io", False),        # autoscaling/cluster-autoscaler
-    "ecr-public": ("public.ecr.aws", False),
-}
+OWN_IMAGES = ("trainer", "kit")
+
 
 def registry_prefix(ctx: Ctx) -> str:
     return names.registry_prefix(ctx.name, ctx.account, ctx.region)
 
 
+def mirror_paths(prefix: str) -> dict[str, str]:
+    """Image (kit.images name, or the builder base's reference) -> its repository path under
+    the prefix, exactly where kit.images.through_mirror points the cluster."""
+    from kit.images import IMAGES, KIT_IMAGES, through_mirror
+    from kit.images.build import RECIPES
+
+    refs = {name: f"{img.repository}:{img.tag}" for name, img in IMAGES.items()
+            if name not in KIT_IMAGES}
+    for recipe in RECIPES.values():     # the remote builder's bases
+        for base, _extras in recipe.flavours.values():
+            if base not in IMAGES:         # a reference rather than a name of the table
+                refs.setdefault(base, base)
+    paths = {name: through_mirror(ref, prefix).removeprefix(prefix.rstrip("/") + "/").rsplit(":", 1)[0]
+             for name, ref in refs.items()}
+    return {**{image: image for image in OWN_IMAGES}, **paths}
+
+
 def registry(ctx: Ctx, key_arn: pulumi.Input[str]) -> dict[str, aws.ecr.Repository]:
+    """Image -> its repository: immutable tags, scanned on push, under the stack's key."""
     kms = [{"encryption_type": "KMS", "kms_key": key_arn}]
     repos = {}
-    for image in KIT_IMAGES:
+    for image, path in mirror_paths(registry_prefix(ctx)).items():
         repos[image] = aws.ecr.Repository(
-            f"repo-{image}", name=f"{ctx.short}/{image}", image_tag_mutability="IMMUTABLE",
-            image_scanning_configuration={"scan_on_push": True},
+            f"repo-{path.replace('/', '-')}", name=f"{ctx.short}/{path}",
+            image_tag_mutability="IMMUTABLE", image_scanning_configuration={"scan_on_push": True},
             encryption_configurations=kms, force_delete=ctx.purge, opts=ctx.opts())
-    # Repositories ECR creates on first pull through a cache rule get the same settings.
-    aws.ecr.RepositoryCreationTemplate(
-        "cache-template", prefix=ctx.short, applied_fors=["PULL_THROUGH_CACHE"],
-        description=f"lima-kit {ctx.name}: pull-through cache repositories",
-        image_tag_mutability="IMMUTABLE", encryption_configurations=kms,
-        resource_tags=dict(ctx.tags), opts=ctx.opts())
-    for segment, (url, auth) in UPSTREAMS.items():
-        args = {}
-        if auth:
-            args["credential_arn"] = _credential(ctx, segment)
-        aws.ecr.PullThroughCacheRule(f"cache-{segment}", ecr_repository_prefix=f"{ctx.short}/{segment}",
-                                     upstream_registry_url=url, **args, opts=ctx.opts())
     return repos
-
-
-def _credential(ctx: Ctx, segment: str) -> pulumi.Input[str]:
-    """The upstream login lives in Secrets Manager; the kit creates the secret empty (its
-    value is put there out of band, never in Pulumi state) unless one is named in config."""
-    given = {"ghcr": ctx.aws.ghcr_credential_arn,
-             "docker-hub": ctx.aws.docker_hub_credential_arn}[segment]
-    if given:
-        return given
-    secret = aws.secretsmanager.Secret(
-        f"cache-credential-{segment}", name=f"ecr-pullthroughcache/{ctx.short}-{segment}",
-        description=f"{segment} login for the ECR pull-through cache: "
-                    '{"username": "...", "accessToken": "..."}',
-        recovery_window_in_days=7, opts=ctx.opts())
-    return secret.arn

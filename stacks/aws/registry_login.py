@@ -17,6 +17,11 @@ ECR_HOST = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(/|$)")
 
 
 def credentials(cfg: "KitConfig", registry: str) -> tuple[str, str] | None:
+    return login(registry)
+
+
+def login(registry: str) -> tuple[str, str] | None:
+    """(username, password) for the ECR registry `registry` names; None for any other."""
     match = ECR_HOST.match(registry)
     if match is None:
         return None

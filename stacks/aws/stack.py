@@ -19,6 +19,7 @@ from stacks.aws import (
     dns,
     gpu_pool,
     identity,
+    image_copy,
     keys,
     network,
     registry,
@@ -41,18 +42,22 @@ def build(settings: StackSettings) -> tuple[ClusterOutputs, pulumi.Output[str], 
                           buckets.data.arn, key.arn)
     if not cfg.network.egress:
         dns.dns_firewall(ctx, net)
-    registry.registry(ctx, key.arn)
+    repos = registry.registry(ctx, key.arn)
     builder.builder(ctx, net, buckets, key.arn, registry.registry_prefix(ctx))
     eks = cluster.cluster(ctx, net, cfg.network.operator_cidrs, key.arn)
-    node_role = identity.node_role(ctx, ctx.short)
+    node_role = identity.node_role(ctx)
     pools = gpu_pool.pools(ctx, net, eks, node_role, cfg.gpu.type, cfg.gpu.count,
                            cfg.gpu.max_nodes, cfg.gpu.spot, key.arn)
     cluster.addons_after_nodes(ctx, eks, [pools.system])
     namespace = cfg.kubernetes.namespace
     identity.workloads(ctx, eks, namespace, buckets, cfg.data.uri, key.arn, cfg.eval.uri)
+    # Every Kubernetes object goes through this provider, so it waits for the copies of the
+    # images the stack's own objects run: nothing references an image not yet in ECR.
+    copied = image_copy.copies(repos, settings.images, registry.registry_prefix(ctx))
     provider = k8s.Provider("eks", kubeconfig=eks.kubeconfig, enable_server_side_apply=True,
                             delete_unreachable=True,
-                            opts=pulumi.ResourceOptions(depends_on=[pools.system, *eks.addons]))
+                            opts=pulumi.ResourceOptions(depends_on=[pools.system, *eks.addons,
+                                                                    *copied]))
     autoscaler.autoscaler(ctx, eks, pools, provider, settings)
     volumes.model_volumes(ctx, eks, key.arn, [pools.system], provider)
     outputs = ClusterOutputs(

@@ -119,15 +119,30 @@ def test_render_objects_uses_real_cluster_outputs(tmp_path):
     assert {"ipBlock": {"cidr": "10.42.0.0/16"}} in policy["spec"]["ingress"][0]["from"]
 
 
-def test_public_storage_or_identity_endpoints_get_https_anywhere(tmp_path):
+def test_before_kit_up_no_storage_range_wider_than_the_published_one_is_rendered(tmp_path):
+    """Before `kit up`, S3's ranges (the region's prefix list, read by the stack) are not
+    known: the policy allows no storage egress rather than 0.0.0.0/0:443, and says why."""
     cfg = config(tmp_path)
     cluster = cluster_for(cfg)
     cluster.private_cidrs = ["10.42.0.0/16"]
     releases = render_objects(cfg, cluster, images=TEST_IMAGES)
     storage = next(p for p in releases["platform"] if p["metadata"]["name"] == "allow-storage")
-    assert storage["spec"]["egress"][0]["to"] == [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
+    assert storage["spec"]["egress"] == []
+    assert storage["spec"]["policyTypes"] == ["Egress"]
+    why = storage["metadata"]["annotations"]["lima-kit.io/why"]
+    assert why.startswith("no storage egress yet: ") and "once `kit up` has run" in why
+    assert cloud_support("aws").https_anywhere in why
+
+
+def test_after_kit_up_storage_reaches_exactly_the_stacks_ranges(tmp_path):
+    cfg = config(tmp_path)
+    cluster = cluster_for(cfg)
+    cluster.storage_cidrs = ["16.182.0.0/16", "52.216.0.0/15"]
+    releases = render_objects(cfg, cluster, images=TEST_IMAGES)
+    storage = next(p for p in releases["platform"] if p["metadata"]["name"] == "allow-storage")
+    assert storage["spec"]["egress"][0]["to"] == [{"ipBlock": {"cidr": "16.182.0.0/16"}},
+                                                  {"ipBlock": {"cidr": "52.216.0.0/15"}}]
     assert storage["spec"]["egress"][0]["ports"] == [{"protocol": "TCP", "port": 443}]
-    assert cloud_support("aws").https_anywhere in storage["metadata"]["annotations"]["lima-kit.io/why"]
     assert storage["spec"]["egress"][1] == {"to": [{"ipBlock": {"cidr": "169.254.170.23/32"}}],
                                             "ports": [{"protocol": "TCP", "port": 80}]}
 

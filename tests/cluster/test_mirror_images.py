@@ -114,7 +114,10 @@ def copier(calls: list, copied: bool = True):
     return copy
 
 
-def test_the_device_plugin_is_copied_into_the_stacks_registry_at_its_locked_digest(aws_cfg):
+def test_on_aws_every_upstream_image_is_copied_into_the_stacks_registry_at_its_digest(aws_cfg):
+    """AWS has no pull-through cache (CloudSupport.copies_upstreams): the device plugin, the
+    autoscaler and the charts' proxy and engine are all copied, under the paths the charts
+    pull, each tagged with its release and digest (immutable tags never collide)."""
     deployed(aws_cfg, ECR, {**UPSTREAM, **OWN})
     calls: list = []
     out = io.StringIO()
@@ -122,8 +125,15 @@ def test_the_device_plugin_is_copied_into_the_stacks_registry_at_its_locked_dige
                                          registry_login=lambda c, r: ("AWS", "token-for-" + r)))
     t._use(Console(file=out, width=300))
     t._copy_upstream_images(t.cluster())
-    assert calls == [(UPSTREAM["device-plugin"], f"{ECR}/nvidia-device-plugin", "v0.17.4",
-                      ("AWS", f"token-for-{ECR}"))]
+    login = ("AWS", f"token-for-{ECR}")
+    assert sorted(calls) == sorted([
+        (UPSTREAM["device-plugin"], f"{ECR}/nvidia-device-plugin", "v0.17.4-666666666666", login),
+        (UPSTREAM["autoscaler"], f"{ECR}/k8s/autoscaling/cluster-autoscaler",
+         "v1.33.0-777777777777", login),
+        (UPSTREAM["proxy"], f"{ECR}/docker-hub/nginxinc/nginx-unprivileged",
+         "1.29-alpine-111111111111", login),
+        (UPSTREAM["tgi"], f"{ECR}/ghcr/huggingface/text-generation-inference",
+         "3.3.7-222222222222", login)])
     assert f"copied {UPSTREAM['device-plugin']} → {ECR}/nvidia-device-plugin" in out.getvalue()
 
 

@@ -171,4 +171,4 @@ def test_cluster_and_nodes_wait_for_their_role_permissions(default_plan):
     assert urns("cluster-") and urns("cluster-") <= set(cluster["depends_on"])
     for group in ("system", "gpu"):
         ng = default_plan.one(NODES, group)
-        assert len(urns("node-")) == 5 and urns("node-") <= set(ng["depends_on"])
+        assert len(urns("node-")) == 3 and urns("node-") <= set(ng["depends_on"])

@@ -89,7 +89,7 @@ def test_node_role_has_no_storage_access(default_plan):
                 for r in default_plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
                 if r["name"].startswith("node-")}
     assert attached == {"AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy",
-                        "AmazonEC2ContainerRegistryPullOnly", "AmazonSSMManagedInstanceCore"}
+                        "AmazonEC2ContainerRegistryPullOnly"}
     for st in _statements(default_plan, "node"):
         assert all(not a.startswith("s3:") for a in as_list(st["Action"]))
 
@@ -141,24 +141,24 @@ def test_chart_release_names_match_the_bound_service_accounts():
                                           "server": release_name(cfg, "server")}
 
 
-def test_registry_repositories_and_pull_through_cache(default_plan):
+def test_registry_has_a_repository_per_image_and_no_pull_through_cache(default_plan):
+    """No pull-through cache: a first pull by digest does not fill it
+    (github.com/aws/containers-roadmap/issues/2837, read 2026-12-07), and its ghcr.io / Docker
+    Hub rules need credentials nobody fills. Every upstream image has its own repository."""
     repos = {r["inputs"]["name"]: r["inputs"] for r in default_plan.of_type("aws:ecr/repository:Repository")}
-    assert set(repos) == {"acme-notes/trainer", "acme-notes/kit", "acme-notes/nvidia-device-plugin"}
+    assert set(repos) == {
+        "acme-notes/trainer", "acme-notes/kit", "acme-notes/nvidia-device-plugin",
+        "acme-notes/ghcr/huggingface/text-generation-inference",
+        "acme-notes/docker-hub/vllm/vllm-openai", "acme-notes/docker-hub/nginxinc/nginx-unprivileged",
+        "acme-notes/k8s/autoscaling/cluster-autoscaler",
+        "acme-notes/docker-hub/library/python", "acme-notes/docker-hub/pytorch/pytorch"}
     for repo in repos.values():
         assert repo["imageTagMutability"] == "IMMUTABLE"
         assert repo["encryptionConfigurations"][0]["encryptionType"] == "KMS"
         assert repo["imageScanningConfiguration"] == {"scanOnPush": True}
-    rules = {r["inputs"]["upstreamRegistryUrl"]: r["inputs"]
-             for r in default_plan.of_type("aws:ecr/pullThroughCacheRule:PullThroughCacheRule")}
-    assert rules["ghcr.io"]["ecrRepositoryPrefix"] == "acme-notes/ghcr"            # TGI
-    assert rules["registry-1.docker.io"]["ecrRepositoryPrefix"] == "acme-notes/docker-hub"  # vLLM
-    for url in ("ghcr.io", "registry-1.docker.io"):
-        assert rules[url]["credentialArn"].startswith("arn:aws:secretsmanager:")
-    for rule in rules.values():
-        assert len(rule["ecrRepositoryPrefix"]) <= 30
-    secrets = default_plan.of_type("aws:secretsmanager/secret:Secret")
-    assert all(s["inputs"]["name"].startswith("ecr-pullthroughcache/") for s in secrets)
-    assert default_plan.of_type("aws:secretsmanager/secretVersion:SecretVersion") == []
+    assert default_plan.of_type("aws:ecr/pullThroughCacheRule:PullThroughCacheRule") == []
+    assert default_plan.of_type("aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate") == []
+    assert default_plan.of_type("aws:secretsmanager/secret:Secret") == []
 
 
 def test_every_aws_resource_carries_the_stack_tag(default_plan):
