@@ -32,6 +32,9 @@ def write_config(path: Path, *, name: str | None, target: str, model: str, data:
 
     support = None if target == "local" else cloud_support(target)
     region = region or (support.default_region if support else "")
+    # The GPU types this target offers, the smallest first (an existing cluster: any).
+    offered = [o.gpu_type for o in sorted(support.gpu_catalog, key=lambda o: o.memory_gib)] if support else []
+    gpu_types = list(dict.fromkeys(offered)) or ["l4", "a10g", "l40s", "a100", "h100", "h200"]
     env = Environment(loader=PackageLoader("kit", "templates"), undefined=StrictUndefined,
                       keep_trailing_newline=True)
 
@@ -40,7 +43,8 @@ def write_config(path: Path, *, name: str | None, target: str, model: str, data:
             name=name[:40], target=target, model=model, data=data, method=method, region=region,
             engine="transformers" if target == "local" else "tgi", max_length=2048, context=None,
             targets=" | ".join(("local", *REGISTRY)), needs_region=bool(support and support.needs_region),
-            operator_cidrs=cidrs, operator_note=note,
+            operator_cidrs=cidrs, operator_note=note, gpu_type=gpu_types[0],
+            gpu_types=" | ".join(gpu_types),
             cloud_section=_from_environment(support.init_section.rstrip(), target) if support else "")
 
     note = "CIDRs allowed to reach the cluster API; empty = private only"

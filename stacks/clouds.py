@@ -75,7 +75,7 @@ class Reach:
     the operator: `kit plan` shows these; a needed one that admits nobody outside the network
     is a blocker (kit.infra.blockers)."""
 
-    what: str                  # "API server", "registry", "kit storage", "key vault"
+    what: str                  # "API server", "registry", "the kit's storage", "key vault"
     source: str                # where it admits the operator from, in words
     open: bool                 # the operator's machine can reach it as configured
     needed: bool = True        # `kit up` must reach it from the operator's machine

@@ -55,13 +55,18 @@ def operator_path(cfg: "KitConfig") -> list[Blocker]:
 def gpu_fit(cfg: "KitConfig") -> list[Blocker]:
     """The fine-tune (and the LoRA merge after it) must fit the pool's GPUs and the pod's host
     memory (kit.estimate.fit), or it fails after the whole run has been paid for."""
-    from kit.estimate.fit import problems
+    from kit.estimate.fit import assess
 
+    if cfg.target == "local":        # no pool: gpu.type only names what an estimate assumes
+        return []
+    try:
+        found = assess(cfg).problems
+    except KitError as exc:          # a gpu.type or gpu.count the cloud does not offer
+        return [Blocker("gpu fit", exc.message, exc.hint or "see `kit doctor`")]
     out = []
-    for line in problems(cfg):
+    for line in found:               # "gpu: what is needed and offered: what would fit"
         detail, _, fix = line.removeprefix("gpu: ").rpartition(": ")
-        out.append(Blocker("gpu fit", detail or fix, fix if detail else
-                           "a gpu.type or gpu.count with more memory, or training.method: qlora"))
+        out.append(Blocker("gpu fit", detail, fix))
     return out
 
 

@@ -23,7 +23,7 @@ def reach(cfg: "KitConfig") -> list[Reach]:
         Reach("API server", f"EKS public endpoint, {cidrs_source(cfg)}", cidrs,
               fix=OPERATOR_CIDRS_FIX),
         Reach("registry", "ECR API, any address, authorised by IAM", True),
-        Reach("kit storage", "S3 API, any address, authorised by IAM and the bucket policies", True),
+        Reach("the kit's storage", "S3 API, any address, authorised by IAM and the bucket policies", True),
         Reach("key", "KMS API, any address, authorised by IAM and the key policy", True,
               needed=False),
     ]

@@ -26,7 +26,7 @@ def reach(cfg: "KitConfig") -> list[Reach]:
     return [
         Reach("API server", f"AKS API server, {where}", cidrs, fix=OPERATOR_CIDRS_FIX),
         Reach("registry", f"ACR, {where}", cidrs, fix=OPERATOR_CIDRS_FIX),
-        Reach("kit storage", f"storage account, {where}", cidrs, fix=OPERATOR_CIDRS_FIX),
+        Reach("the kit's storage", f"storage account, {where}", cidrs, fix=OPERATOR_CIDRS_FIX),
         Reach("key vault", "nowhere outside the VNet (private endpoint; AKS KMS needs a private "
                            "vault); keys are managed through ARM", False, needed=False),
     ]

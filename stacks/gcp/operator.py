@@ -23,6 +23,6 @@ def reach(cfg: "KitConfig") -> list[Reach]:
         Reach("API server", "GKE DNS-based endpoint, any address, authorised by IAM "
                             f"(container.clusters.connect); its IP endpoint: {ip}", True),
         Reach("registry", "Artifact Registry API, any address, authorised by IAM", True),
-        Reach("kit storage", "Cloud Storage API, any address, authorised by IAM", True),
+        Reach("the kit's storage", "Cloud Storage API, any address, authorised by IAM", True),
         Reach("key", "Cloud KMS API, any address, authorised by IAM", True, needed=False),
     ]
