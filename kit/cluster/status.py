@@ -7,6 +7,7 @@ workloads, so they work while `kit up` holds the deployment lock.
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 from typing import Any, Callable, Iterator
 
@@ -17,6 +18,8 @@ from kit.errors import KitError
 from kit.jsonio import read_json
 from kit.pipeline import DeploymentState
 from kit.runs import RUNNING, SUCCEEDED
+
+FOLLOW_POLL_S = 2.0
 
 
 class ClusterStatus:
@@ -85,8 +88,13 @@ class ClusterStatus:
                 "model": where + MERGED_SUBDIR + "/" if where and run.status == SUCCEEDED else None}})
         return out
 
-    def log_lines(self, run_id: str | None, *, server: bool, follow: bool) -> Iterator[str]:
-        """The server's engine log, or a run's trainer log (default: the latest run)."""
+    def log_lines(self, run_id: str | None, *, server: bool, follow: bool,
+                  raw: bool = False) -> Iterator[str]:
+        """The server's engine log, or a run's trainer log (default: the latest run): the pod's
+        log as written with raw, else its lines and then the kit's closing event of the run.
+        Followed, it goes on to the Job's next pod (a retry) while the run is running."""
+        from kit.logview import run_event
+
         kube = self.kube()
         if server:
             pods = kube.list("v1", "Pod", labels=f"app.kubernetes.io/instance={self.server.name}")
@@ -98,5 +106,15 @@ class ClusterStatus:
         run = self.store.get(run_id) if run_id else (runs[0] if runs else None)
         if run is None:
             raise KitError("no runs yet", hint="start one with `kit up`")
-        yield from kube.log_lines(self.fine_tunes.pod_of(run), "trainer", follow=follow)
-        self.fine_tunes.settle(run)
+        shown: set[str] = set()
+        while True:
+            pod = self.fine_tunes.pod_of(run)
+            if pod not in shown:
+                shown.add(pod)
+                yield from kube.log_lines(pod, "trainer", follow=follow)
+            run = self.fine_tunes.settle(run)
+            if not follow or run.status != RUNNING:
+                break
+            time.sleep(FOLLOW_POLL_S)      # the Job is starting its next pod
+        if not raw:
+            yield run_event(asdict(run))
