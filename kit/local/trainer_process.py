@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -82,12 +83,13 @@ def run_trainer(store: RunStore, run: Run, spec: dict[str, Any], console: Consol
                         error = record(line) or error
                     code = proc.wait()
                 except BaseException:
+                    # What it says while stopping (its checkpoint, how it ended) is recorded as
+                    # it comes, so `kit logs -F` shows it too.
+                    drain = threading.Thread(target=lambda: [record(line) for line in proc.stdout],
+                                             daemon=True)
+                    drain.start()
                     code = stop_group(proc, grace_s=STOP_GRACE_S)
-                    try:   # what it said while stopping: its checkpoint, how it ended
-                        for line in proc.stdout:
-                            record(line)
-                    except (KeyboardInterrupt, Stopped, OSError, ValueError):
-                        pass
+                    drain.join(timeout=10)
                     raise
         except BaseException as exc:
             reporter.stop()
