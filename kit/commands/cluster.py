@@ -84,6 +84,9 @@ def serve(config_file: Path, run_id: str, force: bool) -> None:
 
     cfg = load_config(config_file)
     console = Console()
+    from kit.recorded import remember
+
+    remember(cfg)                  # `kit down` can stop it even if kit.yaml breaks later
     result = for_config(cfg).serve(console, run_id, force=force)
     console.print(f"[bold green]serving[/] run {result['run_id']} at {result['endpoint']}")
 

@@ -62,6 +62,9 @@ def up(config_file: Path, yes: bool, detach: bool) -> None:
                                f"{guess['train_hours']:.1f} h of fine-tuning), and no terminal to ask on",
                                hint="rerun with --yes")
             click.confirm("Go ahead?", default=False, abort=True)
+    from kit.recorded import remember
+
+    remember(cfg)                  # `kit down` can stop it even if kit.yaml breaks later
     result = for_config(cfg).up(console, detach=detach)
     if detach and not result.get("endpoint"):
         console.print(f"[bold]detached[/]: run {result.get('run_id')} is training; "
@@ -77,16 +80,24 @@ def up(config_file: Path, yes: bool, detach: bool) -> None:
 @yes_option
 @click.option("--purge", is_flag=True, help="Also delete the kit's own runs and staged models.")
 def down(config_file: Path, yes: bool, purge: bool) -> None:
-    """Stop serving. Runs and data are kept; --purge removes the kit's own artifacts."""
+    """Stop serving. Runs and data are kept; --purge removes the kit's own artifacts.
+    Works while kit.yaml has an error: the deployment is torn down as `kit up` recorded it."""
     from rich.console import Console
 
+    from kit.errors import KitError
     from kit.target import for_config
 
-    cfg = load_config(config_file)
+    try:
+        cfg = load_config(config_file)
+    except KitError as exc:
+        from kit.recorded import from_state
+
+        cfg = from_state(config_file, exc)
+        click.echo(f"warning: {exc.one_line()}", err=True)
+        click.echo(f"warning: so tearing down {cfg.name} (target {cfg.target}) as `kit up` "
+                   f"recorded it in {cfg.workdir.state}", err=True)
     if cfg.target != "local" and not purge and not yes:
         import sys
-
-        from kit.errors import KitError
 
         if not sys.stdin.isatty():
             raise KitError(f"kit down {cfg.name}: destroys the stack (cluster, network, workloads) and "
