@@ -28,10 +28,11 @@ def init(config_file: Path, name: str | None, target: str, model: str, data: str
          region: str | None, force: bool) -> None:
     """Write a commented kit.yaml."""
     from kit.init import write_config
+    from kit.terminal import program
 
     path = write_config(config_file, name=name, target=target, model=model, data=data,
                         method=method, region=region, force=force)
-    click.echo(f"wrote {path}; next: kit up -f {path}")
+    click.echo(f"wrote {path}; next: {program()} up -f {path}")
 
 
 @click.command()
@@ -43,12 +44,11 @@ def up(config_file: Path, yes: bool, detach: bool) -> None:
     """Validate data, fine-tune, serve and smoke-test. Unchanged work is skipped."""
     import sys
 
-    from rich.console import Console
-
     from kit.target import for_config
+    from kit.terminal import make_console, program
 
     cfg = load_config(config_file)
-    console = Console()
+    console = make_console()
     if cfg.target != "local":          # GPUs, and on a cloud a bill: say what, then ask
         from kit.errors import KitError
         from kit.estimate import estimate
@@ -68,10 +68,10 @@ def up(config_file: Path, yes: bool, detach: bool) -> None:
     result = for_config(cfg).up(console, detach=detach)
     if detach and not result.get("endpoint"):
         console.print(f"[bold]detached[/]: run {result.get('run_id')} is training; "
-                      f"follow it with: kit logs -F -f {config_file}")
+                      f"follow it with: {program()} logs -F -f {config_file}")
         return
     console.print(f"[bold green]ready[/]: endpoint {result['endpoint']}  run {result['run_id']}")
-    console.print(f"  try: kit chat -f {shlex.quote(str(config_file))} "
+    console.print(f"  try: {program()} chat -f {shlex.quote(str(config_file))} "
                   f"{shlex.quote(cfg.serving.smoke_prompt)}", markup=False, highlight=False)
 
 
@@ -82,10 +82,9 @@ def up(config_file: Path, yes: bool, detach: bool) -> None:
 def down(config_file: Path, yes: bool, purge: bool) -> None:
     """Stop serving. Runs and data are kept; --purge removes the kit's own artifacts.
     Works while kit.yaml has an error: the deployment is torn down as `kit up` recorded it."""
-    from rich.console import Console
-
     from kit.errors import KitError
     from kit.target import for_config
+    from kit.terminal import make_console
 
     try:
         cfg = load_config(config_file)
@@ -111,7 +110,7 @@ def down(config_file: Path, yes: bool, purge: bool) -> None:
                              default="", show_default=False)
         if typed.strip() != cfg.name:
             raise click.Abort()
-    console = Console()
+    console = make_console()
     done = for_config(cfg).down(console, purge=purge)
     for line in done or ["nothing was running"]:
         console.print(f"  {line}")

@@ -55,7 +55,8 @@ def run_trainer(store: RunStore, run: Run, spec: dict[str, Any], console: Consol
     reporter = ProgressReporter(console)
     error: str | None = None
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
-           "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
+           "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false",
+           "HF_HUB_DISABLE_PROGRESS_BARS": "1"}     # its stderr is a log file: no bars in it
     # train.log holds what a trainer pod's log holds: its stderr and its event lines, in order
     # (`kit logs --raw`); events.jsonl the events alone (`kit logs`).
     with (folder / "train.log").open("ab") as log, (folder / "events.jsonl").open("a") as events:
