@@ -53,3 +53,56 @@ def test_raw_is_the_pod_log_as_written(k8s_cfg, tmp_path):
     status, fx = cluster_status(k8s_cfg, tmp_path, "preempted", NOISE)
     raw = list(status.log_lines(None, server=False, follow=False, raw=True))
     assert raw == NOISE + fx["logs"][:7] + NOISE + fx["logs"][7:]
+
+
+class Pods:
+    """A Job whose first pod is still starting, then is preempted, and whose second pod ends
+    the run: what `kit logs -F` meets on a spot GPU."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.logs = {"p1": ['{"event":"start","total_steps":4}', "a warning",
+                            '{"event":"step","step":1,"total":4,"loss":2.0}'],
+                     "p2": ['{"event":"start","total_steps":4,"resumed_from_step":1}',
+                            '{"event":"step","step":4,"total":4,"loss":1.0}',
+                            '{"event":"done","metrics":{}}']}
+        self.store: RunStore | None = None
+
+    def pod_of(self, run):
+        self.calls.append("pod_of")
+        if self.calls.count("pod_of") == 1:
+            from kit.errors import KitError
+            raise KitError("no pods yet")
+        return "p1" if "p1 done" not in self.calls else "p2"
+
+    def log_lines(self, pod, container, *, follow):
+        self.calls.append(f"log {pod}")
+        if self.calls.count("log p1") == 1:
+            raise RuntimeError("container trainer is waiting to start: ContainerCreating")
+        yield from self.logs[pod]
+        self.calls.append(f"{pod} done")
+
+    def settle(self, run):
+        if "p2 done" in self.calls:
+            run.status = "succeeded"
+        return run
+
+
+def test_follow_waits_for_the_pod_and_goes_on_to_the_next_one(k8s_cfg, tmp_path, monkeypatch):
+    import kit.cluster.status as status_module
+
+    monkeypatch.setattr(status_module, "FOLLOW_POLL_S", 0.0)
+    pods = Pods()
+    store = RunStore(tmp_path / "runs")
+    store.save(Run(id="run-1", fingerprint="k", status=RUNNING, created=time.time(),
+                   base_model="m", method="lora"))
+    pods.store = store
+    status = ClusterStatus(k8s_cfg, DeploymentState(tmp_path / "state.json"), pods, None,
+                           lambda: pods, lambda: None)
+    lines = list(story(status.log_lines(None, server=False, follow=True)))
+    assert lines == ["started: training on ?, ? examples, 4 steps",
+                     "step 1/4  loss 2.0000",
+                     "started: training on ?, ? examples, 4 steps, resuming from step 1",
+                     "step 4/4  loss 1.0000",
+                     "finished",
+                     "run run-1 succeeded"]
