@@ -1,13 +1,14 @@
 """Is a process still there, and is it still the one we started? Shared by run records and
 the local server's pidfile: after a reboot a recorded pid may belong to another program,
-which must never be mistaken for ours (or signalled)."""
+which must never be mistaken for ours (or signalled). And stopping a child we started (the
+local trainer) with everything it started, when this process is asked to stop."""
 
 from __future__ import annotations
 
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 if TYPE_CHECKING:
     import subprocess
@@ -82,6 +83,29 @@ def stop_signals() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def die_with_parent() -> "Callable[[], None] | None":
+    """For Popen's preexec_fn: on Linux, the child gets SIGTERM when this process dies, however
+    it dies (SIGKILL, the OOM killer), so a child in its own process group is never orphaned.
+    None elsewhere. prctl(2) PR_SET_PDEATHSIG: https://man7.org/linux/man-pages/man2/prctl.2.html
+    (read 2026-12-07)."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+    import signal
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    parent = os.getpid()
+
+    def preexec() -> None:
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)       # PR_SET_PDEATHSIG = 1
+        if os.getppid() != parent:                   # it died before the line above ran
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
 
 
 def stop_group(proc: "subprocess.Popen", *, grace_s: float) -> int:

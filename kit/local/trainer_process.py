@@ -21,7 +21,7 @@ from rich.console import Console
 
 from kit.errors import Interrupted, KitError
 from kit.jsonio import read_json, write_json
-from kit.process import Stopped, start_time, stop_group, stop_signals
+from kit.process import Stopped, die_with_parent, start_time, stop_group, stop_signals
 from kit.progress import ProgressReporter, show_event
 from kit.runs import FAILED, INTERRUPTED, RUNNING, SUCCEEDED, Run, RunStore
 from kit.trainer.events import EXIT_BAD_DATA, EXIT_OOM
@@ -46,7 +46,8 @@ def run_trainer(store: RunStore, run: Run, spec: dict[str, Any], console: Consol
     The trainer runs in its own process group, so a Ctrl-C in the terminal reaches this process
     only: the kit then stops the trainer's whole group with SIGTERM (it saves a checkpoint, as on
     a preempted node), waits for it, records the run interrupted and says what was kept. SIGTERM
-    and SIGHUP to the kit do the same, so a stopped `kit up` never leaves a trainer behind."""
+    and SIGHUP to the kit do the same, and a kit killed outright takes the trainer with it
+    (die_with_parent), so a stopped `kit up` never leaves a trainer behind."""
     folder = store.dir(run.id)
     folder.mkdir(parents=True, exist_ok=True)
     spec_path = folder / "spec.json"
@@ -64,7 +65,8 @@ def run_trainer(store: RunStore, run: Run, spec: dict[str, Any], console: Consol
         log.flush()
         proc = subprocess.Popen([sys.executable, "-m", "kit.trainer", "--spec", str(spec_path)],
                                 stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
-                                env=env, text=True, bufsize=1, process_group=0)
+                                env=env, text=True, bufsize=1, process_group=0,
+                                preexec_fn=die_with_parent())
         run.status, run.pid, run.finished, run.reason, run.exit_code = "running", proc.pid, None, None, None
         run.pid_started = start_time(proc.pid)
         store.save(run)

@@ -77,8 +77,14 @@ class Events:
         record = {"event": event, "time": round(time.time(), 3), **fields}
         line = json.dumps(_clean(record), separators=(",", ":"), default=str)
         with self._lock:
-            self._stream.write(line + "\n")
-            self._stream.flush()
+            try:
+                self._stream.write(line + "\n")
+                self._stream.flush()
+            except (BrokenPipeError, ValueError):
+                # Nobody reads any more (the local kit died): stop emitting, but keep going, so
+                # a SIGTERM that follows (kit.process.die_with_parent) still saves a checkpoint
+                # rather than a write killing the run mid-step.
+                self.enabled = False
 
     def error(self, kind: str, message: str) -> None:
         self.emit("error", kind=kind, message=" ".join(str(message).split())[:500])

@@ -129,7 +129,7 @@ def test_logs_follow_live_and_sigterm_stops_the_trainer(folder):
 
 
 def test_ctrl_c_stops_the_trainer_and_says_how_to_resume(folder):
-    before = {p.name for p in (folder / ".kit" / "stop" / "runs").iterdir()}
+    before = {p.name for p in (folder / ".kit" / "stop" / "runs").glob("*")}
     train = kit(folder, "train")
     try:
         run = training_run(folder, not_in=before)
@@ -143,3 +143,18 @@ def test_ctrl_c_stops_the_trainer_and_says_how_to_resume(folder):
     assert last.startswith(f"interrupted: fine-tune {run['id']} stopped by Ctrl-C at step ")
     assert "checkpoint at step " in last and f"`kit up` resumes run {run['id']} from step" in last
     assert "Traceback" not in err and "aborted" not in err
+
+
+def test_a_kit_killed_outright_takes_its_trainer_with_it(folder):
+    before = {p.name for p in (folder / ".kit" / "stop" / "runs").glob("*")}
+    train = kit(folder, "train")
+    try:
+        run = training_run(folder, not_in=before)
+        train.kill()                          # SIGKILL: no handler of the kit runs
+        train.wait(timeout=30)
+        deadline = time.monotonic() + 60      # the trainer gets SIGTERM, saves, exits
+        while trainers_of(run["id"]) and time.monotonic() < deadline:
+            time.sleep(0.5)
+    finally:
+        train.kill()
+    assert trainers_of(run["id"]) == []

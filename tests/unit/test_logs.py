@@ -163,3 +163,16 @@ def test_follow_prints_each_event_as_it_is_written_and_ends_with_the_run(tmp_pat
     assert max(lags) < 2.0, lags
     assert shown[1] < written[steps]     # the first step was shown long before the last
     assert seen[-1][1].startswith("run run-1 succeeded; held-out check passed")
+
+
+def test_events_outlive_a_reader_that_is_gone():
+    """The local kit died (its end of the trainer's stdout is closed): emitting must not kill
+    the trainer mid-step; it stops emitting and carries on until told to stop."""
+    from kit.trainer.events import Events
+
+    read, write = os.pipe()
+    os.close(read)
+    events = Events(os.fdopen(write, "w", buffering=1))
+    events.emit("step", step=1)
+    events.emit("checkpoint", step=1, path="/x")
+    assert events.enabled is False
