@@ -15,13 +15,13 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from rich.console import Console
 
 from kit.errors import Interrupted, KitError
 from kit.jsonio import read_json, write_json
-from kit.process import Stopped, die_with_parent, start_time, stop_group, stop_signals
+from kit.process import Stopped, alive, die_with_parent, start_time, stop_group, stop_signals
 from kit.progress import ProgressReporter, show_event
 from kit.runs import FAILED, INTERRUPTED, RUNNING, SUCCEEDED, Run, RunStore
 from kit.trainer.events import EXIT_BAD_DATA, EXIT_OOM
@@ -174,7 +174,24 @@ def log_lines(store: RunStore, run_id: str | None, *, follow: bool, raw: bool) -
     if not path.exists() and run.status != RUNNING:
         raise KitError(f"run {run.id} has no log at {path}",
                        hint="it stopped before its trainer started; see `kit runs`")
-    yield from tail(path, follow=follow, alive=lambda: store.get(run.id).status == RUNNING,
-                    wait_for_file=True)
+    yield from tail(path, follow=follow, alive=_recording(store, run.id), wait_for_file=True)
     if not raw:
         yield run_event(store.get(run.id).to_dict(store.root))
+
+
+def _recording(store: RunStore, run_id: str, grace_s: float = 10.0) -> Callable[[], bool]:
+    """Whether the run is still going, for a follower: its trainer runs, or has just ended and
+    the kit that ran it has not yet recorded how (a few seconds at most; a run left `running`
+    longer than that was killed with its kit, and settles as interrupted)."""
+    gone_since: list[float] = []
+
+    def going() -> bool:
+        record = read_json(store.dir(run_id) / "run.json") or {}
+        if record.get("status") != RUNNING:
+            return False
+        if alive(record.get("pid"), started=record.get("pid_started")):
+            return True
+        gone_since[:] = gone_since or [time.monotonic()]
+        return time.monotonic() - gone_since[0] < grace_s
+
+    return going

@@ -134,7 +134,7 @@ def test_follow_prints_each_event_as_it_is_written_and_ends_with_the_run(tmp_pat
     """`kit logs -F` against a process that appends events live (the local trainer's part):
     each step is on screen within a second or two of being written, and the command ends by
     itself when the run does."""
-    steps = 6
+    steps = 10
     (tmp_path / "kit.yaml").write_text(CONFIG)
     folder = tmp_path / ".kit" / "story" / "runs" / "run-1"
     folder.mkdir(parents=True)
@@ -159,9 +159,10 @@ def test_follow_prints_each_event_as_it_is_written_and_ends_with_the_run(tmp_pat
     shown = {int(line.split("step ", 1)[1].split("/")[0]): at for at, line in seen
              if " step " in line}
     assert sorted(shown) == list(range(1, steps + 1))
-    lags = [shown[step] - written[step] for step in shown]
+    live = [step for step in shown if written[step] > seen[0][0]]   # once it was following
+    assert len(live) >= 3
+    lags = [shown[step] - written[step] for step in live]
     assert max(lags) < 2.0, lags
-    assert shown[1] < written[steps]     # the first step was shown long before the last
     assert seen[-1][1].startswith("run run-1 succeeded; held-out check passed")
 
 
