@@ -84,8 +84,11 @@ def serve(config_file: Path, run_id: str, force: bool) -> None:
     console = make_console()
     from kit.recorded import remember
 
-    remember(cfg)                  # `kit down` can stop it even if kit.yaml breaks later
-    result = for_config(cfg).serve(console, run_id, force=force)
+    try:
+        result = for_config(cfg).serve(console, run_id, force=force)
+    finally:                       # `kit down` can stop what it made even if kit.yaml breaks
+        if cfg.workdir.exists():   # (a preflight that fails leaves nothing, this included)
+            remember(cfg)
     console.print(f"[bold green]serving[/] run {result['run_id']} at {result['endpoint']}")
 
 

@@ -64,8 +64,11 @@ def up(config_file: Path, yes: bool, detach: bool) -> None:
             click.confirm("Go ahead?", default=False, abort=True)
     from kit.recorded import remember
 
-    remember(cfg)                  # `kit down` can stop it even if kit.yaml breaks later
-    result = for_config(cfg).up(console, detach=detach)
+    try:
+        result = for_config(cfg).up(console, detach=detach)
+    finally:                       # `kit down` can stop what it made even if kit.yaml breaks
+        if cfg.workdir.exists():   # (a preflight that fails leaves nothing, this included)
+            remember(cfg)
     if detach and not result.get("endpoint"):
         console.print(f"[bold]detached[/]: run {result.get('run_id')} is training; "
                       f"follow it with: {program()} logs -F -f {config_file}")

@@ -164,3 +164,13 @@ def test_the_recorded_config_of_a_cluster_deployment_is_the_one_kit_up_validated
         load(tmp_path / "kit.yaml")
     again = from_state(tmp_path / "kit.yaml", broken.value)
     assert again.model_dump() == cfg.model_dump() and again.workdir == cfg.workdir
+
+
+def test_a_failed_kit_up_still_records_what_kit_down_needs(tmp_path):
+    (tmp_path / "kit.yaml").write_text(CONFIG.format(port=free_port()))    # no data.jsonl
+    up = run_kit("up", "-f", str(tmp_path / "kit.yaml"), "--yes", cwd=tmp_path)
+    assert up.returncode == 1 and "data.uri: data.jsonl: no such file" in up.stderr
+    (tmp_path / "kit.yaml").write_text("name: ward\ntarget: local\nmodel: {id: 3\n")
+    down = run_kit("down", "-f", str(tmp_path / "kit.yaml"), cwd=tmp_path)
+    assert down.returncode == 0, down.stderr
+    assert "warning: so tearing down ward (target local)" in down.stderr
