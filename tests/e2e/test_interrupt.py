@@ -1,6 +1,7 @@
-"""Stopping `kit train` on the local target, for real: a tiny model trains in a real trainer
-subprocess while `kit logs -F` follows it; SIGTERM (or Ctrl-C) to the kit stops the trainer's
-whole process group, records the run interrupted and says what was kept and how to resume."""
+"""Stopping `kit up` / `kit train` on the local target, for real: a tiny model trains in a real
+trainer subprocess while `kit logs -F` follows it; SIGTERM (or Ctrl-C) to the kit stops the
+trainer's whole process group, records the run interrupted and says what was kept and how to
+resume; a kit killed outright takes its trainer with it."""
 
 from __future__ import annotations
 
@@ -85,7 +86,7 @@ def trainers_of(run_id: str) -> list[int]:
 
 
 def test_logs_follow_live_and_sigterm_stops_the_trainer(folder):
-    train = kit(folder, "train")
+    train = kit(folder, "up", "--yes")
     try:
         run = training_run(folder, not_in=set())
         follow = kit(folder, "logs", "-F")
