@@ -84,15 +84,21 @@ def main(argv: list[str] | None = None) -> None:
     if "--debug" in args:
         DEBUG["on"] = True
     from kit.errors import KitError
+    from kit.terminal import quiet_when_captured
+
+    quiet_when_captured()
 
     try:
         cli.main(args=args, prog_name="kit", standalone_mode=False)
     except KitError as exc:
         if DEBUG["on"]:
             raise
-        click.echo(f"error: {exc.one_line()}", err=True)
+        click.echo(f"{exc.label}: {exc.one_line()}", err=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt):    # Ctrl-C: click makes it an Abort
+            click.echo("interrupted", err=True)
+            sys.exit(130)
         click.echo("aborted", err=True)
         sys.exit(1)
     except click.ClickException as exc:

@@ -12,6 +12,7 @@ class KitError(Exception):
     """An error the user can fix. `hint` says how."""
 
     exit_code = 1
+    label = "error"      # the CLI's prefix: `error: <one line>`
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -36,6 +37,17 @@ class KitErrors(KitError):
     def one_line(self) -> str:
         """The summary, then one line per problem (the CLI prefixes the first with `error:`)."""
         return self.message
+
+
+class Interrupted(KitError):
+    """The user stopped the work (Ctrl-C: exit 130; SIGTERM or a closed terminal: 128 + the
+    signal). The message says what was kept, the hint how to go on."""
+
+    label = "interrupted"
+
+    def __init__(self, message: str, hint: str | None = None, *, exit_code: int = 130) -> None:
+        super().__init__(message, hint)
+        self.exit_code = exit_code
 
 
 class MissingExtra(KitError):

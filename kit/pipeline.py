@@ -16,13 +16,15 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from rich.console import Console
 
-from kit.errors import KitError
+from kit.errors import Interrupted, KitError
 from kit.jsonio import read_json, write_json
+from kit.process import Stopped
 
 if TYPE_CHECKING:
     from kit.config import KitConfig
 
 DONE, SKIPPED, FAILED, PENDING = "done", "skipped", "failed", "pending"
+INTERRUPTED = "interrupted"
 
 
 @dataclass
@@ -93,7 +95,11 @@ def run_phases(phases: list[tuple[str, Callable[[], Outcome]]], state: Deploymen
         try:
             outcome = action()
         except KitError as exc:
-            state.set_phase(name, FAILED, exc.message, time.monotonic() - started)
+            status = INTERRUPTED if isinstance(exc, Interrupted) else FAILED
+            state.set_phase(name, status, exc.message, time.monotonic() - started)
+            raise
+        except (KeyboardInterrupt, Stopped):
+            state.set_phase(name, INTERRUPTED, "stopped by the user", time.monotonic() - started)
             raise
         except BaseException as exc:
             state.set_phase(name, FAILED, f"{type(exc).__name__}: {exc}".strip(": "),

@@ -68,7 +68,9 @@ def show_event(event: dict[str, Any], reporter: ProgressReporter) -> str | None:
         elif kind == "step":
             reporter.step(event)
         elif kind == "eval" and isinstance(event.get("eval_loss"), (int, float)):
-            reporter.note(f"epoch {event.get('epoch')}: eval loss {event['eval_loss']:.4f}")
+            from kit.logview import describe  # the words `kit logs` uses for it
+
+            reporter.note(describe({k: v for k, v in event.items() if k != "time"}))
         elif kind == "error":
             return str(event.get("message", "")).strip() or None
     except (ValueError, TypeError, AttributeError):

@@ -52,8 +52,12 @@ class Target(Protocol):
     def runs(self) -> list[dict[str, Any]]:
         """Runs, newest first, each with id, status, artifacts and metrics."""
 
-    def log_lines(self, run_id: str | None, *, server: bool, follow: bool) -> Iterator[str]:
-        """The training log of a run (default: the latest) or the server's log."""
+    def log_lines(self, run_id: str | None, *, server: bool, follow: bool,
+                  raw: bool = False) -> Iterator[str]:
+        """The server's log, or a run's training log (default: the latest run): its trainer
+        event lines (other lines may be mixed in) ending with the kit's `run` event
+        (kit.logview.run_event); with raw, the trainer's output as written. Followed, it ends
+        when the run does."""
 
     def run_artifacts(self, run_id: str) -> str:
         """Where a run's outputs live, as a storage URI ending in "/" (bench results go there)."""

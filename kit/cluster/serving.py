@@ -123,8 +123,7 @@ class Server:
         result = smoke_test(self.endpoint(), self.cfg.serving.smoke_prompt,
                             system=self.cfg.serving.system_prompt)
         return Outcome(f"HTTPS chat round trip through the API server in {result.latency_s:.1f}s: "
-                       f"{result.shown}" if result.reply.strip()
-                       else "chat round trip ok [yellow](empty reply)[/]")
+                       f"{result.shown}")
 
     def healthy(self) -> bool:
         """Whether a ready server pod answers its health check."""

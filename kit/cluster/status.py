@@ -7,6 +7,7 @@ workloads, so they work while `kit up` holds the deployment lock.
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 from typing import Any, Callable, Iterator
 
@@ -17,6 +18,8 @@ from kit.errors import KitError
 from kit.jsonio import read_json
 from kit.pipeline import DeploymentState
 from kit.runs import RUNNING, SUCCEEDED
+
+FOLLOW_POLL_S = 2.0
 
 
 class ClusterStatus:
@@ -85,8 +88,14 @@ class ClusterStatus:
                 "model": where + MERGED_SUBDIR + "/" if where and run.status == SUCCEEDED else None}})
         return out
 
-    def log_lines(self, run_id: str | None, *, server: bool, follow: bool) -> Iterator[str]:
-        """The server's engine log, or a run's trainer log (default: the latest run)."""
+    def log_lines(self, run_id: str | None, *, server: bool, follow: bool,
+                  raw: bool = False) -> Iterator[str]:
+        """The server's engine log, or a run's trainer log (default: the latest run): the pod's
+        log as written with raw, else its lines and then the kit's closing event of the run.
+        Followed, it waits for the pod to start and goes on to the Job's next pod (a retry)
+        while the run is running, like `kubectl logs -f` that does not give up."""
+        from kit.logview import run_event
+
         kube = self.kube()
         if server:
             pods = kube.list("v1", "Pod", labels=f"app.kubernetes.io/instance={self.server.name}")
@@ -98,5 +107,28 @@ class ClusterStatus:
         run = self.store.get(run_id) if run_id else (runs[0] if runs else None)
         if run is None:
             raise KitError("no runs yet", hint="start one with `kit up`")
-        yield from kube.log_lines(self.fine_tunes.pod_of(run), "trainer", follow=follow)
-        self.fine_tunes.settle(run)
+        finished: set[str] = set()     # pods whose log was read to its end
+        read: dict[str, int] = {}       # lines read of each pod's log: a reopened stream skips them
+        while True:
+            try:
+                pod: str | None = self.fine_tunes.pod_of(run)
+            except KitError:
+                if not follow:
+                    raise
+                pod = None              # the Job has not made its pod yet
+            if pod is not None and pod not in finished:
+                try:
+                    for n, line in enumerate(kube.log_lines(pod, "trainer", follow=follow)):
+                        if n >= read.get(pod, 0):
+                            read[pod] = n + 1
+                            yield line
+                    finished.add(pod)
+                except Exception:       # not started yet, or the stream dropped: open it again
+                    if not follow:
+                        raise
+            run = self.fine_tunes.settle(run)
+            if not follow or run.status != RUNNING:
+                break
+            time.sleep(FOLLOW_POLL_S)
+        if not raw:
+            yield run_event(asdict(run))

@@ -315,5 +315,6 @@ class ClusterTarget:
     def runs(self) -> list[dict[str, Any]]:
         return self.status_.runs()
 
-    def log_lines(self, run_id: str | None, *, server: bool, follow: bool) -> Iterator[str]:
-        return self.status_.log_lines(run_id, server=server, follow=follow)
+    def log_lines(self, run_id: str | None, *, server: bool, follow: bool,
+                  raw: bool = False) -> Iterator[str]:
+        return self.status_.log_lines(run_id, server=server, follow=follow, raw=raw)

@@ -57,19 +57,18 @@ def doctor(config_file: Path, output: str) -> None:
 @click.option("--detach", is_flag=True, help="Return once the Job runs; `kit logs -F` follows it.")
 def train(config_file: Path, detach: bool) -> None:
     """Start a new fine-tune run (same data and settings allowed); it is not served."""
-    from rich.console import Console
-
     from kit.target import for_config
+    from kit.terminal import make_console, program
 
     cfg = load_config(config_file)
-    console = Console()
+    console = make_console()
     run = for_config(cfg).train(console, detach=detach)
     if detach and run.status != "succeeded":
         console.print(f"[bold]detached[/]: run {run.id} is training; follow it: "
-                      f"kit logs -F {run.id} -f {config_file}")
+                      f"{program()} logs -F {run.id} -f {config_file}")
         return
     console.print(f"[bold green]trained[/]: run {run.id}; serve it with: "
-                  f"kit serve --run {run.id} -f {config_file}")
+                  f"{program()} serve --run {run.id} -f {config_file}")
 
 
 @click.command()
@@ -78,13 +77,18 @@ def train(config_file: Path, detach: bool) -> None:
 @click.option("--force", is_flag=True, help="Serve it even though the evaluation gate rejected it.")
 def serve(config_file: Path, run_id: str, force: bool) -> None:
     """Roll the inference server to RUN (also how to roll back), then smoke-test it."""
-    from rich.console import Console
-
     from kit.target import for_config
+    from kit.terminal import make_console
 
     cfg = load_config(config_file)
-    console = Console()
-    result = for_config(cfg).serve(console, run_id, force=force)
+    console = make_console()
+    from kit.recorded import remember
+
+    try:
+        result = for_config(cfg).serve(console, run_id, force=force)
+    finally:                       # `kit down` can stop what it made even if kit.yaml breaks
+        if cfg.workdir.exists():   # (a preflight that fails leaves nothing, this included)
+            remember(cfg)
     console.print(f"[bold green]serving[/] run {result['run_id']} at {result['endpoint']}")
 
 

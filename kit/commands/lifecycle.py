@@ -31,11 +31,12 @@ def init(config_file: Path, name: str | None, target: str, model: str, data: str
          region: str | None, operator_cidrs: tuple[str, ...], force: bool) -> None:
     """Write a commented kit.yaml."""
     from kit.init import write_config
+    from kit.terminal import program
 
     path = write_config(config_file, name=name, target=target, model=model, data=data,
                         method=method, region=region, force=force,
                         operator_cidrs=list(operator_cidrs) or None)
-    click.echo(f"wrote {path}; next: kit up -f {path}")
+    click.echo(f"wrote {path}; next: {program()} up -f {path}")
 
 
 @click.command()
@@ -47,14 +48,13 @@ def up(config_file: Path, yes: bool, detach: bool) -> None:
     """Validate data, fine-tune, serve and smoke-test. Unchanged work is skipped."""
     import sys
 
-    from rich.console import Console
-
     from kit.infra.blockers import refuse as refuse_blockers
     from kit.target import for_config
+    from kit.terminal import make_console, program
 
     cfg = load_config(config_file)
     refuse_blockers(cfg)               # kit.yaml alone says it cannot work: before anything exists
-    console = Console()
+    console = make_console()
     if cfg.target != "local":          # GPUs, and on a cloud a bill: say what, then ask
         from kit.errors import KitError
         from kit.estimate import estimate
@@ -68,13 +68,19 @@ def up(config_file: Path, yes: bool, detach: bool) -> None:
                                f"{guess['train_hours']:.1f} h of fine-tuning), and no terminal to ask on",
                                hint="rerun with --yes")
             click.confirm("Go ahead?", default=False, abort=True)
-    result = for_config(cfg).up(console, detach=detach)
+    from kit.recorded import remember
+
+    try:
+        result = for_config(cfg).up(console, detach=detach)
+    finally:                       # `kit down` can stop what it made even if kit.yaml breaks
+        if cfg.workdir.exists():   # (a preflight that fails leaves nothing, this included)
+            remember(cfg)
     if detach and not result.get("endpoint"):
         console.print(f"[bold]detached[/]: run {result.get('run_id')} is training; "
-                      f"follow it with: kit logs -F -f {config_file}")
+                      f"follow it with: {program()} logs -F -f {config_file}")
         return
     console.print(f"[bold green]ready[/]: endpoint {result['endpoint']}  run {result['run_id']}")
-    console.print(f"  try: kit chat -f {shlex.quote(str(config_file))} "
+    console.print(f"  try: {program()} chat -f {shlex.quote(str(config_file))} "
                   f"{shlex.quote(cfg.serving.smoke_prompt)}", markup=False, highlight=False)
 
 
@@ -83,16 +89,23 @@ def up(config_file: Path, yes: bool, detach: bool) -> None:
 @yes_option
 @click.option("--purge", is_flag=True, help="Also delete the kit's own runs and staged models.")
 def down(config_file: Path, yes: bool, purge: bool) -> None:
-    """Stop serving. Runs and data are kept; --purge removes the kit's own artifacts."""
-    from rich.console import Console
-
+    """Stop serving. Runs and data are kept; --purge removes the kit's own artifacts.
+    Works while kit.yaml has an error: the deployment is torn down as `kit up` recorded it."""
+    from kit.errors import KitError
     from kit.target import for_config
+    from kit.terminal import make_console
 
-    cfg = load_config(config_file)
+    try:
+        cfg = load_config(config_file)
+    except KitError as exc:
+        from kit.recorded import from_state
+
+        cfg = from_state(config_file, exc)
+        click.echo(f"warning: {exc.one_line()}", err=True)
+        click.echo(f"warning: so tearing down {cfg.name} (target {cfg.target}) as `kit up` "
+                   f"recorded it in {cfg.workdir.state}", err=True)
     if cfg.target != "local" and not purge and not yes:
         import sys
-
-        from kit.errors import KitError
 
         if not sys.stdin.isatty():
             raise KitError(f"kit down {cfg.name}: destroys the stack (cluster, network, workloads) and "
@@ -106,7 +119,7 @@ def down(config_file: Path, yes: bool, purge: bool) -> None:
                              default="", show_default=False)
         if typed.strip() != cfg.name:
             raise click.Abort()
-    console = Console()
+    console = make_console()
     done = for_config(cfg).down(console, purge=purge)
     for line in done or ["nothing was running"]:
         console.print(f"  {line}")

@@ -30,13 +30,25 @@ def runs(config_file: Path, output: str) -> None:
 @file_option
 @click.argument("run_id", required=False)
 @click.option("--server", is_flag=True, help="Show the inference server's log instead.")
-@click.option("-F", "--follow", "follow", is_flag=True, help="Keep printing while it runs.")
-def logs(config_file: Path, run_id: str | None, server: bool, follow: bool) -> None:
-    """Print the training log of RUN_ID (default: the latest run)."""
+@click.option("-F", "--follow", "follow", is_flag=True,
+              help="Keep printing while the run trains; stop when it ends.")
+@click.option("--raw", is_flag=True,
+              help="The trainer's output as written: library warnings and tracebacks too.")
+@output_option
+def logs(config_file: Path, run_id: str | None, server: bool, follow: bool, raw: bool,
+         output: str) -> None:
+    """Show how RUN_ID trained (default: the latest run): steps with loss, learning rate and
+    tokens/s, evaluations, checkpoints, how it ended and the evaluation gate's verdict.
+    `--output json` prints the same events as JSON lines."""
     from kit.target import for_config
 
-    for line in for_config(load_config(config_file)).log_lines(run_id, server=server,
-                                                                 follow=follow):
+    lines = for_config(load_config(config_file)).log_lines(run_id, server=server, follow=follow,
+                                                           raw=raw)
+    if not (server or raw):
+        from kit.logview import story
+
+        lines = story(lines, output=output)
+    for line in lines:
         click.echo(line)
 
 

@@ -215,9 +215,6 @@ class LocalTarget:
 
         result = smoke_test(self.endpoint(), self.cfg.serving.smoke_prompt,
                             system=self.cfg.serving.system_prompt)
-        if not result.reply.strip():
-            return Outcome(f"chat round trip ok in {result.latency_s:.1f}s "
-                           "[yellow](the model replied with an empty message)[/]")
         return Outcome(f"chat round trip ok in {result.latency_s:.1f}s: {result.shown}")
 
     # --- the rest of the CLI -----------------------------------------------------------
@@ -266,7 +263,8 @@ class LocalTarget:
         if self.server.stop():
             done.append("stopped the local server; its port is free")
         self.state.update(endpoint=None)
-        self.state.set_phase("serve", "stopped", "kit down")
+        for phase in ("serve", "smoke"):        # nothing serves: neither holds any more
+            self.state.set_phase(phase, "stopped", "kit down")
         return done
 
     def status(self) -> dict[str, Any]:
@@ -302,28 +300,15 @@ class LocalTarget:
             raise KitError(f"{self.cfg.name} is not serving", hint="start it with `kit up`")
         return Endpoint(info.endpoint)
 
-    def log_lines(self, run_id: str | None, *, server: bool, follow: bool) -> Iterator[str]:
-        if server:
-            path = self.server.log
-            alive = lambda: self.server.info() is not None  # noqa: E731
-        else:
-            run = self.store.get(run_id) if run_id else next(iter(self.store.list()), None)
-            if run is None:
-                raise KitError("no runs yet", hint="start one with `kit up`")
-            path = self.store.dir(run.id) / "train.log"
-            alive = lambda: self.store.get(run.id).status == "running"  # noqa: E731
-        if not path.exists():
-            raise KitError(f"no log yet at {path}")
-        yield from _tail(path, follow=follow, alive=alive)
+    def log_lines(self, run_id: str | None, *, server: bool, follow: bool,
+                  raw: bool = False) -> Iterator[str]:
+        from kit.logview import tail
 
+        if not server:
+            from kit.local.trainer_process import log_lines
 
-def _tail(path: Path, *, follow: bool, alive) -> Iterator[str]:
-    with path.open("r", encoding="utf-8", errors="replace") as fh:
-        while True:
-            line = fh.readline()
-            if line:
-                yield line.rstrip("\n")
-            elif follow and alive():
-                time.sleep(0.5)
-            else:
-                return
+            yield from log_lines(self.store, run_id, follow=follow, raw=raw)
+            return
+        if not self.server.log.exists():
+            raise KitError(f"no log yet at {self.server.log}")
+        yield from tail(self.server.log, follow=follow, alive=lambda: self.server.info() is not None)

@@ -1,17 +1,18 @@
-"""Smoke test: one real chat round trip through the same client users call."""
+"""Smoke test: one real chat round trip through the same client users call; an empty reply
+fails it."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 
+from kit.errors import KitError
 from kit.serving.client import Endpoint, chat
 
 
 @dataclass
 class SmokeResult:
-    """A completed round trip. An empty `reply` is still a working server (the model chose to
-    stop at once); the caller reports it as a warning."""
+    """A completed round trip with a reply that is not empty."""
 
     reply: str
     latency_s: float
@@ -31,4 +32,11 @@ def smoke_test(endpoint: Endpoint, prompt: str, *, system: str | None = None, ma
     messages = ([{"role": "system", "content": system}] if system else []) + [
         {"role": "user", "content": prompt}]
     reply = "".join(chat(endpoint, messages, max_tokens=max_tokens, seed=0))
-    return SmokeResult(reply=reply, latency_s=time.monotonic() - started)
+    latency = time.monotonic() - started
+    if not reply.strip():       # a server that answers nothing is not serving the model's text
+        raise KitError(f"smoke test: the endpoint answered serving.smoke_prompt with an empty "
+                       f"reply{' (whitespace only)' if reply else ''} in {latency:.1f}s",
+                       hint="the server runs but the model generates nothing: try `kit chat`, "
+                            "see the run's evaluation with `kit eval`, or serve an earlier run "
+                            "(`kit runs`, `kit serve --run ID`)")
+    return SmokeResult(reply=reply, latency_s=latency)

@@ -4,6 +4,16 @@ stdout belongs to the events alone: `Events.take_stdout()` keeps a private handl
 stdout and points file descriptor 1 (and sys.stdout) at stderr, so a library's print() or a C
 extension's write can never corrupt the stream the local target and the Kubernetes log reader
 parse. Only rank 0 emits.
+
+Event kinds (each line `{"event": KIND, "time": unix seconds, ...fields}`):
+  start       run_id, method, device, examples, total_steps, resumed_from_step
+  step        step, total, epoch, loss, lr, tokens_per_s, eta_s
+  eval        epoch, step, eval_loss (the held-out loss at an epoch's end)
+  checkpoint  step, path
+  error       kind (data | oom | other), message (one line)
+  done        metrics (kit.trainer.artifacts.summarize, with the held-out "eval")
+and one the kit adds when it shows a run's log (kit.logview), never the trainer:
+  run         run_id, status, reason, exit_code, eval (the record: how it ended, the gate)
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ import math
 import os
 import sys
 import threading
+import time
 from typing import IO, Any
 
 EXIT_OK = 0
@@ -22,6 +33,9 @@ EXIT_OOM = 4
 # Preempted (SIGTERM): a checkpoint was saved if possible; rerun the same run id to resume.
 # 128 + SIGTERM, the code a shell and Kubernetes report for a terminated process.
 EXIT_PREEMPTED = 143
+
+START, STEP, EVAL, CHECKPOINT, ERROR, DONE, RUN = (
+    "start", "step", "eval", "checkpoint", "error", "done", "run")
 
 KINDS = {"data": EXIT_BAD_DATA, "oom": EXIT_OOM, "other": EXIT_FAILED}
 
@@ -60,10 +74,17 @@ class Events:
     def emit(self, event: str, **fields: Any) -> None:
         if not self.enabled:
             return
-        line = json.dumps(_clean({"event": event, **fields}), separators=(",", ":"), default=str)
+        record = {"event": event, "time": round(time.time(), 3), **fields}
+        line = json.dumps(_clean(record), separators=(",", ":"), default=str)
         with self._lock:
-            self._stream.write(line + "\n")
-            self._stream.flush()
+            try:
+                self._stream.write(line + "\n")
+                self._stream.flush()
+            except (BrokenPipeError, ValueError):
+                # Nobody reads any more (the local kit died): stop emitting, but keep going, so
+                # a SIGTERM that follows (kit.process.die_with_parent) still saves a checkpoint
+                # rather than a write killing the run mid-step.
+                self.enabled = False
 
     def error(self, kind: str, message: str) -> None:
         self.emit("error", kind=kind, message=" ".join(str(message).split())[:500])

@@ -21,6 +21,7 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("DISABLE_TQDM", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")   # transformers' weight loading too
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 

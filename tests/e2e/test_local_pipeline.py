@@ -114,8 +114,10 @@ def test_up_serves_a_chat_endpoint(project):
 
     chat = kit(folder, "chat", "Explain CPT code 99213 to a patient.", "--max-tokens", "8")
     assert chat.stdout.strip() and chat.stderr == ""          # a reply, and no warning
-    # `kit logs` prints the latest run's train.log: each attempt there starts with its marker.
-    assert "attempt" in kit(folder, "logs").stdout
+    # `kit logs` tells the latest run's story from its events: steps with their loss, the end.
+    story = kit(folder, "logs").stdout.splitlines()
+    assert any(" step 1/" in line and " loss " in line for line in story)
+    assert f"run {runs[0]['id']} succeeded" in story[-1]
 
 
 def test_the_endpoint_answers_as_openai_does(project):
