@@ -69,6 +69,8 @@ def show_event(event: dict[str, Any], reporter: ProgressReporter) -> str | None:
             reporter.step(event)
         elif kind == "eval" and isinstance(event.get("eval_loss"), (int, float)):
             reporter.note(f"epoch {event.get('epoch')}: eval loss {event['eval_loss']:.4f}")
+        elif kind == "select" and event.get("reason"):   # training.select: the checkpoint kept
+            reporter.note(f"kept step {event.get('step')}: {event['reason']}")
         elif kind == "error":
             return str(event.get("message", "")).strip() or None
     except (ValueError, TypeError, AttributeError):

@@ -85,3 +85,18 @@ def test_select_last_keeps_the_final_step_and_says_where_the_lowest_was(tmp_path
     assert held_out["tuned_loss"] == pytest.approx(evals[last_step], abs=1e-4)
     served, final = _weights(output / "model"), _weights(checkpoints.folder(output) / f"checkpoint-{last_step}")
     assert all((served[k] == final[k]).all() for k in final)
+
+
+def test_kit_up_shows_the_checkpoint_kept_and_why():
+    import io
+
+    from rich.console import Console
+
+    from kit.progress import ProgressReporter, show_event
+
+    out = io.StringIO()
+    reporter = ProgressReporter(Console(file=out, width=200))
+    event = {"event": "select", "mode": "best", "step": 10, "reason": "lowest held-out loss: 7.0406 at epoch 2 "
+             "(step 10), against 7.1688 at the end (step 30)"}
+    assert show_event(event, reporter) is None
+    assert out.getvalue() == f"  kept step 10: {event['reason']}\n"
