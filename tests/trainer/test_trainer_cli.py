@@ -43,7 +43,15 @@ def _check_success(run, output: Path, method: str) -> dict:
     generation = held_out["generation"]
     assert generation["examples"] == 4 and 0 <= generation["base"]["rouge_l"] <= 1
     assert generation["tuned"]["rouge_l"] > generation["base"]["rouge_l"]
-    assert [set(s) for s in held_out["samples"]] == [{"prompt", "reference", "base", "tuned"}] * 4
+    samples = held_out["samples"]
+    assert [set(s) for s in samples] == [{"prompt", "reference", "base", "tuned", "scores", "lengths"}] * 4
+    # per-example scores average to the run's; each reply's length and whether the cap cut it
+    each = [s["scores"]["tuned"]["rouge_l"] for s in samples]
+    assert sum(each) / len(each) == pytest.approx(generation["tuned"]["rouge_l"], abs=1e-3)
+    cap = generation["max_new_tokens"]
+    for side in ("base", "tuned"):
+        assert all(0 < s["lengths"][side]["tokens"] <= cap for s in samples)
+        assert all(s["lengths"][side]["tokens"] == cap for s in samples if s["lengths"][side]["cut"])
     return summary["metrics"]
 
 
