@@ -139,11 +139,10 @@ def keep_selected(spec: Spec, trainer: Any, mode: str, events: Events, is_main: 
     """training.select: load the chosen checkpoint's weights back into the trainer's model when
     it is not the final step (every rank joins), and say which and why (the `select` event)."""
     state = trainer.state
-    selection = checkpoints.select(state.log_history, mode, state.global_step)
+    kept = {step for step, path in checkpoints.complete(spec.output)}
+    selection = checkpoints.select(state.log_history, mode, state.global_step, kept)
     if selection["step"] != state.global_step:
         chosen = checkpoints.folder(spec.output) / f"checkpoint-{selection['step']}"
-        if not checkpoints.is_complete(chosen):
-            raise RuntimeError(f"the selected checkpoint {chosen} is missing or incomplete")
         state.best_model_checkpoint = str(chosen)  # where it is now (a resumed run may have moved)
         trainer._load_best_model()  # transformers' loader: full weights, adapters, FSDP shards
     if is_main:

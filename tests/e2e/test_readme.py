@@ -193,3 +193,27 @@ def test_readme_block_runs(reader, index, cmds):
         assert result.returncode == 0, (f"README.md command failed (exit {result.returncode}): {command}\n"
                                         f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     print("\n".join(f"skipped: {s}" for s in skipped))   # shown with -rA / -s
+
+
+def test_the_quick_start_keeps_its_lowest_held_out_loss_checkpoint_and_says_why(reader):
+    """What the README says of training.select, on the quick start it just ran: `kit runs --output
+    json` and the run's events carry the selection, `kit eval` (text and JSON) names it."""
+    root = reader["root"]
+    run_id = _quickstart_serving(root)
+    runs = json.loads(_kit(["runs", "--output", "json", "-f", QUICKSTART], root).stdout)
+    run = next(r for r in runs if r["id"] == run_id)
+    folder = Path(run["artifacts"]["dir"])
+    records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    evals = {r["step"]: r["eval_loss"] for r in records if r["kind"] == "eval" and r["step"] > 0}
+    selection = run["metrics"]["selection"]
+    assert (selection["mode"], selection["step"], selection["last_step"]) == \
+        ("best", min(evals, key=evals.get), max(evals))
+    assert selection["eval_loss"] == pytest.approx(min(evals.values()))
+    events = [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
+    assert [e for e in events if e.get("event") == "select"] == [{"event": "select", **selection}]
+    shown = json.loads(_kit(["eval", "--output", "json", "-f", QUICKSTART], root).stdout)
+    assert shown["selection"] == selection
+    assert shown["eval"]["tuned_loss"] == pytest.approx(evals[selection["step"]], abs=1e-4)
+    text = _kit(["eval", "-f", QUICKSTART], root).stdout
+    assert shown["facts"]["checkpoint"] in text and shown["facts"]["verdict"]["text"] in text
+    print(f"quick start: held-out loss by step {evals}; kept step {selection['step']}")

@@ -89,3 +89,16 @@ def test_selection_picks_the_lowest_held_out_loss_and_says_why():
     assert select(history[:4], "best", 10)["reason"] == "the last evaluation had the lowest held-out loss (5.1800)"
     none = select([{"loss": 1.0, "step": 3}], "best", 3)
     assert (none["step"], none["eval_loss"]) == (3, None) and "no held-out evaluation" in none["reason"]
+
+
+def test_a_best_epoch_without_a_checkpoint_is_not_selected():
+    """A run begun by a kit that did not save its best epochs: the best one still on disk."""
+    from kit.trainer.checkpoints import select
+
+    history = [{"eval_loss": 6.0, "epoch": 1.0, "step": 5}, {"eval_loss": 5.0, "epoch": 2.0, "step": 10},
+               {"eval_loss": 5.5, "epoch": 3.0, "step": 15}, {"eval_loss": 5.8, "epoch": 4.0, "step": 20}]
+    chosen = select(history, "best", 20, kept={15, 20})
+    assert (chosen["step"], chosen["eval_loss"]) == (15, 5.5)
+    assert chosen["reason"].endswith("; the lowest, 5.0000 at step 10, has no checkpoint left")
+    assert select(history, "best", 20, kept={20})["step"] == 20
+    assert select(history, "best", 20, kept={10, 20})["step"] == 10
