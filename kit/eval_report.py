@@ -56,9 +56,9 @@ def loss_plot(records: list[dict[str, Any]], width: int = 720, height: int = 320
              f'<rect width="{width}" height="{height}" fill="white"/>',
              f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#333"/>',
              f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}" stroke="#333"/>',
-             f'<text x="{width / 2}" y="{height - 12}" text-anchor="middle">step</text>',
+             f'<text x="{width / 2}" y="{height - 12}" text-anchor="middle">training step</text>',
              f'<text x="14" y="{height / 2}" transform="rotate(-90 14 {height / 2})" '
-             'text-anchor="middle">loss</text>']
+             'text-anchor="middle">loss (lower is better)</text>']
     for i in range(5):
         value = y_high * i / 4
         parts.append(f'<text x="{pad - 6}" y="{height - pad - i / 4 * (height - 2 * pad) + 4:.1f}" '
@@ -74,12 +74,12 @@ def loss_plot(records: list[dict[str, Any]], width: int = 720, height: int = 320
         ring = [(s, v) for s, v in held if s == kept and s > 0]
         parts += [f'<circle class="kept" cx="{xy(s, v).split(",")[0]}" cy="{xy(s, v).split(",")[1]}" r="9" '
                   'fill="none" stroke="#1b7a36" stroke-width="2"/>' for s, v in ring[-1:]]
-    parts += [f'<rect x="{width - 210}" y="14" width="10" height="10" fill="#1f5fbf"/>'
-              f'<text x="{width - 195}" y="23">training loss</text>',
-              f'<rect x="{width - 210}" y="30" width="10" height="10" fill="#d9731a"/>'
-              f'<text x="{width - 195}" y="39">held-out loss (step 0: base)</text>',
-              f'<circle cx="{width - 205}" cy="51" r="5" fill="none" stroke="#1b7a36" stroke-width="2"/>'
-              f'<text x="{width - 195}" y="55">the checkpoint kept and served</text>' if kept else "",
+    parts += [f'<rect x="{width - 300}" y="14" width="10" height="10" fill="#1f5fbf"/>'
+              f'<text x="{width - 285}" y="23">training loss</text>',
+              f'<rect x="{width - 300}" y="30" width="10" height="10" fill="#d9731a"/>'
+              f'<text x="{width - 285}" y="39">held-out loss (step 0: starting model)</text>',
+              f'<circle cx="{width - 295}" cy="51" r="5" fill="none" stroke="#1b7a36" stroke-width="2"/>'
+              f'<text x="{width - 285}" y="55">the checkpoint kept and served</text>' if kept else "",
               "</svg>"]
     return "".join(parts)
 
