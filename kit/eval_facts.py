@@ -146,7 +146,8 @@ def examples(held: dict[str, Any]) -> list[dict[str, Any]]:
         out.append({"number": number, "prompt": sample["prompt"], "reference": sample["reference"],
                     **{side: {"reply": sample[side], "rouge_l": (scores.get(side) or {}).get("rouge_l"),
                               "json_fields": (scores.get(side) or {}).get("json_fields"),
-                              "flags": flags(sample[side], lengths.get(side), cap)}
+                              "flags": flags(sample[side], lengths.get(side), cap),
+                              "length_known": lengths.get(side) is not None}
                        for side in ("base", "tuned")}})
     return out
 
@@ -156,9 +157,11 @@ def flag_counts(rows: list[dict[str, Any]], side: str) -> str:
         return ""
     who = "starting model" if side == "base" else "fine-tuned model"
     kinds = ("repeats itself", "cut at the limit", "empty")
-    counts = [sum(any(f.startswith(k) for f in r[side]["flags"]) for r in rows) for k in kinds]
-    return (f"Replies of the {who}: " + ", ".join(f"{c} of {len(rows)} {k}" for c, k in zip(counts, kinds,
-                                                                                           strict=True)) + ".")
+    counts = [f"{sum(any(f.startswith(k) for f in r[side]['flags']) for r in rows)} of {len(rows)} {k}"
+              for k in kinds]
+    if not any(r[side]["length_known"] for r in rows):   # eval.json of an older kit: no lengths
+        counts[1] = "cut at the limit not recorded"
+    return f"Replies of the {who}: " + ", ".join(counts) + "."
 
 
 def facts(run: dict[str, Any], held: dict[str, Any], serving: dict[str, Any] | None = None,

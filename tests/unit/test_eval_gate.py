@@ -253,3 +253,12 @@ def test_a_rejected_run_says_the_loss_rose_and_that_it_is_not_served(tmp_path):
     assert found["verdict"] == {"cls": "rejected", "text": "Rejected, not served: held-out loss rose from "
                                 "8.0000 to 9.0000; the check asks for no higher than the starting model's."}
     assert found["verdict"]["text"] in text and found["verdict"]["text"] in body
+
+
+def test_an_older_evaluation_without_reply_lengths_says_cuts_were_not_recorded(tmp_path):
+    older = [{k: v for k, v in s.items() if k not in ("lengths", "scores")} for s in DEGENERATE]
+    found, text, body, _ = _facts_and_page(tmp_path, older)
+    assert found["flag_counts"][1] == ("Replies of the fine-tuned model: 1 of 2 repeats itself, cut at the limit "
+                                       "not recorded, 1 of 2 empty.")
+    assert found["examples"][0]["tuned"]["flags"] == ["repeats itself (95% of its 4-word sequences are repeats)"]
+    assert "overlap -" in text and found["flag_counts"][1] in body
