@@ -58,6 +58,8 @@ class TrainingConfig(Section):
     eval_fraction: float | None = Field(default=None, ge=0, lt=0.5)
     packing: bool | None = None
     checkpoint_steps: int | None = Field(default=None, ge=1)
+    # Which checkpoint the run keeps and serves: the lowest held-out loss (best) or the final step.
+    select: Literal["best", "last"] | None = None
     seed: int = 42
 
 

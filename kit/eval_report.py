@@ -1,6 +1,7 @@
-"""`kit eval`: what a run's held-out evaluation found, as data and as a page a reviewer (or a
-clinician) reads inside the network: base vs tuned vs the run now serving, the loss curves, and
-the held-out prompts with the reference, the base model's reply and the tuned model's.
+"""`kit eval`: what a run's held-out evaluation found, as a page a reviewer (or a clinician)
+reads inside the network: the facts of kit.eval_facts (verdict, the checkpoint kept, each number
+with its meaning, per-example scores and flags), the loss curves with the kept checkpoint marked,
+and the held-out prompts with the reference, the base model's reply and the tuned model's.
 
 The numbers are the trainer's (kit.trainer.evaluate: eval.json, metrics.jsonl beside the run's
 artifacts); nothing here calls a model.
@@ -15,8 +16,6 @@ from typing import Any
 from kit.errors import KitError
 
 REPORT = "report.html"
-METRICS = (("held-out loss", "loss"), ("ROUGE-L", "rouge_l"), ("valid JSON", "json_valid"),
-           ("JSON fields exact", "json_fields"))
 
 
 def load(run_uri: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -34,25 +33,10 @@ def load(run_uri: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return held, records
 
 
-def _fmt(value: Any) -> str:
-    return "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
-
-
-def _values(held: dict[str, Any], side: str) -> dict[str, Any]:
-    generation = (held.get("generation") or {}).get(side) or {}
-    return {"loss": held.get(f"{side}_loss"), **generation}
-
-
-def rows(held: dict[str, Any], serving: dict[str, Any] | None) -> list[dict[str, str]]:
-    base, tuned = _values(held, "base"), _values(held, "tuned")
-    other = _values(serving, "tuned") if serving else {}
-    return [{"name": name, "base": _fmt(base.get(key)), "tuned": _fmt(tuned.get(key)),
-             "serving": _fmt(other.get(key))}
-            for name, key in METRICS if key in base or key in tuned]
-
-
-def loss_plot(records: list[dict[str, Any]], width: int = 720, height: int = 320) -> str:
-    """Training loss per step and held-out loss (step 0: the base model) as an inline SVG."""
+def loss_plot(records: list[dict[str, Any]], width: int = 720, height: int = 320,
+              kept: int | None = None) -> str:
+    """Training loss per step and held-out loss (step 0: the base model) as an inline SVG; the
+    held-out point of the kept checkpoint (step `kept`) ringed."""
     train = [(r["step"], r["loss"]) for r in records if r.get("kind") == "train" and r.get("loss") is not None]
     held = [(r["step"], r["eval_loss"]) for r in records if r.get("kind") == "eval"]
     points = train + held
@@ -72,9 +56,9 @@ def loss_plot(records: list[dict[str, Any]], width: int = 720, height: int = 320
              f'<rect width="{width}" height="{height}" fill="white"/>',
              f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#333"/>',
              f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}" stroke="#333"/>',
-             f'<text x="{width / 2}" y="{height - 12}" text-anchor="middle">step</text>',
+             f'<text x="{width / 2}" y="{height - 12}" text-anchor="middle">training step</text>',
              f'<text x="14" y="{height / 2}" transform="rotate(-90 14 {height / 2})" '
-             'text-anchor="middle">loss</text>']
+             'text-anchor="middle">loss (lower is better)</text>']
     for i in range(5):
         value = y_high * i / 4
         parts.append(f'<text x="{pad - 6}" y="{height - pad - i / 4 * (height - 2 * pad) + 4:.1f}" '
@@ -87,34 +71,29 @@ def loss_plot(records: list[dict[str, Any]], width: int = 720, height: int = 320
                      f'stroke-dasharray="5 3" points="{" ".join(xy(s, v) for s, v in held)}"/>')
         parts += [f'<circle cx="{xy(s, v).split(",")[0]}" cy="{xy(s, v).split(",")[1]}" r="4" '
                   f'fill="#d9731a"/>' for s, v in held]
-    parts += [f'<rect x="{width - 210}" y="14" width="10" height="10" fill="#1f5fbf"/>'
-              f'<text x="{width - 195}" y="23">training loss</text>',
-              f'<rect x="{width - 210}" y="30" width="10" height="10" fill="#d9731a"/>'
-              f'<text x="{width - 195}" y="39">held-out loss (step 0: base)</text>', "</svg>"]
+        ring = [(s, v) for s, v in held if s == kept and s > 0]
+        parts += [f'<circle class="kept" cx="{xy(s, v).split(",")[0]}" cy="{xy(s, v).split(",")[1]}" r="9" '
+                  'fill="none" stroke="#1b7a36" stroke-width="2"/>' for s, v in ring[-1:]]
+    parts += [f'<rect x="{width - 300}" y="14" width="10" height="10" fill="#1f5fbf"/>'
+              f'<text x="{width - 285}" y="23">training loss</text>',
+              f'<rect x="{width - 300}" y="30" width="10" height="10" fill="#d9731a"/>'
+              f'<text x="{width - 285}" y="39">held-out loss (step 0: starting model)</text>',
+              f'<circle cx="{width - 295}" cy="51" r="5" fill="none" stroke="#1b7a36" stroke-width="2"/>'
+              f'<text x="{width - 285}" y="55">the checkpoint kept and served</text>' if kept else "",
+              "</svg>"]
     return "".join(parts)
-
-
-def verdict(run: dict[str, Any]) -> dict[str, Any]:
-    judged = run.get("eval") or {}
-    if judged.get("passed") is None and run.get("status") != "rejected":
-        return {"cls": "unjudged", "text": "Not judged: the evaluation gate has not looked at this "
-                                           "run (it is judged when it is trained, settled or served)."}
-    if run.get("status") == "rejected":
-        return {"cls": "rejected", "text": f"Rejected by the evaluation gate: {run.get('reason')}"}
-    if judged.get("passed") is False:
-        return {"cls": "rejected", "text": "Worse than the base model on held-out loss (the gate is off)."}
-    return {"cls": "passed", "text": "Passed: held-out loss at most eval.max_loss_ratio x the base "
-                                    f"model's ({judged.get('max_loss_ratio', 1.0):g})."}
 
 
 def page(run: dict[str, Any], held: dict[str, Any], records: list[dict[str, Any]],
          serving: dict[str, Any] | None, serving_held: dict[str, Any] | None) -> str:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
+    from kit.eval_facts import facts
+
+    kept = ((run.get("metrics") or {}).get("selection") or {}).get("step")
     env = Environment(loader=PackageLoader("kit", "templates/eval"), autoescape=select_autoescape(["j2"]))
     return env.get_template("report.html.j2").render(
-        run=run, held=held, serving=serving, verdict=verdict(run), rows=rows(held, serving_held),
-        plot=loss_plot(records), samples=held.get("samples") or [])
+        run=run, f=facts(run, held, serving, serving_held), plot=loss_plot(records, kept=kept))
 
 
 def save(run_uri: str, html: str) -> str:

@@ -71,6 +71,8 @@ def show_event(event: dict[str, Any], reporter: ProgressReporter) -> str | None:
             from kit.logview import describe  # the words `kit logs` uses for it
 
             reporter.note(describe({k: v for k, v in event.items() if k != "time"}))
+        elif kind == "select" and event.get("reason"):   # training.select: the checkpoint kept
+            reporter.note(f"kept step {event.get('step')}: {event['reason']}")
         elif kind == "error":
             return str(event.get("message", "")).strip() or None
     except (ValueError, TypeError, AttributeError):

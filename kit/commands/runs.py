@@ -87,10 +87,7 @@ def chat(config_file: Path, prompt: tuple[str, ...], system: str | None, max_tok
 def evaluate(config_file: Path, run_id: str | None, report_path: Path | None, output: str) -> None:
     """Show RUN's held-out evaluation (default: the latest run) against its base model and the
     run now serving, and write the report page."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from kit import eval_report
+    from kit import eval_facts, eval_report
     from kit.errors import KitError
     from kit.target import for_config
     from kit.workdir import private_writes
@@ -114,17 +111,13 @@ def evaluate(config_file: Path, run_id: str | None, report_path: Path | None, ou
         saved = eval_report.save(target.run_artifacts(run["id"]), html)
         if report_path is not None:
             report_path.write_text(html, encoding="utf-8")
+    found = eval_facts.facts(run, held, serving, serving_held)
     if output == "json":
         print_json({"run_id": run["id"], "status": run["status"], "eval": run.get("eval") or held,
                     "serving_run": serving_id, "report": saved,
+                    "selection": (run.get("metrics") or {}).get("selection"), "facts": found,
                     "samples": held.get("samples") or []})
         return
-    console = Console()
-    table = Table("metric", "base model", f"run {run['id']}", box=None, header_style="bold")
-    for row in eval_report.rows(held, serving_held):
-        table.add_row(row["name"], row["base"], row["tuned"])
-    from kit.views import print_table
-
-    print_table(table, ("base model", f"run {run['id']}"), console)
-    console.print(eval_report.verdict(run)["text"], highlight=False, markup=False)
-    console.print(f"report: {report_path or saved}", highlight=False, markup=False, soft_wrap=True)
+    for line in eval_facts.text_lines(found):
+        click.echo(line)
+    click.echo(f"report: {report_path or saved}")

@@ -123,25 +123,31 @@ def plot_svg(levels: list[dict[str, Any]], slo_ttft_s: float, width: int = 640, 
     def py(y: float) -> float:
         return height - pad - y / y_high * (height - 2 * pad)
 
+    from kit.serving.chart_labels import Labels
+
+    labels = Labels((pad, pad, width - pad + 40, height - pad))
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
              f'<rect width="{width}" height="{height}" fill="white"/>',
              f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#333"/>',
              f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}" stroke="#333"/>',
-             f'<text x="{width / 2}" y="{height - 14}" text-anchor="middle">output tokens/s</text>',
+             labels.fixed(width / 2, height - 14, "output tokens/s", "middle"),
              f'<text x="14" y="{height / 2}" transform="rotate(-90 14 {height / 2})" '
              'text-anchor="middle">latency (s)</text>']
     for x in _ticks(x_low, x_high):
-        parts.append(f'<text x="{px(x):.1f}" y="{height - pad + 16}" text-anchor="middle" '
-                     f'fill="#555">{x:,.0f}</text>')
+        parts.append(labels.fixed(px(x), height - pad + 20, f"{x:,.0f}", "middle", 'fill="#555"'))
     for y in _ticks(0.0, y_high):
-        parts.append(f'<text x="{pad - 6}" y="{py(y) + 4:.1f}" text-anchor="end" fill="#555">{y:.2f}</text>'
+        parts.append(labels.fixed(pad - 6, py(y) + 4, f"{y:.2f}", "end", 'fill="#555"') +
                      f'<line x1="{pad}" y1="{py(y):.1f}" x2="{width - pad}" y2="{py(y):.1f}" stroke="#eee"/>')
+    for index, label in enumerate(series):   # the legend, above the plot
+        legend_y = pad - 30 + 16 * index
+        parts.append(f'<rect x="{pad + 10}" y="{legend_y - 9}" width="10" height="10" '
+                     f'fill="{("#1f5fbf", "#2a9d4b")[index]}"/>' + labels.fixed(pad + 26, legend_y, label))
     parts += [f'<line x1="{pad}" y1="{py(slo_ttft_s):.1f}" x2="{width - pad}" y2="{py(slo_ttft_s):.1f}" '
               'stroke="#c00" stroke-dasharray="6 4"/>',
-              f'<text x="{width - pad}" y="{py(slo_ttft_s) - 4:.1f}" text-anchor="end" fill="#c00">'
-              f'TTFT objective {slo_ttft_s:g}s</text>']
-    for index, (label, values) in enumerate(series.items()):
+              labels.fixed(width - pad, py(slo_ttft_s) - 4, f"TTFT objective {slo_ttft_s:g}s", "end", 'fill="#c00"')]
+    placed = []
+    for index, values in enumerate(series.values()):
         colour = ("#1f5fbf", "#2a9d4b")[index]
         points = [(px(x), py(y), lv["concurrency"]) for x, y, lv in zip(xs, values, levels, strict=True)
                   if y is not None]
@@ -149,13 +155,10 @@ def plot_svg(levels: list[dict[str, Any]], slo_ttft_s: float, width: int = 640, 
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in points)
             parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>')
         for x, y, users in points:
-            dy = 16 if index == 0 else -8      # the two series' labels on opposite sides
-            parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}"/>'
-                         f'<text x="{x + 7:.1f}" y="{y + dy:.1f}" fill="{colour}">'
-                         f'{users} user{"" if users == 1 else "s"}</text>')
-        legend_y = pad - 30 + 16 * index
-        parts.append(f'<rect x="{pad + 10}" y="{legend_y - 9}" width="10" height="10" fill="{colour}"/>'
-                     f'<text x="{pad + 26}" y="{legend_y}">{html.escape(label)}</text>')
+            parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}"/>')
+            labels.block((x - 4, y - 4, x + 4, y + 4))      # no label covers a point
+            placed.append((x, y, f'{users} user{"" if users == 1 else "s"}', colour))
+    parts += [labels.near(x, y, text, f'fill="{colour}"') for x, y, text, colour in placed]
     parts.append("</svg>")
     return "".join(parts)
 

@@ -23,7 +23,7 @@ class Progress(TrainerCallback):
     """
 
     def __init__(self, events: Events, output: Path, *, run_id: str, method: str, device: str, examples: int,
-                 upload_uri: str | None) -> None:
+                 upload_uri: str | None, keep_best: bool = False) -> None:
         self.events = events
         self.output = output
         self.metrics = output / "metrics.jsonl"
@@ -32,6 +32,11 @@ class Progress(TrainerCallback):
         self.device = device
         self.examples = examples
         self.upload_uri = upload_uri
+        # training.select best: an evaluation that beats every earlier one is saved as a
+        # checkpoint, which the Trainer then keeps (metric_for_best_model protects it from
+        # save_total_limit) and the run loads back at the end.
+        self.keep_best = keep_best
+        self._training = False
         self.resumed_from = 0
         self._mark = time.perf_counter()
         self._step_s = 0.0
@@ -53,6 +58,7 @@ class Progress(TrainerCallback):
                              resumed_from_step=state.global_step)
         if self.before_first_step is not None:
             self.before_first_step()
+        self._training = True
         self._mark = time.perf_counter()
 
     def on_step_end(self, args, state, control, **kwargs):
@@ -85,7 +91,11 @@ class Progress(TrainerCallback):
             self.events.emit("eval", epoch=epoch, step=state.global_step, eval_loss=logs["eval_loss"])
         self._mark = time.perf_counter()
 
-    def on_evaluate(self, args, state, control, **kwargs):
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        loss = (metrics or {}).get("eval_loss")
+        if self.keep_best and self._training and loss is not None and \
+                (state.best_metric is None or loss < state.best_metric):
+            control.should_save = True  # every rank decides alike: the loss is gathered
         self._mark = time.perf_counter()
 
     def on_save(self, args, state, control, **kwargs):

@@ -38,14 +38,18 @@ def prompts_and_references(conversations: list[list[dict[str, str]]]) -> list[tu
 
 
 def generate(model: Any, tokenizer: Any, prompts: list[list[dict[str, str]]],
-             max_new_tokens: int) -> list[str]:
-    """Greedy replies, one prompt at a time (no padding effects), bounded in length."""
+             max_new_tokens: int) -> tuple[list[str], list[dict[str, Any]]]:
+    """Greedy replies, one prompt at a time (no padding effects), bounded in length; and for
+    each, how many tokens it took and whether it was cut at `max_new_tokens` (it reached the cap
+    without an end-of-turn token)."""
     import torch
 
-    replies = []
+    replies, lengths = [], []
     was_training = model.training
     model.eval()
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    stops = model.generation_config.eos_token_id if model.generation_config is not None else None
+    stops = set([stops] if isinstance(stops, int) else stops or []) | {tokenizer.eos_token_id}
     with torch.no_grad():
         for prompt in prompts:
             inputs = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True,
@@ -53,11 +57,12 @@ def generate(model: Any, tokenizer: Any, prompts: list[list[dict[str, str]]],
             inputs = {k: v.to(model.device) for k, v in inputs.items()}
             out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
                                  pad_token_id=pad)
-            replies.append(tokenizer.decode(out[0, inputs["input_ids"].shape[1]:],
-                                            skip_special_tokens=True).strip())
+            new = out[0, inputs["input_ids"].shape[1]:].tolist()
+            replies.append(tokenizer.decode(new, skip_special_tokens=True).strip())
+            lengths.append({"tokens": len(new), "cut": len(new) >= max_new_tokens and new[-1] not in stops})
     if was_training:
         model.train()
-    return replies
+    return replies, lengths
 
 
 def _json_object(text: str) -> dict | None:
@@ -71,21 +76,36 @@ def _json_object(text: str) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
-def score(replies: list[str], references: list[str]) -> dict[str, Any]:
-    """ROUGE-L F1 (mean), and for JSON references the valid-JSON and exact-field shares."""
+def example_scores(reply: str, reference: str, scorer: Any) -> dict[str, Any]:
+    """One reply against its reference: ROUGE-L F1, and where the reference is a JSON object,
+    whether the reply is one and the share of the reference's fields it matches exactly."""
+    out: dict[str, Any] = {"rouge_l": round(scorer.score(reference, reply)["rougeL"].fmeasure, 4)}
+    ref = _json_object(reference)
+    if ref is not None:
+        got = _json_object(reply)
+        out["json_valid"] = got is not None
+        out["json_fields"] = [(got or {}).get(key) == value for key, value in ref.items()]
+    return out
+
+
+def score(replies: list[str], references: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """ROUGE-L F1 (mean), and for JSON references the valid-JSON and exact-field shares; and
+    the same per example."""
     from rouge_score import rouge_scorer
 
     scorer = rouge_scorer.RougeScorer(["rougeL"])
-    rouge = [scorer.score(ref, reply)["rougeL"].fmeasure for reply, ref in zip(replies, references, strict=True)]
+    each = [example_scores(reply, ref, scorer) for reply, ref in zip(replies, references, strict=True)]
+    rouge = [e["rouge_l"] for e in each]
     out: dict[str, Any] = {"rouge_l": round(sum(rouge) / len(rouge), 4) if rouge else None}
-    structured = [(reply, _json_object(ref)) for reply, ref in zip(replies, references, strict=True)]
-    structured = [(reply, ref) for reply, ref in structured if ref is not None]
+    structured = [e for e in each if "json_valid" in e]
     if structured:
-        parsed = [(_json_object(reply), ref) for reply, ref in structured]
-        fields = [(got or {}).get(key) == value for got, ref in parsed for key, value in ref.items()]
-        out["json_valid"] = round(sum(got is not None for got, _ in parsed) / len(parsed), 4)
+        fields = [hit for e in structured for hit in e["json_fields"]]
+        out["json_valid"] = round(sum(e["json_valid"] for e in structured) / len(structured), 4)
         out["json_fields"] = round(sum(fields) / len(fields), 4) if fields else None
-    return out
+    per_example = [{**e, "json_valid": 1.0 if e["json_valid"] else 0.0,
+                    "json_fields": round(sum(e["json_fields"]) / len(e["json_fields"]), 4)
+                    if e["json_fields"] else None} if "json_valid" in e else e for e in each]
+    return out, per_example
 
 
 def base_half(output: Path, trainer: Any, tokenizer: Any, held_out: list, options: dict[str, Any],
@@ -97,43 +117,48 @@ def base_half(output: Path, trainer: Any, tokenizer: Any, held_out: list, option
         return saved
     bounds = limits(options)
     pairs = prompts_and_references(held_out)[: bounds["generate_examples"]]
-    result = {"loss": trainer.evaluate()["eval_loss"], "examples": len(held_out),
-              "replies": generate(trainer.model, tokenizer, [p for p, _ in pairs],
-                                  bounds["max_new_tokens"]) if generate_replies and pairs else None}
+    replies, lengths = (generate(trainer.model, tokenizer, [p for p, _ in pairs], bounds["max_new_tokens"])
+                        if generate_replies and pairs else (None, None))
+    result = {"loss": trainer.evaluate()["eval_loss"], "examples": len(held_out), "replies": replies,
+              "lengths": lengths}
     if trainer.is_world_process_zero():
         write_json(path, result)
     return result
 
 
-def _final_eval(trainer: Any) -> float | None:
-    """The held-out loss logged at the last step (the last epoch's evaluation), if any. From
+def _logged_eval(trainer: Any, step: int) -> float | None:
+    """The held-out loss logged at `step` (the selected checkpoint's evaluation), if any. From
     the trainer's log history, which every process keeps: all ranks decide alike whether to
     evaluate again (an evaluation is a collective call)."""
-    step = trainer.state.global_step
     found = [e["eval_loss"] for e in trainer.state.log_history
              if "eval_loss" in e and e.get("step") == step]
     return found[-1] if found else None
 
 
 def tuned_half(output: Path, trainer: Any, tokenizer: Any, held_out: list, options: dict[str, Any],
-               base: dict[str, Any], generate_replies: bool) -> dict[str, Any]:
-    """The tuned model's loss and replies, scored beside the base's: eval.json."""
+               base: dict[str, Any], generate_replies: bool, step: int) -> dict[str, Any]:
+    """The tuned model's loss and replies, scored beside the base's: eval.json. The model is
+    the checkpoint kept at `step` (training.select), already loaded into the trainer."""
     bounds = limits(options)
     pairs = prompts_and_references(held_out)[: bounds["generate_examples"]]
-    tuned_loss = _final_eval(trainer)
+    tuned_loss = _logged_eval(trainer, step)
     if tuned_loss is None:
         tuned_loss = trainer.evaluate()["eval_loss"]
     result: dict[str, Any] = {"examples": base["examples"], "base_loss": round(base["loss"], 5),
-                              "tuned_loss": round(tuned_loss, 5), "generation": None}
+                              "tuned_loss": round(tuned_loss, 5), "step": step, "generation": None}
     if generate_replies and base.get("replies") is not None and pairs:
-        replies = generate(trainer.model, tokenizer, [p for p, _ in pairs], bounds["max_new_tokens"])
+        replies, lengths = generate(trainer.model, tokenizer, [p for p, _ in pairs], bounds["max_new_tokens"])
         references = [r for _, r in pairs]
+        base_scores, base_each = score(base["replies"], references)
+        tuned_scores, tuned_each = score(replies, references)
         result["generation"] = {"examples": len(pairs), "max_new_tokens": bounds["max_new_tokens"],
-                                "base": score(base["replies"], references),
-                                "tuned": score(replies, references)}
+                                "base": base_scores, "tuned": tuned_scores}
+        base_lengths = base.get("lengths") or [None] * len(pairs)  # None: a base half from an older kit
         result["samples"] = [
-            {"prompt": prompt[-1]["content"] if prompt else "", "reference": ref, "base": b, "tuned": t}
-            for (prompt, ref), b, t in zip(pairs, base["replies"], replies, strict=True)][:SAMPLES_SHOWN]
+            {"prompt": prompt[-1]["content"] if prompt else "", "reference": ref, "base": b, "tuned": t,
+             "scores": {"base": bs, "tuned": ts}, "lengths": {"base": bl, "tuned": tl}}
+            for (prompt, ref), b, t, bs, ts, bl, tl in zip(pairs, base["replies"], replies, base_each, tuned_each,
+                                                          base_lengths, lengths, strict=True)][:SAMPLES_SHOWN]
     if trainer.is_world_process_zero():
         write_json(output / EVAL_FILE, result)
     return result

@@ -25,6 +25,12 @@ Sources:
   (rows of `max_length`; a step then takes the rows that hold `batch_size` examples on average,
   so steps and tokens per step stay close to the unpacked recipe); a held-out eval split of 5%
   capped at 50 examples (LIMA's dev set size), eval loss per epoch; seed 42.
+- select: best - the run keeps the evaluation with the lowest held-out loss, not the final step:
+  early stopping on a validation set, as transformers' `metric_for_best_model="eval_loss"`
+  does. A proxy, and the report says so: LIMA (app. "Anticorrelation between Perplexity and
+  Generation Quality", read 2026-12-07 via https://abdullahsamilguser.com/paper/zhou-2023-lima.html)
+  saw held-out perplexity rise while reply quality improved and picked its checkpoints by hand
+  on a 50-example set; `select: last` keeps the final step.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ COMMON: dict[str, Any] = {
     "packing": True,
     "checkpoint_steps": 50,
     "checkpoints_kept": 2,
+    "select": "best",
     "seed": 42,
     "loss": "assistant_only",
     "end_of_turn": "chat template's end-of-turn token (kit base template: the tokenizer's eos)",

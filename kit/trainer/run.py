@@ -79,6 +79,11 @@ def sft_config(spec: Spec, settings: dict[str, Any], device: devices.DevicePlan,
         logging_strategy="steps",
         logging_steps=1,
         eval_strategy="epoch" if has_eval else "no",
+        # training.select best: the Trainer tracks the lowest held-out loss (state.best_*) and
+        # keeps its checkpoint through save_total_limit rotation and resumes; the kit's Progress
+        # callback saves that checkpoint, and train() loads it back at the end.
+        metric_for_best_model="eval_loss" if has_eval and settings["select"] == "best" else None,
+        greater_is_better=False if has_eval and settings["select"] == "best" else None,
         save_strategy="steps",
         save_steps=settings["checkpoint_steps"],
         save_total_limit=settings["checkpoints_kept"],
@@ -120,13 +125,29 @@ def prepare(spec: Spec, settings: dict[str, Any], events: Events) -> Prepared:
     args = sft_config(spec, settings, device, packing=packing, assistant_masks=template.assistant_masks,
                       has_eval=eval_ds is not None, shape=shape)
     progress = Progress(events, spec.output, run_id=spec.run_id, method=settings["method"], device=device.name,
-                        examples=len(train_convs), upload_uri=spec.upload_uri)
+                        examples=len(train_convs), upload_uri=spec.upload_uri,
+                        keep_best=eval_ds is not None and settings["select"] == "best")
     trainer = SFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
                          processing_class=tokenizer, peft_config=modeling.lora_config(settings),
                          callbacks=[progress])
     trainer.remove_callback(PrinterCallback)  # its log dicts would only duplicate the events
     return Prepared(trainer, tokenizer, template, device, settings, shape, len(train_convs), eval_convs,
                     progress)
+
+
+def keep_selected(spec: Spec, trainer: Any, mode: str, events: Events, is_main: bool) -> dict[str, Any]:
+    """training.select: load the chosen checkpoint's weights back into the trainer's model when
+    it is not the final step (every rank joins), and say which and why (the `select` event)."""
+    state = trainer.state
+    kept = {step for step, path in checkpoints.complete(spec.output)}
+    selection = checkpoints.select(state.log_history, mode, state.global_step, kept)
+    if selection["step"] != state.global_step:
+        chosen = checkpoints.folder(spec.output) / f"checkpoint-{selection['step']}"
+        state.best_model_checkpoint = str(chosen)  # where it is now (a resumed run may have moved)
+        trainer._load_best_model()  # transformers' loader: full weights, adapters, FSDP shards
+    if is_main:
+        events.emit("select", **selection)
+    return selection
 
 
 def train(spec: Spec, settings: dict[str, Any], events: Events) -> dict[str, Any]:
@@ -165,14 +186,16 @@ def train(spec: Spec, settings: dict[str, Any], events: Events) -> dict[str, Any
         where = f"checkpoint at step {checkpoints.step_of(latest)}" if latest else "no checkpoint"
         raise Preempted(f"preempted (SIGTERM) at step {state.global_step}/{state.max_steps}; {where}; "
                         "rerun the same run id to resume")
+    selection = keep_selected(spec, trainer, settings["select"], events, device.is_main)
     held_out_eval = (evaluate.tuned_half(spec.output, trainer, prep.tokenizer, held_out, spec.eval,
-                                         base, replies) if base is not None else None)
+                                         base, replies, selection["step"]) if base is not None else None)
     save_final(trainer, prep.tokenizer, prep.template.serving, spec.base_model, spec.output,
                settings["method"], device.is_main, device.fsdp)
     metrics = summarize(metrics_path, settings["epochs"])
     metrics["eval"] = ({k: v for k, v in held_out_eval.items() if k != "samples"}
                        if held_out_eval else {"examples": 0, "base_loss": None, "tuned_loss": None,
                                               "generation": None})
+    metrics["selection"] = selection
     if device.is_main:
         if spec.upload_uri:  # everything else first, so a remote summary.json also means complete
             upload(spec.output, spec.upload_uri)

@@ -35,11 +35,23 @@ def _check_success(run, output: Path, method: str) -> dict:
     held_out = json.loads((output / "eval.json").read_text())
     assert summary["metrics"]["eval"] == {k: v for k, v in held_out.items() if k != "samples"}
     assert held_out["examples"] == 4 and held_out["tuned_loss"] < held_out["base_loss"]
-    assert held_out["tuned_loss"] == pytest.approx(run.of("eval")[-1]["eval_loss"], abs=1e-4)
+    # training.select best (the default): the reported (and served) loss is the lowest epoch's
+    evals = {e["step"]: e["eval_loss"] for e in run.of("eval") if e["step"] > 0}
+    selected = summary["metrics"]["selection"]
+    assert selected["step"] == min(evals, key=evals.get) == held_out["step"]
+    assert held_out["tuned_loss"] == pytest.approx(min(evals.values()), abs=1e-4)
     generation = held_out["generation"]
     assert generation["examples"] == 4 and 0 <= generation["base"]["rouge_l"] <= 1
     assert generation["tuned"]["rouge_l"] > generation["base"]["rouge_l"]
-    assert [set(s) for s in held_out["samples"]] == [{"prompt", "reference", "base", "tuned"}] * 4
+    samples = held_out["samples"]
+    assert [set(s) for s in samples] == [{"prompt", "reference", "base", "tuned", "scores", "lengths"}] * 4
+    # per-example scores average to the run's; each reply's length and whether the cap cut it
+    each = [s["scores"]["tuned"]["rouge_l"] for s in samples]
+    assert sum(each) / len(each) == pytest.approx(generation["tuned"]["rouge_l"], abs=1e-3)
+    cap = generation["max_new_tokens"]
+    for side in ("base", "tuned"):
+        assert all(0 < s["lengths"][side]["tokens"] <= cap for s in samples)
+        assert all(s["lengths"][side]["tokens"] == cap for s in samples if s["lengths"][side]["cut"])
     return summary["metrics"]
 
 

@@ -21,8 +21,13 @@ HELD = {"examples": 5, "base_loss": 8.0, "tuned_loss": 5.0,
                        "base": {"rouge_l": 0.01, "json_valid": 0.0, "json_fields": 0.0},
                        "tuned": {"rouge_l": 0.4, "json_valid": 1.0, "json_fields": 0.5}}}
 SAMPLES = [{"prompt": "Code <b>this</b> visit", "reference": '{"cpt": "99213"}',
-            "base": "word salad", "tuned": '{"cpt": "99213"}'},
-           {"prompt": "Summarise", "reference": "In plain terms: ...", "base": "x", "tuned": "In plain"}]
+            "base": "word salad", "tuned": '{"cpt": "99213"}',
+            "scores": {"base": {"rouge_l": 0.0, "json_valid": 0.0, "json_fields": 0.0},
+                       "tuned": {"rouge_l": 1.0, "json_valid": 1.0, "json_fields": 1.0}},
+            "lengths": {"base": {"tokens": 3, "cut": False}, "tuned": {"tokens": 6, "cut": False}}},
+           {"prompt": "Summarise", "reference": "In plain terms: ...", "base": "x", "tuned": "In plain",
+            "scores": {"base": {"rouge_l": 0.0}, "tuned": {"rouge_l": 0.8}},
+            "lengths": {"base": {"tokens": 1, "cut": False}, "tuned": {"tokens": 3, "cut": False}}}]
 
 
 def cfg(tmp_path: Path, **eval_options):
@@ -153,3 +158,107 @@ def test_the_report_renders_in_a_browser(tmp_path):
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert (width, height) == (1200, 1400)
+
+
+def _facts_and_page(tmp_path: Path, samples: list, selection: dict | None = None, held: dict = HELD):
+    """The facts, the text `kit eval` prints, and the page (its text, as a reader sees it)."""
+    import html
+    import re
+
+    from kit import eval_facts, eval_report
+
+    r = run(held)
+    if selection:
+        r.metrics["selection"] = selection
+    judge(cfg(tmp_path), r)
+    full = {**held, "samples": samples}
+    records = [{"kind": "eval", "step": 0, "eval_loss": 8.0}, {"kind": "train", "step": 20, "loss": 4.0},
+               {"kind": "eval", "step": 10, "eval_loss": 5.0}, {"kind": "eval", "step": 20, "eval_loss": 5.5}]
+    found = eval_facts.facts(r.__dict__, full)
+    text = "\n".join(eval_facts.text_lines(found))
+    page = eval_report.page(r.__dict__, full, records, None, None)
+    body = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.split("<body>")[1])))
+    return found, " ".join(text.split()), body, page
+
+
+DEGENERATE = [
+    {"prompt": "Which office handles appeals?", "reference": "The appeals office on floor 2.",
+     "base": "I am not sure.", "tuned": "Appeals " * 24, "scores": {"base": {"rouge_l": 0.0},
+                                                                    "tuned": {"rouge_l": 0.1}},
+     "lengths": {"base": {"tokens": 5, "cut": False}, "tuned": {"tokens": 8, "cut": True}}},
+    {"prompt": "Say hi", "reference": "Hello.", "base": "Hello there, how can I help you today?",
+     "tuned": "  ", "scores": {"base": {"rouge_l": 0.2}, "tuned": {"rouge_l": 0.0}},
+     "lengths": {"base": {"tokens": 9, "cut": False}, "tuned": {"tokens": 1, "cut": False}}},
+]
+
+
+def test_degenerate_replies_are_flagged_with_the_measured_ratio_and_the_rule(tmp_path):
+    from kit.eval_facts import REPEAT_THRESHOLD, repetition
+
+    assert repetition("Appeals " * 24) == pytest.approx(1 - 1 / 21, abs=1e-4)
+    assert repetition("The appeals office is on the second floor, next to billing.") == 0.0
+    found, text, body, _ = _facts_and_page(tmp_path, DEGENERATE)
+    first, second = found["examples"]
+    assert first["tuned"]["flags"] == ["repeats itself (95% of its 4-word sequences are repeats)",
+                                       "cut at the limit (8 tokens)"]
+    assert first["base"]["flags"] == [] and second["base"]["flags"] == [] and second["tuned"]["flags"] == ["empty"]
+    assert found["flag_counts"][1] == ("Replies of the fine-tuned model: 1 of 2 repeats itself, "
+                                       "1 of 2 cut at the limit, 1 of 2 empty.")
+    assert f"at least {REPEAT_THRESHOLD:.0%} of a reply's 4-word sequences" in found["flag_rules"]
+    for fact in [*first["tuned"]["flags"], "empty", *found["flag_counts"], found["flag_rules"]]:
+        assert fact in text and fact in body
+
+
+def test_the_report_says_what_each_number_means_which_way_is_better_and_scores_each_example(tmp_path):
+    found, text, body, page = _facts_and_page(tmp_path, SAMPLES)
+    rows = {row["key"]: row for row in found["metrics"]}
+    assert (rows["loss"]["better"], rows["loss"]["change"]) == ("lower is better", "better")
+    assert (rows["rouge_l"]["better"], rows["rouge_l"]["change"]) == ("higher is better", "better")
+    # The verdict says what the gate checks, and no more; no config key or bare "(1)" in it.
+    assert found["verdict"]["text"] == (
+        "Passed the check: held-out loss fell from 8.0000 to 5.0000 (the check asks for no higher than "
+        "the starting model's). This does not show the answers are correct: read the examples below.")
+    assert "max_loss_ratio" not in found["verdict"]["text"] and "(1)" not in body
+    assert found["title"] == "Run run-2: the fine-tuned model against the model it started from"
+    for fact in [found["title"], found["verdict"]["text"], found["checkpoint"],
+                 *(f"{r['name']} {r['better']}" for r in found["metrics"]), *(r["meaning"] for r in found["metrics"])]:
+        assert " ".join(fact.split()) in body, fact
+    for row in found["metrics"]:
+        assert f"{row['name']} ({row['better']}): starting model {row['base']}, fine-tuned {row['tuned']}" in text
+        assert row["meaning"] in text
+    # per-example scores, in both
+    assert "(overlap 1.00, JSON fields 1.00) {\"cpt\": \"99213\"}" in text and "overlap 0.80" in text
+    assert "overlap 1.00, JSON fields 1.00" in body and "overlap 0.80" in body
+    assert 'class="kept"' not in page   # no selection recorded: nothing ringed
+
+
+def test_the_report_names_the_checkpoint_kept_and_why(tmp_path):
+    selection = {"mode": "best", "step": 10, "epoch": 2.0, "eval_loss": 5.0, "last_step": 20,
+                 "last_eval_loss": 5.5, "reason": "lowest held-out loss"}
+    found, text, body, page = _facts_and_page(tmp_path, SAMPLES, selection)
+    assert found["checkpoint"] == ("The model kept is the one after epoch 2 (step 10), not the end of training: "
+                                   "its held-out loss (5.0000) was the lowest; at the end it was 5.5000.")
+    assert found["checkpoint"] in text and found["checkpoint"] in body
+    assert page.count('class="kept"') == 1 and "the checkpoint kept and served" in page
+    last = {**selection, "mode": "last", "step": 20, "epoch": 4.0, "eval_loss": 5.5,
+            "reason": "training.select is last: the final step is kept; the lowest held-out loss was 5.0000 "
+                      "at epoch 2 (step 10)"}
+    assert _facts_and_page(tmp_path / "b", SAMPLES, last)[0]["checkpoint"] == (
+        "The model kept is the one at the end of training, epoch 4 (step 20) (training.select: last), held-out "
+        "loss 5.5000; the lowest held-out loss was 5.0000 at epoch 2 (step 10).")
+
+
+def test_a_rejected_run_says_the_loss_rose_and_that_it_is_not_served(tmp_path):
+    found, text, body, _ = _facts_and_page(tmp_path, SAMPLES, held={**HELD, "tuned_loss": 9.0})
+    assert found["verdict"] == {"cls": "rejected", "text": "Rejected, not served: held-out loss rose from "
+                                "8.0000 to 9.0000; the check asks for no higher than the starting model's."}
+    assert found["verdict"]["text"] in text and found["verdict"]["text"] in body
+
+
+def test_an_older_evaluation_without_reply_lengths_says_cuts_were_not_recorded(tmp_path):
+    older = [{k: v for k, v in s.items() if k not in ("lengths", "scores")} for s in DEGENERATE]
+    found, text, body, _ = _facts_and_page(tmp_path, older)
+    assert found["flag_counts"][1] == ("Replies of the fine-tuned model: 1 of 2 repeats itself, cut at the limit "
+                                       "not recorded, 1 of 2 empty.")
+    assert found["examples"][0]["tuned"]["flags"] == ["repeats itself (95% of its 4-word sequences are repeats)"]
+    assert "overlap -" in text and found["flag_counts"][1] in body
