@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from kit.config import parse
+from kit.config import load, parse
 from kit.estimate import estimate
 from kit.estimate.prices import shipped
 from stacks.clouds import cloud_support
@@ -197,11 +197,34 @@ def test_the_aws_example_is_priced_and_an_unpublished_sku_is_named(tmp_path):
     assert any("no published price for p5e.48xlarge in us-east-1" in a for a in h200.assumptions)
 
 
-def test_azure_ships_no_price_and_says_so_for_the_region(tmp_path):
-    e = estimate(cfg(tmp_path, "azure", "eastus2", {"type": "h100", "count": 1}, uri="az://acme/data/sft/",
-                     azure={"subscription_id": "11111111-2222-3333-4444-555555555555"}), tokens=10**6)
-    assert e.train_cost_usd is None
-    assert any("no published price for eastus2 in the azure catalog" in a for a in e.assumptions)
+def azure(tmp_path, gpu):
+    return cfg(tmp_path, "azure", "eastus2", gpu, uri="az://acme/data/sft/",
+               azure={"subscription_id": "11111111-2222-3333-4444-555555555555"})
+
+
+def test_the_azure_example_region_is_priced_and_an_unpublished_size_is_named(tmp_path):
+    """stacks/azure_cloud/prices.json: SkyPilot's Azure catalog (Retail Prices API figures) at
+    https://github.com/skypilot-org/skypilot-catalog/blob/098741e70562f65d7af1cceb81e33b284f742604/catalogs/v6/azure/vms.csv
+    (read 2026-12-07): Standard_NC40ads_H100_v5 eastus2 $6.98 pay-as-you-go (its Spot column repeats
+    that price, so no Spot price ships), Standard_NC24ads_A100_v4 eastus2 $3.673 and Spot $0.47749;
+    no row at all for Standard_ND96isr_H200_v5."""
+    from tests.conftest import ROOT
+
+    (tmp_path / "kit.yaml").write_text((ROOT / "examples" / "azure" / "kit.yaml").read_text())
+    example = estimate(load(tmp_path / "kit.yaml"), tokens=10**6)
+    assert example.instance_type == "Standard_NC40ads_H100_v5" and example.train_cost_usd is not None
+    assert example.serve_usd_per_hour == pytest.approx(6.98)
+    assert "(on-demand)" in example.price_source and example.price_date == "2024-08-27"
+    a100 = estimate(azure(tmp_path, {"type": "a100", "count": 1}), tokens=10**6)
+    spot = estimate(azure(tmp_path, {"type": "a100", "count": 1, "spot": True}), tokens=10**6)
+    assert a100.serve_usd_per_hour == pytest.approx(3.67) and spot.serve_usd_per_hour == pytest.approx(0.48)
+    assert "(spot)" in spot.price_source
+    h100_spot = estimate(azure(tmp_path, {"type": "h100", "count": 1, "spot": True}), tokens=10**6)
+    assert h100_spot.serve_usd_per_hour == pytest.approx(6.98)
+    assert any("spot price unknown" in a for a in h100_spot.assumptions)
+    h200 = estimate(azure(tmp_path, {"type": "h200", "count": 8}), tokens=10**6)
+    assert h200.train_cost_usd is None and h200.serve_usd_per_hour is None
+    assert any("no published price for Standard_ND96isr_H200_v5 in eastus2" in a for a in h200.assumptions)
 
 
 def test_kit_prices_update_on_gcp_says_in_one_line_why_it_cannot_refresh():
