@@ -19,9 +19,12 @@ new test case, and one that fails (or cannot be run) fails the test. The rules:
   is the quick-start deployment's run. Before each block the quick-start deployment is brought
   back up if an earlier block stopped it (`kit down`), as a reader would.
 - Offline: nothing here reaches a cloud, a registry or the Hugging Face hub (HF_HUB_OFFLINE=1).
-  The commands that cannot run without one are skipped by the short list below, each with its
-  reason; they apply only where the folder's kit.yaml targets a cluster or names a hub model,
-  so the same command on the local quick start still runs.
+  `kit data validate --model ORG/NAME` needs only the model's tokenizer: it runs against a hub
+  stand-in on loopback (tests/data/fake_hub.py, HF_ENDPOINT) serving a tokenizer built here
+  under that name. The commands that cannot run without a cloud or a model's weights are
+  skipped by the short lists below, each with its reason; they apply only where the folder's
+  kit.yaml targets a cluster or names a hub model, so the same command on the local quick start
+  still runs.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT, run_kit
+from tests.data.fake_hub import FakeHub
+from tests.data.test_validate import model_dir  # noqa: F401  (fixture: a tiny real tokenizer)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -64,8 +69,9 @@ NEEDS_CLOUD = {
 # Where the command or the folder's kit.yaml names a Hugging Face hub model: fetched from the hub.
 NEEDS_HUB = {
     "up": "downloads the model's weights from the Hugging Face hub",
-    "data validate": "loads the model's tokenizer from the Hugging Face hub",
 }
+# Hub commands that need only a tokenizer: run against the stand-in hub instead of skipped.
+TOKENIZER_ONLY = ("data validate",)
 
 
 def blocks(text: str) -> list[list[str]]:
@@ -126,8 +132,28 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _kit(argv: list[str], folder: Path) -> subprocess.CompletedProcess:
-    return run_kit(*argv, cwd=folder, env={"HF_HUB_OFFLINE": "1", "COLUMNS": "200"})
+def _kit(argv: list[str], folder: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return run_kit(*argv, cwd=folder, env={"HF_HUB_OFFLINE": "1", "COLUMNS": "200", **(env or {})})
+
+
+@pytest.fixture(scope="module")
+def hub():
+    server = FakeHub()
+    yield server
+    server.close()
+
+
+def _hub_env(argv: list[str], folder: Path, hub: FakeHub, tokenizer: Path) -> dict[str, str] | None:
+    """For a tokenizer-only command naming a hub model: serve a tokenizer under that name on the
+    stand-in hub and point the kit at it (HF_ENDPOINT); None for any other command."""
+    if _subcommand(argv) not in TOKENIZER_ONLY or "--model" not in argv:
+        return None
+    model = argv[argv.index("--model") + 1]
+    if not _is_hub_id(model) or (folder / model).exists():
+        return None
+    hub.add(model, tokenizer)
+    return {"HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0", "HF_TOKEN": "",
+            "HF_HOME": str(folder / ".hf-home"), "HF_HUB_DISABLE_TELEMETRY": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +198,7 @@ def test_the_readme_has_commands_to_run():
 
 
 @pytest.mark.parametrize(("index", "cmds"), CASES, ids=[f"block{i}:{c[0][:40]}" for i, c in CASES])
-def test_readme_block_runs(reader, index, cmds):
+def test_readme_block_runs(reader, hub, model_dir, index, cmds):  # noqa: F811
     root = reader["root"]
     run_id = _quickstart_serving(root)
     if cmds[0].startswith("kit init"):     # a new project, in a new folder
@@ -190,10 +216,11 @@ def test_readme_block_runs(reader, index, cmds):
             path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
             continue
         argv = shlex.split(command.replace("RUN_ID", run_id))[1:]
-        if reason := skip_reason(argv, folder):
+        env = _hub_env(argv, folder, hub, model_dir)
+        if env is None and (reason := skip_reason(argv, folder)):
             skipped.append(f"{command}: {reason}")
             continue
-        result = _kit(argv, folder)
+        result = _kit(argv, folder, env)
         assert result.returncode == 0, (f"README.md command failed (exit {result.returncode}): {command}\n"
                                         f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     print("\n".join(f"skipped: {s}" for s in skipped))   # shown with -rA / -s
