@@ -20,7 +20,7 @@ def write_config(path: Path, *, name: str | None, target: str, model: str, data:
     import yaml
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
-    from kit.config import parse
+    from kit.config import GPU_TYPES, parse
 
     if path.exists() and not force:
         raise KitError(f"{path}: already exists", hint="pass --force to overwrite it")
@@ -34,7 +34,7 @@ def write_config(path: Path, *, name: str | None, target: str, model: str, data:
     region = region or (support.default_region if support else "")
     # The GPU types this target offers, the smallest first (an existing cluster: any).
     offered = [o.gpu_type for o in sorted(support.gpu_catalog, key=lambda o: o.memory_gib)] if support else []
-    gpu_types = list(dict.fromkeys(offered)) or ["l4", "a10g", "l40s", "a100", "h100", "h200"]
+    gpu_types = list(dict.fromkeys(offered)) or list(GPU_TYPES)
     env = Environment(loader=PackageLoader("kit", "templates"), undefined=StrictUndefined,
                       keep_trailing_newline=True)
 
