@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from kit.config import KitConfig
 
 PROJECT_NUMBER = "123456789012"   # placeholder: the plan shows where the real one goes
-OTHER_PROJECT_NUMBER = "210987654321"   # placeholder for another project (gcp.data_project)
+OTHER_PROJECT_NUMBER = "210987654321"   # what the mock answers for any other project (gcp.data_project)
 # Zone suffix -> machine type families offered there (placeholders shaped like us-central1's).
 ZONE_OFFERS = {"a": ("g2", "a2-highgpu", "a2-ultragpu", "a3-highgpu", "a3-megagpu"),
                "b": ("g2", "a2-highgpu", "a3-highgpu", "a3-megagpu", "a3-ultragpu"),

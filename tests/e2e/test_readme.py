@@ -35,14 +35,13 @@ import json
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import ROOT, run_kit
+from tests.conftest import ROOT, free_port, run_kit
 from tests.data.fake_hub import FakeHub
 from tests.data.test_validate import model_dir  # noqa: F401  (fixture: a tiny real tokenizer)
 
@@ -125,12 +124,6 @@ def skip_reason(argv: list[str], folder: Path) -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _kit(argv: list[str], folder: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return run_kit(*argv, cwd=folder, env={"HF_HUB_OFFLINE": "1", "COLUMNS": "200", **(env or {})})
 
@@ -162,7 +155,7 @@ def reader(tmp_path_factory):
     example = root / "examples" / "quickstart"
     shutil.copytree(ROOT / "examples" / "quickstart", example, ignore=shutil.ignore_patterns(".kit"))
     cfg = (example / "kit.yaml").read_text(encoding="utf-8")
-    cfg = re.sub(r"(?m)^(\s+port:\s*)\d+", rf"\g<1>{_free_port()}", cfg, count=1)
+    cfg = re.sub(r"(?m)^(\s+port:\s*)\d+", rf"\g<1>{free_port()}", cfg, count=1)
     (example / "kit.yaml").write_text(cfg, encoding="utf-8")
     shutil.copy(example / "data.jsonl", root / "my-data.jsonl")
     up = _kit(["up", "--yes", "-f", QUICKSTART], root)

@@ -4,7 +4,6 @@ leaves no stale serve/smoke phases; the smoke test fails on an empty reply."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -17,22 +16,10 @@ from kit.config import load
 from kit.errors import KitError
 from kit.process import start_time
 from kit.recorded import remember
-from tests.conftest import run_kit
+from tests.conftest import free_port, port_open, run_kit
 
 CONFIG = ("name: ward\ntarget: local\nmodel:\n  id: demo:tiny-llama\ndata:\n  uri: data.jsonl\n"
           "serving:\n  port: {port}\n")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 @pytest.fixture
