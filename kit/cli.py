@@ -33,10 +33,10 @@ COMMANDS = {
     "render": "kit.commands.render:render",
     "plan": "kit.commands.plan:plan",
     "images": "kit.commands.images:images",
-    "doctor": "kit.commands.cluster:doctor",
-    "train": "kit.commands.cluster:train",
-    "serve": "kit.commands.cluster:serve",
-    "cluster-token": "kit.commands.cluster:cluster_token",
+    "doctor": "kit.commands.doctor:doctor",
+    "train": "kit.commands.runs:train",
+    "serve": "kit.commands.runs:serve",
+    "cluster-token": "kit.commands.doctor:cluster_token",
 }
 
 

@@ -15,7 +15,7 @@ from kit.config_infra import KubernetesConfig, LogsConfig, NetworkConfig, Sectio
 from kit.errors import KitError, KitErrors
 from kit.workdir import RESERVED_NAMES, Workdir
 from stacks.aws.options import AwsOptions
-from stacks.azure_cloud.options import AzureOptions
+from stacks.azure.options import AzureOptions
 from stacks.gcp.options import GcpOptions
 
 GPU_TYPES = ("l4", "a10g", "l40s", "a100", "h100", "h200")

@@ -11,7 +11,7 @@ One object owns the names, so no module spells a path of another's.
     .kit/<name>/kubeconfig          cloud targets: the new cluster's kubeconfig (0600)
     .kit/<name>/images.json         images lock: name -> repository@sha256 (kit.images)
     .kit/<name>/pulumi-passphrase   file:// state: the secrets passphrase (0600)
-    .kit/<name>/kit.lock            one `kit up`/`down` at a time (kit.lock)
+    .kit/<name>/kit.lock            one `kit up`/`down` at a time (kit.deploy_lock)
     .kit/<name>/endpoint-ca/        the endpoint's private CA (ca.crt, ca.key 0600)
     .kit/models/                    staged base models, shared (local target)
     .kit/prices/<cloud>.json        price catalog `kit prices update` fetched, shared

@@ -1,6 +1,6 @@
 """The per-cloud seam: everything the rest of the kit needs to know about a place to run.
 
-Each folder stacks/<cloud>/ (and stacks/existing_cluster/ for an existing cluster) exports one
+Each folder stacks/<cloud>/ (and stacks/kubernetes/ for an existing cluster) exports one
 CloudSupport object from its __init__, built from plain data and "module:function" names that
 are imported only when called: importing a support object never imports a cloud SDK, so
 `kit --help`, `kit render` and the config checks stay fast and work without the extras.
@@ -24,9 +24,9 @@ if TYPE_CHECKING:
 # target -> the package whose __init__ defines SUPPORT. One line per cloud.
 REGISTRY: dict[str, str] = {
     "aws": "stacks.aws",
-    "azure": "stacks.azure_cloud",
+    "azure": "stacks.azure",
     "gcp": "stacks.gcp",
-    "kubernetes": "stacks.existing_cluster",
+    "kubernetes": "stacks.kubernetes",
 }
 
 

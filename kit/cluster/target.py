@@ -27,11 +27,11 @@ from kit.cluster.runs import FineTunes
 from kit.cluster.serving import Server
 from kit.cluster.status import ClusterStatus
 from kit.config import KitConfig
+from kit.deploy_lock import deployment_lock
 from kit.errors import KitError
 from kit.estimate.actual import planned
 from kit.gate import check_held_out, check_servable, enforce, judge
 from kit.jsonio import write_json
-from kit.lock import deployment_lock
 from kit.pipeline import DeploymentState, Outcome, run_fingerprint, run_phases
 from kit.runs import FAILED, REJECTED, RUNNING, SUCCEEDED, Run, RunStore
 from kit.serving.client import Endpoint

@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from kit.config import KitConfig
+from kit.deploy_lock import deployment_lock
 from kit.errors import KitError
 from kit.jsonio import read_json
-from kit.lock import deployment_lock
 from kit.pipeline import DeploymentState
 
 if TYPE_CHECKING:

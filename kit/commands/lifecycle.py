@@ -30,7 +30,7 @@ from kit.commands import file_option, load_config, output_option, print_json, ye
 def init(config_file: Path, name: str | None, target: str, model: str, data: str, method: str,
          region: str | None, operator_cidrs: tuple[str, ...], force: bool) -> None:
     """Write a commented kit.yaml."""
-    from kit.init import write_config
+    from kit.scaffold import write_config
     from kit.terminal import program
 
     path = write_config(config_file, name=name, target=target, model=model, data=data,

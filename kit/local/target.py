@@ -16,11 +16,11 @@ from rich.markup import escape
 
 from kit import __version__
 from kit.config import KitConfig
+from kit.deploy_lock import deployment_lock
 from kit.errors import KitError
 from kit.estimate.actual import planned, settle
 from kit.gate import check_held_out, check_servable, enforce, judge
 from kit.local.server import LocalServer
-from kit.lock import deployment_lock
 from kit.pipeline import DeploymentState, Outcome, run_fingerprint, run_phases
 from kit.runs import FAILED, INTERRUPTED, REJECTED, SUCCEEDED, Run, RunStore
 from kit.trainer.events import EXIT_BAD_DATA

@@ -61,7 +61,7 @@ def echo():
 
 
 def test_the_lookup_returns_the_address_the_service_answers(echo):
-    from kit.init import public_address
+    from kit.scaffold import public_address
 
     assert public_address(echo().url) == ("198.51.100.23", "")
 
@@ -72,14 +72,14 @@ def test_the_lookup_returns_the_address_the_service_answers(echo):
     ("198.51.100.23", 503, "Service Unavailable"),
 ])
 def test_an_unusable_answer_is_a_reason_not_an_address(echo, body, status, why):
-    from kit.init import public_address
+    from kit.scaffold import public_address
 
     addr, reason = public_address(echo(body=body, status=status).url)
     assert addr is None and why in reason
 
 
 def test_a_slow_service_costs_its_timeout_and_no_more(echo):
-    from kit.init import public_address
+    from kit.scaffold import public_address
 
     start = time.monotonic()
     addr, reason = public_address(echo(delay=3).url, timeout=0.3)
@@ -87,9 +87,9 @@ def test_a_slow_service_costs_its_timeout_and_no_more(echo):
 
 
 def _init(tmp_path: Path, target: str, monkeypatch, url: str) -> tuple[Path, str]:
-    from kit.init import write_config
+    from kit.scaffold import write_config
 
-    monkeypatch.setattr("kit.init.ADDRESS_LOOKUP", url)
+    monkeypatch.setattr("kit.scaffold.ADDRESS_LOOKUP", url)
     monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", "11111111-2222-3333-4444-555555555555")
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "acme-ml-prod")
     data = {"aws": "s3://acme-notes/sft/", "azure": "az://acmeclinical/notes/sft/",

@@ -126,16 +126,16 @@ def test_no_module_past_400_lines(package):
     assert long == {}
 
 
-def test_no_stacks_package_shadows_a_module_the_program_may_import():
-    """`pulumi up` puts stacks/ first on sys.path: a folder named like the standard library's
-    or an installed package's module (platform, kubernetes) would be imported in its place."""
-    import importlib.util
-    import sys
+def test_pulumis_entry_point_never_puts_stacks_first_on_sys_path():
+    """`pulumi up` puts the program's folder first on sys.path: were it stacks/, the folders
+    stacks/azure and stacks/kubernetes would be imported in place of the Azure SDKs and the
+    kubernetes client. Pulumi.yaml names no `main`, so Pulumi runs the root __main__.py."""
+    import yaml
 
-    shadowing = [p.name for p in (ROOT / "stacks").iterdir()
-                 if p.is_dir() and not p.name.startswith("__")
-                 and (p.name in sys.stdlib_module_names or importlib.util.find_spec(p.name))]
-    assert shadowing == []
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text(encoding="utf-8"))
+    assert project.get("main", ".") in (".", "./")
+    assert "stacks.program" in (ROOT / "__main__.py").read_text(encoding="utf-8")
+    assert not (ROOT / "stacks" / "__main__.py").exists()
 
 
 def test_every_relative_link_in_the_readme_resolves():

@@ -119,7 +119,7 @@ def test_files_the_kit_writes_are_private_whatever_the_umask(tmp_path):
     import subprocess
     import sys
 
-    from kit.lock import deployment_lock
+    from kit.deploy_lock import deployment_lock
     from kit.workdir import Workdir
 
     workdir = Workdir(tmp_path / ".kit", "acme")

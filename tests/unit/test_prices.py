@@ -95,7 +95,7 @@ class RetailPrices(BaseHTTPRequestHandler):
 
 
 def test_azure_prices_update_reads_every_page_and_keeps_linux_on_demand_and_spot(tmp_path, monkeypatch):
-    import stacks.azure_cloud.prices as azure
+    import stacks.azure.prices as azure
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), RetailPrices)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -203,7 +203,7 @@ def azure(tmp_path, gpu):
 
 
 def test_the_azure_example_region_is_priced_and_an_unpublished_size_is_named(tmp_path):
-    """stacks/azure_cloud/prices.json: SkyPilot's Azure catalog (Retail Prices API figures) at
+    """stacks/azure/prices.json: SkyPilot's Azure catalog (Retail Prices API figures) at
     https://github.com/skypilot-org/skypilot-catalog/blob/098741e70562f65d7af1cceb81e33b284f742604/catalogs/v6/azure/vms.csv
     (read 2026-12-07): Standard_NC40ads_H100_v5 eastus2 $6.98 pay-as-you-go (its Spot column repeats
     that price, so no Spot price ships), Standard_NC24ads_A100_v4 eastus2 $3.673 and Spot $0.47749;

@@ -12,8 +12,8 @@ import re
 import pytest
 
 from kit.errors import KitError
-from stacks.azure_cloud.catalog import CATALOG
-from stacks.azure_cloud.mocks import OPERATOR, TENANT
+from stacks.azure.catalog import CATALOG
+from stacks.azure.mocks import OPERATOR, TENANT
 from stacks.contract import GPU_LABEL
 from tests.stacks.azure.conftest import SUB, az, inputs, make_cfg, plan_of
 

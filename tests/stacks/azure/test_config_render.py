@@ -14,7 +14,7 @@ import yaml
 
 from kit.config import parse
 from kit.errors import KitError
-from stacks.azure_cloud import names
+from stacks.azure import names
 from tests.stacks.azure.conftest import BASE, DATA_ACCOUNT, SUB, make_cfg
 
 
@@ -35,7 +35,7 @@ def test_azure_section_errors_name_the_yaml_path(azure, message):
 
 
 def test_importing_the_cloud_imports_no_sdk():
-    code = ("import sys, stacks.azure_cloud, kit.config; from stacks.clouds import cloud_support; "
+    code = ("import sys, stacks.azure, kit.config; from stacks.clouds import cloud_support; "
             "cloud_support('azure'); bad = [m for m in sys.modules if m.split('.')[0] in "
             "('pulumi', 'pulumi_azure_native', 'azure')]; print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
@@ -113,7 +113,7 @@ def test_render_after_up_annotates_the_service_accounts_with_the_client_ids(tmp_
 
 def test_kit_init_writes_an_azure_section_from_the_environment(tmp_path, monkeypatch):
     from kit.config import load
-    from kit.init import write_config
+    from kit.scaffold import write_config
 
     monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", SUB)
     path = write_config(tmp_path / "kit.yaml", name="acme", target="azure", model="meta-llama/Llama-3.1-8B",
@@ -129,7 +129,7 @@ def test_kit_init_writes_an_azure_section_from_the_environment(tmp_path, monkeyp
 def test_a_run_plans_in_the_stack_without_waiting_for_workload_identities():
     """No per-pod identity exists to wait for: the run's pods use their node's identity."""
     from kit.infra.plan import run_plan
-    from stacks.azure_cloud.mocks import AzureMocks
+    from stacks.azure.mocks import AzureMocks
 
     plan = run_plan(make_cfg(), AzureMocks(subscription=SUB), run_id="ft-abc")
     assert any("ft-abc" in json.dumps(r["inputs"]) for r in plan.resources)

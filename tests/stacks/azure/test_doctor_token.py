@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import pytest
 
 from kit.errors import KitError
-from stacks.azure_cloud import preflight, prices
+from stacks.azure import preflight, prices
 from tests.stacks.azure.conftest import SUB, make_cfg
 
 
@@ -105,7 +105,7 @@ def test_cluster_token_without_credentials_is_one_line(monkeypatch):
             raise ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token\nAttempted ...")
 
     monkeypatch.setattr(azure.identity, "DefaultAzureCredential", NoCredential)
-    from stacks.azure_cloud.token import token
+    from stacks.azure.token import token
 
     with pytest.raises(KitError) as err:
         token()
@@ -133,7 +133,7 @@ def test_arm_without_credentials_is_one_arm_error_and_no_log_flood(caplog):
 
     from azure.core.exceptions import ClientAuthenticationError
 
-    from stacks.azure_cloud.arm import Arm, ArmError
+    from stacks.azure.arm import Arm, ArmError
 
     class NoCredential:
         def get_token(self, *scopes):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from kit.errors import KitError
-from stacks.azure_cloud import kept, leaks, names
+from stacks.azure import kept, leaks, names
 from tests.stacks.azure.conftest import SUB, make_cfg
 
 IDS = names.kept_ids("acme-notes", SUB)
@@ -136,7 +136,7 @@ def test_purge_with_nothing_kept_deletes_nothing():
 
 def test_adopt_ids_are_imported_by_the_program():
     from kit.infra.plan import run_plan
-    from stacks.azure_cloud.mocks import AzureMocks
+    from stacks.azure.mocks import AzureMocks
 
     class ImportMocks(AzureMocks):
         def __init__(self):

@@ -12,7 +12,7 @@ import re
 import pytest
 
 from kit.errors import KitError
-from stacks.azure_cloud.mocks import AzureMocks
+from stacks.azure.mocks import AzureMocks
 from tests.stacks.azure.conftest import EXISTING_VNET, SUB, VNET, az, inputs, make_cfg, plan_of
 
 NSG = az("network:NetworkSecurityGroup")

@@ -12,8 +12,8 @@ import inspect
 import pytest
 
 from kit.errors import KitError
-from stacks.azure_cloud import names
-from stacks.azure_cloud.common import ROLES
+from stacks.azure import names
+from stacks.azure.common import ROLES
 from stacks.contract import ClusterOutputs
 from tests.stacks.azure.conftest import DATA_ACCOUNT, SUB, az, inputs, make_cfg, plan_of
 
@@ -95,7 +95,7 @@ def test_key_vault_is_purge_protected_rbac_only_and_private(default_plan):
 
 def test_registry_is_private_premium_and_mirrors_exactly_the_chart_images(default_plan):
     from kit.images import IMAGES, through_mirror
-    from stacks.azure_cloud.registry import MIRRORED
+    from stacks.azure.registry import MIRRORED
 
     r = inputs(default_plan, az("containerregistry:Registry"))
     assert r["sku"] == {"name": "Premium"} and r["publicNetworkAccess"] == "Disabled"
@@ -230,7 +230,7 @@ def test_missing_data_resource_group_names_the_key():
 
 def test_credentials_of_another_subscription_are_refused():
     from kit.infra.plan import run_plan
-    from stacks.azure_cloud.mocks import AzureMocks
+    from stacks.azure.mocks import AzureMocks
 
     other = "99999999-2222-3333-4444-555555555555"
     with pytest.raises(KitError, match=rf"azure\.subscription_id: {SUB}, but the credentials in use are for "

@@ -121,7 +121,7 @@ def test_offline_plan_json_without_credentials_or_cli(tmp_path):
 
 
 def test_init_takes_the_project_from_the_environment_or_says_what_is_missing(tmp_path, monkeypatch):
-    from kit.init import write_config
+    from kit.scaffold import write_config
 
     args = dict(name="acme-notes", target="gcp", model="meta-llama/Llama-3.1-8B-Instruct",
                 data="gs://acme-clinical-notes/sft/", method="lora", region=None)

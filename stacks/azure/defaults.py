@@ -1,8 +1,8 @@
 """What the Azure stack will hand the kit, known before it exists (`kit render`, `kit doctor`,
-the offline plan): the names come from stacks/azure_cloud/names.py, exactly as the stack builds them.
+the offline plan): the names come from stacks/azure/names.py, exactly as the stack builds them.
 
 No ServiceAccount annotation and no pod label: storage pods take tokens for the node pools'
-identity from their node's metadata endpoint (stacks/azure_cloud/identity.py).
+identity from their node's metadata endpoint (stacks/azure/identity.py).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import ipaddress
 from typing import TYPE_CHECKING
 
 from kit.errors import KitError
-from stacks.azure_cloud import SUPPORT
-from stacks.azure_cloud.names import MODEL_CLASS, gpu_tolerations, registry_prefix, storage_account
+from stacks.azure import SUPPORT
+from stacks.azure.names import MODEL_CLASS, gpu_tolerations, registry_prefix, storage_account
 from stacks.contract import ClusterOutputs
 
 if TYPE_CHECKING:

@@ -25,11 +25,11 @@ from __future__ import annotations
 import pulumi_azure_native as azure
 
 from kit.errors import KitError
-from stacks.azure_cloud import names
-from stacks.azure_cloud.cluster import Cluster
-from stacks.azure_cloud.common import Ctx, grant
-from stacks.azure_cloud.defaults import data_location
-from stacks.azure_cloud.storage import Storage, container_id
+from stacks.azure import names
+from stacks.azure.cluster import Cluster
+from stacks.azure.common import Ctx, grant
+from stacks.azure.defaults import data_location
+from stacks.azure.storage import Storage, container_id
 
 RUNS_PREFIX = "runs/"
 _BLOBS = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"

@@ -24,9 +24,9 @@ import re
 
 import pulumi_azure_native as azure
 
-from stacks.azure_cloud import names
-from stacks.azure_cloud.common import Ctx, grant
-from stacks.azure_cloud.operator import ip_rules, public_access
+from stacks.azure import names
+from stacks.azure.common import Ctx, grant
+from stacks.azure.operator import ip_rules, public_access
 
 # The upstream images the charts run on a cluster (kit.images names); the device plugin
 # (nvcr.io) is copied into the registry by `kit up` instead, the kit's own are pushed.

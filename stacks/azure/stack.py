@@ -13,10 +13,10 @@ from dataclasses import fields
 import pulumi
 import pulumi_kubernetes as k8s
 
-from stacks.azure_cloud import SUPPORT, cluster, gpu_pool, identity, keys, network, registry, storage, volumes
-from stacks.azure_cloud.common import make_ctx
-from stacks.azure_cloud.defaults import data_location, subscription
-from stacks.azure_cloud.names import ADOPTABLE, KIT_CONTAINERS, MODEL_CLASS, gpu_tolerations, registry_prefix
+from stacks.azure import SUPPORT, cluster, gpu_pool, identity, keys, network, registry, storage, volumes
+from stacks.azure.common import make_ctx
+from stacks.azure.defaults import data_location, subscription
+from stacks.azure.names import ADOPTABLE, KIT_CONTAINERS, MODEL_CLASS, gpu_tolerations, registry_prefix
 from stacks.contract import ClusterOutputs
 from stacks.settings import StackSettings, adoptions
 

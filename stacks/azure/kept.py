@@ -19,8 +19,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kit.errors import KitError
-from stacks.azure_cloud import names
-from stacks.azure_cloud.arm import Arm, ArmError, connect, failure
+from stacks.azure import names
+from stacks.azure.arm import Arm, ArmError, connect, failure
 
 if TYPE_CHECKING:
     from kit.config import KitConfig
@@ -55,7 +55,7 @@ def managed(deployment: dict[str, Any]) -> set[str]:
 
 def adoptions(cfg: "KitConfig", deployment: dict[str, Any]) -> dict[str, str]:
     """Logical name -> ARM id of each kept resource of this stack to import on `up`."""
-    from stacks.azure_cloud.defaults import subscription
+    from stacks.azure.defaults import subscription
 
     return find_adoptions(cfg, deployment, connect(subscription(cfg)))
 
@@ -136,7 +136,7 @@ def _storage_name_free(cfg: "KitConfig", arm: Arm) -> None:
 def purge(cfg: "KitConfig") -> list[str]:
     """`kit down --purge` of a stack whose state is empty: delete the kept group, checked as
     for adoption first (nothing is deleted if any name is someone else's)."""
-    from stacks.azure_cloud.defaults import subscription
+    from stacks.azure.defaults import subscription
 
     return purge_with(cfg, connect(subscription(cfg)))
 

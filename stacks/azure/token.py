@@ -18,7 +18,7 @@ def token() -> tuple[str, datetime]:
     identity = require("azure.identity", "azure")
     from azure.core.exceptions import ClientAuthenticationError
 
-    from stacks.azure_cloud.arm import quiet_identity
+    from stacks.azure.arm import quiet_identity
 
     credential = identity.DefaultAzureCredential(exclude_interactive_browser_credential=True)
     try:

@@ -6,10 +6,10 @@ registry. Nodes have no public addresses.
 No way out unless `network.egress: true`: no NAT gateway, no public address, and the node NSG
 admits no internet service tag (AzureActiveDirectory included: Microsoft Entra ID's sign-in
 endpoints serve every tenant, so a way there is a way to an attacker's tenant). Pods get
-storage tokens from the instance metadata endpoint on their node (stacks/azure_cloud/identity.py),
+storage tokens from the instance metadata endpoint on their node (stacks/azure/identity.py),
 which needs no network path out. With egress the node subnet gets a NAT gateway and the NSG lets
 everything out. A DNS security policy on the VNet answers no public name
-(stacks/azure_cloud/dns.py).
+(stacks/azure/dns.py).
 
 Subnets are declared inside the VNet (Azure rewrites a VNet's subnet list on every update,
 so separate Subnet resources would fight it), with default outbound access off: a VM in them
@@ -24,8 +24,8 @@ import pulumi
 import pulumi_azure_native as azure
 
 from kit.errors import KitError
-from stacks.azure_cloud.common import Ctx
-from stacks.azure_cloud.defaults import subnet_cidrs
+from stacks.azure.common import Ctx
+from stacks.azure.defaults import subnet_cidrs
 
 # Private DNS zone of each private endpoint group (Azure's "privatelink" zones).
 ZONES = {"blob": "privatelink.blob.core.windows.net", "registry": "privatelink.azurecr.io",
@@ -53,7 +53,7 @@ def network(ctx: Ctx, egress: bool, operator_cidrs: list[str]) -> Network:
     net = _existing(ctx, egress) if ctx.azure.node_subnet_id else _create(ctx, egress, operator_cidrs)
     net.zones = _zones(ctx, net)
     if not egress:
-        from stacks.azure_cloud.dns import security_policy
+        from stacks.azure.dns import security_policy
 
         security_policy(ctx, net)
     return net

@@ -3,7 +3,7 @@ image mirror.
 
 This module is what the rest of the kit knows of Azure: one CloudSupport object, plain data
 plus functions imported on first use, so importing it never imports azure-identity or
-pulumi_azure_native. The Pulumi program part is stacks/azure_cloud/stack.py (`build`).
+pulumi_azure_native. The Pulumi program part is stacks/azure/stack.py (`build`).
 
 Not named azure/: `pulumi up` puts stacks/ first on sys.path, where a folder of that name would
 shadow the Azure SDKs' `azure` namespace package (azure.identity, azure.core).
@@ -11,11 +11,11 @@ shadow the Azure SDKs' `azure` namespace package (azure.identity, azure.core).
 
 from __future__ import annotations
 
-from stacks.azure_cloud.catalog import CATALOG
+from stacks.azure.catalog import CATALOG
 from stacks.clouds import CloudSupport, Egress, lazy
 
 # Storage tokens come from the instance metadata endpoint on each node (the node pools'
-# managed identity, stacks/azure_cloud/identity.py): storage pods reach it and the private
+# managed identity, stacks/azure/identity.py): storage pods reach it and the private
 # endpoints, nothing public (Microsoft Entra ID's sign-in endpoints serve every tenant).
 IMDS = Egress("169.254.169.254/32", 80, "Azure instance metadata service (the nodes' managed identity)")
 
@@ -24,8 +24,8 @@ SUPPORT = CloudSupport(
     extra="azure",
     modules=("kubernetes", "pulumi", "pulumi_kubernetes", "pulumi_azure_native", "azure.identity",
              "helm_python"),
-    build="stacks.azure_cloud.stack:build",
-    default_outputs=lazy("stacks.azure_cloud.defaults:default_outputs"),
+    build="stacks.azure.stack:build",
+    default_outputs=lazy("stacks.azure.defaults:default_outputs"),
     required=(("azure.subscription_id", "the subscription the stack deploys into; it names the kit's "
                                         "storage account, key vault and registry (`az account show "
                                         "--query id`)"),),
@@ -42,22 +42,22 @@ SUPPORT = CloudSupport(
     state_scheme="azblob",
     # A key of the operator's own vault (vault names are global: azure.state_key_vault names it).
     secrets_provider="azurekeyvault://{state_key_vault}.vault.azure.net/keys/lima-kit-state",
-    state_check=lazy("stacks.azure_cloud.preflight:state_container"),
-    preflight=lazy("stacks.azure_cloud.preflight:checks"),
-    operator_reach=lazy("stacks.azure_cloud.operator:reach"),
+    state_check=lazy("stacks.azure.preflight:state_container"),
+    preflight=lazy("stacks.azure.preflight:checks"),
+    operator_reach=lazy("stacks.azure.operator:reach"),
     # What ARM, Key Vault and Storage answer while a role assignment propagates (up to 10 min).
     propagation_errors=(r"AuthorizationFailed", r"LinkedAuthorizationFailed", r"ForbiddenByRbac",
                         r"AuthorizationPermissionMismatch",
                         r"does not have (the )?authorization to perform action",
                         r"User does not have access to the resource in Azure"),
-    adopt=lazy("stacks.azure_cloud.kept:adoptions"),
-    purge_kept=lazy("stacks.azure_cloud.kept:purge"),
-    leak_report=lazy("stacks.azure_cloud.leaks:report"),
-    cluster_token=lazy("stacks.azure_cloud.token:token"),
-    registry_login=lazy("stacks.azure_cloud.registry_login:credentials"),
-    prices="stacks.azure_cloud:prices.json",
-    price_update=lazy("stacks.azure_cloud.prices:fetch"),
-    plan_mocks="stacks.azure_cloud.mocks:AzureMocks",
+    adopt=lazy("stacks.azure.kept:adoptions"),
+    purge_kept=lazy("stacks.azure.kept:purge"),
+    leak_report=lazy("stacks.azure.leaks:report"),
+    cluster_token=lazy("stacks.azure.token:token"),
+    registry_login=lazy("stacks.azure.registry_login:credentials"),
+    prices="stacks.azure:prices.json",
+    price_update=lazy("stacks.azure.prices:fetch"),
+    plan_mocks="stacks.azure.mocks:AzureMocks",
     init_section=(
         "azure:\n"
         '  subscription_id: "{AZURE_SUBSCRIPTION_ID}"  # required: the subscription the stack deploys into\n'

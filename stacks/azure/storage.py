@@ -21,12 +21,12 @@ import pulumi
 import pulumi_azure_native as azure
 
 from kit.errors import KitError
-from stacks.azure_cloud import names
-from stacks.azure_cloud.common import Ctx
-from stacks.azure_cloud.defaults import data_location
-from stacks.azure_cloud.keys import Keys
-from stacks.azure_cloud.network import Network, private_endpoint
-from stacks.azure_cloud.operator import ip_rules, public_access
+from stacks.azure import names
+from stacks.azure.common import Ctx
+from stacks.azure.defaults import data_location
+from stacks.azure.keys import Keys
+from stacks.azure.network import Network, private_endpoint
+from stacks.azure.operator import ip_rules, public_access
 
 
 @dataclass

@@ -10,12 +10,12 @@ import os
 from typing import TYPE_CHECKING, Any, Callable
 
 from kit.errors import KitError
-from stacks.azure_cloud.catalog import QUOTA_FAMILY, SPOT_FAMILY
+from stacks.azure.catalog import QUOTA_FAMILY, SPOT_FAMILY
 from stacks.clouds import Check
 
 if TYPE_CHECKING:
     from kit.config import KitConfig
-    from stacks.azure_cloud.arm import Arm
+    from stacks.azure.arm import Arm
 
 PROVIDERS = ("Microsoft.ContainerService", "Microsoft.Network", "Microsoft.Storage",
              "Microsoft.KeyVault", "Microsoft.ContainerRegistry", "Microsoft.ManagedIdentity",
@@ -32,8 +32,8 @@ def checks(cfg: "KitConfig") -> list[Callable[["KitConfig"], Check]]:
 
 
 def _arm(cfg: "KitConfig") -> "Arm":
-    from stacks.azure_cloud.arm import connect
-    from stacks.azure_cloud.defaults import subscription
+    from stacks.azure.arm import connect
+    from stacks.azure.defaults import subscription
 
     return connect(subscription(cfg))
 
@@ -45,7 +45,7 @@ def _fail(name: str, exc: Exception, fix: str) -> Check:
 
 
 def identity(cfg: "KitConfig") -> Check:
-    from stacks.azure_cloud.arm import ArmError
+    from stacks.azure.arm import ArmError
 
     try:
         arm = _arm(cfg)
@@ -68,7 +68,7 @@ def subscription_check(sub: dict[str, Any]) -> Check:
 
 
 def providers(cfg: "KitConfig") -> Check:
-    from stacks.azure_cloud.arm import ArmError
+    from stacks.azure.arm import ArmError
 
     try:
         arm = _arm(cfg)
@@ -99,14 +99,14 @@ def providers_check(states: dict[str, str], encryption_at_host: str) -> Check:
 
 def gpu_need(cfg: "KitConfig") -> tuple[str, int]:
     """(the GPU pool's VM size, vCPUs a full pool needs)."""
-    from stacks.azure_cloud import SUPPORT
+    from stacks.azure import SUPPORT
 
     offer = SUPPORT.gpu_offer(cfg.gpu.type, cfg.gpu.count)
     return offer.machine_types[0], offer.vcpus * cfg.gpu.max_nodes
 
 
 def gpu_quota(cfg: "KitConfig") -> Check:
-    from stacks.azure_cloud.arm import ArmError
+    from stacks.azure.arm import ArmError
 
     try:
         arm = _arm(cfg)

@@ -25,10 +25,10 @@ import pulumi
 import pulumi_azure_native as azure
 import yaml
 
-from stacks.azure_cloud import names
-from stacks.azure_cloud.common import Ctx, grant, user_identity
-from stacks.azure_cloud.keys import Keys
-from stacks.azure_cloud.network import Network
+from stacks.azure import names
+from stacks.azure.common import Ctx, grant, user_identity
+from stacks.azure.keys import Keys
+from stacks.azure.network import Network
 
 AUDIT_CATEGORIES = ("kube-audit", "kube-audit-admin", "guard")
 SYSTEM_LABEL = {"lima-kit.io/pool": "system"}

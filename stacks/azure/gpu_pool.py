@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pulumi_azure_native as azure
 
-from stacks.azure_cloud.cluster import Cluster
-from stacks.azure_cloud.common import Ctx
-from stacks.azure_cloud.names import SPOT_TAINT
-from stacks.azure_cloud.network import Network
+from stacks.azure.cluster import Cluster
+from stacks.azure.common import Ctx
+from stacks.azure.names import SPOT_TAINT
+from stacks.azure.network import Network
 from stacks.contract import GPU_LABEL, GPU_TAINT
 
 GPU_DISK_GB = 512          # weights, merged checkpoints and the image cache live here
@@ -21,7 +21,7 @@ GPU_DISK_GB = 512          # weights, merged checkpoints and the image cache liv
 def vm_size(gpu_type: str, count: int) -> str:
     """The catalog's VM size for gpu.type x gpu.count (one-line error if none). An AKS node
     pool has one VM size: the smallest that fits."""
-    from stacks.azure_cloud import SUPPORT
+    from stacks.azure import SUPPORT
 
     return SUPPORT.gpu_offer(gpu_type, count).machine_types[0]
 

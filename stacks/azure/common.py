@@ -14,8 +14,8 @@ import pulumi
 import pulumi_azure_native as azure
 
 from kit.errors import KitError
-from stacks.azure_cloud import names
-from stacks.azure_cloud.options import AzureOptions
+from stacks.azure import names
+from stacks.azure.options import AzureOptions
 
 # Built-in role definitions the kit assigns (Azure's ids, the same in every tenant). Never
 # Owner, Contributor or User Access Administrator.

@@ -1,5 +1,5 @@
-"""doctor, train, serve: operations besides up/down. doctor is for cluster targets; train and
-serve work on every target."""
+"""doctor and cluster-token: checking a cluster target before `kit up`, and the credential its
+kubeconfig asks the kit for."""
 
 from __future__ import annotations
 
@@ -50,46 +50,6 @@ def doctor(config_file: Path, output: str) -> None:
     if bad:
         raise KitError(f"doctor: {len(bad)} of {len(checks)} checks failed",
                        hint="fix the lines marked ✗, then run `kit doctor` again")
-
-
-@click.command()
-@file_option
-@click.option("--detach", is_flag=True, help="Return once the Job runs; `kit logs -F` follows it.")
-def train(config_file: Path, detach: bool) -> None:
-    """Start a new fine-tune run (same data and settings allowed); it is not served."""
-    from kit.target import for_config
-    from kit.terminal import make_console, program
-
-    cfg = load_config(config_file)
-    console = make_console()
-    run = for_config(cfg).train(console, detach=detach)
-    if detach and run.status != "succeeded":
-        console.print(f"[bold]detached[/]: run {run.id} is training; follow it: "
-                      f"{program()} logs -F {run.id} -f {config_file}")
-        return
-    console.print(f"[bold green]trained[/]: run {run.id}; serve it with: "
-                  f"{program()} serve --run {run.id} -f {config_file}")
-
-
-@click.command()
-@file_option
-@click.option("--run", "run_id", required=True, help="The run to serve (see `kit runs`).")
-@click.option("--force", is_flag=True, help="Serve it even though the evaluation gate rejected it.")
-def serve(config_file: Path, run_id: str, force: bool) -> None:
-    """Roll the inference server to RUN (also how to roll back), then smoke-test it."""
-    from kit.target import for_config
-    from kit.terminal import make_console
-
-    cfg = load_config(config_file)
-    console = make_console()
-    from kit.recorded import remember
-
-    try:
-        result = for_config(cfg).serve(console, run_id, force=force)
-    finally:                       # `kit down` can stop what it made even if kit.yaml breaks
-        if cfg.workdir.exists():   # (a preflight that fails leaves nothing, this included)
-            remember(cfg)
-    console.print(f"[bold green]serving[/] run {result['run_id']} at {result['endpoint']}")
 
 
 @click.command(name="cluster-token", hidden=True)

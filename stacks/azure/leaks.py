@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from stacks.azure_cloud import names
-from stacks.azure_cloud.arm import Arm, ArmError, connect
+from stacks.azure import names
+from stacks.azure.arm import Arm, ArmError, connect
 
 if TYPE_CHECKING:
     from kit.config import KitConfig
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def report(cfg: "KitConfig", saved: dict[str, Any], purge: bool) -> list[str]:
     """Leak report lines for a torn-down deployment (saved: its last stack outputs)."""
-    from stacks.azure_cloud.defaults import subscription
+    from stacks.azure.defaults import subscription
 
     try:
         return leak_report(connect(subscription(cfg)), cfg.name, keep=not purge)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pulumi
 
-from stacks.azure_cloud.names import MODEL_CLASS
+from stacks.azure.names import MODEL_CLASS
 
 DRIVER = "disk.csi.azure.com"
 

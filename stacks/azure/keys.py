@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import pulumi_azure_native as azure
 
-from stacks.azure_cloud import names
-from stacks.azure_cloud.common import Ctx, grant, user_identity
+from stacks.azure import names
+from stacks.azure.common import Ctx, grant, user_identity
 
 KEY_SIZE = 3072
 SOFT_DELETE_DAYS = 90

@@ -22,7 +22,7 @@ SCOPE = "https://containerregistry.azure.net/.default"
 
 
 def credentials(cfg: "KitConfig", registry: str) -> tuple[str, str]:
-    from stacks.azure_cloud.arm import ArmError, bearer
+    from stacks.azure.arm import ArmError, bearer
 
     identity = require("azure.identity", "azure")
     host = registry.split("/", 1)[0]

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 import pulumi_azure_native as azure
 
 if TYPE_CHECKING:
-    from stacks.azure_cloud.common import Ctx
-    from stacks.azure_cloud.network import Network
+    from stacks.azure.common import Ctx
+    from stacks.azure.network import Network
 
 EVERY_NAME = "."
 # Storage (the kit's account and the data's), the registry, the key vault (public names and
