@@ -36,8 +36,12 @@ SUPPORT = CloudSupport(
     internal_lb_domain="",
     identity_annotation="azure.workload.identity/client-id",
     egress=(IMDS,),
-    # AKS installs the GPU driver on the GPU pool (gpu_profile), not the device plugin.
+    # AKS installs the GPU driver on the GPU pool (gpu_profile), not the device plugin: the
+    # stack copies the plugin into the registry (stacks/azure/image_copy.py) and applies it.
     stack_images=("device-plugin",),
+    # No cache rule for an image of the kit's: every upstream is copied in at its locked digest
+    # (stacks/azure/registry.py); only AKS's own mcr.microsoft.com bootstrap rule remains.
+    copies_upstreams=True,
     gpu_catalog=CATALOG,
     state_scheme="azblob",
     # A key of the operator's own vault (vault names are global: azure.state_key_vault names it).
@@ -49,7 +53,9 @@ SUPPORT = CloudSupport(
     propagation_errors=(r"AuthorizationFailed", r"LinkedAuthorizationFailed", r"ForbiddenByRbac",
                         r"AuthorizationPermissionMismatch",
                         r"does not have (the )?authorization to perform action",
-                        r"User does not have access to the resource in Azure"),
+                        r"User does not have access to the resource in Azure",
+                        # a copy into the registry seconds after the operator's AcrPush grant
+                        r"into \S+\.azurecr\.io\S* failed: .*(unauthorized|denied)"),
     adopt=lazy("stacks.azure.kept:adoptions"),
     purge_kept=lazy("stacks.azure.kept:purge"),
     leak_report=lazy("stacks.azure.leaks:report"),
@@ -82,6 +88,7 @@ SUPPORT = CloudSupport(
         ("azure-native:managedidentity:", "identity"),
         ("azure-native:authorization:", "identity"),
         ("azure-native:containerregistry:", "registry"),
+        ("pulumi-python:dynamic/kit:ImageCopy", "registry"),
         ("azure-native:resources:", "network"),
     ),
 )

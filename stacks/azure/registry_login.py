@@ -1,8 +1,10 @@
 """Credentials for pushing the kit's images to the stack's registry (`kit up`'s mirror phase,
 `kit images push`): an Entra ID token for ACR exchanged for an ACR refresh token, used as the
 password of the fixed "null GUID" user, as `az acr login --expose-token` does. The registry
-has no admin user and refuses anonymous access; the push goes through its private endpoint,
-so it runs from inside the VNet (or a network peered with it)."""
+has no admin user and refuses anonymous access; the push reaches it from an address of
+network.operator_cidrs (its public endpoint admits exactly those) or through its private
+endpoint, from inside the VNet. The same login copies the stack's own upstream images
+(stacks/azure/image_copy.py) and the charts' (`kit up`'s mirror phase) into it."""
 
 from __future__ import annotations
 
@@ -22,6 +24,11 @@ SCOPE = "https://containerregistry.azure.net/.default"
 
 
 def credentials(cfg: "KitConfig", registry: str) -> tuple[str, str]:
+    return login(registry)
+
+
+def login(registry: str) -> tuple[str, str]:
+    """(username, password) for the ACR registry `registry` names (its login server first)."""
     from stacks.azure.arm import ArmError, bearer
 
     identity = require("azure.identity", "azure")
@@ -41,8 +48,8 @@ def credentials(cfg: "KitConfig", registry: str) -> tuple[str, str]:
             answer = json.loads(resp.read())
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise KitError(f"{host}: cannot get a push token: {' '.join(str(exc).split())[:160]}",
-                       hint="run from inside the deployment's VNet (the registry has no public "
-                            "endpoint), with AcrPush on the registry") from None
+                       hint="run from an address of network.operator_cidrs or inside the "
+                            "deployment's VNet, with AcrPush on the registry") from None
     refresh = answer.get("refresh_token")
     if not refresh:
         raise KitError(f"{host}: the token exchange answered no refresh token",

@@ -13,7 +13,7 @@ from dataclasses import fields
 import pulumi
 import pulumi_kubernetes as k8s
 
-from stacks.azure import SUPPORT, cluster, gpu_pool, identity, keys, network, registry, storage, volumes
+from stacks.azure import SUPPORT, cluster, gpu_pool, identity, image_copy, keys, network, registry, storage, volumes
 from stacks.azure.common import make_ctx
 from stacks.azure.defaults import data_location, subscription
 from stacks.azure.names import ADOPTABLE, KIT_CONTAINERS, MODEL_CLASS, gpu_tolerations, registry_prefix
@@ -42,18 +42,20 @@ def build(settings: StackSettings) -> tuple[ClusterOutputs, pulumi.Output[str], 
     net = network.network(ctx, egress, cfg.network.operator_cidrs)
     vault_endpoint = network.private_endpoint(ctx, "vault", net, kit_keys.vault.id, "vault", "vault")
     st = storage.storage(ctx, net, kit_keys, cfg.data.uri, cfg.network.operator_cidrs)
-    acr = registry.registry(ctx, cfg.network.operator_cidrs)
+    acr, acr_push = registry.registry(ctx, cfg.network.operator_cidrs)
     acr_endpoint = network.private_endpoint(ctx, "registry", net, acr.id, "registry", "registry")
     aks = cluster.cluster(ctx, net, kit_keys, acr, workspace, egress, cfg.network.operator_cidrs,
                           after=[vault_endpoint, acr_endpoint])
     gpu_pool.gpu_pool(ctx, net, aks, cfg.gpu.type, cfg.gpu.count, cfg.gpu.max_nodes, cfg.gpu.spot)
     namespace = cfg.kubernetes.namespace
     identity.workloads(ctx, aks, st, cfg.eval.uri)
+    # The device plugin's copy is in the registry before any object references it.
+    copied = image_copy.copies([acr, acr_push], settings.images, registry_prefix(cfg.name, sub))
     # `kit cluster-token azure` runs from the kit's own bin folder: the driver puts it first on
     # the engine's PATH (kit.infra.driver.kit_path), for a `destroy` from the saved state too.
     provider = k8s.Provider("aks", kubeconfig=aks.kubeconfig,
                             enable_server_side_apply=True, delete_unreachable=True,
-                            opts=pulumi.ResourceOptions(depends_on=[aks.aks, *aks.ready]))
+                            opts=pulumi.ResourceOptions(depends_on=[aks.aks, *aks.ready, *copied]))
     volumes.model_volumes(kit_keys.disks.id, provider, depends_on=[aks.aks])
     artifacts, models = (f"az://{st.account_name}/{c}" for c in KIT_CONTAINERS)
     outputs = AzureClusterOutputs(

@@ -22,7 +22,9 @@ SUPPORT = CloudSupport(
                               "(`gcloud config get-value project`)"),),
     default_region="us-central1",
     bucket_scheme="gs",
-    mirror_join="-",
+    # Every upstream image is copied into the one Artifact Registry repository at its locked
+    # digest (stacks/gcp/registry.py), under <prefix>/<segment>/<path>: no remote repository.
+    copies_upstreams=True,
     internal_lb={"networking.gke.io/load-balancer-type": "Internal"},
     identity_annotation="iam.gke.io/gcp-service-account",
     # Workload Identity tokens come from GKE's metadata server: pods address 169.254.169.254:80,

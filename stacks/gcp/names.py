@@ -61,8 +61,8 @@ def registry_host(region: str) -> str:
 
 
 def registry_prefix(name: str, project: str, region: str) -> str:
-    """Where the kit's own images live (Artifact Registry repository <short>); the upstream
-    mirrors are the remote repositories <short>-<segment> beside it (stacks/gcp/registry.py)."""
+    """The Artifact Registry repository <short>: the kit's own images, and the upstream images
+    the kit copies under <segment>/<path> in it (stacks/gcp/registry.py)."""
     return f"{registry_host(region)}/{project}/{short_name(name)}"
 
 

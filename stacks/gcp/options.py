@@ -37,11 +37,6 @@ class GcpOptions(BaseModel):
     # A Compute Engine reservation the GPU pool consumes (its name; in the project and the
     # pool's zones): A3 and H200 capacity is rarely on demand without one.
     reservation: str | None = Field(default=None, pattern=_NAME)
-    # A Secret Manager secret version holding a Docker Hub access token, for the mirror's
-    # logins (anonymous pulls are rate limited): projects/P/secrets/S/versions/V.
-    docker_hub_username: str | None = None
-    docker_hub_secret_version: str | None = Field(
-        default=None, pattern=r"^projects/[^/]+/secrets/[^/]+/versions/[^/]+$")
     # VPC Service Controls (stacks/gcp/perimeter.py), one of the three is required: the number
     # of the organization's access policy, in which the kit creates a perimeter around the
     # project (and gcp.data_project); or an existing perimeter the project already belongs to
@@ -59,9 +54,6 @@ class GcpOptions(BaseModel):
     def _coherent(self) -> "GcpOptions":
         if bool(self.network) != bool(self.subnetwork):
             raise ValueError("gcp.network: an existing network needs both network and subnetwork")
-        if bool(self.docker_hub_username) != bool(self.docker_hub_secret_version):
-            raise ValueError("gcp.docker_hub_username: a Docker Hub login needs both "
-                             "docker_hub_username and docker_hub_secret_version")
         chosen = [k for k in ("access_policy", "service_perimeter", "accept_no_perimeter")
                   if getattr(self, k)]
         if len(chosen) > 1:

@@ -72,11 +72,11 @@ def notes(opts: "GcpOptions", project_number: str, operator_cidrs: list[str]) ->
 
 
 def perimeter(ctx: "Ctx", data_project_number: str, operator_cidrs: list[str]) -> None:
-    """The perimeter the kit creates (gcp.access_policy), or nothing. Remote repositories
-    inside a perimeter reach their upstreams only when the project's Artifact Registry VPC SC
-    configuration allows it (gcloud artifacts vpcsc-config allow,
+    """The perimeter the kit creates (gcp.access_policy), or nothing. The project's Artifact
+    Registry VPC SC configuration stays at its default, DENY (remote repositories inside a
+    perimeter may not reach upstreams outside it: gcloud artifacts vpcsc-config,
     https://cloud.google.com/sdk/gcloud/reference/artifacts/vpcsc-config, read 2026-12-07):
-    the mirror needs that, in the project's region only."""
+    the kit has no remote repository, it copies every upstream image in (stacks/gcp/registry.py)."""
     opts = ctx.gcp
     require(opts)
     if opts.access_policy:
@@ -102,6 +102,3 @@ def perimeter(ctx: "Ctx", data_project_number: str, operator_cidrs: list[str]) -
             status={"resources": resources, "restricted_services": list(RESTRICTED_SERVICES),
                     "access_levels": levels},
             opts=ctx.opts())
-    if opts.access_policy or opts.service_perimeter:
-        gcp.artifactregistry.VpcscConfig("mirror-upstreams", location=ctx.region,
-                                         vpcsc_policy="ALLOW", opts=ctx.opts())

@@ -1,7 +1,9 @@
 """GCP preflight (`kit doctor`): application-default credentials that can read the project,
 the APIs the stack needs enabled, GPU quota for a full pool (the region's and the project's
-global GPUS_ALL_REGIONS, 0 on new projects), a Docker Hub login where an image comes from
-Docker Hub, and the gs:// bucket of Pulumi state. Each check answers in seconds, creates
+global GPUS_ALL_REGIONS, 0 on new projects), and the gs:// bucket of Pulumi state. No registry
+login to check here: `kit up` copies every upstream image from the operator's machine
+(stacks/gcp/registry.py), with its own registry logins, and pushes with an access token of the
+application-default credentials the identity check reads. Each check answers in seconds, creates
 nothing, and says how to fix what is missing."""
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ SERVICES_URL = ("https://serviceusage.googleapis.com/v1/projects/{project}/servi
 REGION_URL = "https://compute.googleapis.com/compute/v1/projects/{project}/regions/{region}"
 # projects.get of the Compute API: its `quotas` hold the project-wide ones (GPUS_ALL_REGIONS).
 COMPUTE_PROJECT_URL = "https://compute.googleapis.com/compute/v1/projects/{project}"
-SECRET_URL = "https://secretmanager.googleapis.com/v1/{version}"
 GLOBAL_GPUS = "GPUS_ALL_REGIONS"
 
 
@@ -37,7 +38,7 @@ def checks(cfg: "KitConfig") -> list[Callable[["KitConfig"], Check]]:
 
     from stacks.gcp import contained
 
-    return [identity, apis, gpu_quota, global_gpu_quota, docker_hub, data_bucket,
+    return [identity, apis, gpu_quota, global_gpu_quota, data_bucket,
             contained.perimeter, contained.network]
 
 
@@ -75,7 +76,7 @@ def apis(cfg: "KitConfig") -> Check:
 
 
 def api_check(cfg: "KitConfig", enabled: set[str]) -> Check:
-    wanted = (*APIS, "secretmanager") if cfg.gcp.docker_hub_secret_version else APIS
+    wanted = APIS
     if cfg.gcp.access_policy or cfg.gcp.service_perimeter:   # the perimeter's API
         wanted = (*wanted, "accesscontextmanager")
     missing = [f"{a}.googleapis.com" for a in wanted if f"{a}.googleapis.com" not in enabled]
@@ -145,52 +146,6 @@ def global_quota_check(cfg: "KitConfig", quotas: list[dict[str, Any]]) -> Check:
                      f"request {GLOBAL_GPUS} >= {need + usage} for project {cfg.gcp.project} "
                      "(IAM & Admin > Quotas, `gcloud compute project-info describe` shows it)")
     return Check("global gpu quota", True, what)
-
-
-def docker_hub_images(cfg: "KitConfig") -> list[str]:
-    """The deployment's images that Artifact Registry fetches from Docker Hub."""
-    from kit.images import IMAGES, UPSTREAM_SEGMENTS
-
-    names = ("proxy", cfg.serving.engine)
-    return [n for n in names if n in IMAGES and
-            UPSTREAM_SEGMENTS.get(IMAGES[n].repository.split("/")[0]) == "docker-hub"]
-
-
-def docker_hub(cfg: "KitConfig") -> Check:
-    version = cfg.gcp.docker_hub_secret_version
-    if not docker_hub_images(cfg) or not version:
-        return docker_hub_check(cfg, None)
-    try:
-        secret = _api(cfg).get(SECRET_URL.format(version=version))
-    except KitError as exc:
-        return Check("docker hub login", False, exc.message, exc.hint)
-    return docker_hub_check(cfg, secret or {})
-
-
-def docker_hub_check(cfg: "KitConfig", secret: dict[str, Any] | None) -> Check:
-    """Artifact Registry's Docker Hub remote repository pulls anonymously unless given a login,
-    and Docker Hub rate-limits anonymous pulls; a login raises the limit
-    (https://docs.cloud.google.com/artifact-registry/docs/docker/configure-remote-auth-docker-hub,
-    read 2026-12-07). `secret`: the Secret Manager version named by
-    gcp.docker_hub_secret_version ({} when it does not exist), None when none is named."""
-    images = docker_hub_images(cfg)
-    if not images:
-        return Check("docker hub login", True, "no image of this deployment comes from Docker Hub")
-    version = cfg.gcp.docker_hub_secret_version
-    if not version:
-        return Check("docker hub login", False,
-                     f"{', '.join(images)} come(s) from Docker Hub through Artifact Registry, "
-                     "anonymously: Docker Hub rate-limits anonymous pulls",
-                     "store a read-only Docker Hub access token in Secret Manager and set "
-                     "gcp.docker_hub_username and gcp.docker_hub_secret_version")
-    state = (secret or {}).get("state")
-    if state != "ENABLED":
-        return Check("docker hub login", False,
-                     f"gcp.docker_hub_secret_version: {version} is {state.lower() if state else 'not found'}",
-                     "add an enabled version holding the access token "
-                     "(gcloud secrets versions add SECRET --data-file=-)")
-    return Check("docker hub login", True, f"{', '.join(images)} pulled as "
-                 f"{cfg.gcp.docker_hub_username} ({version})")
 
 
 def data_bucket(cfg: "KitConfig") -> Check:

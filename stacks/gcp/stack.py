@@ -51,7 +51,7 @@ def build(settings: StackSettings) -> tuple[ClusterOutputs, pulumi.Output[str], 
     buckets = storage.buckets(ctx, cfg.data.uri, key.id, [gcs_grant])
     net = network.network(ctx, cfg.network.egress)
     nodes, node_grants = gpu_pool.node_account(ctx)
-    registry.registry(ctx, key.id, nodes.email, kit_key.registry_agent, agent_grants)
+    registry.registry(ctx, key.id, nodes.email, agent_grants)
     gke = cluster.cluster(ctx, net, cfg.network.operator_cidrs, key.id, nodes.email,
                           [*agent_grants, *node_grants])
     pools = gpu_pool.pools(ctx, net, gke.gke, nodes, key.id, cfg.gpu.type, cfg.gpu.count,

@@ -71,8 +71,8 @@ def test_render_pulls_every_image_through_artifact_registry(tmp_path):
     images = {c["image"] for c in _containers(_objects(tmp_path))}
     assert images == {
         f"{AR}/kit:0.1.0{DIGEST}", f"{AR}/trainer:0.1.0{DIGEST}",
-        f"{AR}-ghcr/huggingface/text-generation-inference:3.3.7{DIGEST}",
-        f"{AR}-docker-hub/nginxinc/nginx-unprivileged:1.29-alpine{DIGEST}"}
+        f"{AR}/ghcr/huggingface/text-generation-inference:3.3.7{DIGEST}",
+        f"{AR}/docker-hub/nginxinc/nginx-unprivileged:1.29-alpine{DIGEST}"}
 
 
 def test_render_binds_workload_identity_and_an_internal_load_balancer(tmp_path):

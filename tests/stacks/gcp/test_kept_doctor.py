@@ -150,13 +150,11 @@ def test_apis_not_enabled_are_named_with_the_command():
     assert preflight.api_check(cfg, enabled | {"container.googleapis.com", "cloudkms.googleapis.com"}).ok
 
 
-def test_secret_manager_is_needed_only_with_a_docker_hub_login():
-    enabled = {f"{a}.googleapis.com" for a in (*preflight.APIS, "accesscontextmanager")}
-    assert preflight.api_check(make_cfg(), enabled).ok
-    login = make_cfg(gcp={"docker_hub_username": "acme",
-                          "docker_hub_secret_version": "projects/acme-ml-prod/secrets/hub/versions/1"})
-    check = preflight.api_check(login, enabled)
-    assert not check.ok and check.detail == "not enabled: secretmanager.googleapis.com"
+def test_a_former_docker_hub_login_option_is_refused_in_one_line():
+    """The registry has no remote repository to log in with any more (stacks/gcp/registry.py):
+    the option is gone, not silently ignored."""
+    with pytest.raises(KitError, match="docker_hub_username"):
+        make_cfg(gcp={"docker_hub_username": "acme"})
 
 
 @pytest.mark.parametrize(("uniform", "ok", "fix"), [

@@ -1,8 +1,7 @@
 """`kit doctor` on GCP: the project-wide GPU quota (GPUS_ALL_REGIONS, 0 on a new project) as
-well as the region's, and a Docker Hub login where an image comes from Docker Hub through
-Artifact Registry. The Compute API is a fake answering projects.get with a new project's
+well as the region's. The Compute API is a fake answering projects.get with a new project's
 response (fixtures/compute-project.json, shaped as the v1 API reference's Project resource:
-`quotas` of {metric, limit, usage}); Secret Manager a fake answering a secret version."""
+`quotas` of {metric, limit, usage})."""
 
 from __future__ import annotations
 
@@ -16,7 +15,6 @@ from stacks.gcp import preflight
 from tests.stacks.gcp.conftest import make_cfg
 
 PROJECT = json.loads((Path(__file__).parent / "fixtures" / "compute-project.json").read_text())
-HUB_SECRET = "projects/acme-ml-prod/secrets/docker-hub/versions/1"
 
 
 class FakeApi:
@@ -63,24 +61,6 @@ def test_the_global_quota_against_a_full_pool(api, limit, usage, ok):
 
 def test_doctor_runs_the_global_check_beside_the_regional_one():
     names = [fn.__name__ for fn in preflight.checks(make_cfg())]
-    assert {"gpu_quota", "global_gpu_quota", "docker_hub"} <= set(names)
-
-
-def test_docker_hub_images_without_a_login_fail_with_the_fix(api):
-    fake = api({})
-    check = preflight.docker_hub(make_cfg())       # the proxy (nginx) comes from Docker Hub
-    assert not check.ok and "proxy" in check.detail and "rate-limits" in check.detail
-    assert "gcp.docker_hub_secret_version" in check.fix and fake.asked == []
-
-
-@pytest.mark.parametrize(("answer", "ok", "says"), [
-    ({"name": HUB_SECRET, "state": "ENABLED"}, True, "pulled as acme"),
-    ({"name": HUB_SECRET, "state": "DISABLED"}, False, "is disabled"),
-    (None, False, "is not found"),
-])
-def test_a_docker_hub_login_is_checked_in_secret_manager(api, answer, ok, says):
-    fake = api({f"https://secretmanager.googleapis.com/v1/{HUB_SECRET}": answer})
-    cfg = make_cfg(gcp={"docker_hub_username": "acme", "docker_hub_secret_version": HUB_SECRET})
-    check = preflight.docker_hub(cfg)
-    assert check.ok is ok and says in check.line()
-    assert fake.asked == [f"https://secretmanager.googleapis.com/v1/{HUB_SECRET}"]
+    assert {"gpu_quota", "global_gpu_quota"} <= set(names)
+    # nothing fetches from Docker Hub on Google's side: no registry login to check
+    assert "docker_hub" not in names
