@@ -71,7 +71,7 @@ def registry(name: str, subscription: str) -> str:
 
 def registry_prefix(name: str, subscription: str) -> str:
     """The registry's login server: the kit's images at <prefix>/<image>, upstream images at
-    <prefix>/<segment>/<repository> through the cache rules (stacks/azure/registry.py)."""
+    <prefix>/<segment>/<repository>, each copied there at its digest (stacks/azure/registry.py)."""
     return f"{registry(name, subscription)}.azurecr.io"
 
 
