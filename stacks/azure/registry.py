@@ -55,8 +55,13 @@ def registry(ctx: Ctx, operator_cidrs: list[str]) -> tuple[azure.containerregist
         # AKS bootstraps only from a zone-redundant registry, and only one that accepts Entra
         # tokens issued for ARM (authentication-as-arm on, its default).
         data_endpoint_enabled=True, zone_redundancy="Enabled",
+        # No retention policy for untagged manifests: the platform manifests of a copied
+        # multi-platform image carry no tag of their own, and Microsoft warns against the
+        # policy where images are pulled by digest, as the kit's always are
+        # (https://learn.microsoft.com/azure/container-registry/container-registry-retention-policy,
+        # read 2026-12-07). The kit pushes unique immutable tags: nothing to clean up.
         policies={"export_policy": {"status": "disabled"},
-                  "retention_policy": {"status": "enabled", "days": 30}},
+                  "retention_policy": {"status": "disabled"}},
         opts=ctx.opts())
     rule, source, target = AKS_RULE
     azure.containerregistry.CacheRule(

@@ -102,6 +102,8 @@ def test_registry_is_private_premium_and_caches_only_what_aks_requires(default_p
     assert r["sku"] == {"name": "Premium"} and r["publicNetworkAccess"] == "Disabled"
     assert (r["adminUserEnabled"], r["anonymousPullEnabled"]) == (False, False)
     assert r["policies"]["exportPolicy"] == {"status": "disabled"}
+    # images are pulled by digest: no policy may delete an untagged platform manifest of a copy
+    assert r["policies"]["retentionPolicy"] == {"status": "disabled"}
     rules = [(i["cacheRuleName"], i["sourceRepository"], i["targetRepository"])
              for i in (x["inputs"] for x in default_plan.of_type(az("containerregistry:CacheRule")))]
     assert rules == [("aks-managed-mcr", "mcr.microsoft.com/*", "aks-managed-repository/*")]
