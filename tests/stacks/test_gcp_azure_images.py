@@ -164,3 +164,36 @@ def test_a_copy_refused_while_the_push_grant_propagates_is_retried():
     unrelated = ("copy nvcr.io/nvidia/k8s-device-plugin into lkacme.azurecr.io/nvidia-device-plugin "
                  "failed: Error: initializing source: manifest unknown")
     assert not any(re.search(p, unrelated) for p in SUPPORT.propagation_errors)
+
+
+@pytest.mark.parametrize("cloud", ["gcp", "azure"])
+def test_the_examples_offline_plans_cache_no_image_of_the_kits(tmp_path, cloud):
+    """`kit plan --offline --output json` on the shipped example, as a user runs it: the
+    registry the copies go to exists, and no remote repository or cache rule serves an image
+    the charts reference."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    _base(cloud)     # skips without the cloud's extra
+    example = Path(__file__).resolve().parents[2] / "examples" / cloud / "kit.yaml"
+    shutil.copy(example, tmp_path / "kit.yaml")
+    proc = subprocess.run([sys.executable, "-m", "kit", "plan", "--offline", "-f", "kit.yaml",
+                           "--output", "json"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    resources = json.loads(proc.stdout)["resources"]
+
+    def of(typ: str) -> list[dict]:
+        return [r["inputs"] for r in resources if r["type"] == typ]
+
+    if cloud == "gcp":
+        repos = of("gcp:artifactregistry/repository:Repository")
+        assert [(r["repositoryId"], r["mode"]) for r in repos] == [("acme-notes", "STANDARD_REPOSITORY")]
+        assert of("gcp:artifactregistry/vpcscConfig:VpcscConfig") == []
+    else:
+        assert len(of("azure-native:containerregistry:Registry")) == 1
+        assert [(r["sourceRepository"], r["targetRepository"])
+                for r in of("azure-native:containerregistry:CacheRule")] == [
+            ("mcr.microsoft.com/*", "aks-managed-repository/*")]
