@@ -72,11 +72,13 @@ def notes(opts: "GcpOptions", project_number: str, operator_cidrs: list[str]) ->
 
 
 def perimeter(ctx: "Ctx", data_project_number: str, operator_cidrs: list[str]) -> None:
-    """The perimeter the kit creates (gcp.access_policy), or nothing. The project's Artifact
-    Registry VPC SC configuration stays at its default, DENY (remote repositories inside a
-    perimeter may not reach upstreams outside it: gcloud artifacts vpcsc-config,
-    https://cloud.google.com/sdk/gcloud/reference/artifacts/vpcsc-config, read 2026-12-07):
-    the kit has no remote repository, it copies every upstream image in (stacks/gcp/registry.py)."""
+    """The perimeter the kit creates (gcp.access_policy), or nothing. Inside a perimeter the
+    project's Artifact Registry VPC SC configuration is set to DENY in the kit's region: no
+    remote repository there may fetch from an upstream outside the perimeter (gcloud artifacts
+    vpcsc-config, https://cloud.google.com/sdk/gcloud/reference/artifacts/vpcsc-config, read
+    2026-12-07). The kit has no remote repository, it copies every upstream image in
+    (stacks/gcp/registry.py); DENY is set explicitly, not left to the default, so a deployment
+    that an earlier kit set to ALLOW is turned back."""
     opts = ctx.gcp
     require(opts)
     if opts.access_policy:
@@ -102,3 +104,7 @@ def perimeter(ctx: "Ctx", data_project_number: str, operator_cidrs: list[str]) -
             status={"resources": resources, "restricted_services": list(RESTRICTED_SERVICES),
                     "access_levels": levels},
             opts=ctx.opts())
+    if opts.access_policy or opts.service_perimeter:
+        gcp.artifactregistry.VpcscConfig(
+            "registry-vpcsc", location=ctx.region, vpcsc_policy="DENY",
+            opts=ctx.opts(aliases=[pulumi.Alias(name="mirror-upstreams")]))

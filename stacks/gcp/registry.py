@@ -14,7 +14,7 @@ can refuse (https://docs.cloud.google.com/artifact-registry/docs/docker/configur
 read 2026-12-07), and inside a VPC Service Controls perimeter a remote repository reaches its
 upstream only with the project's Artifact Registry VPC-SC policy relaxed to ALLOW
 (https://cloud.google.com/sdk/gcloud/reference/artifacts/vpcsc-config, read 2026-12-07): with
-no remote repository the stack leaves that policy at its default, DENY.
+no remote repository, the stack sets that policy to DENY inside a perimeter (perimeter.py).
 GKE's own images (gke.gcr.io, the node image's preloaded ones) come from Google through the
 restricted VIP (docs/cluster.md lists them).
 

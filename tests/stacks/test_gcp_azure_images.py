@@ -69,7 +69,8 @@ def test_gcp_pulls_every_image_from_the_one_standard_repository(tmp_path, engine
     repos = [r["inputs"] for r in plan.of_type("gcp:artifactregistry/repository:Repository")]
     assert [(r["repositoryId"], r["mode"]) for r in repos] == [("acme-notes", "STANDARD_REPOSITORY")]
     assert "remoteRepositoryConfig" not in repos[0]
-    assert plan.of_type("gcp:artifactregistry/vpcscConfig:VpcscConfig") == []
+    assert [r["inputs"]["vpcscPolicy"] for r in plan.of_type(
+        "gcp:artifactregistry/vpcscConfig:VpcscConfig")] == ["DENY"]
     images = pulled(plan)
     # the run's trainer, kit, proxy and engine (GKE's driver and device plugin are its own)
     assert {i.split("@")[0].rsplit(":", 1)[0] for i in images} == {
@@ -191,7 +192,7 @@ def test_the_examples_offline_plans_cache_no_image_of_the_kits(tmp_path, cloud):
     if cloud == "gcp":
         repos = of("gcp:artifactregistry/repository:Repository")
         assert [(r["repositoryId"], r["mode"]) for r in repos] == [("acme-notes", "STANDARD_REPOSITORY")]
-        assert of("gcp:artifactregistry/vpcscConfig:VpcscConfig") == []
+        assert [r["vpcscPolicy"] for r in of("gcp:artifactregistry/vpcscConfig:VpcscConfig")] == ["DENY"]
     else:
         assert len(of("azure-native:containerregistry:Registry")) == 1
         assert [(r["sourceRepository"], r["targetRepository"])

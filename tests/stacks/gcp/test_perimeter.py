@@ -44,8 +44,10 @@ def test_the_kit_creates_a_perimeter_around_its_project(default_plan):
     assert p["perimeterType"] == "PERIMETER_TYPE_REGULAR"
     assert p["status"]["resources"] == [f"projects/{PROJECT_NUMBER}"]
     assert NEEDED <= set(p["status"]["restrictedServices"])
-    # no remote repository: Artifact Registry's VPC SC policy stays at its default, DENY
-    assert default_plan.of_type("gcp:artifactregistry/vpcscConfig:VpcscConfig") == []
+    # no remote repository may fetch from outside: Artifact Registry's VPC SC policy is DENY,
+    # explicitly (an earlier kit's ALLOW, logical name mirror-upstreams, is turned back)
+    vpcsc = inputs(default_plan, "gcp:artifactregistry/vpcscConfig:VpcscConfig")
+    assert vpcsc == {"location": "us-central1", "vpcscPolicy": "DENY"}
 
 
 def test_the_data_project_goes_inside_and_operators_get_an_access_level():
