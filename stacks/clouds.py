@@ -12,6 +12,7 @@ cloud is one folder plus one line in REGISTRY below (docs/design.md says which f
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -235,3 +236,34 @@ def for_state(url: str) -> CloudSupport | None:
     """The cloud whose buckets hold Pulumi state at `url` (None: file:// or unknown)."""
     scheme = url.split("://", 1)[0]
     return next((s for s in all_supports() if s.state_scheme and s.state_scheme == scheme), None)
+
+
+# Where the operator names a Pulumi secrets provider of their own (any state backend).
+SECRETS_ENV = "LIMA_KIT_SECRETS_PROVIDER"
+
+
+def secrets_provider(cfg: "KitConfig") -> str:
+    """LIMA_KIT_SECRETS_PROVIDER, else a passphrase for file:// state, else the default of the
+    cloud whose buckets hold the state."""
+    if os.environ.get(SECRETS_ENV):
+        return os.environ[SECRETS_ENV]
+    scheme = cfg.state_url.split("://", 1)[0]
+    if scheme == "file":
+        return "passphrase"
+    support = for_state(cfg.state_url)
+    template = support.secrets_provider if support else None
+    if not template:
+        raise KitError(f"state: {cfg.state_url}: no default secrets provider for {scheme}:// state",
+                       hint=f"set {SECRETS_ENV} to a Pulumi secrets provider URL, e.g. "
+                            "gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K")
+    # {region}, and any option of the cloud's kit.yaml section ({project} in gcp:).
+    section = getattr(cfg, support.target, None)
+    values = {**(section.model_dump() if section is not None else {}), "region": cfg.region}
+    import string
+
+    for _, key, _, _ in string.Formatter().parse(template):
+        if key and not values.get(key):
+            where = "region" if key == "region" else f"{support.target}.{key}"
+            raise KitError(f"state: {cfg.state_url}: the state key's {key} is unknown",
+                           hint=f"set {where} in kit.yaml, or {SECRETS_ENV}")
+    return template.format(**values)

@@ -15,7 +15,7 @@ from kit.errors import KitError, require
 
 if TYPE_CHECKING:
     from kit.config import KitConfig
-    from kit.infra.mocks import PlanMocks
+    from stacks.plan_mocks import PlanMocks
 
 _LOCK = threading.Lock()
 
