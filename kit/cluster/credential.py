@@ -13,7 +13,6 @@ import json
 import sys
 from typing import Any
 
-from kit.errors import KitError
 from stacks.contract import EXEC_API
 from stacks.contract import TOKEN_COMMAND as COMMAND
 
@@ -23,10 +22,7 @@ def exec_credential(target: str, *args: str) -> str:
     from stacks.clouds import cloud_support
 
     support = cloud_support(target)
-    if support.cluster_token is None:
-        raise KitError(f"target {target}: its kubeconfig does not use `kit {COMMAND}`",
-                       hint="use the credentials its kubeconfig context names")
-    token, expires = support.cluster_token(*args)
+    token, expires = support.use(support.cluster_token)(*args)
     return json.dumps({"apiVersion": EXEC_API, "kind": "ExecCredential",
                        "status": {"token": token,
                                   "expirationTimestamp": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}})

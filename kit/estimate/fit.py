@@ -104,14 +104,13 @@ class Fit:
 
 def node_of(cfg: "KitConfig") -> Node:
     """The pool's node as the config asks for it (the smallest machine type of its catalog row)."""
-    if cfg.target != "local":
-        from stacks.clouds import cloud_support
+    from kit.targets import support_for
 
-        support = cloud_support(cfg.target)
-        if support.gpu_catalog:
-            offer = support.gpu_offer(cfg.gpu.type, cfg.gpu.count)
-            return Node(offer.gpu_model or DEFAULT[cfg.gpu.type], offer.gpus, offer.machine_types[0],
-                        float(offer.memory_gib))
+    support = support_for(cfg.target)
+    if support.gpu_catalog:
+        offer = support.gpu_offer(cfg.gpu.type, cfg.gpu.count)
+        return Node(offer.gpu_model or DEFAULT[cfg.gpu.type], offer.gpus, offer.machine_types[0],
+                    float(offer.memory_gib))
     return Node(DEFAULT[cfg.gpu.type], cfg.gpu.count, None, None)
 
 
@@ -180,9 +179,10 @@ def training_nodes(cfg: "KitConfig") -> int:
 
 def assess(cfg: "KitConfig") -> Fit:
     from kit.estimate.throughput import model_params
+    from kit.targets import support_for
 
     params, _ = model_params(cfg.model.id, cfg.resolve_path(cfg.model.id))
-    nodes = training_nodes(cfg) if cfg.target != "local" else 1
+    nodes = training_nodes(cfg) if support_for(cfg.target).gpu_pool else 1
     return assess_node(node_of(cfg), cfg.training.method, params, nodes)
 
 
@@ -191,8 +191,9 @@ def problems(cfg: "KitConfig") -> list[str]:
     `kit plan` lists them as blockers and `kit up` refuses while any stands. A local run has no
     pool (its gpu.type only names the part an estimate assumes): nothing to refuse."""
     from kit.errors import KitError
+    from kit.targets import support_for
 
-    if cfg.target == "local":
+    if not support_for(cfg.target).gpu_pool:
         return []
     try:
         return assess(cfg).problems
