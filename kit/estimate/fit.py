@@ -30,19 +30,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kit.estimate.gpus import DEFAULT, MODELS, GpuModel
+from kit.trainer.sizes import GIB, GPU_RESERVE_GIB  # the trainer's own figures
 
 if TYPE_CHECKING:
     from kit.config import KitConfig
 
-GIB = 2**30
 BYTES_PER_PARAM = {"full": 16.0, "lora": 2.0, "qlora": 4.127 / 8}
 LOAD_BYTES = {"full": 4.0, "lora": 2.0, "qlora": 2.0}    # per parameter, a rank loading to host
 BF16 = 2.0
 # Assumptions (not published limits), stated where they are used:
 PROCESS_GIB = 3.0      # one trainer rank's own host memory: Python, torch, transformers, CUDA runtime
 SHARD_GIB = 5.0        # one safetensors shard in flight while loading (the hub's usual 5 GB shards)
-SAVE_SHARD = "2GB"     # shards the merged model is written in (kit.trainer.artifacts)
-GPU_RESERVE_GIB = 1.0  # per GPU: CUDA context and allocator
 DAEMONS_GIB = 1.0      # node daemons outside the kubelet's reservation (device plugin, CNI, logs)
 TIGHT = 0.5            # a GPU whose training floor takes more than this share of it is tight
 HOST_TIGHT = 0.8       # a pod whose peak takes more than this share of what the node gives is tight
