@@ -119,6 +119,18 @@ def test_no_import_cycle_between_packages_of_kit_and_stacks():
     assert cycles(graph) == []
 
 
+def test_stacks_never_import_the_kits_drivers():
+    """A cloud's stack sits below the kit's drivers (docs/design.md, the layers): the kit runs
+    the stack, so the stack may use the config, the image table and the renderer, never the
+    cluster target, the Pulumi driver, a command or the local target."""
+    found = modules("kit", "stacks")
+    drivers = ("kit.cluster", "kit.infra", "kit.commands", "kit.cli", "kit.local", "kit.target")
+    hits = sorted(f"{name} -> {t}" for name, path in found.items() if name.startswith("stacks.")
+                  for t in imports_of(path, name, set(found), lazy_refs=True)
+                  if package_of(t) in drivers)
+    assert hits == []
+
+
 def test_the_package_graph_sees_an_import_inside_a_function(tmp_path):
     """The check above would pass on anything if it missed function-level imports."""
     path = tmp_path / "mod.py"
