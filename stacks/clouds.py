@@ -170,6 +170,9 @@ class CloudSupport:
     # pays for (full fine-tuning spreads over gpu.max_nodes). False: this machine, whose gpu.type
     # only names the part an estimate assumes.
     gpu_pool: bool = True
+    # `kit up --detach`, `kit train --detach`: return once the fine-tune runs (`kit logs -F`
+    # reattaches). Lacks: it trains in the foreground.
+    detaches: Ability[bool] = True
     needs_region: bool = True                      # kit.yaml's region: is required
     # Options of its kit.yaml section this target cannot do without: (YAML path, what it is).
     required: tuple[tuple[str, str], ...] = ()

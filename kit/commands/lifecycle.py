@@ -54,9 +54,12 @@ def up(config_file: Path, yes: bool, detach: bool) -> None:
     from kit.terminal import make_console, program
 
     cfg = load_config(config_file)
+    support = support_for(cfg.target)
+    if detach:
+        support.use(support.detaches)  # a one-line error where it trains in the foreground
     refuse_blockers(cfg)               # kit.yaml alone says it cannot work: before anything exists
     console = make_console()
-    if support_for(cfg.target).gpu_pool:   # GPUs, and on a cloud a bill: say what, then ask
+    if support.gpu_pool:               # GPUs, and on a cloud a bill: say what, then ask
         from kit.errors import KitError
         from kit.estimate import estimate
         from kit.views import print_estimate

@@ -25,4 +25,6 @@ SUPPORT = CloudSupport(
     engines=("transformers", "tgi", "vllm"),
     demo_models=True,
     gpu_pool=False,
+    detaches=Lacks("--detach: the {target} target trains in the foreground",
+                   "run it in a terminal multiplexer, or use a cluster target"),
 )

@@ -107,3 +107,15 @@ def test_a_target_without_a_price_catalog_says_so_in_one_line(tmp_path, target, 
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert f"target {target}: no cloud price catalog" in result.stderr
     assert "gpu.usd_per_hour" in result.stderr
+
+
+@pytest.mark.parametrize("command", [("train", "--detach"), ("up", "--detach", "--yes")])
+def test_detach_on_a_target_that_trains_in_the_foreground_is_one_line(tmp_path, command):
+    config = tmp_path / "kit.yaml"
+    config.write_text("name: acme\ntarget: local\nmodel:\n  id: demo:tiny-llama\ndata:\n"
+                      "  uri: d.jsonl\n", encoding="utf-8")
+    result = run_kit(*command, "-f", str(config))
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "--detach: the local target trains in the foreground" in result.stderr
+    assert not (tmp_path / ".kit").exists()      # refused before anything was made
