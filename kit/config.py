@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, create_model, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
 from kit import targets
 from kit.config_infra import KubernetesConfig, LogsConfig, NetworkConfig, Section, StorageConfig, ipv4_cidrs
@@ -134,6 +134,9 @@ TARGETS = targets.names()
 
 class _Common(Section):
     """kit.yaml's sections every target shares; KitConfig adds each target's own (below)."""
+
+    # Its validator is built once, for KitConfig, on first use (not for this base as well).
+    model_config = ConfigDict(defer_build=True)
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
 
