@@ -162,7 +162,7 @@ class CloudSupport:
     # Its kit.yaml section (named after the target) as "module:Class" of a pydantic model; the
     # config imports it through the registry (kit.config), never by name. "": no section.
     options: str = ""
-    # serving.engine: the default, and every engine it accepts (the first the default's peers).
+    # serving.engine: its default, and every engine the target accepts.
     default_engine: str = "tgi"
     engines: tuple[str, ...] = ("tgi", "vllm")
     demo_models: bool = False                      # model.id may name a demo model (kit.config)
