@@ -9,14 +9,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
+from kit import targets
 from kit.config_infra import KubernetesConfig, LogsConfig, NetworkConfig, Section, StorageConfig, ipv4_cidrs
 from kit.errors import KitError, KitErrors
 from kit.workdir import RESERVED_NAMES, Workdir
-from stacks.aws.options import AwsOptions
-from stacks.azure.options import AzureOptions
-from stacks.gcp.options import GcpOptions
 
 GPU_TYPES = ("l4", "a10g", "l40s", "a100", "h100", "h200")
 ENGINES = ("tgi", "vllm", "transformers")
@@ -130,7 +128,16 @@ class EvalConfig(Section):
         return self.model_dump(include={"generate_examples", "max_new_tokens"})
 
 
-class KitConfig(Section):
+# Every target the registry knows (kit.targets), local first.
+TARGETS = targets.names()
+
+
+class _Common(Section):
+    """kit.yaml's sections every target shares; KitConfig adds each target's own (below)."""
+
+    # Its validator is built once, for KitConfig, on first use (not for this base as well).
+    model_config = ConfigDict(defer_build=True)
+
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
 
     @field_validator("name")
@@ -141,7 +148,7 @@ class KitConfig(Section):
                              "choose another name")
         return value
 
-    target: Literal["local", "kubernetes", "aws", "gcp", "azure"] = "local"
+    target: Literal[TARGETS] = "local"
     region: str | None = None
     state: str | None = None
     model: ModelConfig
@@ -154,10 +161,6 @@ class KitConfig(Section):
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
     logs: LogsConfig = Field(default_factory=LogsConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
-    aws: AwsOptions = Field(default_factory=AwsOptions)
-    azure: AzureOptions = Field(default_factory=AzureOptions)
-    gcp: GcpOptions = Field(default_factory=GcpOptions)
-
     # Where the file was loaded from: relative paths in it resolve against this folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
 
@@ -174,60 +177,34 @@ class KitConfig(Section):
     @model_validator(mode="after")
     def _per_target(self) -> "KitConfig":
         problems: list[str] = []   # every rule broken, each "key.path: problem", one a line
+        try:
+            support = targets.support_for(self.target)
+        except KitError:
+            raise ValueError(f"target: {self.target} is not supported by this version of "
+                             f"lima-kit (supported: {', '.join(targets.names())})") from None
         if self.serving.engine is None:
-            self.serving.engine = "transformers" if self.target == "local" else "tgi"
-        if self.target != "local":
-            from stacks.clouds import REGISTRY, cloud_support
-
-            if self.target not in REGISTRY:
-                raise ValueError(f"target: {self.target} is not supported by this version of "
-                                 f"lima-kit (supported: local, {', '.join(REGISTRY)})")
-            support = cloud_support(self.target)
-            if support.needs_region and not self.region:
-                problems.append(f"region: required for target {self.target}")
-            for path, what in support.required:
-                section, _, key = path.partition(".")
-                if getattr(getattr(self, section), key) in (None, ""):
-                    problems.append(f"{path}: required for target {self.target}: {what}")
-            for key in ("artifacts_uri", "models_uri"):
-                given = getattr(self.storage, key)
-                if support.creates_cluster and given:
-                    problems.append(f"storage.{key}: target {self.target} makes its own buckets "
-                                     "(named after the deployment and account); leave it unset")
-                if not support.creates_cluster and not given:
-                    problems.append(f"storage.{key}: required for target {self.target}: a bucket "
-                                     "of yours for the kit's " + ("runs and fine-tuned weights"
-                                                                  if key == "artifacts_uri" else
-                                                                  "mirrored base weights"))
-            if not support.creates_cluster:
-                problems += self._missing_bucket_owner()
-        if self.target != "local" and self.serving.engine == "transformers":
-            problems.append("serving.engine: 'transformers' is for target local; use tgi or vllm")
+            self.serving.engine = support.default_engine
+        if support.needs_region and not self.region:
+            problems.append(f"region: required for target {self.target}")
+        for path, what in support.required:
+            section, _, key = path.partition(".")
+            if getattr(getattr(self, section), key) in (None, ""):
+                problems.append(f"{path}: required for target {self.target}: {what}")
+        if support.on_cluster:
+            problems += self.storage.problems(self.target, creates_cluster=support.creates_cluster)
+        if self.serving.engine not in support.engines:
+            problems.append(f"serving.engine: {self.serving.engine!r} is for target "
+                            f"{_targets_with(lambda s: self.serving.engine in s.engines)}; use "
+                            f"{' or '.join(support.engines)}")
         if self.model.id.startswith("demo:") and self.model.id not in DEMO_MODELS:
             problems.append(f"model.id: no demo model {self.model.id!r}; the demo models are "
                              f"{', '.join(DEMO_MODELS)}")
-        if self.target != "local" and self.model.id in DEMO_MODELS:
-            problems.append(f"model.id: {self.model.id} is a demo model for target local only")
+        if self.model.id in DEMO_MODELS and not support.demo_models:
+            problems.append(f"model.id: {self.model.id} is a demo model for target "
+                            f"{_targets_with(lambda s: s.demo_models)} only")
         if problems:
             raise ValueError("\n".join(problems))
         return self
-
-    def _missing_bucket_owner(self) -> list[str]:
-        """Buckets the operator names on a cluster the kit did not create hold PHI-derived
-        weights: their owner must be stated wherever the storage can check it (S3, GCS), or
-        the weights go to whoever holds a bucket of that name."""
-        from kit.data.storage import BACKENDS, bucket_scheme
-
-        if self.storage.bucket_owner:
-            return []
-        for uri in (self.storage.artifacts_uri, self.storage.models_uri):
-            form = BACKENDS[bucket_scheme(uri or "") or "file"].owner_form
-            if uri and form:
-                return [f"storage.bucket_owner: required for target {self.target} with {uri}: "
-                        "the account that must own the kit's buckets (a 12-digit AWS account, "
-                        "quoted, or a GCP project number); the kit refuses a bucket of that name "
-                        "held by anyone else"]
-        return []
 
     @property
     def workdir(self) -> Workdir:
@@ -246,6 +223,18 @@ class KitConfig(Section):
             return None
         path = Path(value).expanduser()
         return path if path.is_absolute() else (self.base_dir / path)
+
+
+def _targets_with(has: Any) -> str:
+    """The targets whose support object passes `has`, for a message ("local", "a, b")."""
+    return ", ".join(s.target for s in targets.all_targets() if has(s))
+
+
+# kit.yaml: the shared sections, then each target's own (aws:, azure:, gcp:, ...), one per
+# target that has options, named after it, from the registry: the config never names a cloud.
+KitConfig = create_model("KitConfig", __base__=_Common, __module__=__name__,
+                         **{target: (model, Field(default_factory=model))
+                            for target, model in targets.sections().items()})
 
 
 # --- loading -----------------------------------------------------------------------------

@@ -148,6 +148,40 @@ class StorageConfig(Section):
                                  f"{form}: a 12-digit AWS account, a GCP project number)")
         return value
 
+    def problems(self, target: str, *, creates_cluster: bool) -> list[str]:
+        """The kit's buckets on a cluster target, one line per rule broken: a stack that makes
+        the cluster makes them too; on a cluster of yours they are yours to name, with their
+        owner."""
+        problems = []
+        for key in ("artifacts_uri", "models_uri"):
+            given = getattr(self, key)
+            if creates_cluster and given:
+                problems.append(f"storage.{key}: target {target} makes its own buckets "
+                                "(named after the deployment and account); leave it unset")
+            if not creates_cluster and not given:
+                problems.append(f"storage.{key}: required for target {target}: a bucket "
+                                "of yours for the kit's " + ("runs and fine-tuned weights"
+                                                             if key == "artifacts_uri" else
+                                                             "mirrored base weights"))
+        return problems if creates_cluster else problems + self._missing_owner(target)
+
+    def _missing_owner(self, target: str) -> list[str]:
+        """Buckets the operator names on a cluster the kit did not create hold PHI-derived
+        weights: their owner must be stated wherever the storage can check it (S3, GCS), or
+        the weights go to whoever holds a bucket of that name."""
+        from kit.data.storage import BACKENDS, bucket_scheme
+
+        if self.bucket_owner:
+            return []
+        for uri in (self.artifacts_uri, self.models_uri):
+            form = BACKENDS[bucket_scheme(uri or "") or "file"].owner_form
+            if uri and form:
+                return [f"storage.bucket_owner: required for target {target} with {uri}: "
+                        "the account that must own the kit's buckets (a 12-digit AWS account, "
+                        "quoted, or a GCP project number); the kit refuses a bucket of that name "
+                        "held by anyone else"]
+        return []
+
 
 # CloudWatch's (and the kit's) allowed retention periods, in days.
 RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,

@@ -28,12 +28,12 @@ def write_config(path: Path, *, name: str | None, target: str, model: str, data:
     name = name or re.sub(r"[^a-z0-9-]+", "-", folder.name.lower()).strip("-") or "kit"
     if not re.match(r"^[a-z]", name):
         name = f"kit-{name}"
-    from stacks.clouds import REGISTRY, cloud_support
+    from kit.targets import names, support_for
 
-    support = None if target == "local" else cloud_support(target)
-    region = region or (support.default_region if support else "")
+    support = support_for(target)
+    region = region or support.default_region
     # The GPU types this target offers, the smallest first (an existing cluster: any).
-    offered = [o.gpu_type for o in sorted(support.gpu_catalog, key=lambda o: o.memory_gib)] if support else []
+    offered = [o.gpu_type for o in sorted(support.gpu_catalog, key=lambda o: o.memory_gib)]
     gpu_types = list(dict.fromkeys(offered)) or list(GPU_TYPES)
     env = Environment(loader=PackageLoader("kit", "templates"), undefined=StrictUndefined,
                       keep_trailing_newline=True)
@@ -41,16 +41,18 @@ def write_config(path: Path, *, name: str | None, target: str, model: str, data:
     def render(cidrs: list[str], note: str) -> str:
         return env.get_template("kit.yaml.j2").render(
             name=name[:40], target=target, model=model, data=data, method=method, region=region,
-            engine="transformers" if target == "local" else "tgi", max_length=2048, context=None,
-            targets=" | ".join(("local", *REGISTRY)), needs_region=bool(support and support.needs_region),
+            engine=support.default_engine, max_length=2048, context=None,
+            targets=" | ".join(names()), needs_region=support.needs_region,
+            on_cluster=support.on_cluster,
+            existing_cluster=support.on_cluster and not support.creates_cluster,
             operator_cidrs=cidrs, operator_note=note, gpu_type=gpu_types[0],
             gpu_types=" | ".join(gpu_types),
-            cloud_section=_from_environment(support.init_section.rstrip(), target) if support else "")
+            cloud_section=_from_environment(support.init_section.rstrip(), target))
 
     note = "CIDRs allowed to reach the cluster API; empty = private only"
     text = render([], note)
     cfg = parse(yaml.safe_load(text), source=str(path), base_dir=folder)  # never write a bad file
-    if support is not None and support.creates_cluster:
+    if support.creates_cluster:
         cidrs, note = ((operator_cidrs, "given to `kit init --operator-cidr`: the cluster's "
                         "operator endpoints admit only these") if operator_cidrs
                        else _operator_cidrs(cfg))

@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 
 
 def for_config(cfg: "KitConfig") -> "Target":
-    if cfg.target == "local":
+    from kit.targets import support_for
+
+    if not support_for(cfg.target).on_cluster:     # this machine: the kit's own processes
         from kit.local.target import LocalTarget
 
         return LocalTarget(cfg)

@@ -5,15 +5,18 @@ CloudSupport object from its __init__, built from plain data and "module:functio
 are imported only when called: importing a support object never imports a cloud SDK, so
 `kit --help`, `kit render` and the config checks stay fast and work without the extras.
 
-Neutral code asks `cloud_support(cfg.target)` and never branches on a cloud name. Adding a
+Neutral code asks `cloud_support(cfg.target)` (kit.targets.support_for for any target, this
+machine included) and never branches on a target's name: what a target can do is a field here,
+and what it cannot do is a Lacks, the one-line error a command gives when asked for it. Adding a
 cloud is one folder plus one line in REGISTRY below (docs/design.md says which files).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, TypeVar, Union
 
 from kit.errors import KitError
 
@@ -128,15 +131,48 @@ def _no_adoptions(_cfg: "KitConfig", _deployment: dict[str, Any]) -> dict[str, s
 
 
 @dataclass(frozen=True)
+class Lacks:
+    """What a target cannot do, in place of the function that would do it: the one-line error a
+    command gives when asked for it ({target} is filled in), and what to do instead."""
+
+    why: str
+    hint: str = ""
+
+    def error(self, target: str) -> KitError:
+        return KitError(self.why.format(target=target), hint=self.hint.format(target=target) or None)
+
+
+F = TypeVar("F")
+# An optional ability of a target: the function that does it, or why the target cannot.
+Ability = Union[F, Lacks]
+
+
+@dataclass(frozen=True)
 class CloudSupport:
     """What one target brings. Data first; behaviour as lazily imported functions."""
 
     target: str
     extra: str                                     # pip extra that installs its SDKs
     modules: tuple[str, ...]                       # Python modules that extra must provide
-    build: str                                     # "module:function" of the Pulumi program part
+    # "module:function" of the Pulumi program part. Lacks: no stack, nothing to plan or destroy.
+    build: Ability[str]
     # (KitConfig) -> ClusterOutputs before anything exists: the names the stack will really use.
-    default_outputs: Callable[["KitConfig"], "ClusterOutputs"]
+    # Lacks: the kit runs no Kubernetes objects there, so nothing to render.
+    default_outputs: Ability[Callable[["KitConfig"], "ClusterOutputs"]]
+    # Its kit.yaml section (named after the target) as "module:Class" of a pydantic model; the
+    # config imports it through the registry (kit.config), never by name. "": no section.
+    options: str = ""
+    # serving.engine: its default, and every engine the target accepts.
+    default_engine: str = "tgi"
+    engines: tuple[str, ...] = ("tgi", "vllm")
+    demo_models: bool = False                      # model.id may name a demo model (kit.config)
+    # The fine-tune runs on a pool of GPU nodes that gpu.* sizes, which `kit up` asks before it
+    # pays for (full fine-tuning spreads over gpu.max_nodes). False: this machine, whose gpu.type
+    # only names the part an estimate assumes.
+    gpu_pool: bool = True
+    # `kit up --detach`, `kit train --detach`: return once the fine-tune runs (`kit logs -F`
+    # reattaches). Lacks: it trains in the foreground.
+    detaches: Ability[bool] = True
     needs_region: bool = True                      # kit.yaml's region: is required
     # Options of its kit.yaml section this target cannot do without: (YAML path, what it is).
     required: tuple[tuple[str, str], ...] = ()
@@ -171,7 +207,8 @@ class CloudSupport:
     secrets_provider: str = ""
     state_check: Callable[["KitConfig"], Check | None] = _nothing
     # (cfg) -> the cloud's own check functions (credentials, quotas), each (cfg) -> Check.
-    preflight: Callable[["KitConfig"], list[Callable[["KitConfig"], Check]]] = _no_checks
+    # Lacks: no `kit doctor` there.
+    preflight: Ability[Callable[["KitConfig"], list[Callable[["KitConfig"], Check]]]] = _no_checks
     # (cfg) -> [Reach]: how the operator's machine reaches what `kit up` talks to (the API
     # server, registry, storage, key vault), from the config alone; plain data, no SDK import.
     operator_reach: Callable[["KitConfig"], list[Reach]] = _no_reach
@@ -184,21 +221,41 @@ class CloudSupport:
     leak_report: Callable[["KitConfig", dict[str, Any], bool], list[str]] = _no_lines
     # (*args) -> (bearer token, its expiry in UTC) from the cloud SDK's own credentials: the
     # token `kit cluster-token TARGET [ARGS...]` prints for the kubeconfig of a cluster the kit
-    # created (kit/cluster/credential.py; AWS's ARGS: cluster name and region). None: that
+    # created (kit/cluster/credential.py; AWS's ARGS: cluster name and region). Lacks: that
     # kubeconfig uses another way (an existing cluster's own context).
-    cluster_token: Callable[..., tuple[str, Any]] | None = None
+    cluster_token: Ability[Callable[..., tuple[str, Any]]] = Lacks(
+        "target {target}: its kubeconfig does not use `kit cluster-token`",
+        "use the credentials its kubeconfig context names")
     # (cfg, RemoteBuild, log) -> digest: the cloud's own builder (`kit images build --remote`).
-    remote_build: Callable[..., str] | None = None
+    remote_build: Ability[Callable[..., str]] = Lacks(
+        "target {target}: no image builder of the kit's own there",
+        "build with a local engine: kit images build, then kit images push")
     # (cfg, registry) -> (username, password) for pushing the kit's images, or None.
     registry_login: Callable[["KitConfig", str], tuple[str, str] | None] = _nothing
     prices: str = ""                               # "package:file" of its dated price catalog
     # (cfg, instance types) -> catalog dict, from the cloud's price API (`kit prices update`).
-    price_update: Callable[..., dict] | None = None
+    price_update: Ability[Callable[..., dict]] = Lacks(
+        "target {target}: no cloud price catalog", "set gpu.usd_per_hour in kit.yaml to see costs")
     plan_mocks: str = ""                           # "module:Class" answering its data sources
     plan_concerns: tuple[tuple[str, str], ...] = ()  # (resource type prefix, concern) for reports
     # Its kit.yaml section as `kit init` writes it; {VARIABLE}s come from the environment.
     init_section: str = ""
     default_region: str = ""                       # `kit init`'s region when none is given
+
+    def can(self, ability: Ability[Any]) -> bool:
+        """Whether this target has the ability (one of its fields)."""
+        return not isinstance(ability, Lacks)
+
+    def use(self, ability: Ability[F]) -> F:
+        """The ability (one of its fields), or the one-line error saying why this target lacks it."""
+        if isinstance(ability, Lacks):
+            raise ability.error(self.target)
+        return ability
+
+    @property
+    def on_cluster(self) -> bool:
+        """The kit runs on Kubernetes there, through a stack (False: on this machine)."""
+        return self.can(self.build)
 
     def offers(self, gpu_type: str) -> list[GpuOffer]:
         return [o for o in self.gpu_catalog if o.gpu_type == gpu_type]
@@ -219,7 +276,7 @@ class CloudSupport:
 
 
 def cloud_support(target: str) -> CloudSupport:
-    """The support object of a target (not for `local`, which runs no cluster)."""
+    """The support object of a cluster target (kit.targets.support_for: any target)."""
     ref = REGISTRY.get(target)
     if ref is None:
         raise KitError(f"target: {target} is not supported by this version of lima-kit",
@@ -235,3 +292,34 @@ def for_state(url: str) -> CloudSupport | None:
     """The cloud whose buckets hold Pulumi state at `url` (None: file:// or unknown)."""
     scheme = url.split("://", 1)[0]
     return next((s for s in all_supports() if s.state_scheme and s.state_scheme == scheme), None)
+
+
+# Where the operator names a Pulumi secrets provider of their own (any state backend).
+SECRETS_ENV = "LIMA_KIT_SECRETS_PROVIDER"
+
+
+def secrets_provider(cfg: "KitConfig") -> str:
+    """LIMA_KIT_SECRETS_PROVIDER, else a passphrase for file:// state, else the default of the
+    cloud whose buckets hold the state."""
+    if os.environ.get(SECRETS_ENV):
+        return os.environ[SECRETS_ENV]
+    scheme = cfg.state_url.split("://", 1)[0]
+    if scheme == "file":
+        return "passphrase"
+    support = for_state(cfg.state_url)
+    template = support.secrets_provider if support else None
+    if not template:
+        raise KitError(f"state: {cfg.state_url}: no default secrets provider for {scheme}:// state",
+                       hint=f"set {SECRETS_ENV} to a Pulumi secrets provider URL, e.g. "
+                            "gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K")
+    # {region}, and any option of the cloud's kit.yaml section ({project} in gcp:).
+    section = getattr(cfg, support.target, None)
+    values = {**(section.model_dump() if section is not None else {}), "region": cfg.region}
+    import string
+
+    for _, key, _, _ in string.Formatter().parse(template):
+        if key and not values.get(key):
+            where = "region" if key == "region" else f"{support.target}.{key}"
+            raise KitError(f"state: {cfg.state_url}: the state key's {key} is unknown",
+                           hint=f"set {where} in kit.yaml, or {SECRETS_ENV}")
+    return template.format(**values)

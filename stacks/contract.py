@@ -14,6 +14,20 @@ GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"
 GPU_LABEL = {"lima-kit.io/pool": "gpu"}
 
 
+# The kubeconfig of a cluster the kit created runs the kit itself for a short-lived token
+# (`kit cluster-token TARGET [ARGS...]`, kit/cluster/credential.py answers it): no cloud CLI to
+# install, and no token written to the kubeconfig.
+EXEC_API = "client.authentication.k8s.io/v1beta1"
+TOKEN_COMMAND = "cluster-token"
+
+
+def exec_user(target: str, *args: str) -> dict[str, Any]:
+    """The kubeconfig `user` entry of a cluster of `target` the kit created (`args`: what the
+    cloud's token needs to know, e.g. the cluster's name and region)."""
+    return {"exec": {"apiVersion": EXEC_API, "command": "kit", "args": [TOKEN_COMMAND, target, *args],
+                     "interactiveMode": "Never", "provideClusterInfo": False}}
+
+
 def gpu_tolerations() -> list[dict[str, str]]:
     return [{"key": GPU_TAINT["key"], "operator": "Equal", "value": GPU_TAINT["value"],
              "effect": GPU_TAINT["effect"]}]

@@ -14,7 +14,7 @@ from stacks.clouds import CloudSupport, cloud_support
 
 
 def _builder(support: CloudSupport):
-    module, _, attr = support.build.partition(":")
+    module, _, attr = support.use(support.build).partition(":")
     try:
         return getattr(importlib.import_module(module), attr)
     except ModuleNotFoundError as exc:

@@ -1,7 +1,8 @@
 """Cluster credentials without a cloud CLI: a kubeconfig whose exec plugin is the kit itself.
 
 A cloud's kubeconfig usually runs that cloud's tool for a token (gcloud's auth plugin,
-kubelogin). The clusters the kit creates instead run `kit cluster-token TARGET`, which asks
+kubelogin). The clusters the kit creates instead run `kit cluster-token TARGET` (their
+kubeconfig's user is stacks.contract.exec_user), which asks
 the cloud's SDK credentials (CloudSupport.cluster_token) for a short-lived token: nothing to
 install beyond the kit, and no token is ever written to the kubeconfig.
 """
@@ -12,17 +13,8 @@ import json
 import sys
 from typing import Any
 
-from kit.errors import KitError
-
-EXEC_API = "client.authentication.k8s.io/v1beta1"
-COMMAND = "cluster-token"
-
-
-def exec_user(target: str, *args: str) -> dict[str, Any]:
-    """The kubeconfig `user` entry of a cluster of `target` the kit created (`args`: what the
-    cloud's token needs to know, e.g. the cluster's name and region)."""
-    return {"exec": {"apiVersion": EXEC_API, "command": "kit", "args": [COMMAND, target, *args],
-                     "interactiveMode": "Never", "provideClusterInfo": False}}
+from stacks.contract import EXEC_API
+from stacks.contract import TOKEN_COMMAND as COMMAND
 
 
 def exec_credential(target: str, *args: str) -> str:
@@ -30,10 +22,7 @@ def exec_credential(target: str, *args: str) -> str:
     from stacks.clouds import cloud_support
 
     support = cloud_support(target)
-    if support.cluster_token is None:
-        raise KitError(f"target {target}: its kubeconfig does not use `kit {COMMAND}`",
-                       hint="use the credentials its kubeconfig context names")
-    token, expires = support.cluster_token(*args)
+    token, expires = support.use(support.cluster_token)(*args)
     return json.dumps({"apiVersion": EXEC_API, "kind": "ExecCredential",
                        "status": {"token": token,
                                   "expirationTimestamp": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}})

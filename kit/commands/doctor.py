@@ -11,12 +11,11 @@ from kit.commands import file_option, load_config, output_option, print_json
 
 
 def _cluster_target(cfg):
-    from kit.errors import KitError
     from kit.target import for_config
+    from kit.targets import support_for
 
-    if cfg.target == "local":
-        raise KitError("target: local has no cluster; `kit doctor` checks cluster targets",
-                       hint="`kit up` checks what the local target needs as it goes")
+    support = support_for(cfg.target)
+    support.use(support.preflight)     # a one-line error where the target has no `kit doctor`
     return for_config(cfg)
 
 

@@ -64,9 +64,12 @@ def build(config_file: Path, names: tuple[str, ...], cpu: bool, base: str | None
             request.base = request.base or locked_base(cfg.workdir, request.name, request.flavour)
     if remote:
         from kit.images.push import record
-        from kit.images.remote import remote_build
+        from kit.images.remote import builder, remote_build
+        from kit.render import cluster_for
 
-        pushed = [remote_build(cfg, request, log=click.echo) for request in requests]
+        builder(cfg)                   # one line if there is none, before anything is made
+        cluster = cluster_for(cfg)
+        pushed = [remote_build(cfg, cluster, request, log=click.echo) for request in requests]
         record(cfg.workdir, pushed)
         for p in pushed:
             click.echo(f"built and pushed {p.tag} -> {p.reference}")
@@ -90,18 +93,18 @@ def push(config_file: Path, output: str, names: tuple[str, ...], registry: str |
     """Push built images to the private registry and record their digests in the lock."""
     from kit.errors import KitError
     from kit.images.push import push_images, record
-    from stacks.clouds import cloud_support
+    from kit.targets import support_for
 
     cfg = load_config(config_file)
-    support = None if cfg.target == "local" else cloud_support(cfg.target)
-    if registry is None and support is not None:
+    support = support_for(cfg.target)
+    if registry is None and support.on_cluster:
         from kit.render import cluster_for
 
         registry = cluster_for(cfg).registry_prefix or None
     if not registry:
         raise KitError(f"--registry: required for target {cfg.target} (the kit has no registry "
                        "of its own there)", hint="kit images push --registry HOST/PREFIX")
-    credentials = support.registry_login(cfg, registry) if support else None
+    credentials = support.registry_login(cfg, registry)
     pushed = push_images(_names(names), registry, flavours={"trainer": "cpu"} if cpu else None,
                          engine=engine, credentials=credentials)
     refs = record(cfg.workdir, pushed)

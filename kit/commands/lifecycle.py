@@ -50,12 +50,16 @@ def up(config_file: Path, yes: bool, detach: bool) -> None:
 
     from kit.infra.blockers import refuse as refuse_blockers
     from kit.target import for_config
+    from kit.targets import support_for
     from kit.terminal import make_console, program
 
     cfg = load_config(config_file)
+    support = support_for(cfg.target)
+    if detach:
+        support.use(support.detaches)  # a one-line error where it trains in the foreground
     refuse_blockers(cfg)               # kit.yaml alone says it cannot work: before anything exists
     console = make_console()
-    if cfg.target != "local":          # GPUs, and on a cloud a bill: say what, then ask
+    if support.gpu_pool:               # GPUs, and on a cloud a bill: say what, then ask
         from kit.errors import KitError
         from kit.estimate import estimate
         from kit.views import print_estimate
@@ -93,6 +97,7 @@ def down(config_file: Path, yes: bool, purge: bool) -> None:
     Works while kit.yaml has an error: the deployment is torn down as `kit up` recorded it."""
     from kit.errors import KitError
     from kit.target import for_config
+    from kit.targets import support_for
     from kit.terminal import make_console
 
     try:
@@ -104,7 +109,8 @@ def down(config_file: Path, yes: bool, purge: bool) -> None:
         click.echo(f"warning: {exc.one_line()}", err=True)
         click.echo(f"warning: so tearing down {cfg.name} (target {cfg.target}) as `kit up` "
                    f"recorded it in {cfg.workdir.state}", err=True)
-    if cfg.target != "local" and not purge and not yes:
+    support = support_for(cfg.target)
+    if support.can(support.build) and not purge and not yes:   # a stack to destroy
         import sys
 
         if not sys.stdin.isatty():

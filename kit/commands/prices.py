@@ -19,18 +19,15 @@ def prices() -> None:
 def update(config_file: Path) -> None:
     """Fetch current on-demand and spot prices of the GPU pool's machine types from the cloud's
     price API, for kit.yaml's region (never done by `kit up`)."""
-    from kit.errors import KitError
     from kit.estimate.prices import catalog_for, updated_path
     from kit.jsonio import write_json
-    from stacks.clouds import cloud_support
+    from kit.targets import support_for
 
     cfg = load_config(config_file)
-    support = None if cfg.target == "local" else cloud_support(cfg.target)
-    if support is None or support.price_update is None:
-        raise KitError(f"target {cfg.target}: no cloud price catalog",
-                       hint="set gpu.usd_per_hour in kit.yaml to see costs")
+    support = support_for(cfg.target)
+    price_update = support.use(support.price_update)
     types = sorted({t for offer in support.gpu_catalog for t in offer.machine_types})
-    fresh = support.price_update(cfg, types)
+    fresh = price_update(cfg, types)
     current = catalog_for(support, cfg.workdir)
     regions = {**current.regions, **fresh["regions"]}
     path = updated_path(cfg.workdir, support.target)

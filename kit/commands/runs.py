@@ -130,9 +130,13 @@ def evaluate(config_file: Path, run_id: str | None, report_path: Path | None, ou
 def train(config_file: Path, detach: bool) -> None:
     """Start a new fine-tune run (same data and settings allowed); it is not served."""
     from kit.target import for_config
+    from kit.targets import support_for
     from kit.terminal import make_console, program
 
     cfg = load_config(config_file)
+    if detach:
+        support = support_for(cfg.target)
+        support.use(support.detaches)  # a one-line error where it trains in the foreground
     console = make_console()
     run = for_config(cfg).train(console, detach=detach)
     if detach and run.status != "succeeded":

@@ -78,6 +78,7 @@ def dataset_tokens(cfg: "KitConfig", *, examples: int | None, tokens: int | None
 
 def estimate(cfg: "KitConfig", *, examples: int | None = None, tokens: int | None = None) -> Estimate:
     from kit.estimate.fit import training_nodes
+    from kit.targets import support_for
     from kit.trainer.recipe import resolve
 
     settings = resolve(cfg.training.model_dump())
@@ -89,7 +90,8 @@ def estimate(cfg: "KitConfig", *, examples: int | None = None, tokens: int | Non
                         f"training pass over {eval_share:.0%} of the data"]
 
     gpu_type, per_node = cfg.gpu.type, cfg.gpu.count
-    nodes = training_nodes(cfg) if cfg.target != "local" else 1
+    pool = support_for(cfg.target).gpu_pool
+    nodes = training_nodes(cfg) if pool else 1
     params, params_how = throughput.model_params(cfg.model.id, cfg.resolve_path(cfg.model.id))
     from kit.estimate import fit
 
@@ -100,7 +102,7 @@ def estimate(cfg: "KitConfig", *, examples: int | None = None, tokens: int | Non
     run_rate, efficiency = throughput.scaled(rate.tokens_per_s_per_gpu, per_node * nodes)
     overhead_s = NODE_START_S + IMAGE_PULL_S + params * 2 / STAGING_BYTES_PER_S
     hours = (total / run_rate + overhead_s) / 3600
-    if cfg.target == "local" and not rate.source.startswith("measured"):
+    if not pool and not rate.source.startswith("measured"):
         assumptions.append(f"this machine is taken to have one {gpu_type} (gpu.type); the first run's "
                            "measured rate replaces this")
     assumptions += [f"{params / 1e9:.3g}B parameters ({params_how})",
@@ -119,7 +121,7 @@ def estimate(cfg: "KitConfig", *, examples: int | None = None, tokens: int | Non
                     train_tokens=total, tokens_per_s=round(run_rate, 1), train_hours=round(hours, 3),
                     train_cost_usd=cost, serve_usd_per_hour=serve, price_source=source,
                     price_date=date, assumptions=assumptions,
-                    warnings=[] if cfg.target == "local" else [*sized.problems, *sized.warnings])
+                    warnings=[*sized.problems, *sized.warnings] if pool else [])
 
 
 
@@ -127,15 +129,13 @@ def _price(cfg: "KitConfig", assumptions: list[str]) -> tuple[str | None, float 
     """(instance type, USD an hour, source, date) of one node of the GPU pool."""
     if cfg.gpu.usd_per_hour is not None:
         return None, cfg.gpu.usd_per_hour, "gpu.usd_per_hour in kit.yaml", None
-    if cfg.target == "local":
-        assumptions.append("no price: set gpu.usd_per_hour to see a cost")
-        return None, None, None, None
     from kit.estimate.prices import catalog_for
-    from stacks.clouds import cloud_support
+    from kit.targets import support_for
 
-    support = cloud_support(cfg.target)
+    support = support_for(cfg.target)
     if not support.gpu_catalog:
-        assumptions.append("no price for your own cluster: set gpu.usd_per_hour to see a cost")
+        whose = " for your own cluster" if support.gpu_pool else ""
+        assumptions.append(f"no price{whose}: set gpu.usd_per_hour to see a cost")
         return None, None, None, None
     instance = support.gpu_offer(cfg.gpu.type, cfg.gpu.count).machine_types[0]
     if not support.prices:

@@ -30,19 +30,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kit.estimate.gpus import DEFAULT, MODELS, GpuModel
+from kit.trainer.sizes import GIB, GPU_RESERVE_GIB  # the trainer's own figures
 
 if TYPE_CHECKING:
     from kit.config import KitConfig
 
-GIB = 2**30
 BYTES_PER_PARAM = {"full": 16.0, "lora": 2.0, "qlora": 4.127 / 8}
 LOAD_BYTES = {"full": 4.0, "lora": 2.0, "qlora": 2.0}    # per parameter, a rank loading to host
 BF16 = 2.0
 # Assumptions (not published limits), stated where they are used:
 PROCESS_GIB = 3.0      # one trainer rank's own host memory: Python, torch, transformers, CUDA runtime
 SHARD_GIB = 5.0        # one safetensors shard in flight while loading (the hub's usual 5 GB shards)
-SAVE_SHARD = "2GB"     # shards the merged model is written in (kit.trainer.artifacts)
-GPU_RESERVE_GIB = 1.0  # per GPU: CUDA context and allocator
 DAEMONS_GIB = 1.0      # node daemons outside the kubelet's reservation (device plugin, CNI, logs)
 TIGHT = 0.5            # a GPU whose training floor takes more than this share of it is tight
 HOST_TIGHT = 0.8       # a pod whose peak takes more than this share of what the node gives is tight
@@ -104,14 +102,13 @@ class Fit:
 
 def node_of(cfg: "KitConfig") -> Node:
     """The pool's node as the config asks for it (the smallest machine type of its catalog row)."""
-    if cfg.target != "local":
-        from stacks.clouds import cloud_support
+    from kit.targets import support_for
 
-        support = cloud_support(cfg.target)
-        if support.gpu_catalog:
-            offer = support.gpu_offer(cfg.gpu.type, cfg.gpu.count)
-            return Node(offer.gpu_model or DEFAULT[cfg.gpu.type], offer.gpus, offer.machine_types[0],
-                        float(offer.memory_gib))
+    support = support_for(cfg.target)
+    if support.gpu_catalog:
+        offer = support.gpu_offer(cfg.gpu.type, cfg.gpu.count)
+        return Node(offer.gpu_model or DEFAULT[cfg.gpu.type], offer.gpus, offer.machine_types[0],
+                    float(offer.memory_gib))
     return Node(DEFAULT[cfg.gpu.type], cfg.gpu.count, None, None)
 
 
@@ -180,9 +177,10 @@ def training_nodes(cfg: "KitConfig") -> int:
 
 def assess(cfg: "KitConfig") -> Fit:
     from kit.estimate.throughput import model_params
+    from kit.targets import support_for
 
     params, _ = model_params(cfg.model.id, cfg.resolve_path(cfg.model.id))
-    nodes = training_nodes(cfg) if cfg.target != "local" else 1
+    nodes = training_nodes(cfg) if support_for(cfg.target).gpu_pool else 1
     return assess_node(node_of(cfg), cfg.training.method, params, nodes)
 
 
@@ -191,8 +189,9 @@ def problems(cfg: "KitConfig") -> list[str]:
     `kit plan` lists them as blockers and `kit up` refuses while any stands. A local run has no
     pool (its gpu.type only names the part an estimate assumes): nothing to refuse."""
     from kit.errors import KitError
+    from kit.targets import support_for
 
-    if cfg.target == "local":
+    if not support_for(cfg.target).gpu_pool:
         return []
     try:
         return assess(cfg).problems

@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from kit.trainer.sizes import safetensors_params
+
 # Model FLOP utilisation assumed per method, and FLOPs per token in units of N (parameters).
 MFU = {"full": 0.40, "lora": 0.35, "qlora": 0.25}
 FLOPS_PER_TOKEN = {"full": 6.0, "lora": 4.0, "qlora": 4.0}
@@ -45,24 +47,6 @@ def model_params(model_id: str, folder: Path | None = None) -> tuple[float, str]
         value, unit = found[-1]
         return float(value) * (1e9 if unit.lower() == "b" else 1e6), f"from the name {model_id}"
     return 8e9, f"assumed 8B parameters (the size of {model_id} is not in its name)"
-
-
-def safetensors_params(folder: Path) -> float:
-    """Parameters from the safetensors headers (shapes only: no weights are read)."""
-    import struct
-
-    total = 0
-    for path in folder.glob("*.safetensors"):
-        with path.open("rb") as fh:
-            (length,) = struct.unpack("<Q", fh.read(8))
-            header = json.loads(fh.read(length))
-        for name, info in header.items():
-            if name != "__metadata__":
-                count = 1
-                for dim in info.get("shape", []):
-                    count *= dim
-                total += count
-    return float(total)
 
 
 def modelled(gpu_type: str, method: str, params: float, gpu_model: str = "") -> Rate:

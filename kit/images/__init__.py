@@ -107,9 +107,9 @@ KIT_IMAGES = ("kit", "trainer")     # built from images/ by `kit images build`
 
 def mirror_join(cfg: Any) -> str:
     """How cfg's cloud hangs an upstream's mirror off the registry prefix (CloudSupport)."""
-    from stacks.clouds import cloud_support
+    from kit.targets import support_for
 
-    return "/" if cfg.target == "local" else cloud_support(cfg.target).mirror_join
+    return support_for(cfg.target).mirror_join
 
 
 def through_mirror(ref: str, registry_prefix: str, join: str = "/") -> str:

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from kit.config import KitConfig
     from kit.images.build import BuildRequest
     from kit.images.push import Pushed
+    from stacks.clouds import CloudSupport
+    from stacks.contract import ClusterOutputs
 
 
 @dataclass(frozen=True)
@@ -51,25 +53,31 @@ def flags(option: str, values: dict[str, str]) -> str:
     return " ".join(f"{option} {shlex.quote(f'{k}={v}')}" for k, v in values.items())
 
 
-def remote_build(cfg: "KitConfig", request: "BuildRequest", *,
+def builder(cfg: "KitConfig") -> "CloudSupport":
+    """The support of a target whose stack has a builder of the kit's own, or a one-line error:
+    the target has none, or its stack does not exist yet."""
+    from kit.targets import support_for
+
+    support = support_for(cfg.target)
+    support.use(support.remote_build)
+    if not cfg.workdir.cluster_outputs.exists():
+        raise KitError(f"{cfg.name}: the builder is part of the stack, which does not exist yet",
+                       hint="run `kit up` first (its mirror phase builds the images when it can)")
+    return support
+
+
+def remote_build(cfg: "KitConfig", cluster: "ClusterOutputs", request: "BuildRequest", *,
                  log: Callable[[str], None]) -> "Pushed":
+    """Build and push one image with the builder of the stack whose outputs are `cluster`
+    (kit.render.cluster_for: the stack's own, once `builder(cfg)` holds)."""
     from dataclasses import replace
 
     from kit.data.storage import open_store
     from kit.images import through_mirror
     from kit.images.build import RECIPES, pinned_base, prepare
     from kit.images.push import Pushed, remote_repository
-    from kit.render import cluster_for
-    from stacks.clouds import cloud_support
 
-    support = cloud_support(cfg.target) if cfg.target != "local" else None
-    if support is None or support.remote_build is None:
-        raise KitError(f"target {cfg.target}: no image builder of the kit's own there",
-                       hint="build with a local engine: kit images build, then kit images push")
-    if not cfg.workdir.cluster_outputs.exists():
-        raise KitError(f"{cfg.name}: the builder is part of the stack, which does not exist yet",
-                       hint="run `kit up` first (its mirror phase builds the images when it can)")
-    cluster = cluster_for(cfg)
+    support = builder(cfg)
     recipe = RECIPES[request.name]
     flavour = request.flavour or recipe.default
     if request.base is None:   # the release base, pulled through the stack's mirror
@@ -96,5 +104,5 @@ def remote_build(cfg: "KitConfig", request: "BuildRequest", *,
     image = f"{remote_repository(cluster.registry_prefix, request.name)}:{ctx.tag.rsplit(':', 1)[1]}"
     spec = RemoteBuild(source=f"{builds}{key}", image=image, build_args=flags("--build-arg", ctx.args),
                        labels=flags("--label", ctx.labels))
-    digest = support.remote_build(cfg, spec, log)
+    digest = support.use(support.remote_build)(cfg, spec, log)
     return Pushed(name=request.name, reference=f"{image}@{digest}", tag=image)

@@ -31,11 +31,9 @@ class Blocker:
 
 def reach(cfg: "KitConfig") -> list["Reach"]:
     """How the operator's machine reaches what `kit up` talks to (empty for local)."""
-    if cfg.target == "local":
-        return []
-    from stacks.clouds import cloud_support
+    from kit.targets import support_for
 
-    return cloud_support(cfg.target).operator_reach(cfg)
+    return support_for(cfg.target).operator_reach(cfg)
 
 
 def operator_path(cfg: "KitConfig") -> list[Blocker]:
@@ -56,8 +54,9 @@ def gpu_fit(cfg: "KitConfig") -> list[Blocker]:
     """The fine-tune (and the LoRA merge after it) must fit the pool's GPUs and the pod's host
     memory (kit.estimate.fit), or it fails after the whole run has been paid for."""
     from kit.estimate.fit import assess
+    from kit.targets import support_for
 
-    if cfg.target == "local":        # no pool: gpu.type only names what an estimate assumes
+    if not support_for(cfg.target).gpu_pool:   # gpu.type only names what an estimate assumes
         return []
     try:
         found = assess(cfg).problems

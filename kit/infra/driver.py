@@ -25,6 +25,7 @@ from rich.console import Console
 
 from kit.errors import KitError, require
 from kit.workdir import write_private
+from stacks.clouds import secrets_provider
 from stacks.settings import PROJECT
 
 if TYPE_CHECKING:
@@ -32,37 +33,7 @@ if TYPE_CHECKING:
     from stacks.clouds import CloudSupport
     from stacks.contract import ClusterOutputs
 
-SECRETS_ENV = "LIMA_KIT_SECRETS_PROVIDER"
 INSTALL_HINT = "install it: curl -fsSL https://get.pulumi.com | sh (https://www.pulumi.com/docs/install/)"
-
-
-def secrets_provider(cfg: "KitConfig") -> str:
-    """LIMA_KIT_SECRETS_PROVIDER, else a passphrase for file:// state, else the default of the
-    cloud whose buckets hold the state."""
-    from stacks.clouds import for_state
-
-    if os.environ.get(SECRETS_ENV):
-        return os.environ[SECRETS_ENV]
-    scheme = cfg.state_url.split("://", 1)[0]
-    if scheme == "file":
-        return "passphrase"
-    support = for_state(cfg.state_url)
-    template = support.secrets_provider if support else None
-    if not template:
-        raise KitError(f"state: {cfg.state_url}: no default secrets provider for {scheme}:// state",
-                       hint=f"set {SECRETS_ENV} to a Pulumi secrets provider URL, e.g. "
-                            "gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K")
-    # {region}, and any option of the cloud's kit.yaml section ({project} in gcp:).
-    section = getattr(cfg, support.target, None)
-    values = {**(section.model_dump() if section is not None else {}), "region": cfg.region}
-    import string
-
-    for _, field, _, _ in string.Formatter().parse(template):
-        if field and not values.get(field):
-            where = "region" if field == "region" else f"{support.target}.{field}"
-            raise KitError(f"state: {cfg.state_url}: the state key's {field} is unknown",
-                           hint=f"set {where} in kit.yaml, or {SECRETS_ENV}")
-    return template.format(**values)
 
 
 def stack_env(cfg: "KitConfig", *, create: bool) -> dict[str, str]:

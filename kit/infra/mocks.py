@@ -1,7 +1,7 @@
 """Pulumi mocks for the offline plan: a monitor that records every registration exactly as
 the engine would receive it (inputs, protect, retainOnDelete), and the mocks of the target's
-cloud (CloudSupport.plan_mocks) answering its data sources with placeholders. Nothing here
-talks to a cloud.
+cloud (CloudSupport.plan_mocks, on stacks.plan_mocks.PlanMocks) answering its data sources
+with placeholders. Nothing here talks to a cloud.
 """
 
 from __future__ import annotations
@@ -10,26 +10,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from pulumi.runtime import rpc
-from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
+from pulumi.runtime.mocks import MockMonitor, Mocks
+
+from stacks.plan_mocks import EchoMocks, PlanMocks
 
 if TYPE_CHECKING:
     from kit.config import KitConfig
-
-
-class PlanMocks(Mocks):
-    """Mocks an offline plan runs under; `placeholders` tells the report what they made up."""
-
-    placeholders = "resource ids are placeholders"
-
-
-class EchoMocks(PlanMocks):
-    """For targets with no cloud data sources (an existing cluster): state = inputs."""
-
-    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict]:
-        return args.resource_id or f"{args.name}-id", dict(args.inputs)
-
-    def call(self, args: MockCallArgs) -> dict:
-        return {}
 
 
 def mocks_for(cfg: "KitConfig") -> PlanMocks:

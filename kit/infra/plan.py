@@ -15,7 +15,7 @@ from kit.errors import KitError, require
 
 if TYPE_CHECKING:
     from kit.config import KitConfig
-    from kit.infra.mocks import PlanMocks
+    from stacks.plan_mocks import PlanMocks
 
 _LOCK = threading.Lock()
 
@@ -41,12 +41,11 @@ def offline_plan(cfg: "KitConfig", *, purge: bool = False, run_id: str | None = 
                  adopt: dict[str, str] | None = None) -> Plan:
     """Every resource the stack for `cfg` would register, with its inputs and options, under
     the mocks of cfg's target."""
-    if cfg.target == "local":
-        raise KitError("target: local creates no infrastructure, so there is nothing to plan",
-                       hint="set target to kubernetes or a cloud in kit.yaml")
-    from stacks.clouds import cloud_support
+    from kit.targets import support_for
 
-    require("pulumi", cloud_support(cfg.target).extra)
+    support = support_for(cfg.target)
+    support.use(support.build)         # a one-line error where the target has no stack
+    require("pulumi", support.extra)
     from kit.infra.mocks import mocks_for
 
     return run_plan(cfg, mocks_for(cfg), purge=purge, run_id=run_id, adopt=adopt)

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from kit.errors import KitError
 from kit.render.engine import render_chart
 from kit.render.platform import platform_objects
 from kit.render.values import default_run_id, finetune_values, release_name, server_values, stage_values
@@ -25,7 +24,14 @@ if TYPE_CHECKING:
 
 __all__ = ["cluster_for", "render_objects", "release_values", "default_run_id"]
 
-LOCAL_HINT = "set target to kubernetes or a cloud (see `kit init --help`)"
+
+
+def _renders(cfg: "KitConfig") -> None:
+    """A one-line error where the target runs no Kubernetes objects (local: nothing to render)."""
+    from kit.targets import support_for
+
+    support = support_for(cfg.target)
+    support.use(support.default_outputs)
 
 
 def cluster_for(cfg: "KitConfig") -> "ClusterOutputs":
@@ -41,9 +47,7 @@ def cluster_for(cfg: "KitConfig") -> "ClusterOutputs":
     from stacks.clouds import cloud_support
     from stacks.contract import ClusterOutputs
 
-    if cfg.target == "local":
-        raise KitError("target: local runs no Kubernetes objects, so there is nothing to render",
-                       hint=LOCAL_HINT)
+    _renders(cfg)
     saved = read_json(cfg.workdir.cluster_outputs)
     if saved:
         names = {f.name for f in fields(ClusterOutputs)}
@@ -94,9 +98,7 @@ def render_objects(cfg: "KitConfig", cluster: "ClusterOutputs", *, run_id: str |
     """
     from kit.images import unpinned
 
-    if cfg.target == "local":
-        raise KitError("target: local runs no Kubernetes objects, so there is nothing to render",
-                       hint=LOCAL_HINT)
+    _renders(cfg)
     loose = unpinned(cfg.workdir, needed_images(cfg), images) if review else []
     out: dict[str, list[dict[str, Any]]] = {"platform": platform_objects(cfg, cluster)}
     for release, (chart, values) in release_values(cfg, cluster, run_id=run_id, images=images,

@@ -59,7 +59,7 @@ def storage_cidrs(cfg: "KitConfig", cluster: "ClusterOutputs") -> tuple[list[str
     stack's outputs exist: never a wider range than the storage service publishes, and never a
     made-up one.
     """
-    if cfg.target == "kubernetes":
+    if not cloud_support(cfg.target).creates_cluster:
         if cfg.kubernetes.storage_cidrs:
             return list(cfg.kubernetes.storage_cidrs), f"{STORAGE_WHY}; HTTPS to kubernetes.storage_cidrs"
         if cfg.network.egress:

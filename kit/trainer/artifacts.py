@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kit.errors import KitError
-from kit.estimate.fit import SAVE_SHARD
+from kit.trainer.sizes import SAVE_SHARD
 
 
 def _sync(uri: str):
@@ -72,7 +72,7 @@ def _base_dtype(base_model: Path) -> Any:
 
 def weights_bytes(base_model: Path, dtype: Any) -> int:
     """Bytes of the base's weights in `dtype`, from the safetensors headers (no weights read)."""
-    from kit.estimate.throughput import safetensors_params
+    from kit.trainer.sizes import safetensors_params
 
     params = safetensors_params(base_model)
     return int(params * dtype.itemsize) if params else sum(
@@ -111,7 +111,7 @@ def merge_placement(needed: int, gpus_free: list[int], host_free: int | None) ->
     """from_pretrained's placement of the bf16 base for the merge: spread over the GPUs when
     it fits in their free memory (less GPU_RESERVE_GIB each for the CUDA context and the merge's
     own work), else host memory, or a one-line error when neither holds it."""
-    from kit.estimate.fit import GIB, GPU_RESERVE_GIB
+    from kit.trainer.sizes import GIB, GPU_RESERVE_GIB
 
     reserve = int(GPU_RESERVE_GIB * GIB)
     room = {i: free - reserve for i, free in enumerate(gpus_free) if free > reserve}

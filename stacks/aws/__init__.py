@@ -15,6 +15,7 @@ SUPPORT = CloudSupport(
     extra="aws",
     modules=("kubernetes", "pulumi", "pulumi_kubernetes", "pulumi_aws", "boto3", "helm_python"),
     build="stacks.aws.stack:build",
+    options="stacks.aws.options:AwsOptions",
     default_outputs=lazy("stacks.aws.defaults:default_outputs"),
     default_region="us-east-1",
     bucket_scheme="s3",

@@ -97,7 +97,7 @@ def _operator_access(ctx: Ctx, eks: aws.eks.Cluster) -> None:
 def _kubeconfig(name: str, region: str, endpoint: str, ca: str) -> str:
     """A kubeconfig whose user runs `kit cluster-token aws NAME REGION` (stacks/aws/token.py)
     for short-lived tokens: no static keys, and no AWS CLI to install."""
-    from kit.cluster.credential import exec_user
+    from stacks.contract import exec_user
 
     return json.dumps({
         "apiVersion": "v1", "kind": "Config", "current-context": name,

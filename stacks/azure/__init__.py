@@ -25,6 +25,7 @@ SUPPORT = CloudSupport(
     modules=("kubernetes", "pulumi", "pulumi_kubernetes", "pulumi_azure_native", "azure.identity",
              "helm_python"),
     build="stacks.azure.stack:build",
+    options="stacks.azure.options:AzureOptions",
     default_outputs=lazy("stacks.azure.defaults:default_outputs"),
     required=(("azure.subscription_id", "the subscription the stack deploys into; it names the kit's "
                                         "storage account, key vault and registry (`az account show "

@@ -148,7 +148,7 @@ def kubeconfig_for(name: str, kubeconfigs: list) -> str:
     """The kit's kubeconfig from the cluster's user credentials: their server and CA, and a
     user that runs `kit cluster-token azure` (an Entra token from azure-identity) instead of
     kubelogin. No token or key is in it."""
-    from kit.cluster.credential import exec_user
+    from stacks.contract import exec_user
 
     first = kubeconfigs[0]
     value = first["value"] if isinstance(first, dict) else first.value

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs
 
-from kit.infra.mocks import PlanMocks
+from stacks.plan_mocks import PlanMocks
 
 if TYPE_CHECKING:
     from kit.config import KitConfig

@@ -143,7 +143,7 @@ def quota_check(cfg: "KitConfig", usages: list[dict[str, Any]]) -> Check:
 def state_container(cfg: "KitConfig") -> Check:
     """azblob:// Pulumi state: a secrets provider (azure.state_key_vault's key, or
     LIMA_KIT_SECRETS_PROVIDER), and a container that answers."""
-    from kit.infra.driver import secrets_provider
+    from stacks.clouds import secrets_provider
 
     url = cfg.state_url
     try:

@@ -17,6 +17,7 @@ SUPPORT = CloudSupport(
     modules=("kubernetes", "pulumi", "pulumi_kubernetes", "pulumi_gcp", "google.cloud.storage",
              "helm_python"),
     build="stacks.gcp.stack:build",
+    options="stacks.gcp.options:GcpOptions",
     default_outputs=lazy("stacks.gcp.defaults:default_outputs"),
     required=(("gcp.project", "the project the stack deploys into, e.g. acme-ml-prod "
                               "(`gcloud config get-value project`)"),),

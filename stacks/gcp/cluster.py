@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from kit.cluster.credential import exec_user
+from stacks.contract import exec_user
 from stacks.gcp.common import Ctx
 from stacks.gcp.network import Network
 

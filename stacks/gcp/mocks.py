@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs
 
-from kit.infra.mocks import PlanMocks
 from stacks.gcp.catalog import all_machine_types, family
+from stacks.plan_mocks import PlanMocks
 
 if TYPE_CHECKING:
     from kit.config import KitConfig

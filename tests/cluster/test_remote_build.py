@@ -95,6 +95,7 @@ def test_a_build_that_never_ends_is_given_up_on_with_the_stop_command():
 def test_remote_build_uploads_the_context_and_records_what_the_builder_pushed(aws_cfg, tmp_path,
                                                                                monkeypatch):
     from kit.images.remote import remote_build
+    from kit.render import cluster_for
 
     artifacts = tmp_path / "artifacts"
     registry = "123456789012.dkr.ecr.us-east-1.amazonaws.com/acme-notes"
@@ -116,7 +117,8 @@ def test_remote_build_uploads_the_context_and_records_what_the_builder_pushed(aw
     monkeypatch.setattr("stacks.aws.remote_build.run", codebuild)
     monkeypatch.setattr("kit.images.build.wheelhouse", own_wheel_only)
     base = f"{registry}/docker-hub/pytorch/pytorch@sha256:" + "d" * 64
-    pushed = remote_build(aws_cfg, BuildRequest(name="trainer", base=base), log=lambda _l: None)
+    pushed = remote_build(aws_cfg, cluster_for(aws_cfg), BuildRequest(name="trainer", base=base),
+                          log=lambda _l: None)
     assert pushed.reference == f"{registry}/trainer:0.1.0@{DIGEST}"
     (spec,) = seen
     assert spec.image == f"{registry}/trainer:0.1.0"
@@ -131,7 +133,7 @@ def test_remote_build_uploads_the_context_and_records_what_the_builder_pushed(aw
 
 
 def test_an_existing_cluster_has_no_remote_builder(k8s_cfg):
-    from kit.images.remote import remote_build
+    from kit.images.remote import builder
 
     with pytest.raises(KitError, match="no image builder of the kit's own there"):
-        remote_build(k8s_cfg, BuildRequest(name="kit"), log=lambda _l: None)
+        builder(k8s_cfg)

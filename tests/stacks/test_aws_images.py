@@ -52,6 +52,7 @@ def test_remote_build_copies_its_base_into_ecr_before_building(tmp_path, monkeyp
     from kit.images.build import BuildRequest
     from kit.images.remote import remote_build
     from kit.jsonio import write_json
+    from kit.render import cluster_for
     from tests.stacks.conftest import BASE
 
     registry = "123456789012.dkr.ecr.us-east-1.amazonaws.com/acme-notes"
@@ -76,7 +77,7 @@ def test_remote_build_copies_its_base_into_ecr_before_building(tmp_path, monkeyp
                         copied.append((source, dest, tag, credentials)) or True)
     monkeypatch.setattr("stacks.aws.registry_login.credentials", lambda c, r: ("AWS", "t"))
     with pytest.raises(Stop):
-        remote_build(cfg, BuildRequest(name="trainer"), log=lambda _line: None)
+        remote_build(cfg, cluster_for(cfg), BuildRequest(name="trainer"), log=lambda _line: None)
     tag = "2.9.0-cuda12.8-cudnn9-runtime-" + "e" * 12      # the base's release, its digest
     assert copied == [(pinned, f"{registry}/docker-hub/pytorch/pytorch", tag, ("AWS", "t"))]
     assert built == [f"{registry}/docker-hub/pytorch/pytorch@{DIGEST}"]

@@ -12,6 +12,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CLOUD_BRANCH = re.compile(r"""(==|!=|in [(\[])\s*['"](aws|gcp|azure)['"]""")
+# A target's name compared, on either side, or looked up in a literal collection: what a target
+# can do is a field of its support object (kit.targets), never a branch on its name.
+TARGET_NAMES = r"(local|kubernetes|aws|gcp|azure)"
+TARGET_BRANCH = re.compile(r"""(==|!=)\s*["']%s["']|["']%s["']\s*(==|!=)|\bin\s*[(\[{]\s*["']%s["']"""
+                           % (TARGET_NAMES, TARGET_NAMES, TARGET_NAMES))
 REF = re.compile(r"^((?:kit|stacks)(?:\.\w+)+):\w+$")   # "module:attr", imported on first use
 
 
@@ -94,6 +99,46 @@ def test_no_import_cycle_in_kit_counting_function_level_imports():
     assert cycles(graph) == []
 
 
+def package_of(module: str) -> str:
+    """kit.cluster.kube -> kit.cluster; kit.config -> kit.config; stacks.aws.stack -> stacks.aws."""
+    return ".".join(module.split(".")[:2])
+
+
+def test_no_import_cycle_between_packages_of_kit_and_stacks():
+    """The law of the layers (docs/design.md): packages of kit/ and stacks/ import one another one
+    way only, imports inside functions counted (TYPE_CHECKING aside), as
+    /work/shared/tools/layering.py draws them. A lazy "module:function" of the seam is not an
+    import: the seam resolves it by name when it is called."""
+    found = modules("kit", "stacks")
+    graph: dict[str, set[str]] = {}
+    for name, path in found.items():
+        mine = package_of(name)
+        graph.setdefault(mine, set()).update(
+            package_of(t) for t in imports_of(path, name, set(found), lazy_refs=False)
+            if package_of(t) != mine)
+    assert cycles(graph) == []
+
+
+def test_stacks_never_import_the_kits_drivers():
+    """A cloud's stack sits below the kit's drivers (docs/design.md, the layers): the kit runs
+    the stack, so the stack may use the config, the image table and the renderer, never the
+    cluster target, the Pulumi driver, a command or the local target."""
+    found = modules("kit", "stacks")
+    drivers = ("kit.cluster", "kit.infra", "kit.commands", "kit.cli", "kit.local", "kit.target")
+    hits = sorted(f"{name} -> {t}" for name, path in found.items() if name.startswith("stacks.")
+                  for t in imports_of(path, name, set(found), lazy_refs=True)
+                  if package_of(t) in drivers)
+    assert hits == []
+
+
+def test_the_package_graph_sees_an_import_inside_a_function(tmp_path):
+    """The check above would pass on anything if it missed function-level imports."""
+    path = tmp_path / "mod.py"
+    path.write_text("def f():\n    from kit.config import KitConfig\n", encoding="utf-8")
+    assert imports_of(path, "stacks.aws.mod", {"kit.config", "stacks.aws.mod"}, lazy_refs=False) == \
+        {"kit.config"}
+
+
 def test_no_import_cycle_across_kit_and_stacks_at_import_time():
     found = modules("kit", "stacks")
     graph = {n: imports_of(p, n, set(found), lazy_refs=False) for n, p in found.items()}
@@ -109,6 +154,26 @@ def test_neutral_code_never_branches_on_a_cloud_name():
             for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
             if CLOUD_BRANCH.search(line)]
     assert hits == []
+
+
+def test_neutral_code_never_compares_a_target_name():
+    hits = [f"{p.relative_to(ROOT)}:{i}" for p in (ROOT / "kit").rglob("*.py")
+            for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+            if TARGET_BRANCH.search(line.split("#", 1)[0])]
+    assert hits == []
+
+
+@pytest.mark.parametrize("line", ['if cfg.target == "local":', "if cfg.target != 'kubernetes':",
+                                  'if "aws" == target:', 'if target in ("local", "gcp"):'])
+def test_the_target_name_check_catches_each_form(line):
+    assert TARGET_BRANCH.search(line)
+
+
+def test_the_config_names_no_cloud():
+    """kit.yaml's target sections come from the registry (CloudSupport.options): kit/config.py
+    imports no cloud's module, so a new target needs no line there."""
+    text = (ROOT / "kit" / "config.py").read_text(encoding="utf-8")
+    assert re.findall(r"stacks\.\w+", text) == []
 
 
 def test_bucket_uri_literals_live_in_the_storage_backends_only():

@@ -58,7 +58,7 @@ def test_subscription_state_and_azblob_state_location():
 
 
 def test_azblob_state_keeps_secrets_under_the_operators_key_vault(monkeypatch):
-    from kit.infra.driver import SECRETS_ENV, secrets_provider
+    from stacks.clouds import SECRETS_ENV, secrets_provider
 
     monkeypatch.delenv(SECRETS_ENV, raising=False)
     state = "azblob://pulumi-state?storage_account=acmestate"

@@ -201,7 +201,8 @@ def test_without_credentials_the_token_is_a_one_line_error(monkeypatch):
 def test_the_kubeconfig_runs_this_very_kit():
     import sys
 
-    from kit.cluster.credential import exec_user, with_own_exec
+    from kit.cluster.credential import with_own_exec
+    from stacks.contract import exec_user
 
     config = {"users": [{"name": "a", "user": exec_user("gcp")}, {"name": "b", "user": {"token": "t"}}]}
     users = with_own_exec(config)["users"]
