@@ -88,6 +88,7 @@ class AzureUpload:
 
 class AzureStore:
     scheme = "az"
+    create_only = True  # the transfer engine never writes a name twice (kit.data.published)
 
     def __init__(self, loc: Location, *, kms_key: str | None = None, workers: int = 8) -> None:
         blob = require("azure.storage.blob", "storage")
@@ -130,6 +131,14 @@ class AzureStore:
                     yield ObjectInfo(key, props.size, props.etag.strip('"'),
                                      (props.metadata or {}).get("sha256"))
 
+    def list_under(self, under: str) -> Iterator[ObjectInfo]:
+        """Every blob whose key starts with `under`, the kit's hidden ones included."""
+        with _guard(self.uri):
+            for props in self.container.list_blobs(name_starts_with=self.prefix + under,
+                                                   include=["metadata"]):
+                yield ObjectInfo(props.name[len(self.prefix):], props.size, props.etag.strip('"'),
+                                 (props.metadata or {}).get("sha256"))
+
     def stat(self, key: str) -> ObjectInfo | None:
         errors = require("azure.core.exceptions", "storage")
         with _guard(self.where(key)):
@@ -157,6 +166,18 @@ class AzureStore:
         with _guard(self.where(key)):
             client.upload_blob(data, overwrite=True, metadata={"sha256": sha256} if sha256 else None,
                                **self.scope)
+
+    def create(self, key: str, data: bytes, sha256: str | None = None) -> bool:
+        """Write a blob only where none exists (If-None-Match: *); False when the name is taken."""
+        errors = require("azure.core.exceptions", "storage")
+        client = self.container.get_blob_client(self.full(key))
+        with _guard(self.where(key)):
+            try:
+                client.upload_blob(data, overwrite=False,
+                                   metadata={"sha256": sha256} if sha256 else None, **self.scope)
+            except errors.ResourceExistsError:
+                return False
+        return True
 
     def delete(self, key: str) -> None:
         errors = require("azure.core.exceptions", "storage")

@@ -117,6 +117,7 @@ class S3Upload:
 
 class S3Store:
     scheme = "s3"
+    create_only = True  # the transfer engine never writes a name twice (kit.data.published)
 
     def __init__(self, loc: Location, *, kms_key: str | None = None, workers: int = 8) -> None:
         boto3 = require("boto3", "storage")
@@ -153,6 +154,15 @@ class S3Store:
                     if key and not is_hidden(key):
                         yield ObjectInfo(key, obj["Size"], obj["ETag"].strip('"'))
 
+    def list_under(self, under: str) -> Iterator[ObjectInfo]:
+        """Every object whose key starts with `under`, the kit's hidden ones included."""
+        with _guard(self.uri):
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self.prefix + under)
+            for page in pages:
+                for obj in page.get("Contents", []):
+                    yield ObjectInfo(obj["Key"][len(self.prefix):], obj["Size"], obj["ETag"].strip('"'))
+
     def stat(self, key: str) -> ObjectInfo | None:
         botocore = require("botocore.exceptions", "storage")
         with _guard(self.where(key)):
@@ -179,6 +189,22 @@ class S3Store:
         meta = {"Metadata": {"sha256": sha256}} if sha256 else {}
         with _guard(self.where(key)):
             self.client.put_object(Bucket=self.bucket, Key=self.full(key), Body=data, **meta, **self.sse)
+
+    def create(self, key: str, data: bytes, sha256: str | None = None) -> bool:
+        """Write an object only where none exists (S3 conditional write, If-None-Match: *);
+        False when the name is taken."""
+        botocore = require("botocore.exceptions", "storage")
+        meta = {"Metadata": {"sha256": sha256}} if sha256 else {}
+        with _guard(self.where(key)):
+            try:
+                self.client.put_object(Bucket=self.bucket, Key=self.full(key), Body=data,
+                                       IfNoneMatch="*", **meta, **self.sse)
+            except botocore.ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in (
+                        "PreconditionFailed", "412", "ConditionalRequestConflict"):
+                    return False
+                raise
+        return True
 
     def delete(self, key: str) -> None:
         with _guard(self.where(key)):
