@@ -96,8 +96,12 @@ def write_manifest(store: "Store", manifest: Manifest) -> None:
 
 def read_file(store: "Store", name: str) -> bytes | None:
     """One file of the newest published set, by its name in the set (e.g. summary.json), from
-    the object the manifest names, checked against its sha256; None when the set lacks it."""
+    the object the manifest names, checked against its sha256; None when the set lacks it.
+    A local folder with no manifest at all (a run folder the kit wrote in place) gives the file
+    itself: files there are only ever replaced whole, by rename."""
     manifest = read_manifest(store)
+    if manifest is None and not creates_only(store):
+        return store.read(name) if store.stat(name) is not None else None
     entry = manifest.files.get(name) if manifest is not None else None
     if entry is None:
         return None
