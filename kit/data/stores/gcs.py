@@ -7,7 +7,7 @@ Every object is created with the precondition ifGenerationMatch=0 (parts, groups
 object, `create`): Cloud Storage refuses it when the name already exists, so this store never
 replaces an object through those paths (https://cloud.google.com/storage/docs/request-preconditions,
 read 2026-12-07). Parts are then deleted where the identity may (an operator's publish); the
-trainer may not (kit.data.published), and its parts, named `*.part`, are left to the kit bucket's
+trainer may not (kit.data.published), and its parts, named `*.kit-part`, are left to the kit bucket's
 lifecycle rule, Google's documented way to clean them out of band
 (https://cloud.google.com/java/docs/reference/google-cloud-storage/latest/com.google.cloud.storage.ParallelCompositeUploadBlobWriteSessionConfig,
 read 2026-12-07)."""
@@ -25,7 +25,7 @@ from kit.data.objects import Location, ObjectInfo, expected_owner, is_hidden
 from kit.errors import KitError, require
 
 PARTS = ".kit-parts"
-PART_SUFFIX = ".part"  # every part and group object's name ends so (a lifecycle rule matches it)
+PART_SUFFIX = ".kit-part"  # every part and group object's name ends so (a lifecycle rule matches it)
 _STALE = r"^{}\.[0-9a-f]{{16}}/"  # <parts>/<key>.<sha256 prefix>/...: one upload's parts
 _GROUP = 32  # the most sources one compose call takes
 
@@ -114,6 +114,8 @@ class GCSUpload:
         """This upload's parts, and those of earlier attempts at other content of this key,
         where the identity may delete; else they stay for the bucket's lifecycle rule."""
         exceptions = require("google.api_core.exceptions", "storage")
+        if not self.store.may_delete:
+            return
         stale = _STALE.format(re.escape(self.store.full(f"{PARTS}/{self.key}")))
         prefix = self.store.full(f"{PARTS}/{self.key}.")
         with _guard(self.store.where(self.key)):
@@ -121,7 +123,8 @@ class GCSUpload:
                 if re.match(stale, blob.name):
                     try:
                         blob.delete()
-                    except exceptions.Forbidden:  # a create-only identity (the trainer)
+                    except exceptions.Forbidden:  # a create-only identity (the trainer): once
+                        self.store.may_delete = False
                         return
                     except exceptions.NotFound:
                         pass
@@ -150,6 +153,7 @@ class GCSStore:
         self.bucket, self.prefix, self.uri = loc.bucket, loc.prefix, loc.uri
         self.bucket_ref = self.client.bucket(self.bucket)
         self.kms_key = kms_key
+        self.may_delete = True  # until a delete is refused: then parts stay (see the docstring)
         owner = expected_owner(self.bucket)
         if owner:
             self._check_owner(owner)
