@@ -123,16 +123,16 @@ def upload(files: dict[str, Path], store: Store, *, kind: str = "files",
         todo = [n for n in names if not _same(remote[n], sizes[n], shas[n])]
         result.skipped = len(names) - len(todo)
         result.transferred = len(todo)
-        new = Manifest({n: Entry(sizes[n], shas[n], object=None if keys[n] == n else keys[n])
-                        for n in names}, kind=kind, meta=dict(meta or {}))
         old = published.read_manifest(store)
-        if not create_only and old is not None and (todo or old.to_json() != new.to_json()):
+        if not create_only and old is not None and \
+                (todo or old.to_json() != _manifest(keys, sizes, shas, kind, meta).to_json()):
             # A local folder: readers see no set rather than a mix of old and new.
             published.write_manifest(store, Manifest({}, kind=PENDING))
         for name in todo:
-            tasks.submit(_upload_file, store, keys[name], files[name], sizes[name], shas[name],
+            tasks.submit(_upload_file, store, name, keys, files[name], sizes[name], shas[name],
                          part_size, tasks, result, create_only)
         tasks.wait()
+    new = _manifest(keys, sizes, shas, kind, meta)
     if old is None or old.to_json() != new.to_json() or todo:
         published.write_manifest(store, new)
     if not create_only and old is not None:  # only files the kit itself published here before
@@ -144,29 +144,49 @@ def upload(files: dict[str, Path], store: Store, *, kind: str = "files",
     return result
 
 
+def _manifest(keys: dict[str, str], sizes: dict[str, int], shas: dict[str, str], kind: str,
+              meta: dict[str, Any] | None) -> Manifest:
+    return Manifest({n: Entry(sizes[n], shas[n], object=None if keys[n] == n else keys[n])
+                     for n in keys}, kind=kind, meta=dict(meta or {}))
+
+
 def _same(info: ObjectInfo | None, size: int, sha: str) -> bool:
     return info is not None and info.size == size and info.sha256 == sha
 
 
-def _upload_file(store: Store, name: str, path: Path, size: int, sha: str, wanted: int | None,
-                 tasks: Tasks, result: SyncResult, create_only: bool) -> None:
+def _upload_file(store: Store, name: str, keys: dict[str, str], path: Path, size: int, sha: str,
+                 wanted: int | None, tasks: Tasks, result: SyncResult, create_only: bool) -> None:
+    """Upload one file to keys[name]. Create-only, an object that turns out to hold other
+    bytes (S3: a resumed multipart upload begun for other content, whose metadata is that
+    content's) is left alone and the file goes beside it, under its version name."""
+    key = keys[name]
+    where = f"{store.uri.rstrip('/')}/{key}"
     part = storage.part_size_for(store.scheme, size, wanted)
     if size <= part:
         if not create_only:
-            store.put(name, path.read_bytes(), sha)
-        elif not store.create(name, path.read_bytes(), sha):  # written meanwhile: these bytes?
-            if not _same(store.stat(name), size, sha):
-                raise KitError(f"{store.uri.rstrip('/')}/{name}: written by someone else during "
-                               "this upload", hint="run one upload to a prefix at a time")
+            store.put(key, path.read_bytes(), sha)
+        elif not store.create(key, path.read_bytes(), sha) and not _same(store.stat(key), size, sha):
+            raise KitError(f"{where}: written by someone else during this upload",
+                           hint="run one upload to a prefix at a time")
         result.add(size)
         return
     read = _read_part(path, part)
-    upload = store.begin(name, size, sha, part, read)
+    upload = store.begin(key, size, sha, part, read)
     count = -(-size // part)
     todo = [i for i in range(count) if i not in upload.done]
     result.add(resumed_parts=count - len(todo))
-    if not todo:
+
+    def finish() -> None:
         upload.finish()
+        if create_only and not _same(store.stat(key), size, sha):
+            if key == published.version_key(name, sha):
+                raise KitError(f"{where}: holds other bytes than this upload's",
+                               hint="run one upload to a prefix at a time")
+            keys[name] = published.version_key(name, sha)
+            _upload_file(store, name, keys, path, size, sha, wanted, tasks, result, create_only)
+
+    if not todo:
+        finish()
         return
     left = {"n": len(todo)}
     lock = threading.Lock()
@@ -179,7 +199,7 @@ def _upload_file(store: Store, name: str, path: Path, size: int, sha: str, wante
             left["n"] -= 1
             last = left["n"] == 0
         if last:
-            upload.finish()
+            finish()
 
     for index in todo:
         tasks.submit(send, index)

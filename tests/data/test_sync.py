@@ -251,7 +251,8 @@ def test_cli_errors_are_one_line(tmp_path, s3):
 
 def test_resumed_s3_upload_of_other_content_is_redone(s3, tmp_path):
     """An interrupted upload of content A, then a file B sharing A's first parts: the parts are
-    reused, the metadata (A's sha256) would be wrong, so the object is uploaded afresh."""
+    reused, the metadata (A's sha256) would be wrong, so the file is uploaded afresh beside it
+    (never over it: a bucket publish creates only)."""
     src = tmp_path / "src"
     src.mkdir()
     head = os.urandom(2 * PART)
@@ -272,8 +273,10 @@ def test_resumed_s3_upload_of_other_content_is_redone(s3, tmp_path):
     (src / "w.bin").write_bytes(head + os.urandom(PART))  # B: same first two parts
     result = sync(str(src), s3.uri, part_size=PART)
     assert result.resumed_parts == 2
-    info = storage.open_store(s3.uri).stat("w.bin")
-    assert info.sha256 == hashlib.sha256((src / "w.bin").read_bytes()).hexdigest()
+    # create-only: the object completed under the name keeps A's metadata; B goes beside it
+    sha = hashlib.sha256((src / "w.bin").read_bytes()).hexdigest()
+    entry = storage.read_manifest(storage.open_store(s3.uri)).files["w.bin"]
+    assert entry.sha256 == sha and storage.open_store(s3.uri).stat(entry.object).sha256 == sha
     sync(s3.uri, str(tmp_path / "dest"))
     same_tree(src, tmp_path / "dest")
 

@@ -95,24 +95,21 @@ class S3Upload:
                 PartNumber=index + 1, Body=data)
         self.etags[index] = resp["ETag"]
 
-    def _complete(self) -> None:
+    def finish(self) -> None:
+        """Complete only where no object of this name exists (If-None-Match: *, which the
+        trainer's policy requires, stacks/aws/identity.py). A name taken meanwhile, or an
+        attempt begun for other content whose leading parts matched (its metadata names the
+        other sha256), is the transfer engine's to see: it puts the file beside it."""
+        botocore = require("botocore.exceptions", "storage")
         parts = [{"PartNumber": i + 1, "ETag": self.etags[i]} for i in range(self.count)]
         with _guard(self.where):
-            self.store.client.complete_multipart_upload(
-                Bucket=self.store.bucket, Key=self.store.full(self.key), UploadId=self.upload_id,
-                MultipartUpload={"Parts": parts})
-
-    def finish(self) -> None:
-        self._complete()
-        info = self.store.stat(self.key)
-        if info is None or info.sha256 != self.sha256:
-            # The resumed attempt was begun for other content that shares these leading parts
-            # (its metadata names the other sha256): upload this file whole, afresh. Rare.
-            self.etags.clear()
-            self.upload_id = self._create()
-            for index in range(self.count):
-                self.put_part(index, self.read_part(index))
-            self._complete()
+            try:
+                self.store.client.complete_multipart_upload(
+                    Bucket=self.store.bucket, Key=self.store.full(self.key), UploadId=self.upload_id,
+                    MultipartUpload={"Parts": parts}, IfNoneMatch="*")
+            except botocore.ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in ("PreconditionFailed", "412"):
+                    raise
 
 
 class S3Store:

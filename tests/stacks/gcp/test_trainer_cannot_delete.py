@@ -40,3 +40,15 @@ def test_the_trainer_may_create_and_read_runs_but_never_delete_or_replace(defaul
             g["condition"]["expression"]
     assert held == {"storage.objects.create", "storage.objects.get", "storage.objects.list"}
     assert "storage.objects.delete" not in held and "storage.objects.update" not in held
+
+
+def test_parts_the_trainer_cannot_delete_are_removed_by_the_bucket(default_plan):
+    """Composite-upload parts (kit/data/stores/gcs.py) stay when the trainer may not delete
+    them; the artifacts bucket's lifecycle deletes them, live and then noncurrent."""
+    from kit.data.stores.gcs import PART_SUFFIX
+
+    rules = default_plan.one("gcp:storage/bucket:Bucket", "artifacts")["inputs"]["lifecycleRules"]
+    deleting = [r["condition"] for r in rules if r["action"]["type"] == "Delete"
+                and PART_SUFFIX in r["condition"].get("matchesSuffixes", [])]
+    assert any(c.get("age") for c in deleting)
+    assert any(c.get("daysSinceNoncurrentTime") for c in deleting)
