@@ -79,11 +79,19 @@ class AzureUpload:
         self.ids[index] = block
 
     def finish(self) -> None:
+        """Commit only where no blob of this name exists (If-None-Match: *); a name taken
+        meanwhile is the transfer engine's to see (it compares the sha256)."""
         blob = require("azure.storage.blob", "storage")
+        core = require("azure.core", "storage")
+        errors = require("azure.core.exceptions", "storage")
         blocks = [blob.BlobBlock(block_id=self.ids[i]) for i in range(self.count)]
         with _guard(self.store.where(self.key)):
-            self.client.commit_block_list(blocks, metadata={"sha256": self.sha256},
-                                          **self.store.scope)
+            try:
+                self.client.commit_block_list(blocks, metadata={"sha256": self.sha256},
+                                              match_condition=core.MatchConditions.IfMissing,
+                                              **self.store.scope)
+            except errors.ResourceExistsError:
+                pass
 
 
 class AzureStore:
