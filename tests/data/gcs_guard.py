@@ -113,7 +113,7 @@ class Guard:
         parts = [unquote(p) for p in url.path.split("/")]
         precondition = query.get("ifGenerationMatch") == ["0"]
         if method == "DELETE":
-            return self._refuse(method, url.path, 403)
+            return self._refuse(method, unquote(url.path), 403)
         # /upload/storage/v1/b/<bucket>/o: a new upload (multipart, or a resumable one's start)
         if method == "POST" and parts[1:5] == ["upload", "storage", "v1", "b"] \
                 and "upload_id" not in query:
