@@ -108,3 +108,22 @@ def test_the_store_itself_refuses_to_replace_an_object(guarded, tmp_path):
     with pytest.raises(KitError, match="permission denied"):
         store.delete("summary.json")
     assert store.read("summary.json") == b"first"
+
+
+def test_the_eval_report_reads_the_newest_metrics_not_the_first_name(guarded, tmp_path):
+    """kit.eval_report reads eval.json and metrics.jsonl of the newest published set: after a
+    republish the plain metrics.jsonl still holds the first upload's records."""
+    from kit import eval_report
+
+    uri = f"gs://{BUCKET}/runs/{tmp_path.name[-12:]}/"
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "eval.json").write_text(json.dumps({"examples": 3, "base_loss": 8.0, "tuned_loss": 5.0}))
+    _metrics(run, 2)
+    sync(str(run), uri)
+    _metrics(run, 6)
+    sync(str(run), uri)
+    held, records = eval_report.load(uri)
+    assert held["tuned_loss"] == 5.0
+    assert [r["step"] for r in records] == [1, 2, 3, 4, 5, 6]
+    assert overwrites(guarded) == []
