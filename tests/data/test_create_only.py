@@ -127,3 +127,28 @@ def test_the_eval_report_reads_the_newest_metrics_not_the_first_name(guarded, tm
     assert held["tuned_loss"] == 5.0
     assert [r["step"] for r in records] == [1, 2, 3, 4, 5, 6]
     assert overwrites(guarded) == []
+
+
+def test_a_resume_with_another_part_size_never_meets_the_old_parts(guarded, tmp_path):
+    """Parts are never replaced, so an attempt with another part size must not land on the
+    names of an interrupted one's parts (whose bytes differ): it uploads its own and succeeds."""
+    uri = f"gs://{BUCKET}/runs/{tmp_path.name[-12:]}/"
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "w.bin").write_bytes(os.urandom(4 * PART + 5))
+    store = storage.open_store(uri, workers=1)
+    real_begin = store.begin
+    with pytest.MonkeyPatch.context() as mp:
+        def begin(*args, **kwargs):
+            upload = real_begin(*args, **kwargs)
+            crash_after(upload, "put_part", 2, mp)
+            return upload
+
+        mp.setattr(store, "begin", begin)
+        mp.setattr(storage, "open_store", lambda *a, **k: store)
+        with pytest.raises(Crash):
+            sync(str(src), uri, workers=1, part_size=PART)
+    sync(str(src), uri, part_size=2 * PART)
+    assert overwrites(guarded) == [] and not [r for r in guarded.refused if r[2] == 412]
+    sync(uri, str(tmp_path / "back"), require_manifest=True)
+    same_tree(src, tmp_path / "back")

@@ -64,7 +64,8 @@ class GCSUpload:
                  read_part: Callable[[int], bytes]) -> None:
         self.store, self.key, self.sha256 = store, key, sha256
         self.count = max(1, -(-size // part_size))
-        self.stem = f"{PARTS}/{key}.{sha256[:16]}"
+        # the part size too: parts (and groups) of an attempt with another size never mix in
+        self.stem = f"{PARTS}/{key}.{sha256[:16]}/{part_size}"
         self.done: set[int] = set()
         with _guard(store.where(key)):
             for blob in store.client.list_blobs(store.bucket, prefix=store.full(self.stem) + "/"):
