@@ -61,15 +61,6 @@ class LocalStore:
             if path.is_file() and not is_hidden(key):
                 yield _info(key, path)
 
-    def list_under(self, under: str) -> Iterator[ObjectInfo]:
-        """Every file whose key starts with `under`, the kit's hidden ones included."""
-        if not self.root.is_dir():
-            return
-        for path in sorted(self.root.rglob("*")):
-            key = path.relative_to(self.root).as_posix()
-            if path.is_file() and key.startswith(under):
-                yield _info(key, path)
-
     def stat(self, key: str) -> ObjectInfo | None:
         """With the sha256: a local file has no metadata to keep it in, and hashing is cheap."""
         from kit.data.manifest import sha256_file
@@ -101,24 +92,6 @@ class LocalStore:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, final)
-
-    def create(self, key: str, data: bytes, sha256: str | None = None) -> bool:
-        """Write a file that does not exist yet (linked into place, never over another);
-        False when the name is taken."""
-        final = self._path(key)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._tmp(key)
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(tmp, final)
-        except FileExistsError:
-            return False
-        finally:
-            tmp.unlink(missing_ok=True)
-        return True
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
