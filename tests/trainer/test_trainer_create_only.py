@@ -47,7 +47,8 @@ def test_killed_upload_resumes_from_the_bucket_and_nothing_is_overwritten_or_del
         assert published.read_file(store, "summary.json") is None
 
         pod = tmp_path / "pod2"   # the retried pod: a fresh disk, staged as stage-run does
-        sync(uri, str(pod))
+        # (charts/finetune: only what a manifest publishes)
+        sync(uri, str(pod), require_manifest=True)
         rerun = run_trainer(_spec(tmp_path, tiny_model, data_file, pod, uri))
         assert rerun.returncode == 0, rerun.stderr[-3000:]
         assert rerun.of("start")[0]["resumed_from_step"] >= 4
