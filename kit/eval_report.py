@@ -20,16 +20,19 @@ REPORT = "report.html"
 
 def load(run_uri: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """eval.json and the metrics.jsonl records of the run at `run_uri`."""
+    from kit.data import published
     from kit.data.storage import open_store
 
     store = open_store(run_uri)
-    if store.stat("eval.json") is None:
+    held_raw = published.read_file(store, "eval.json")  # the newest manifest's copies
+    if held_raw is None:
         raise KitError(f"{run_uri}: no eval.json: this run has no held-out evaluation",
                        hint="runs trained before the evaluation existed, or with no held-out "
                             "examples (training.eval_fraction 0), have none")
-    held = json.loads(store.read("eval.json"))
-    records = ([json.loads(line) for line in store.read("metrics.jsonl").decode().splitlines() if line]
-               if store.stat("metrics.jsonl") is not None else [])
+    held = json.loads(held_raw)
+    metrics = published.read_file(store, "metrics.jsonl")
+    records = ([json.loads(line) for line in metrics.decode().splitlines() if line]
+               if metrics is not None else [])
     return held, records
 
 

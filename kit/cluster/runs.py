@@ -193,16 +193,15 @@ class FineTunes:
     def summary(self, run: Run) -> dict[str, Any] | None:
         """The run's summary.json in the artifacts bucket: the trainer writes it last, only on
         success. None when absent, or when there is no bucket to look in."""
+        from kit.data import published
         from kit.render.values import run_uri
 
         try:
             uri = run_uri(self.cluster(), run.id)
         except KitError:   # no infrastructure or no artifacts bucket: nothing was uploaded
             return None
-        store = self.storage(uri)
-        if store.stat(SUMMARY) is None:
-            return None
-        data = json.loads(store.read(SUMMARY))
+        raw = published.read_file(self.storage(uri), SUMMARY)  # the newest manifest's
+        data = json.loads(raw) if raw is not None else None
         return data if isinstance(data, dict) else None
 
     def pod_of(self, run: Run) -> str:

@@ -23,8 +23,7 @@ from kit.errors import KitError
 
 MANIFEST = ".kit-manifest.json"
 # The kind of a manifest that stands for "a new set is being published here": readers treat it
-# as no manifest. Overwriting is what makes a republish safe without delete permission (the
-# trainer's identity has none), and with versioned buckets the old manifest stays recoverable.
+# as no manifest (a local folder's; buckets publish create-only, kit.data.published).
 PENDING = "pending"
 VERSION = 1
 _BUF = 1 << 20
@@ -35,6 +34,7 @@ class Entry:
     size: int
     sha256: str
     etag: str | None = None  # the source object's version, when it came from a bucket
+    object: str | None = None  # the object holding it when not its own name (kit.data.published)
 
 
 @dataclass
@@ -55,7 +55,8 @@ class Manifest:
         body = {"version": VERSION, "kind": self.kind, "fingerprint": self.fingerprint,
                 **self.meta,
                 "files": {p: {"size": e.size, "sha256": e.sha256,
-                              **({"etag": e.etag} if e.etag else {})}
+                              **({"etag": e.etag} if e.etag else {}),
+                              **({"object": e.object} if e.object else {})}
                           for p, e in sorted(self.files.items())}}
         return json.dumps(body, indent=1).encode()
 
@@ -63,7 +64,7 @@ class Manifest:
     def from_json(cls, data: bytes, where: str) -> "Manifest":
         try:
             body = json.loads(data)
-            files = {p: Entry(int(v["size"]), str(v["sha256"]), v.get("etag"))
+            files = {p: Entry(int(v["size"]), str(v["sha256"]), v.get("etag"), v.get("object"))
                      for p, v in body.pop("files").items()}
         except (ValueError, KeyError, TypeError, AttributeError):
             raise KitError(f"{where}: damaged manifest",

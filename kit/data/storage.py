@@ -142,19 +142,12 @@ def part_size_for(scheme: str, size: int, wanted: int | None = None) -> int:
 
 def read_manifest(store: Store) -> "Manifest | None":
     """The published set, or None: no manifest, or one marking a publish in progress."""
-    from kit.data.manifest import MANIFEST, PENDING, Manifest
+    from kit.data import published
 
-    if store.stat(MANIFEST) is None:
-        return None
-    manifest = Manifest.from_json(store.read(MANIFEST), f"{store.uri.rstrip('/')}/{MANIFEST}")
-    return None if manifest.kind == PENDING else manifest
+    return published.read_manifest(store)
 
 
 def write_manifest(store: Store, manifest: "Manifest") -> None:
-    import hashlib
+    from kit.data import published
 
-    from kit.data.manifest import MANIFEST
-
-    data = manifest.to_json()
-    store.put(MANIFEST, data, hashlib.sha256(data).hexdigest())
-
+    published.write_manifest(store, manifest)

@@ -7,8 +7,11 @@ Guarantees, the same for every backend:
   against this file's bytes); an interrupted download keeps its finished ranges in a journal
   under DEST/.kit-tmp and fetches only the rest;
 - idempotent: unchanged files (same size and sha256) are skipped;
-- atomic publish: an old manifest is removed before anything it names is replaced, and the new
-  one is written last, so a reader trusting manifests never sees a half-written set;
+- atomic publish: the manifest is written last, so a reader trusting manifests never sees a
+  half-written set. On a bucket nothing is written twice under one name (kit.data.published):
+  a file whose name holds other bytes goes beside it, the manifest goes under a new name, so
+  no identity needs to overwrite or delete, and an older manifest's set stays whole. In a local
+  folder an old manifest is retracted before anything it names is replaced;
 - no stale files: after the new manifest is in place, a download folder (always the kit's own)
   loses every file the manifest does not name, and a local publish folder loses the files its
   previous manifest named that the new one drops. Bucket objects are never deleted: readers
@@ -27,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from kit.data import storage
+from kit.data import published, storage
 from kit.data.manifest import MANIFEST, PENDING, Entry, Manifest, read_local, sha256_file, write_local
 from kit.data.storage import ObjectInfo, Store
 from kit.errors import KitError
@@ -105,29 +108,35 @@ def upload(files: dict[str, Path], store: Store, *, kind: str = "files",
            part_size: int | None = None) -> SyncResult:
     """Publish local files (relative name -> path) under the store, manifest last."""
     result = SyncResult(files=len(files))
+    create_only = published.creates_only(store)
     with Tasks(workers) as tasks:
         names = sorted(files)
         shas = dict(zip(names, tasks.map(lambda n: sha256_file(files[n]), names), strict=True))
         sizes = {n: files[n].stat().st_size for n in names}
         remote = dict(zip(names, tasks.map(store.stat, names), strict=True))
+        keys = {n: n for n in names}  # the object that holds each file
+        if create_only:  # a name holding other bytes is never written again: the file goes beside
+            taken = [n for n in names if remote[n] is not None and not _same(remote[n], sizes[n], shas[n])]
+            for name, info in zip(taken, tasks.map(
+                    lambda n: store.stat(published.version_key(n, shas[n])), taken), strict=True):
+                keys[name], remote[name] = published.version_key(name, shas[name]), info
         todo = [n for n in names if not _same(remote[n], sizes[n], shas[n])]
         result.skipped = len(names) - len(todo)
         result.transferred = len(todo)
-        new = Manifest({n: Entry(sizes[n], shas[n]) for n in names}, kind=kind, meta=dict(meta or {}))
-        old = storage.read_manifest(store)
-        if old is not None and (todo or old.to_json() != new.to_json()):
-            # Readers see no set rather than a mix of old and new: overwritten, not deleted, so
-            # publishing needs no delete permission.
-            storage.write_manifest(store, Manifest({}, kind=PENDING))
+        old = published.read_manifest(store)
+        if not create_only and old is not None and \
+                (todo or old.to_json() != _manifest(keys, sizes, shas, kind, meta).to_json()):
+            # A local folder: readers see no set rather than a mix of old and new.
+            published.write_manifest(store, Manifest({}, kind=PENDING))
         for name in todo:
-            tasks.submit(_upload_file, store, name, files[name], sizes[name], shas[name],
-                         part_size, tasks, result)
+            tasks.submit(_upload_file, store, name, keys, files[name], sizes[name], shas[name],
+                         part_size, tasks, result, create_only)
         tasks.wait()
+    new = _manifest(keys, sizes, shas, kind, meta)
     if old is None or old.to_json() != new.to_json() or todo:
-        storage.write_manifest(store, new)
-    root = getattr(store, "root", None)  # a local destination (a LocalStore)
-    if root is not None and old is not None:  # only files the kit itself published here before
-        _drop_local(Path(root), set(old.files) - set(new.files),
+        published.write_manifest(store, new)
+    if not create_only and old is not None:  # only files the kit itself published here before
+        _drop_local(Path(store.uri), set(old.files) - set(new.files),
                     keep={p.resolve() for p in files.values()})
     if hasattr(store, "cleanup"):  # a local destination: drop temporary files of crashed runs
         store.cleanup()
@@ -135,24 +144,49 @@ def upload(files: dict[str, Path], store: Store, *, kind: str = "files",
     return result
 
 
+def _manifest(keys: dict[str, str], sizes: dict[str, int], shas: dict[str, str], kind: str,
+              meta: dict[str, Any] | None) -> Manifest:
+    return Manifest({n: Entry(sizes[n], shas[n], object=None if keys[n] == n else keys[n])
+                     for n in keys}, kind=kind, meta=dict(meta or {}))
+
+
 def _same(info: ObjectInfo | None, size: int, sha: str) -> bool:
     return info is not None and info.size == size and info.sha256 == sha
 
 
-def _upload_file(store: Store, name: str, path: Path, size: int, sha: str, wanted: int | None,
-                 tasks: Tasks, result: SyncResult) -> None:
+def _upload_file(store: Store, name: str, keys: dict[str, str], path: Path, size: int, sha: str,
+                 wanted: int | None, tasks: Tasks, result: SyncResult, create_only: bool) -> None:
+    """Upload one file to keys[name]. Create-only, an object that turns out to hold other
+    bytes (S3: a resumed multipart upload begun for other content, whose metadata is that
+    content's) is left alone and the file goes beside it, under its version name."""
+    key = keys[name]
+    where = f"{store.uri.rstrip('/')}/{key}"
     part = storage.part_size_for(store.scheme, size, wanted)
     if size <= part:
-        store.put(name, path.read_bytes(), sha)
+        if not create_only:
+            store.put(key, path.read_bytes(), sha)
+        elif not store.create(key, path.read_bytes(), sha) and not _same(store.stat(key), size, sha):
+            raise KitError(f"{where}: written by someone else during this upload",
+                           hint="run one upload to a prefix at a time")
         result.add(size)
         return
     read = _read_part(path, part)
-    upload = store.begin(name, size, sha, part, read)
+    upload = store.begin(key, size, sha, part, read)
     count = -(-size // part)
     todo = [i for i in range(count) if i not in upload.done]
     result.add(resumed_parts=count - len(todo))
-    if not todo:
+
+    def finish() -> None:
         upload.finish()
+        if create_only and not _same(store.stat(key), size, sha):
+            if key == published.version_key(name, sha):
+                raise KitError(f"{where}: holds other bytes than this upload's",
+                               hint="run one upload to a prefix at a time")
+            keys[name] = published.version_key(name, sha)
+            _upload_file(store, name, keys, path, size, sha, wanted, tasks, result, create_only)
+
+    if not todo:
+        finish()
         return
     left = {"n": len(todo)}
     lock = threading.Lock()
@@ -165,7 +199,7 @@ def _upload_file(store: Store, name: str, path: Path, size: int, sha: str, wante
             left["n"] -= 1
             last = left["n"] == 0
         if last:
-            upload.finish()
+            finish()
 
     for index in todo:
         tasks.submit(send, index)
@@ -186,13 +220,15 @@ def _check_key(key: str, where: str) -> None:
 def download(store: Store, dest: Path, *, workers: int = 8, part_size: int | None = None,
              require_manifest: bool = False) -> SyncResult:
     """Copy what the store publishes into a local folder; files appear, then the manifest."""
-    published = storage.read_manifest(store)
-    if published is None and require_manifest:
+    pub = published.read_manifest(store)
+    if pub is None and require_manifest:
         raise KitError(f"{store.uri}: no {MANIFEST}: nothing complete is published here",
                        hint="publish it first (kit data push / kit model mirror), or wait for "
                             "the upload in progress to finish")
-    if published is not None:
-        source = {k: ObjectInfo(k, e.size, None, e.sha256) for k, e in published.files.items()}
+    objects: dict[str, str] = {}  # file -> the object holding it, where not its own name
+    if pub is not None:
+        source = {k: ObjectInfo(k, e.size, None, e.sha256) for k, e in pub.files.items()}
+        objects = {k: e.object for k, e in pub.files.items() if e.object}
     else:
         source = {o.key: o for o in store.list()}
         if not source:
@@ -211,7 +247,8 @@ def download(store: Store, dest: Path, *, workers: int = 8, part_size: int | Non
         for key in todo:
             size = source[key].size
             part = part_size or min(MAX_RANGE, max(storage.DEFAULT_PART, -(-size // per_file)))
-            tasks.submit(_download_file, store, source[key], dest, part, tasks, result, shas)
+            tasks.submit(_download_file, store, source[key], objects.get(key, key), dest, part,
+                         tasks, result, shas)
         tasks.wait()
     for key in todo:  # every file is complete and verified: move them in, manifest last
         final = dest / key
@@ -221,8 +258,8 @@ def download(store: Store, dest: Path, *, workers: int = 8, part_size: int | Non
     for key, info in source.items():
         sha = info.sha256 or shas.get(key) or (local.files[key].sha256 if local else "")
         entries[key] = Entry(info.size, sha, info.etag)
-    manifest = Manifest(entries, kind=published.kind if published else "files",
-                        meta=dict(published.meta) if published else {"source": store.uri})
+    manifest = Manifest(entries, kind=pub.kind if pub else "files",
+                        meta=dict(pub.meta) if pub else {"source": store.uri})
     if todo or local is None or local.to_json() != manifest.to_json():
         write_local(dest, manifest)
     shutil.rmtree(dest / TMP, ignore_errors=True)
@@ -284,8 +321,9 @@ class _Journal:
             os.replace(tmp, self.path)
 
 
-def _download_file(store: Store, info: ObjectInfo, dest: Path, wanted: int | None, tasks: Tasks,
-                   result: SyncResult, shas: dict[str, str]) -> None:
+def _download_file(store: Store, info: ObjectInfo, obj: str, dest: Path, wanted: int | None,
+                   tasks: Tasks, result: SyncResult, shas: dict[str, str]) -> None:
+    """Fetch the object `obj` (info.key's holder) into DEST/.kit-tmp/<info.key>."""
     tmp = dest / TMP / info.key
     tmp.parent.mkdir(parents=True, exist_ok=True)
     part = storage.part_size_for("file", info.size, wanted)
@@ -308,16 +346,16 @@ def _download_file(store: Store, info: ObjectInfo, dest: Path, wanted: int | Non
         if info.sha256 and sha != info.sha256:
             for path in (tmp, journal.path):
                 path.unlink(missing_ok=True)
-            raise KitError(f"{store.uri.rstrip('/')}/{info.key}: sha256 does not match the manifest",
+            raise KitError(f"{store.uri.rstrip('/')}/{obj}: sha256 does not match the manifest",
                            hint="the object changed or is damaged; republish it, then sync again")
         shas[info.key] = sha
         journal.path.unlink(missing_ok=True)
 
     def fetch(index: int) -> None:
         start = index * part
-        data = store.read(info.key, start, min(info.size, start + part), info.etag)
+        data = store.read(obj, start, min(info.size, start + part), info.etag)
         if len(data) != min(part, info.size - start):
-            raise KitError(f"{store.uri.rstrip('/')}/{info.key}: changed since it was listed or "
+            raise KitError(f"{store.uri.rstrip('/')}/{obj}: changed since it was listed or "
                            f"published (short read at byte {start})",
                            hint="republish it if it was damaged, then sync again")
         with open(tmp, "r+b") as fh:

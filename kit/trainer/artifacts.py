@@ -12,6 +12,8 @@ from typing import Any
 from kit.errors import KitError
 from kit.trainer.sizes import SAVE_SHARD
 
+MODEL_DIR = "model"  # the merged model (kit.render.values.MERGED_SUBDIR names the same folder)
+
 
 def _sync(uri: str):
     try:
@@ -29,8 +31,15 @@ def check_upload(uri: str | None) -> None:
 
 
 def upload(output: Path, uri: str) -> None:
-    """Mirror the run folder to its bucket URI with the kit's storage layer."""
-    _sync(uri)(str(output), uri)
+    """Publish the run folder to its bucket URI with the kit's storage layer, create-only
+    (kit.data.published: the trainer may not overwrite or delete). The merged model first, as
+    a set of its own under model/ (the server stages that prefix and trusts only its manifest),
+    then the whole run; the run's manifest, written last, is what makes the upload visible."""
+    sync = _sync(uri)
+    model = output / MODEL_DIR
+    if model.is_dir() and any(model.iterdir()):
+        sync(str(model), f"{uri.rstrip('/')}/{MODEL_DIR}/", kind="model")
+    sync(str(output), uri)
 
 
 def write_tokenizer(tokenizer: Any, folder: Path, template: str) -> None:
@@ -150,7 +159,7 @@ def save_final(trainer: Any, tokenizer: Any, serving_template: str, base_model: 
 
     if fsdp:  # gather one full state dict on rank 0 instead of per-rank shards
         trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
-    model_dir = output / "model"
+    model_dir = output / MODEL_DIR
     dtype = _base_dtype(base_model)
     if method == "full":
         trainer.save_model(str(model_dir))

@@ -81,10 +81,18 @@ def workloads(ctx: Ctx, c: Cluster, namespace: str, buckets: Buckets, data_uri: 
         *held_out,
         *_read(buckets.models.arn, "", "Models"),
         *_read(buckets.artifacts.arn, RUNS_PREFIX, "Runs"),
-        # Writes, never deletes: a run cannot remove another run's objects, and what it
-        # overwrites stays as a noncurrent version (the bucket is versioned).
+        # Creates, never deletes nor replaces: a run cannot remove or rewrite any run's
+        # objects. S3 replaces on a plain PutObject, so every object-creating write
+        # (PutObject, CompleteMultipartUpload) must carry If-None-Match: *, which the kit's
+        # create-only publish sends (kit.data.published); starting a multipart upload and its
+        # parts cannot carry it and create no object
+        # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes-enforce.html,
+        # read 2026-12-07).
         statement("Allow", ["s3:PutObject", "s3:AbortMultipartUpload",
                             "s3:ListMultipartUploadParts"], [runs], Sid="WriteRuns"),
+        statement("Deny", ["s3:PutObject"], [runs], Sid="CreateRunsOnly",
+                  Condition={"Null": {"s3:if-none-match": "true"},
+                             "Bool": {"s3:ObjectCreationOperation": "true"}}),
         *kms))
     server = role(ctx, "server", pod_trust(ctx), inline=policy(
         *_read(buckets.models.arn, "", "Models"),

@@ -56,8 +56,14 @@ def writes_only_under(prefix: str) -> str:
 
 def run_writer(ctx: Ctx, st: Storage) -> azure.authorization.RoleDefinition:
     """A role that reads, writes and appends blobs and deletes none: no built-in storage role
-    writes without deleting, and a condition cannot deny an action on its own. What a run
-    overwrites stays as a version (the account keeps versions)."""
+    writes without deleting, and a condition cannot deny an action on its own.
+
+    Azure cannot express "create, never replace": blobs/write covers both, and a role
+    assignment condition on it has no request attribute for the If-None-Match precondition
+    (https://learn.microsoft.com/azure/storage/blobs/storage-auth-abac-attributes, "Write to a
+    blob": no request attributes; read 2026-12-07). So the guarantee is the kit's: every write
+    it makes carries If-None-Match: * (kit/data/stores/azure.py, kit.data.published), and
+    whatever else replaces a blob leaves the old one as a version (the account keeps them)."""
     return azure.authorization.RoleDefinition(
         "run-writer-role", role_definition_id=names.role_definition(ctx.name, ctx.subscription, "run-writer"),
         role_name=f"lima-kit {ctx.name} run writer", scope=ctx.kept.id, assignable_scopes=[ctx.kept.id],

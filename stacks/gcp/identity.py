@@ -6,9 +6,14 @@ runs, and writes runs; the server reads the model mirror and the runs. Every gra
 bucket, most on a prefix (an IAM condition); none on the project, none to allUsers or
 allAuthenticatedUsers, no basic role (owner, editor, viewer).
 
-Cloud Storage cannot overwrite an object without storage.objects.delete, so the trainer holds
-it on runs/ (a republished manifest overwrites the old one); the bucket's versioning and soft
-delete keep whatever is overwritten or deleted.
+The trainer can delete nothing: on runs/ it holds Storage Object Creator and Storage Object
+Viewer, together storage.objects.create, get and list (and the XML multipart upload calls on
+its own uploads), no storage.objects.delete and no storage.objects.update. Cloud Storage
+replaces an object only with storage.objects.delete, so the trainer cannot overwrite either;
+its uploads never need to, since the kit publishes create-only (kit.data.published: a new
+name per changed file and per manifest). Composing a new object needs create and get only.
+(https://cloud.google.com/storage/docs/access-control/iam-roles and
+https://cloud.google.com/storage/docs/json_api/v1/objects/compose, read 2026-12-07.)
 """
 
 from __future__ import annotations
@@ -24,8 +29,8 @@ from stacks.gcp.names import google_account_id, service_accounts
 from stacks.gcp.storage import Buckets, grant, parse_gs_uri
 
 RUNS_PREFIX = "runs/"
-READ = "roles/storage.objectViewer"
-WRITE = "roles/storage.objectUser"
+READ = "roles/storage.objectViewer"  # storage.objects.get, storage.objects.list
+CREATE = "roles/storage.objectCreator"  # storage.objects.create: no delete, no replace
 
 
 @dataclass
@@ -66,7 +71,8 @@ def workloads(ctx: Ctx, namespace: str, buckets: Buckets, eval_uri: str | None,
     if held_out is not None:
         grant(ctx, "trainer-eval", buckets.data_name, READ, t, held_out, trainer)
     grant(ctx, "trainer-models", buckets.models.name, READ, t, None, trainer)
-    grant(ctx, "trainer-runs", buckets.artifacts.name, WRITE, t, RUNS_PREFIX, trainer)
+    grant(ctx, "trainer-runs", buckets.artifacts.name, CREATE, t, RUNS_PREFIX, trainer)
+    grant(ctx, "trainer-runs-read", buckets.artifacts.name, READ, t, RUNS_PREFIX, trainer)
     grant(ctx, "server-models", buckets.models.name, READ, s, None, server)
     grant(ctx, "server-runs", buckets.artifacts.name, READ, s, RUNS_PREFIX, server)
     return Identities(trainer=trainer, server=server)

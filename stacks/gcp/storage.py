@@ -70,6 +70,10 @@ def _kit_bucket(ctx: Ctx, purpose: str, name: str, key_id: pulumi.Input[str],
         soft_delete_policy={"retention_duration_seconds": SOFT_DELETE_S},
         lifecycle_rules=[
             {"action": {"type": "AbortIncompleteMultipartUpload"}, "condition": {"age": 7}},
+            # parts of composite uploads the trainer may not delete (kit/data/stores/gcs.py)
+            {"action": {"type": "Delete"}, "condition": {"age": 7, "matches_suffixes": [".kit-part"]}},
+            {"action": {"type": "Delete"}, "condition": {"days_since_noncurrent_time": 1,
+                                                         "matches_suffixes": [".kit-part"]}},
             {"action": {"type": "Delete"},
              "condition": {"days_since_noncurrent_time": 90, "with_state": "ARCHIVED"}}],
         force_destroy=ctx.purge,

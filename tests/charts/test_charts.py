@@ -140,7 +140,9 @@ def test_stage_containers_sync_data_weights_and_the_run(rendered):
 
 @pytest.mark.parametrize("sync_says,status,expected", [
     ("synced 3 files to /work/output", 0, 0),
-    ("error: s3://acme-artifacts/runs/ft-test/: no objects here (hint: check the URI)", 1, 0),
+    ("error: s3://acme-artifacts/runs/ft-test/: no .kit-manifest.json: nothing complete is "
+     "published here (hint: publish it first)", 1, 0),
+    ("error: s3://acme-artifacts/runs/ft-test/: no objects here (hint: check the URI)", 1, 1),
     ("error: s3://acme-artifacts/runs/ft-test/: access denied", 1, 1),
 ])
 def test_stage_run_starts_fresh_only_when_nothing_was_uploaded(rendered, tmp_path, sync_says,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from kit.data import storage
-from kit.data.manifest import MANIFEST, read_local
+from kit.data.manifest import read_local
 from kit.data.sync import sync
 from kit.errors import KitError
 
@@ -167,21 +167,31 @@ def test_changed_object_fails_the_checksum(remote, tmp_path):
     assert read_local(tmp_path / "dest") is None and not (tmp_path / "dest" / "nested").exists()
 
 
-def test_republish_retracts_the_old_manifest_first_without_deleting(s3, tmp_path):
+def test_republish_overwrites_and_deletes_nothing_and_readers_keep_the_old_set(remote, tmp_path):
+    """A bucket publish creates only: an interrupted republish leaves the old set whole for
+    readers, and the next one completes without replacing or deleting any object."""
     src = make_tree(tmp_path / "src", big=10)
-    sync(str(src), s3.uri)
+    sync(str(src), remote.uri)
+    old = (src / "a.jsonl").read_bytes()
     (src / "a.jsonl").write_text("changed\n")
-    store = storage.open_store(s3.uri)
+    store = storage.open_store(remote.uri)
     with pytest.MonkeyPatch.context() as mp:
-        crash_after(store, "put", 1, mp)   # the retraction is written, then the first file fails
         mp.setattr(storage, "open_store", lambda *a, **k: store)
-        mp.setattr(store, "delete", lambda key: pytest.fail(f"deleted {key}"))  # no permission
+        for method in ("put", "delete"):  # no overwrite, no delete permission
+            mp.setattr(store, method, lambda key, *a, m=method: pytest.fail(f"{m} {key}"))
+        crash_after(store, "create", 0, mp)  # killed before the changed file is stored
         with pytest.raises(Crash):
-            sync(str(src), s3.uri)
-    assert storage.read_manifest(storage.open_store(s3.uri)) is None
-    sync(str(src), s3.uri)                 # the next publish completes the set
-    published = storage.read_manifest(storage.open_store(s3.uri))
-    assert published is not None and "a.jsonl" in published.files
+            sync(str(src), remote.uri)
+        sync(remote.uri, str(tmp_path / "reader"), require_manifest=True)
+        assert (tmp_path / "reader" / "a.jsonl").read_bytes() == old  # the old set, whole
+        mp.undo()
+        mp.setattr(storage, "open_store", lambda *a, **k: store)
+        for method in ("put", "delete"):
+            mp.setattr(store, method, lambda key, *a, m=method: pytest.fail(f"{m} {key}"))
+        sync(str(src), remote.uri)   # the next publish completes the set
+    assert store.read("a.jsonl") == old  # the name keeps its first bytes
+    sync(remote.uri, str(tmp_path / "reader"), require_manifest=True)
+    same_tree(src, tmp_path / "reader")
 
 
 def test_local_to_local_and_bucket_to_bucket(moto, gcs, tmp_path, monkeypatch):
@@ -206,7 +216,7 @@ def test_s3_server_side_encryption_with_customer_key(s3, tmp_path):
     sync(str(src), s3.uri, kms_key=key_id, part_size=PART)
     bucket, _, prefix = s3.uri[len("s3://"):].partition("/")
     client = boto3.client("s3")
-    for name in ("a.jsonl", "big.bin", MANIFEST):
+    for name in ("a.jsonl", "big.bin", ".kit-manifests/000000000001.json"):
         head = client.head_object(Bucket=bucket, Key=f"{prefix}/{name}")
         assert head["ServerSideEncryption"] == "aws:kms", name
         assert head["SSEKMSKeyId"].endswith(key_id), name
@@ -241,7 +251,8 @@ def test_cli_errors_are_one_line(tmp_path, s3):
 
 def test_resumed_s3_upload_of_other_content_is_redone(s3, tmp_path):
     """An interrupted upload of content A, then a file B sharing A's first parts: the parts are
-    reused, the metadata (A's sha256) would be wrong, so the object is uploaded afresh."""
+    reused, the metadata (A's sha256) would be wrong, so the file is uploaded afresh beside it
+    (never over it: a bucket publish creates only)."""
     src = tmp_path / "src"
     src.mkdir()
     head = os.urandom(2 * PART)
@@ -262,8 +273,10 @@ def test_resumed_s3_upload_of_other_content_is_redone(s3, tmp_path):
     (src / "w.bin").write_bytes(head + os.urandom(PART))  # B: same first two parts
     result = sync(str(src), s3.uri, part_size=PART)
     assert result.resumed_parts == 2
-    info = storage.open_store(s3.uri).stat("w.bin")
-    assert info.sha256 == hashlib.sha256((src / "w.bin").read_bytes()).hexdigest()
+    # create-only: the object completed under the name keeps A's metadata; B goes beside it
+    sha = hashlib.sha256((src / "w.bin").read_bytes()).hexdigest()
+    entry = storage.read_manifest(storage.open_store(s3.uri)).files["w.bin"]
+    assert entry.sha256 == sha and storage.open_store(s3.uri).stat(entry.object).sha256 == sha
     sync(s3.uri, str(tmp_path / "dest"))
     same_tree(src, tmp_path / "dest")
 

@@ -99,14 +99,14 @@ def test_trainer_reads_the_data_prefix_and_writes_runs_only(default_plan):
     assert sts["DataObjects"]["Action"] == ["s3:GetObject"]
     assert sts["DataObjects"]["Resource"] == ["arn:aws:s3:::acme-clinical-notes/sft/*"]
     assert sts["DataList"]["Condition"] == {"StringLike": {"s3:prefix": ["sft/", "sft/*"]}}
-    writes = [st for st in sts.values() if any(a in ("s3:PutObject", "s3:DeleteObject")
-                                               for a in as_list(st["Action"]))]
+    writes = [st for st in sts.values() if st["Effect"] == "Allow" and any(
+        a in ("s3:PutObject", "s3:DeleteObject") for a in as_list(st["Action"]))]
     assert [w["Resource"] for w in writes] == [[f"arn:aws:s3:::{KIT_BUCKETS['artifacts']}/runs/*"]]
 
 
 def test_trainer_can_delete_nothing(default_plan):
     """No run can remove another run's objects: the trainer may not delete at all (a republish
-    overwrites its manifest instead, and the versioned bucket keeps what is overwritten)."""
+    writes new names, kit.data.published; tests/stacks/test_aws_trainer_create_only.py)."""
     actions = {a for st in _statements(default_plan, "trainer") if st["Effect"] == "Allow"
                for a in as_list(st["Action"])}
     assert "s3:PutObject" in actions

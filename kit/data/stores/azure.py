@@ -79,15 +79,24 @@ class AzureUpload:
         self.ids[index] = block
 
     def finish(self) -> None:
+        """Commit only where no blob of this name exists (If-None-Match: *); a name taken
+        meanwhile is the transfer engine's to see (it compares the sha256)."""
         blob = require("azure.storage.blob", "storage")
+        core = require("azure.core", "storage")
+        errors = require("azure.core.exceptions", "storage")
         blocks = [blob.BlobBlock(block_id=self.ids[i]) for i in range(self.count)]
         with _guard(self.store.where(self.key)):
-            self.client.commit_block_list(blocks, metadata={"sha256": self.sha256},
-                                          **self.store.scope)
+            try:
+                self.client.commit_block_list(blocks, metadata={"sha256": self.sha256},
+                                              match_condition=core.MatchConditions.IfMissing,
+                                              **self.store.scope)
+            except errors.ResourceExistsError:
+                pass
 
 
 class AzureStore:
     scheme = "az"
+    create_only = True  # the transfer engine never writes a name twice (kit.data.published)
 
     def __init__(self, loc: Location, *, kms_key: str | None = None, workers: int = 8) -> None:
         blob = require("azure.storage.blob", "storage")
@@ -130,6 +139,14 @@ class AzureStore:
                     yield ObjectInfo(key, props.size, props.etag.strip('"'),
                                      (props.metadata or {}).get("sha256"))
 
+    def list_under(self, under: str) -> Iterator[ObjectInfo]:
+        """Every blob whose key starts with `under`, the kit's hidden ones included."""
+        with _guard(self.uri):
+            for props in self.container.list_blobs(name_starts_with=self.prefix + under,
+                                                   include=["metadata"]):
+                yield ObjectInfo(props.name[len(self.prefix):], props.size, props.etag.strip('"'),
+                                 (props.metadata or {}).get("sha256"))
+
     def stat(self, key: str) -> ObjectInfo | None:
         errors = require("azure.core.exceptions", "storage")
         with _guard(self.where(key)):
@@ -157,6 +174,18 @@ class AzureStore:
         with _guard(self.where(key)):
             client.upload_blob(data, overwrite=True, metadata={"sha256": sha256} if sha256 else None,
                                **self.scope)
+
+    def create(self, key: str, data: bytes, sha256: str | None = None) -> bool:
+        """Write a blob only where none exists (If-None-Match: *); False when the name is taken."""
+        errors = require("azure.core.exceptions", "storage")
+        client = self.container.get_blob_client(self.full(key))
+        with _guard(self.where(key)):
+            try:
+                client.upload_blob(data, overwrite=False,
+                                   metadata={"sha256": sha256} if sha256 else None, **self.scope)
+            except errors.ResourceExistsError:
+                return False
+        return True
 
     def delete(self, key: str) -> None:
         errors = require("azure.core.exceptions", "storage")

@@ -41,6 +41,7 @@ class LocalUpload:
 
 class LocalStore:
     scheme = "file"
+    create_only = False  # files are replaced atomically by rename (kit.data.published)
 
     def __init__(self, loc: Location, *, kms_key: str | None = None, workers: int = 8) -> None:
         self.root = Path(loc.prefix)

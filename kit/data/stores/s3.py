@@ -95,28 +95,26 @@ class S3Upload:
                 PartNumber=index + 1, Body=data)
         self.etags[index] = resp["ETag"]
 
-    def _complete(self) -> None:
+    def finish(self) -> None:
+        """Complete only where no object of this name exists (If-None-Match: *, which the
+        trainer's policy requires, stacks/aws/identity.py). A name taken meanwhile, or an
+        attempt begun for other content whose leading parts matched (its metadata names the
+        other sha256), is the transfer engine's to see: it puts the file beside it."""
+        botocore = require("botocore.exceptions", "storage")
         parts = [{"PartNumber": i + 1, "ETag": self.etags[i]} for i in range(self.count)]
         with _guard(self.where):
-            self.store.client.complete_multipart_upload(
-                Bucket=self.store.bucket, Key=self.store.full(self.key), UploadId=self.upload_id,
-                MultipartUpload={"Parts": parts})
-
-    def finish(self) -> None:
-        self._complete()
-        info = self.store.stat(self.key)
-        if info is None or info.sha256 != self.sha256:
-            # The resumed attempt was begun for other content that shares these leading parts
-            # (its metadata names the other sha256): upload this file whole, afresh. Rare.
-            self.etags.clear()
-            self.upload_id = self._create()
-            for index in range(self.count):
-                self.put_part(index, self.read_part(index))
-            self._complete()
+            try:
+                self.store.client.complete_multipart_upload(
+                    Bucket=self.store.bucket, Key=self.store.full(self.key), UploadId=self.upload_id,
+                    MultipartUpload={"Parts": parts}, IfNoneMatch="*")
+            except botocore.ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in ("PreconditionFailed", "412"):
+                    raise
 
 
 class S3Store:
     scheme = "s3"
+    create_only = True  # the transfer engine never writes a name twice (kit.data.published)
 
     def __init__(self, loc: Location, *, kms_key: str | None = None, workers: int = 8) -> None:
         boto3 = require("boto3", "storage")
@@ -153,6 +151,15 @@ class S3Store:
                     if key and not is_hidden(key):
                         yield ObjectInfo(key, obj["Size"], obj["ETag"].strip('"'))
 
+    def list_under(self, under: str) -> Iterator[ObjectInfo]:
+        """Every object whose key starts with `under`, the kit's hidden ones included."""
+        with _guard(self.uri):
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self.prefix + under)
+            for page in pages:
+                for obj in page.get("Contents", []):
+                    yield ObjectInfo(obj["Key"][len(self.prefix):], obj["Size"], obj["ETag"].strip('"'))
+
     def stat(self, key: str) -> ObjectInfo | None:
         botocore = require("botocore.exceptions", "storage")
         with _guard(self.where(key)):
@@ -179,6 +186,22 @@ class S3Store:
         meta = {"Metadata": {"sha256": sha256}} if sha256 else {}
         with _guard(self.where(key)):
             self.client.put_object(Bucket=self.bucket, Key=self.full(key), Body=data, **meta, **self.sse)
+
+    def create(self, key: str, data: bytes, sha256: str | None = None) -> bool:
+        """Write an object only where none exists (S3 conditional write, If-None-Match: *);
+        False when the name is taken."""
+        botocore = require("botocore.exceptions", "storage")
+        meta = {"Metadata": {"sha256": sha256}} if sha256 else {}
+        with _guard(self.where(key)):
+            try:
+                self.client.put_object(Bucket=self.bucket, Key=self.full(key), Body=data,
+                                       IfNoneMatch="*", **meta, **self.sse)
+            except botocore.ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in (
+                        "PreconditionFailed", "412", "ConditionalRequestConflict"):
+                    return False
+                raise
+        return True
 
     def delete(self, key: str) -> None:
         with _guard(self.where(key)):

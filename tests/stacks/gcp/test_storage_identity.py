@@ -93,7 +93,8 @@ def test_trainer_and_server_get_exactly_their_buckets_and_prefixes(default_plan)
     assert table == {
         "trainer-data": ("acme-clinical-notes", "roles/storage.objectViewer", _sa("trainer")),
         "trainer-models": (models, "roles/storage.objectViewer", _sa("trainer")),
-        "trainer-runs": (artifacts, "roles/storage.objectUser", _sa("trainer")),
+        "trainer-runs": (artifacts, "roles/storage.objectCreator", _sa("trainer")),
+        "trainer-runs-read": (artifacts, "roles/storage.objectViewer", _sa("trainer")),
         "server-models": (models, "roles/storage.objectViewer", _sa("server")),
         "server-runs": (artifacts, "roles/storage.objectViewer", _sa("server")),
     }
