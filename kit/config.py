@@ -13,12 +13,12 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from kit.config_infra import KubernetesConfig, LogsConfig, NetworkConfig, Section, StorageConfig, ipv4_cidrs
 from kit.errors import KitError, KitErrors
+from kit.gpus import GPU_TYPES
 from kit.workdir import RESERVED_NAMES, Workdir
 from stacks.aws.options import AwsOptions
 from stacks.azure.options import AzureOptions
 from stacks.gcp.options import GcpOptions
 
-GPU_TYPES = ("l4", "a10g", "l40s", "a100", "h100", "h200")
 ENGINES = ("tgi", "vllm", "transformers")
 DEMO_MODEL = "demo:tiny-llama"
 # The demo models, built or converted on this machine (kit.local.model_store): local target only.
@@ -64,7 +64,7 @@ class TrainingConfig(Section):
 
 
 class GpuConfig(Section):
-    type: Literal["l4", "a10g", "l40s", "a100", "h100", "h200"] = "l4"
+    type: Literal[GPU_TYPES] = GPU_TYPES[0]  # type: ignore[valid-type]  # kit.gpus: the one GPU table
     count: int = Field(default=1, ge=1, le=16)
     max_nodes: int = Field(default=1, ge=1, le=64)
     spot: bool = False

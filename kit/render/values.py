@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from kit.data.storage import BUCKET_FORMS, bucket_scheme, parse_uri
 from kit.errors import KitError
 from kit.estimate.fit import pod_memory_gib, server_memory_gib, training_nodes
+from kit.gpus import TYPES
 from kit.serving.client import CLIENT_DEFAULT_MODELS
 
 if TYPE_CHECKING:
@@ -25,12 +26,6 @@ if TYPE_CHECKING:
 MERGED_SUBDIR = "model"
 # RFC 1918: "the private network" when no narrower client CIDRs are known.
 PRIVATE_NETWORKS = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
-
-
-# CPUs per GPU a pod asks for (a 1-GPU L4 node has 4 vCPUs). Memory is sized by
-# kit.estimate.fit: what the run needs at its peak (the LoRA merge included), never more than
-# the node can give a pod.
-CPU_PER_GPU: dict[str, int] = {"l4": 3, "a10g": 3, "l40s": 6, "a100": 10, "h100": 20, "h200": 20}
 
 
 def release_name(cfg: "KitConfig", role: str) -> str:
@@ -118,9 +113,10 @@ def data_uri(cfg: "KitConfig", uri: str | None = None, key: str = "data.uri") ->
 
 
 def _sizes(cfg: "KitConfig", mem: int) -> tuple[dict[str, Any], str]:
-    """Resources of a GPU container with `mem` GiB and its /dev/shm size, CPUs scaled with the
-    GPU count."""
-    cpu = CPU_PER_GPU[cfg.gpu.type] * cfg.gpu.count
+    """Resources of a GPU container with `mem` GiB (kit.estimate.fit: what the run needs at its
+    peak, never more than the node can give a pod) and its /dev/shm size, CPUs per GPU from the
+    GPU table (kit.gpus) scaled with the GPU count."""
+    cpu = TYPES[cfg.gpu.type].cpus * cfg.gpu.count
     resources = {
         "requests": {"cpu": str(cpu), "memory": f"{mem}Gi", "ephemeral-storage": "1Gi"},
         "limits": {"cpu": str(cpu), "memory": f"{mem}Gi", "ephemeral-storage": "2Gi"},
