@@ -59,6 +59,7 @@ def remote_build(cfg: "KitConfig", request: "BuildRequest", *,
     from kit.images import through_mirror
     from kit.images.build import RECIPES, pinned_base, prepare
     from kit.images.push import Pushed, remote_repository
+    from kit.layout.buckets import builds_uri
     from kit.render import cluster_for
     from stacks.clouds import cloud_support
 
@@ -90,7 +91,7 @@ def remote_build(cfg: "KitConfig", request: "BuildRequest", *,
         bundle = Path(tmp) / "bundle.zip"
         sha = zip_context(ctx.folder, bundle)
         key = f"{request.name}-{sha[:16]}.zip"
-        builds = f"{cluster.artifacts_uri.rstrip('/')}/builds/"
+        builds = builds_uri(cluster.artifacts_uri)
         open_store(builds).put(key, bundle.read_bytes(), sha)
         log(f"  uploaded the build context to {builds}{key} ({bundle.stat().st_size // 1024} KiB)")
     image = f"{remote_repository(cluster.registry_prefix, request.name)}:{ctx.tag.rsplit(':', 1)[1]}"

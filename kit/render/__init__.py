@@ -15,9 +15,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from kit.errors import KitError
+from kit.layout.kube_names import release_name
 from kit.render.engine import render_chart
 from kit.render.platform import platform_objects
-from kit.render.values import default_run_id, finetune_values, release_name, server_values, stage_values
+from kit.render.values import default_run_id, finetune_values, server_values, stage_values
 
 if TYPE_CHECKING:
     from kit.config import KitConfig
@@ -101,7 +102,7 @@ def render_objects(cfg: "KitConfig", cluster: "ClusterOutputs", *, run_id: str |
     out: dict[str, list[dict[str, Any]]] = {"platform": platform_objects(cfg, cluster)}
     for release, (chart, values) in release_values(cfg, cluster, run_id=run_id, images=images,
                                                    review=bool(loose)).items():
-        objects = render_chart(chart, values, release=release_name(cfg, release),
+        objects = render_chart(chart, values, release=release_name(cfg.name, release),
                                namespace=cluster.namespace)
         for obj in objects if loose else []:
             obj.setdefault("metadata", {}).setdefault("annotations", {})[UNPINNED] = ",".join(loose)

@@ -11,6 +11,7 @@ from typing import Any
 
 from kit.errors import KitError
 from kit.estimate.fit import SAVE_SHARD
+from kit.layout.buckets import MERGED_SUBDIR
 
 
 def _sync(uri: str):
@@ -150,7 +151,7 @@ def save_final(trainer: Any, tokenizer: Any, serving_template: str, base_model: 
 
     if fsdp:  # gather one full state dict on rank 0 instead of per-rank shards
         trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
-    model_dir = output / "model"
+    model_dir = output / MERGED_SUBDIR
     dtype = _base_dtype(base_model)
     if method == "full":
         trainer.save_model(str(model_dir))
