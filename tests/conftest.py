@@ -41,8 +41,8 @@ def kit_cli():
 
 @pytest.fixture(autouse=True)
 def _no_bucket_owners_across_tests(monkeypatch):
-    """kit.render.cluster_for tells the process which account owns the kit's buckets (an
-    environment variable, so child processes inherit it); no test sees another's."""
+    """The owners of the kit's buckets a pod is given (an environment variable the charts set):
+    none from the developer's shell reaches a test."""
     from kit.data.objects import OWNERS_ENV
 
     monkeypatch.setenv(OWNERS_ENV, "")

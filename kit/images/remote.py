@@ -61,6 +61,7 @@ def remote_build(cfg: "KitConfig", request: "BuildRequest", *,
     from kit.images.push import Pushed, remote_repository
     from kit.layout.buckets import builds_uri
     from kit.render import cluster_for
+    from kit.render.values import bucket_owners
     from stacks.clouds import cloud_support
 
     support = cloud_support(cfg.target) if cfg.target != "local" else None
@@ -92,7 +93,7 @@ def remote_build(cfg: "KitConfig", request: "BuildRequest", *,
         sha = zip_context(ctx.folder, bundle)
         key = f"{request.name}-{sha[:16]}.zip"
         builds = builds_uri(cluster.artifacts_uri)
-        open_store(builds).put(key, bundle.read_bytes(), sha)
+        open_store(builds, owners=bucket_owners(cluster)).put(key, bundle.read_bytes(), sha)
         log(f"  uploaded the build context to {builds}{key} ({bundle.stat().st_size // 1024} KiB)")
     image = f"{remote_repository(cluster.registry_prefix, request.name)}:{ctx.tag.rsplit(':', 1)[1]}"
     spec = RemoteBuild(source=f"{builds}{key}", image=image, build_args=flags("--build-arg", ctx.args),

@@ -12,7 +12,7 @@ import re
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from kit.data.objects import Location, ObjectInfo, expected_owner, is_hidden
+from kit.data.objects import Location, ObjectInfo, is_hidden
 from kit.errors import KitError, require
 
 PARTS = ".kit-parts"
@@ -98,7 +98,8 @@ class GCSUpload:
 class GCSStore:
     scheme = "gs"
 
-    def __init__(self, loc: Location, *, kms_key: str | None = None, workers: int = 8) -> None:
+    def __init__(self, loc: Location, *, owner: str | None = None, kms_key: str | None = None,
+                 workers: int = 8) -> None:
         storage = require("google.cloud.storage", "storage")
         with _guard(loc.uri):
             project = os.environ.get("GOOGLE_CLOUD_PROJECT")
@@ -106,7 +107,6 @@ class GCSStore:
         self.bucket, self.prefix, self.uri = loc.bucket, loc.prefix, loc.uri
         self.bucket_ref = self.client.bucket(self.bucket)
         self.kms_key = kms_key
-        owner = expected_owner(self.bucket)
         if owner:
             self._check_owner(owner)
 
