@@ -62,6 +62,10 @@ def _hub_source(repo_id: str, revision: str, allow_pickle: bool) -> tuple[Path, 
     import huggingface_hub as hub
     from huggingface_hub import errors
 
+    from kit.terminal import quiet_when_captured
+
+    quiet_when_captured()
+
     # The hub client's transport errors (connection refused, timeouts) share the HTTP error's
     # bases (an httpx HTTPError); naming them through it keeps this independent of that module.
     transport = tuple(b for b in errors.HfHubHTTPError.__bases__ if issubclass(b, Exception))
