@@ -85,3 +85,14 @@ def test_a_pod_reads_the_owners_its_chart_gave_it(s3, monkeypatch):
     monkeypatch.setenv(OWNERS_ENV, json.dumps({parse_uri(s3.uri + "/").bucket: "111122223333"}))
     assert open_store(s3.uri + "/").owner == "111122223333"
     assert open_store(s3.uri + "/", owners={}).owner is None     # given explicitly, it wins
+
+
+def test_the_deployments_owners_come_from_its_saved_outputs_and_a_local_one_has_none(tmp_path):
+    """What `kit eval` and `kit bench` pass when they write beside a run's artifacts."""
+    from kit.cluster.deps import deployment_owners
+
+    cfg = deployment(tmp_path / "cluster", "s3://acme-runs", "111122223333")
+    assert deployment_owners(cfg) == {"acme-runs": "111122223333", "acme-models": "111122223333"}
+    local = parse({"name": "acme", "target": "local", "model": {"id": "demo:tiny-llama"},
+                   "data": {"uri": "./notes.jsonl"}}, base_dir=tmp_path / "local")
+    assert deployment_owners(local) == {}
