@@ -84,9 +84,6 @@ def main(argv: list[str] | None = None) -> None:
     if "--debug" in args:
         DEBUG["on"] = True
     from kit.errors import KitError
-    from kit.terminal import quiet_when_captured
-
-    quiet_when_captured()
 
     try:
         cli.main(args=args, prog_name="kit", standalone_mode=False)

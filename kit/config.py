@@ -14,9 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from kit import targets
 from kit.config_infra import KubernetesConfig, LogsConfig, NetworkConfig, Section, StorageConfig, ipv4_cidrs
 from kit.errors import KitError, KitErrors
+from kit.gpus import GPU_TYPES
 from kit.workdir import RESERVED_NAMES, Workdir
 
-GPU_TYPES = ("l4", "a10g", "l40s", "a100", "h100", "h200")
 ENGINES = ("tgi", "vllm", "transformers")
 DEMO_MODEL = "demo:tiny-llama"
 # The demo models, built or converted on this machine (kit.local.model_store): local target only.
@@ -62,7 +62,7 @@ class TrainingConfig(Section):
 
 
 class GpuConfig(Section):
-    type: Literal["l4", "a10g", "l40s", "a100", "h100", "h200"] = "l4"
+    type: Literal[GPU_TYPES] = GPU_TYPES[0]  # type: ignore[valid-type]  # kit.gpus: the one GPU table
     count: int = Field(default=1, ge=1, le=16)
     max_nodes: int = Field(default=1, ge=1, le=64)
     spot: bool = False

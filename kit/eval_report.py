@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, Mapping
 
 from kit.errors import KitError
 
 REPORT = "report.html"
 
 
-def load(run_uri: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """eval.json and the metrics.jsonl records of the run at `run_uri`."""
+def load(run_uri: str, *, owners: Mapping[str, str] | None = None
+         ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """eval.json and the metrics.jsonl records of the run at `run_uri` (`owners`: the kit's
+    buckets and the account that must own each, kit.data.storage.open_store)."""
     from kit.data import published
     from kit.data.storage import open_store
 
-    store = open_store(run_uri)
+    store = open_store(run_uri, owners=owners)
     held_raw = published.read_file(store, "eval.json")  # the newest manifest's copies
     if held_raw is None:
         raise KitError(f"{run_uri}: no eval.json: this run has no held-out evaluation",
@@ -99,10 +101,10 @@ def page(run: dict[str, Any], held: dict[str, Any], records: list[dict[str, Any]
         run=run, f=facts(run, held, serving, serving_held), plot=loss_plot(records, kept=kept))
 
 
-def save(run_uri: str, html: str) -> str:
+def save(run_uri: str, html: str, *, owners: Mapping[str, str] | None = None) -> str:
     """The page beside the run's artifacts; returns its URI."""
     from kit.data.storage import open_store
 
     body = html.encode()
-    open_store(run_uri).put(REPORT, body, hashlib.sha256(body).hexdigest())
+    open_store(run_uri, owners=owners).put(REPORT, body, hashlib.sha256(body).hexdigest())
     return f"{run_uri.rstrip('/')}/{REPORT}"

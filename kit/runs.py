@@ -18,6 +18,7 @@ from typing import Any
 
 from kit.errors import KitError
 from kit.jsonio import read_json, write_json
+from kit.layout.buckets import MERGED_SUBDIR
 from kit.process import alive
 
 RUNNING, SUCCEEDED, FAILED, INTERRUPTED = "running", "succeeded", "failed", "interrupted"
@@ -55,7 +56,7 @@ class Run:
         folder = root / self.id
         data["artifacts"] = {
             "dir": str(folder),
-            "model": str(folder / "model") if (folder / "model").is_dir() else None,
+            "model": str(folder / MERGED_SUBDIR) if (folder / MERGED_SUBDIR).is_dir() else None,
             "adapter": str(folder / "adapter") if (folder / "adapter").is_dir() else None,
             "log": str(folder / "train.log"),
             "bench": sorted(str(p) for p in (folder / "bench").glob("*.json")),

@@ -16,14 +16,25 @@ if TYPE_CHECKING:
 
 # huggingface_hub's switch, which transformers (5.x) reads too, for their tqdm bars ("Writing
 # model shards", "Loading weights"): https://huggingface.co/docs/huggingface_hub/package_reference/environment_variables#hfhubdisableprogressbars
-# (read 2026-12-07).
+# (read 2026-12-07). Set in the environment of a child process whose output is a log file.
 NO_BARS = "HF_HUB_DISABLE_PROGRESS_BARS"
 
 
 def quiet_when_captured() -> None:
-    """No library progress bars when stderr is not a terminal (set before those import)."""
+    """No library progress bars in this process when stderr is not a terminal: huggingface_hub's
+    own switch (disable_progress_bars, https://huggingface.co/docs/huggingface_hub/package_reference/utilities#configure-progress-bars,
+    read 2026-12-07), which transformers (5.x) copies when imported, and transformers' own
+    (transformers.utils.logging.disable_progress_bar) where it already is. Called where the kit is about to
+    use those libraries (it imports huggingface_hub, so never at start-up: `kit --help` stays
+    fast); the process environment is left as it was."""
     if not _isatty(sys.stderr):
-        os.environ.setdefault(NO_BARS, "1")
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+        if "transformers" in sys.modules:     # it read the hub's switch when imported, before now
+            from transformers.utils import logging
+
+            logging.disable_progress_bar()
 
 
 def make_console(*, stderr: bool = False) -> "Console":

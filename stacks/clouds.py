@@ -66,7 +66,7 @@ class GpuOffer:
     machine_types: tuple[str, ...]  # several, so on-demand and spot find capacity; smallest first
     vcpus: int                      # of the smallest machine type (quota checks)
     memory_gib: int                 # of the smallest machine type
-    # The GPU model the smallest machine type carries (kit/estimate/gpus.py: its peak and
+    # The GPU model the smallest machine type carries (kit/gpus.py: its peak and
     # memory), where the type alone is ambiguous ("" = the type's usual model).
     gpu_model: str = ""
 

@@ -18,6 +18,7 @@ from rich.console import Console
 from kit.cluster.kube import secret_object
 from kit.config import KitConfig
 from kit.errors import KitError
+from kit.layout.kube_names import endpoint_ca_secret, tls_secret
 from kit.serving.certs import KeyPair, hosts_of, issue_server, needs_new_server_cert, new_ca
 from kit.workdir import write_private
 
@@ -32,6 +33,7 @@ class EndpointTLS:
         self.server = server
         self.console = console
         self.folder: Path = cfg.workdir.endpoint_ca
+        self.secret_name = tls_secret(cfg.name, cfg.serving.tls_secret)
 
     @property
     def ca_file(self) -> Path | None:
@@ -49,9 +51,7 @@ class EndpointTLS:
     def ensure(self, address: str | None = None) -> None:
         """The server's TLS Secret exists and names the Service (and `address`, the load
         balancer's, when given); issued or re-issued from the CA when it does not."""
-        from kit.render.values import tls_secret
-
-        kube, name = self.kube(), tls_secret(self.cfg)
+        kube, name = self.kube(), self.secret_name
         current = kube.secret_data(name) or {}
         if self.cfg.serving.tls_secret:
             if not current.get("tls.crt") or not current.get("tls.key"):
@@ -73,8 +73,6 @@ class EndpointTLS:
 
     def trust(self) -> tuple[str | None, str]:
         """(CA PEM to trust, name to verify) for the kit's own calls through a port-forward."""
-        from kit.render.values import tls_secret
-
         if not self.cfg.serving.tls_secret:   # read only: `kit status` and `kit chat` never make one
             return self._ca(create=False).cert, self.service_names()[0]
         ca_file = self.ca_file
@@ -82,10 +80,10 @@ class EndpointTLS:
             ca_pem = ca_file.read_text() if ca_file else None
         except OSError as exc:
             raise KitError(f"serving.tls_ca_file: cannot read {ca_file}: {exc.strerror}") from None
-        cert = (self.kube().secret_data(tls_secret(self.cfg)) or {}).get("tls.crt")
+        cert = (self.kube().secret_data(self.secret_name) or {}).get("tls.crt")
         names = hosts_of(cert) if cert else []
         if not names:
-            raise KitError(f"serving.tls_secret: the certificate in {tls_secret(self.cfg)!r} "
+            raise KitError(f"serving.tls_secret: the certificate in {self.secret_name!r} "
                            "names no host (subjectAltName)", hint="issue it for the endpoint's "
                            "DNS name")
         return ca_pem, names[0]
@@ -95,7 +93,7 @@ class EndpointTLS:
         afterwards in both."""
         crt, key = self.folder / "ca.crt", self.folder / "ca.key"
         ca = KeyPair(crt.read_text(), key.read_text()) if crt.is_file() and key.is_file() else None
-        kube, name = self.kube(), f"{self.cfg.name}-endpoint-ca"
+        kube, name = self.kube(), endpoint_ca_secret(self.cfg.name)
         stored = kube.secret_data(name) or {}
         if ca is None and stored.get("ca.crt") and stored.get("ca.key"):
             ca = KeyPair(stored["ca.crt"], stored["ca.key"])

@@ -18,6 +18,7 @@ from rich.console import Console
 from kit.cluster.kube import SNAPSHOT_API
 from kit.config import KitConfig
 from kit.errors import KitError
+from kit.layout.kube_names import model_snapshot
 
 POLL_S = 5.0
 SNAPSHOT_TIMEOUT_S = 3600.0      # the first snapshot of a large volume copies every block
@@ -43,9 +44,8 @@ class ModelStage:
     def ensure(self, run_id: str) -> str:
         """The name of the run's ready snapshot, staging and snapshotting it first if needed."""
         from kit.render import render_objects
-        from kit.render.values import model_snapshot
 
-        kube, name = self.kube(), model_snapshot(self.cfg, run_id)
+        kube, name = self.kube(), model_snapshot(self.cfg.name, run_id)
         current = kube.get(SNAPSHOT_API, "VolumeSnapshot", name)
         if current is not None and self._ready(current):
             return name

@@ -24,6 +24,7 @@ from kit.config import KitConfig
 from kit.errors import KitError
 from kit.estimate.actual import settle as settle_actual
 from kit.gate import judge
+from kit.layout.kube_names import finetune_job
 from kit.pipeline import Outcome
 from kit.runs import FAILED, INTERRUPTED, RUNNING, SUCCEEDED, Run, RunStore
 from kit.trainer.events import EXIT_BAD_DATA
@@ -48,7 +49,7 @@ class FineTunes:
         self.cluster = cluster
         self.console = console
         self.storage = storage    # URI -> kit.data.storage.Store
-        self.job_name = f"{cfg.name}-finetune"
+        self.job_name = finetune_job(cfg.name)
 
     def launch(self, run: Run) -> None:
         """Apply the run's Job, replacing a finished Job of another run (or a failed one of

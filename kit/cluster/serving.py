@@ -20,8 +20,8 @@ from kit.cluster.kube import secret_object
 from kit.cluster.model_stage import ModelStage
 from kit.config import KitConfig
 from kit.errors import KitError
+from kit.layout.kube_names import SERVER, STAGE, api_keys_secret, release_name
 from kit.pipeline import DeploymentState, Outcome
-from kit.render.values import release_name
 from kit.serving.client import Endpoint
 
 ROLLOUT_TIMEOUT_S = 2700.0       # staging weights + the engine's 30-minute startup window
@@ -37,16 +37,14 @@ class Server:
         self.kube = kube
         self.cluster = cluster
         self.console = console
-        self.name = f"{cfg.name}-server"
-        self.stage_name = release_name(cfg, "stage")
+        self.name = release_name(cfg.name, SERVER)
+        self.stage_name = release_name(cfg.name, STAGE)
         self.tls = EndpointTLS(cfg, kube, self.name, console)
         self.stage = ModelStage(cfg, kube, cluster, console)
 
     def api_keys(self) -> dict[str, str]:
         """The Secret of API keys the server's proxy reads: created once with a generated key."""
-        from kit.render.values import api_keys_secret
-
-        kube, name = self.kube(), api_keys_secret(self.cfg)
+        kube, name = self.kube(), api_keys_secret(self.cfg.name)
         keys = kube.secret_data(name)
         if not keys:
             kube.apply([secret_object(kube.namespace, name, "Opaque",

@@ -72,7 +72,8 @@ class ClusterStatus:
 
     def runs(self) -> list[dict[str, Any]]:
         """Every recorded run, newest first, settled against its Job when the cluster exists."""
-        from kit.render.values import MERGED_SUBDIR, run_uri
+        from kit.layout.buckets import MERGED_SUBDIR
+        from kit.render.values import run_uri
 
         out = []
         try:

@@ -30,6 +30,7 @@ def bench(config_file: Path, output: str, concurrency: str, requests_: int, dura
     """Load-test the endpoint at each concurrency level; say how many users one replica serves."""
     from rich.console import Console
 
+    from kit.cluster.deps import deployment_owners
     from kit.errors import KitError
     from kit.serving import bench_report as report
     from kit.serving.bench import knee, run
@@ -53,7 +54,8 @@ def bench(config_file: Path, output: str, concurrency: str, requests_: int, dura
                          replicas=cfg.serving.replicas, endpoint=endpoint.url, run_id=run_id,
                          prompts=source, max_tokens=tokens)
     with private_writes():      # beside the run's artifacts, as private as they are (0600)
-        data["saved"] = report.save(target.run_artifacts(run_id), data) if run_id else None
+        data["saved"] = (report.save(target.run_artifacts(run_id), data, owners=deployment_owners(cfg))
+                         if run_id else None)
     if output == "json":
         print_json(data)
     else:

@@ -89,27 +89,29 @@ def evaluate(config_file: Path, run_id: str | None, report_path: Path | None, ou
     """Show RUN's held-out evaluation (default: the latest run) against its base model and the
     run now serving, and write the report page."""
     from kit import eval_facts, eval_report
+    from kit.cluster.deps import deployment_owners
     from kit.errors import KitError
     from kit.target import for_config
     from kit.workdir import private_writes
 
-    target = for_config(load_config(config_file))
+    cfg = load_config(config_file)
+    target, owners = for_config(cfg), deployment_owners(cfg)
     runs = target.runs()
     run = next((r for r in runs if r["id"] == run_id), None) if run_id else next(iter(runs), None)
     if run is None:
         raise KitError(f"no run {run_id}" if run_id else "no runs yet", hint="see `kit runs`")
-    held, records = eval_report.load(target.run_artifacts(run["id"]))
+    held, records = eval_report.load(target.run_artifacts(run["id"]), owners=owners)
     serving_id = target.status().get("serving_run")
     serving = next((r for r in runs if r["id"] == serving_id), None)
     serving_held = None
     if serving is not None:
         try:
-            serving_held = eval_report.load(target.run_artifacts(serving_id))[0]
+            serving_held = eval_report.load(target.run_artifacts(serving_id), owners=owners)[0]
         except KitError:        # a run trained before held-out evaluation: no column for it
             serving_held = None
     html = eval_report.page(run, held, records, serving, serving_held)
     with private_writes():      # held-out examples: the customer's data (0600)
-        saved = eval_report.save(target.run_artifacts(run["id"]), html)
+        saved = eval_report.save(target.run_artifacts(run["id"]), html, owners=owners)
         if report_path is not None:
             report_path.write_text(html, encoding="utf-8")
     found = eval_facts.facts(run, held, serving, serving_held)

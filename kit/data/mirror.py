@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from pathlib import Path
+from typing import Mapping
 
 from kit.data.transfer import SyncResult
 from kit.errors import KitError
@@ -61,6 +62,10 @@ def _hub_source(repo_id: str, revision: str, allow_pickle: bool) -> tuple[Path, 
     import huggingface_hub as hub
     from huggingface_hub import errors
 
+    from kit.terminal import quiet_when_captured
+
+    quiet_when_captured()
+
     # The hub client's transport errors (connection refused, timeouts) share the HTTP error's
     # bases (an httpx HTTPError); naming them through it keeps this independent of that module.
     transport = tuple(b for b in errors.HfHubHTTPError.__bases__ if issubclass(b, Exception))
@@ -87,8 +92,10 @@ def _hub_source(repo_id: str, revision: str, allow_pickle: bool) -> tuple[Path, 
 
 
 def mirror(model: str, dest: str, *, revision: str = "main", allow_pickle: bool = False,
-           workers: int = 8, kms_key: str | None = None) -> SyncResult:
-    """Publish MODEL (hub id or local folder) to DEST with a model manifest, last."""
+           workers: int = 8, kms_key: str | None = None,
+           owners: Mapping[str, str] | None = None) -> SyncResult:
+    """Publish MODEL (hub id or local folder) to DEST with a model manifest, last (`owners`: the
+    kit's buckets and the account that must own each, kit.data.storage.open_store)."""
     from kit.data.sync import sync
 
     folder = Path(model).expanduser()
@@ -102,4 +109,4 @@ def mirror(model: str, dest: str, *, revision: str = "main", allow_pickle: bool 
             if not folder.is_dir() else None, "pickle": any(_matches(n, PICKLE_WEIGHTS) for n in chosen)}
     meta = {k: v for k, v in meta.items() if v is not None}
     return sync(str(root), dest, workers=workers, kms_key=kms_key,
-                files={n: root / n for n in chosen}, kind="model", meta=meta)
+                files={n: root / n for n in chosen}, kind="model", meta=meta, owners=owners)

@@ -11,8 +11,10 @@ from typing import Callable, Iterator, Protocol
 
 from kit.errors import KitError
 
-# JSON {bucket: owner}: the account that must own each of the kit's buckets. A bucket name is
-# global; whoever holds the name would otherwise receive what the kit writes there.
+# JSON {bucket: owner}: the account that must own each of the kit's buckets, as the charts give
+# it to the pods that touch them (bucketOwners). A bucket name is global; whoever holds the name
+# would otherwise receive what the kit writes there. Read, never written: the kit's own process
+# passes the owners to kit.data.storage.open_store.
 OWNERS_ENV = "KIT_STORAGE_BUCKET_OWNERS"
 
 
@@ -87,22 +89,15 @@ def is_hidden(key: str) -> bool:
     return any(part.startswith(".") for part in key.split("/"))
 
 
-def expected_owner(bucket: str) -> str | None:
-    """The owner this process was told the bucket must have (see OWNERS_ENV), if any."""
+def owners_from_env() -> dict[str, str]:
+    """The owners a pod was given (OWNERS_ENV, set by the charts): {} where none were."""
     text = os.environ.get(OWNERS_ENV)
     if not text:
-        return None
+        return {}
     try:
         owners = json.loads(text)
     except json.JSONDecodeError:
-        raise KitError(f"{OWNERS_ENV}: not JSON", hint='like {"bucket": "123456789012"}') from None
-    return owners.get(bucket) or None
-
-
-def expect_owners(owners: dict[str, str]) -> None:
-    """From now on, calls on these buckets (in this process and the ones it starts) are refused
-    by the service unless the bucket belongs to the given owner."""
-    if not owners:
-        return
-    current = json.loads(os.environ.get(OWNERS_ENV) or "{}")
-    os.environ[OWNERS_ENV] = json.dumps({**current, **owners}, sort_keys=True)
+        owners = None
+    if not isinstance(owners, dict):
+        raise KitError(f"{OWNERS_ENV}: not a JSON object", hint='like {"bucket": "123456789012"}')
+    return {str(bucket): str(owner) for bucket, owner in owners.items() if owner}

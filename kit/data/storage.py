@@ -14,6 +14,11 @@ Emulators and private endpoints need no flags: the SDKs read AWS_ENDPOINT_URL (b
 STORAGE_EMULATOR_HOST (google-cloud-storage) and AZURE_STORAGE_CONNECTION_STRING (Azure).
 Server-side encryption with a customer key is on when `kms_key` (or KIT_STORAGE_KMS_KEY) is set:
 SSE-KMS key id on S3, a Cloud KMS key name on GCS, an encryption scope on Azure.
+
+A bucket name is global, so a store on one of the kit's buckets is told the account that must
+own it (`owners`, the deployment's: kit.cluster.deps binds them for a cluster target) and the
+service refuses a same-named bucket of anyone else (Backend.owner_form). Given explicitly, never
+through the process environment; a pod reads the owners its chart gave it (OWNERS_ENV).
 """
 
 from __future__ import annotations
@@ -22,9 +27,9 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
-from kit.data.objects import Location, ObjectInfo, Store, Upload, is_hidden
+from kit.data.objects import Location, ObjectInfo, Store, Upload, is_hidden, owners_from_env
 from kit.errors import KitError
 
 if TYPE_CHECKING:
@@ -121,14 +126,22 @@ def kms_key_from_env(kms_key: str | None = None) -> str | None:
     return kms_key or os.environ.get(KMS_ENV) or None
 
 
-def open_store(uri: str, *, kms_key: str | None = None, workers: int = 8) -> Store:
-    """The Store for a URI. Imports the backend's SDK only now (a one-line hint if missing)."""
+def open_store(uri: str, *, owners: Mapping[str, str] | None = None, kms_key: str | None = None,
+               workers: int = 8) -> Store:
+    """The Store for a URI. Imports the backend's SDK only now (a one-line hint if missing).
+
+    `owners` maps the kit's bucket names to the account that must own them: a store on one of
+    them is refused by the service if the bucket is someone else's. Without it, the owners the
+    pod was given (OWNERS_ENV); the kit's own process always passes them."""
     import importlib
 
     loc = parse_uri(uri)
-    module, _, attr = BACKENDS[loc.scheme].target.partition(":")
+    backend = BACKENDS[loc.scheme]
+    module, _, attr = backend.target.partition(":")
     cls = getattr(importlib.import_module(module), attr)
-    return cls(loc, kms_key=kms_key_from_env(kms_key), workers=workers)
+    owner = (owners_from_env() if owners is None else owners).get(loc.bucket)
+    extra = {"owner": owner} if backend.owner_form and owner else {}
+    return cls(loc, kms_key=kms_key_from_env(kms_key), workers=workers, **extra)
 
 
 def part_size_for(scheme: str, size: int, wanted: int | None = None) -> int:

@@ -11,7 +11,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from kit.data import storage
 from kit.data.manifest import read_local
@@ -38,25 +38,27 @@ def local_files(root: Path) -> dict[str, Path]:
 def sync(src: str, dest: str, *, workers: int = 8, require_manifest: bool = False,
          kms_key: str | None = None, part_size: int | None = None,
          files: dict[str, Path] | None = None, kind: str | None = None,
-         meta: dict[str, Any] | None = None) -> SyncResult:
+         meta: dict[str, Any] | None = None, owners: Mapping[str, str] | None = None) -> SyncResult:
     """Copy SRC to DEST (each a bucket URI, file:// URI or path); returns counts of files/bytes.
 
     `files` restricts an upload to chosen files (relative name -> path); `kind` and `meta` go
-    into the manifest (a local source's own manifest supplies them otherwise).
+    into the manifest (a local source's own manifest supplies them otherwise); `owners`: the
+    kit's buckets and the account that must own each (kit.data.storage.open_store).
     """
     src_loc, dest_loc = storage.parse_uri(str(src)), storage.parse_uri(str(dest))
     if src_loc == dest_loc:
         raise KitError(f"{src}: source and destination are the same place")
     if src_loc.scheme != "file" and dest_loc.scheme != "file":
         with tempfile.TemporaryDirectory(prefix="kit-sync-") as tmp:
-            staged = download(storage.open_store(str(src), workers=workers), Path(tmp),
+            staged = download(storage.open_store(str(src), owners=owners, workers=workers), Path(tmp),
                               workers=workers, part_size=part_size,
                               require_manifest=require_manifest)
             assert staged.manifest is not None
             return sync(tmp, str(dest), workers=workers, kms_key=kms_key, part_size=part_size,
-                        kind=kind or staged.manifest.kind, meta=meta or staged.manifest.meta)
+                        kind=kind or staged.manifest.kind, meta=meta or staged.manifest.meta,
+                        owners=owners)
     if src_loc.scheme != "file":
-        store = storage.open_store(str(src), workers=workers)
+        store = storage.open_store(str(src), owners=owners, workers=workers)
         return download(store, Path(dest_loc.prefix), workers=workers, part_size=part_size,
                         require_manifest=require_manifest)
     root = Path(src_loc.prefix)
@@ -66,7 +68,7 @@ def sync(src: str, dest: str, *, workers: int = 8, require_manifest: bool = Fals
     own = read_local(root) if root.is_dir() else None
     if kind is None and own is not None:
         kind, meta = own.kind, meta or own.meta
-    store = storage.open_store(str(dest), kms_key=kms_key, workers=workers)
+    store = storage.open_store(str(dest), owners=owners, kms_key=kms_key, workers=workers)
     return upload(chosen, store, kind=kind or "files", meta=meta, workers=workers,
                   part_size=part_size)
 

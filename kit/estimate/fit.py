@@ -29,7 +29,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from kit.estimate.gpus import DEFAULT, MODELS, GpuModel
+from kit.gpus import MODELS, TYPES, GpuModel
 from kit.trainer.sizes import GIB, GPU_RESERVE_GIB  # the trainer's own figures
 
 if TYPE_CHECKING:
@@ -44,8 +44,8 @@ SHARD_GIB = 5.0        # one safetensors shard in flight while loading (the hub'
 DAEMONS_GIB = 1.0      # node daemons outside the kubelet's reservation (device plugin, CNI, logs)
 TIGHT = 0.5            # a GPU whose training floor takes more than this share of it is tight
 HOST_TIGHT = 0.8       # a pod whose peak takes more than this share of what the node gives is tight
-# Per GPU, when the node's memory is unknown (an existing cluster, a local machine).
-POD_DEFAULT_GIB = {"l4": 12, "a10g": 12, "l40s": 48, "a100": 96, "h100": 180, "h200": 180}
+# gpu.type -> the GPU model a bare type means (kit.gpus, the one GPU table).
+DEFAULT = {name: gpu_type.default_model for name, gpu_type in TYPES.items()}
 
 
 def reserved_gib(memory_gib: float) -> float:
@@ -68,7 +68,7 @@ def pod_capacity_gib(memory_gib: float) -> float:
 
 @dataclass(frozen=True)
 class Node:
-    part: str                      # its GPU model, a key of kit.estimate.gpus.MODELS
+    part: str                      # its GPU model, a key of kit.gpus.MODELS
     gpus: int
     machine_type: str | None       # None: not a cloud catalog's (existing cluster, local)
     memory_gib: float | None       # None: unknown
@@ -203,7 +203,7 @@ def pod_memory_gib(cfg: "KitConfig") -> int:
     """The trainer pod's memory request and limit: what the run needs at its peak (at least the
     per-GPU default), never more than the node can give a pod."""
     fit = assess(cfg)
-    default = POD_DEFAULT_GIB[cfg.gpu.type] * cfg.gpu.count
+    default = TYPES[cfg.gpu.type].pod_memory_gib * cfg.gpu.count
     want = max(math.ceil(fit.host_gib), default)
     cap = fit.node.pod_gib
     return want if cap is None else min(want, math.floor(cap))
@@ -212,6 +212,6 @@ def pod_memory_gib(cfg: "KitConfig") -> int:
 def server_memory_gib(cfg: "KitConfig") -> int:
     """The server pod's memory: the per-GPU default, never more than the node can give a pod
     (the engines load the weights to the GPUs)."""
-    default = POD_DEFAULT_GIB[cfg.gpu.type] * cfg.gpu.count
+    default = TYPES[cfg.gpu.type].pod_memory_gib * cfg.gpu.count
     cap = node_of(cfg).pod_gib
     return default if cap is None else min(default, math.floor(cap))

@@ -4,7 +4,7 @@ method, each figure with where it comes from.
 The model is the usual one: a training token costs about 6·N FLOPs for full fine-tuning
 (forward 2N, backward 4N), about 4·N for LoRA and QLoRA (no weight gradients for the frozen
 base), so tokens/s = peak dense BF16 FLOP/s × MFU / (k·N). Peaks are the vendors' datasheet
-figures per part (kit.estimate.gpus: an H100 NVL is not an H100 SXM); the MFU figures are
+figures per part (kit.gpus: an H100 NVL is not an H100 SXM); the MFU figures are
 stated assumptions (QLoRA pays for dequantisation). A finished run of the same model, GPU
 and method replaces the model with its measured figure (learned.json).
 """
@@ -50,9 +50,9 @@ def model_params(model_id: str, folder: Path | None = None) -> tuple[float, str]
 
 
 def modelled(gpu_type: str, method: str, params: float, gpu_model: str = "") -> Rate:
-    """The modelled rate on one GPU of `gpu_model` (kit.estimate.gpus: the datasheet's dense
+    """The modelled rate on one GPU of `gpu_model` (kit.gpus: the datasheet's dense
     BF16 peak of the part the machine type carries), else of the type's usual part."""
-    from kit.estimate.gpus import model
+    from kit.gpus import model
 
     part = model(gpu_type, gpu_model)
     peak, datasheet = part.bf16_tflops, part.source

@@ -76,6 +76,7 @@ def remote_build(cfg: "KitConfig", cluster: "ClusterOutputs", request: "BuildReq
     from kit.images import through_mirror
     from kit.images.build import RECIPES, pinned_base, prepare
     from kit.images.push import Pushed, remote_repository
+    from kit.layout.buckets import bucket_owners, builds_uri
 
     support = builder(cfg)
     recipe = RECIPES[request.name]
@@ -98,8 +99,8 @@ def remote_build(cfg: "KitConfig", cluster: "ClusterOutputs", request: "BuildReq
         bundle = Path(tmp) / "bundle.zip"
         sha = zip_context(ctx.folder, bundle)
         key = f"{request.name}-{sha[:16]}.zip"
-        builds = f"{cluster.artifacts_uri.rstrip('/')}/builds/"
-        open_store(builds).put(key, bundle.read_bytes(), sha)
+        builds = builds_uri(cluster.artifacts_uri)
+        open_store(builds, owners=bucket_owners(cluster)).put(key, bundle.read_bytes(), sha)
         log(f"  uploaded the build context to {builds}{key} ({bundle.stat().st_size // 1024} KiB)")
     image = f"{remote_repository(cluster.registry_prefix, request.name)}:{ctx.tag.rsplit(':', 1)[1]}"
     spec = RemoteBuild(source=f"{builds}{key}", image=image, build_args=flags("--build-arg", ctx.args),

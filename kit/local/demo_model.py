@@ -66,12 +66,11 @@ Answer in one short sentence. Explain it step by step. Give three examples. Keep
 
 
 def _train_tokenizer(vocab_size: int):
-    """Byte-level BPE on CORPUS; single-threaded so merges are identical on every run."""
-    import os
-
+    """Byte-level BPE on CORPUS. The merges are identical on every run whatever the library's
+    thread count (pairs are counted exactly, each merge the most frequent, ties broken by the
+    pair): tests/unit/test_demo_models.py trains it single- and multi-threaded."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
@@ -107,8 +106,10 @@ def build_tiny_llama(
     import torch
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
+    from kit.terminal import quiet_when_captured
     from kit.trainer.chat import kit_templates, strip_markers
 
+    quiet_when_captured()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     raw = _train_tokenizer(vocab_size)

@@ -55,6 +55,9 @@ def build_smollm2(out_dir: str | Path) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from kit.terminal import quiet_when_captured
+
+    quiet_when_captured()
     out = Path(out_dir)
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)

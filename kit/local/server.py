@@ -119,7 +119,8 @@ class LocalServer:
         exe = self.preflight("transformers", port)
         self.folder.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
-               "TRANSFORMERS_OFFLINE": "1", "DO_NOT_TRACK": "1"}
+               "TRANSFORMERS_OFFLINE": "1", "DO_NOT_TRACK": "1",
+               "HF_HUB_DISABLE_PROGRESS_BARS": "1"}     # its stderr is a log file: no bars in it
         with self.log.open("ab") as log:
             log.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} serving {run_id}\n".encode())
             log.flush()

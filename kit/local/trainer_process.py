@@ -21,6 +21,7 @@ from rich.console import Console
 
 from kit.errors import Interrupted, KitError
 from kit.jsonio import read_json, write_json
+from kit.layout.buckets import MERGED_SUBDIR
 from kit.process import Stopped, alive, die_with_parent, start_time, stop_group, stop_signals
 from kit.progress import ProgressReporter, show_event
 from kit.runs import FAILED, INTERRUPTED, RUNNING, SUCCEEDED, Run, RunStore
@@ -155,7 +156,7 @@ def last_step(events: Path) -> tuple[int | None, int | None]:
 
 
 def model_dir(store: RunStore, run: Run) -> Path:
-    folder = store.dir(run.id) / "model"
+    folder = store.dir(run.id) / MERGED_SUBDIR
     if not (folder / "config.json").is_file():
         raise KitError(f"run {run.id} has no merged model in {folder}",
                        hint="start a new run: kit up")

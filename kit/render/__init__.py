@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from kit.layout.kube_names import release_name
 from kit.render.engine import render_chart
 from kit.render.platform import platform_objects
-from kit.render.values import default_run_id, finetune_values, release_name, server_values, stage_values
+from kit.render.values import default_run_id, finetune_values, server_values, stage_values
 
 if TYPE_CHECKING:
     from kit.config import KitConfig
@@ -41,9 +42,7 @@ def cluster_for(cfg: "KitConfig") -> "ClusterOutputs":
     annotations and private CIDRs are only known from real outputs."""
     from dataclasses import fields
 
-    from kit.data.objects import expect_owners
     from kit.jsonio import read_json
-    from kit.render.values import bucket_owners
     from stacks.clouds import cloud_support
     from stacks.contract import ClusterOutputs
 
@@ -54,9 +53,6 @@ def cluster_for(cfg: "KitConfig") -> "ClusterOutputs":
         cluster = ClusterOutputs(**{k: v for k, v in saved.items() if k in names})
     else:
         cluster = cloud_support(cfg.target).default_outputs(cfg)
-    # Whoever learns the kit's bucket names here also learns their owner, so no storage call
-    # this process makes on them can land in a same-named bucket of another account.
-    expect_owners(bucket_owners(cluster))
     return cluster
 
 
@@ -103,7 +99,7 @@ def render_objects(cfg: "KitConfig", cluster: "ClusterOutputs", *, run_id: str |
     out: dict[str, list[dict[str, Any]]] = {"platform": platform_objects(cfg, cluster)}
     for release, (chart, values) in release_values(cfg, cluster, run_id=run_id, images=images,
                                                    review=bool(loose)).items():
-        objects = render_chart(chart, values, release=release_name(cfg, release),
+        objects = render_chart(chart, values, release=release_name(cfg.name, release),
                                namespace=cluster.namespace)
         for obj in objects if loose else []:
             obj.setdefault("metadata", {}).setdefault("annotations", {})[UNPINNED] = ",".join(loose)

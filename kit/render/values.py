@@ -1,57 +1,27 @@
 """Chart values computed from kit.yaml and the cluster's outputs.
 
-The only place that knows how KitConfig maps onto charts/finetune and charts/tgi. Bucket
-layout of a run (shared with the trainer and `kit runs`):
-
-    <artifacts>/runs/<run_id>/           everything the trainer uploads (checkpoints too)
-    <artifacts>/runs/<run_id>/model/     the merged model the server loads (kit.trainer)
-    <models>/<hub org>/<hub name>/<revision>/   base weights mirrored by `kit model mirror`
+The only place that knows how KitConfig maps onto charts/finetune, charts/stage and charts/tgi.
+Where things are in the buckets is kit.layout.buckets', what objects are called
+kit.layout.kube_names'.
 """
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING, Any
 
 from kit.data.storage import BUCKET_FORMS, bucket_scheme, parse_uri
 from kit.errors import KitError
 from kit.estimate.fit import pod_memory_gib, server_memory_gib, training_nodes
+from kit.gpus import TYPES
+from kit.layout import buckets, kube_names
 from kit.serving.client import CLIENT_DEFAULT_MODELS
 
 if TYPE_CHECKING:
     from kit.config import KitConfig
     from stacks.contract import ClusterOutputs
 
-MERGED_SUBDIR = "model"
 # RFC 1918: "the private network" when no narrower client CIDRs are known.
 PRIVATE_NETWORKS = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
-
-
-# CPUs per GPU a pod asks for (a 1-GPU L4 node has 4 vCPUs). Memory is sized by
-# kit.estimate.fit: what the run needs at its peak (the LoRA merge included), never more than
-# the node can give a pod.
-CPU_PER_GPU: dict[str, int] = {"l4": 3, "a10g": 3, "l40s": 6, "a100": 10, "h100": 20, "h200": 20}
-
-
-def release_name(cfg: "KitConfig", role: str) -> str:
-    """Object name prefix of a release: <name>-finetune, <name>-server."""
-    return f"{cfg.name}-{role}"
-
-
-def api_keys_secret(cfg: "KitConfig") -> str:
-    """The Secret of API keys the server reads: created with generated keys at `kit up`."""
-    return f"{cfg.name}-api-keys"
-
-
-def tls_secret(cfg: "KitConfig") -> str:
-    """The kubernetes.io/tls Secret the server's proxy serves HTTPS with: the customer's own
-    (serving.tls_secret), else one the kit issues from the deployment's CA at `kit up`."""
-    return cfg.serving.tls_secret or f"{cfg.name}-server-tls"
-
-
-def model_snapshot(cfg: "KitConfig", run_id: str) -> str:
-    """The VolumeSnapshot holding a run's staged model (clusters with volume snapshots)."""
-    return f"{cfg.name}-model-{run_id}"
 
 
 def default_run_id(cfg: "KitConfig") -> str:
@@ -64,17 +34,8 @@ def default_run_id(cfg: "KitConfig") -> str:
 
 
 def run_uri(cluster: "ClusterOutputs", run_id: str) -> str:
-    if not cluster.artifacts_uri:
-        raise KitError("cluster outputs: no artifacts bucket", hint="run `kit up` to create it")
-    return f"{cluster.artifacts_uri.rstrip('/')}/runs/{run_id}/"
-
-
-def bucket_owners(cluster: "ClusterOutputs") -> dict[str, str]:
-    """The kit's buckets and the account that must own them (the charts' bucketOwners)."""
-    if not cluster.bucket_owner:
-        return {}
-    return {parse_uri(uri).bucket: cluster.bucket_owner
-            for uri in (cluster.artifacts_uri, cluster.models_uri) if uri}
+    """A run's folder in this cluster's artifacts bucket (kit.layout.buckets)."""
+    return buckets.run_uri(cluster.artifacts_uri, run_id)
 
 
 def base_model_uri(cfg: "KitConfig", cluster: "ClusterOutputs") -> str:
@@ -83,9 +44,7 @@ def base_model_uri(cfg: "KitConfig", cluster: "ClusterOutputs") -> str:
     if bucket_scheme(model_id):
         return model_id.rstrip("/") + "/"
     check_model_source(cfg)
-    if not cluster.models_uri:
-        raise KitError("cluster outputs: no models bucket", hint="run `kit up` to create it")
-    return f"{cluster.models_uri.rstrip('/')}/{model_id}/{cfg.model.revision}/"
+    return buckets.mirrored_model_uri(cluster.models_uri, model_id, cfg.model.revision)
 
 
 def check_model_source(cfg: "KitConfig") -> None:
@@ -118,9 +77,10 @@ def data_uri(cfg: "KitConfig", uri: str | None = None, key: str = "data.uri") ->
 
 
 def _sizes(cfg: "KitConfig", mem: int) -> tuple[dict[str, Any], str]:
-    """Resources of a GPU container with `mem` GiB and its /dev/shm size, CPUs scaled with the
-    GPU count."""
-    cpu = CPU_PER_GPU[cfg.gpu.type] * cfg.gpu.count
+    """Resources of a GPU container with `mem` GiB (kit.estimate.fit: what the run needs at its
+    peak, never more than the node can give a pod) and its /dev/shm size, CPUs per GPU from the
+    GPU table (kit.gpus) scaled with the GPU count."""
+    cpu = TYPES[cfg.gpu.type].cpus * cfg.gpu.count
     resources = {
         "requests": {"cpu": str(cpu), "memory": f"{mem}Gi", "ephemeral-storage": "1Gi"},
         "limits": {"cpu": str(cpu), "memory": f"{mem}Gi", "ephemeral-storage": "2Gi"},
@@ -145,7 +105,7 @@ def finetune_values(cfg: "KitConfig", cluster: "ClusterOutputs", images: dict[st
     resources, shm = _sizes(cfg, pod_memory_gib(cfg))
     service_account, pod_labels = _identity(cfg, cluster.trainer_sa_annotations)
     return {
-        "fullnameOverride": release_name(cfg, "finetune"),
+        "fullnameOverride": kube_names.finetune_job(cfg.name),
         "runId": run_id,
         "images": {"trainer": images["trainer"], "kit": images["kit"]},
         "nodes": training_nodes(cfg),
@@ -153,7 +113,7 @@ def finetune_values(cfg: "KitConfig", cluster: "ClusterOutputs", images: dict[st
         "stage": {"dataUri": data_uri(cfg), "modelUri": base_model_uri(cfg, cluster),
                   **({"evalUri": data_uri(cfg, cfg.eval.uri, "eval.uri")} if cfg.eval.uri else {})},
         "uploadUri": run_uri(cluster, run_id),
-        "bucketOwners": bucket_owners(cluster),
+        "bucketOwners": buckets.bucket_owners(cluster),
         "training": cfg.training.model_dump(exclude_none=True),
         "eval": cfg.eval.trainer_options(),
         "resources": {"trainer": resources,
@@ -178,19 +138,19 @@ def server_values(cfg: "KitConfig", cluster: "ClusterOutputs", images: dict[str,
     # (behind it, kube-proxy's source NAT leaves the pod only node addresses to check).
     clients = list(cfg.serving.client_cidrs or network)
     values: dict[str, Any] = {
-        "fullnameOverride": release_name(cfg, "server"),
+        "fullnameOverride": kube_names.release_name(cfg.name, kube_names.SERVER),
         "engine": engine,
         "images": {engine: images[engine], "proxy": images["proxy"], "kit": images["kit"]},
-        "bucketOwners": bucket_owners(cluster),
+        "bucketOwners": buckets.bucket_owners(cluster),
         # vLLM answers to these only (the first is the one it lists); TGI ignores the name.
-        "model": {"uri": run_uri(cluster, run_id) + MERGED_SUBDIR + "/",
+        "model": {"uri": buckets.merged_model_uri(cluster.artifacts_uri, run_id),
                   "servedNames": [cfg.name, *CLIENT_DEFAULT_MODELS]},
         "replicas": cfg.serving.replicas,
         "gpus": cfg.gpu.count,
         "tgi": {"maxInputTokens": cfg.training.max_length, "maxTotalTokens": total},
         "vllm": {"maxModelLen": total},
-        "auth": {"existingSecret": api_keys_secret(cfg)},
-        "tls": {"secret": tls_secret(cfg)},
+        "auth": {"existingSecret": kube_names.api_keys_secret(cfg.name)},
+        "tls": {"secret": kube_names.tls_secret(cfg.name, cfg.serving.tls_secret)},
         "resources": resources,
         "shmSize": shm,
         "service": {"internalLoadBalancer": {"enabled": bool(lb), "annotations": lb,
@@ -204,10 +164,11 @@ def server_values(cfg: "KitConfig", cluster: "ClusterOutputs", images: dict[str,
         # The model comes from a snapshot the stage Job took: this pod reads no bucket, so it
         # gets an account with no cloud identity (the stack binds the server identity to the
         # stage Job's account, <name>-server) and no identity labels.
-        values["modelVolume"] = {"snapshot": model_snapshot(cfg, run_id),
+        values["modelVolume"] = {"snapshot": kube_names.model_snapshot(cfg.name, run_id),
                                  "storageClass": cluster.model_storage_class,
                                  "size": f"{cfg.serving.model_volume_gi}Gi"}
-        values["serviceAccount"] = {"create": True, "name": f"{cfg.name}-engine", "annotations": {}}
+        values["serviceAccount"] = {"create": True, "name": kube_names.engine_account(cfg.name),
+                                     "annotations": {}}
         values["podLabels"] = {}
     return values
 
@@ -217,16 +178,14 @@ def stage_values(cfg: "KitConfig", cluster: "ClusterOutputs", images: dict[str, 
     """The Job that stages a run's merged model onto a volume, and the snapshot of it."""
     service_account, pod_labels = _identity(cfg, cluster.server_sa_annotations)
     return {
-        # Per run, short enough for a Job's 63 characters whatever the name: a digest of the id.
-        "fullnameOverride": f"{release_name(cfg, 'stage')}-"
-                            + hashlib.sha256(run_id.encode()).hexdigest()[:10],
+        "fullnameOverride": kube_names.stage_job(cfg.name, run_id),
         "images": {"kit": images["kit"]},
-        "model": {"uri": run_uri(cluster, run_id) + MERGED_SUBDIR + "/"},
+        "model": {"uri": buckets.merged_model_uri(cluster.artifacts_uri, run_id)},
         "volume": {"storageClass": cluster.model_storage_class,
                    "size": f"{cfg.serving.model_volume_gi}Gi"},
-        "snapshot": {"name": model_snapshot(cfg, run_id),
+        "snapshot": {"name": kube_names.model_snapshot(cfg.name, run_id),
                      "className": cluster.model_snapshot_class},
-        "serviceAccount": {**service_account, "name": release_name(cfg, "server")},
+        "serviceAccount": {**service_account, "name": kube_names.service_accounts(cfg.name)["server"]},
         "podLabels": pod_labels,
-        "bucketOwners": bucket_owners(cluster),
+        "bucketOwners": buckets.bucket_owners(cluster),
     }

@@ -9,7 +9,7 @@ import json
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from kit.errors import KitError
 from kit.serving.bench import Level
@@ -183,15 +183,16 @@ def page(data: dict[str, Any]) -> str:
             f"{rows}</table></body></html>")
 
 
-def save(run_uri: str, data: dict[str, Any]) -> str:
-    """Write the JSON and the HTML page under the run's artifacts (bench/); returns where."""
+def save(run_uri: str, data: dict[str, Any], *, owners: Mapping[str, str] | None = None) -> str:
+    """Write the JSON and the HTML page under the run's artifacts (bench/); returns where
+    (`owners`: the kit's buckets and the account that must own each, kit.data.storage)."""
     import hashlib
 
     from kit.data.storage import open_store
 
     where = f"{run_uri.rstrip('/')}/{BENCH_DIR}"
     stamp = data["at"].replace(":", "").replace("-", "")
-    store = open_store(where)
+    store = open_store(where, owners=owners)
     for name, body in ((f"{stamp}.json", json.dumps(data, indent=2).encode()),
                        (f"{stamp}.html", page(data).encode())):
         store.put(name, body, hashlib.sha256(body).hexdigest())

@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from kit.errors import KitError
+from kit.layout.buckets import MERGED_SUBDIR
 from kit.trainer.sizes import SAVE_SHARD
-
-MODEL_DIR = "model"  # the merged model (kit.render.values.MERGED_SUBDIR names the same folder)
 
 
 def _sync(uri: str):
@@ -36,9 +35,9 @@ def upload(output: Path, uri: str) -> None:
     a set of its own under model/ (the server stages that prefix and trusts only its manifest),
     then the whole run; the run's manifest, written last, is what makes the upload visible."""
     sync = _sync(uri)
-    model = output / MODEL_DIR
+    model = output / MERGED_SUBDIR
     if model.is_dir() and any(model.iterdir()):
-        sync(str(model), f"{uri.rstrip('/')}/{MODEL_DIR}/", kind="model")
+        sync(str(model), f"{uri.rstrip('/')}/{MERGED_SUBDIR}/", kind="model")
     sync(str(output), uri)
 
 
@@ -159,7 +158,7 @@ def save_final(trainer: Any, tokenizer: Any, serving_template: str, base_model: 
 
     if fsdp:  # gather one full state dict on rank 0 instead of per-rank shards
         trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
-    model_dir = output / MODEL_DIR
+    model_dir = output / MERGED_SUBDIR
     dtype = _base_dtype(base_model)
     if method == "full":
         trainer.save_model(str(model_dir))

@@ -18,6 +18,7 @@ import json
 import pulumi
 import pulumi_aws as aws
 
+from kit.layout.buckets import BUILDS_PREFIX
 from stacks.aws.common import Ctx, assume_role, policy, role, statement
 from stacks.aws.keys import USE, log_group
 from stacks.aws.names import builder_project
@@ -25,7 +26,6 @@ from stacks.aws.network import Network, s3_ranges
 from stacks.aws.storage import Buckets
 
 BUILD_IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
-BUILDS_PREFIX = "builds/"
 
 # Runs with the bundle unpacked in the working folder (Dockerfile + wheels/). The kit passes
 # IMAGE (repository:tag), BUILD_ARGS and LABELS (each "--flag value" lines, shell-quoted).

@@ -13,15 +13,15 @@ import pulumi
 import pulumi_aws as aws
 
 from kit.errors import KitError
+from kit.layout.buckets import RUNS_PREFIX
+from kit.layout.kube_names import service_accounts
 from stacks.aws.cluster import Cluster
 from stacks.aws.common import Ctx, assume_role, policy, role, statement
-from stacks.aws.names import service_accounts
 from stacks.aws.storage import Buckets, parse_s3_uri
 
 # No AmazonSSMManagedInstanceCore: the VPC has no Systems Manager endpoints (network.py).
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy",
                  "AmazonEC2ContainerRegistryPullOnly")
-RUNS_PREFIX = "runs/"
 
 
 @dataclass

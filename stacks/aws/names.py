@@ -53,9 +53,3 @@ def registry_prefix(name: str, account: str, region: str) -> str:
 def builder_project(name: str) -> str:
     """The CodeBuild project that builds the kit's images (`kit images build --remote`)."""
     return f"{name}-images"
-
-
-def service_accounts(name: str) -> dict[str, str]:
-    """The ServiceAccounts charts/ create (their release names, kit.render.values.release_name)
-    in the kit's namespace; Pod Identity binds the roles to exactly these."""
-    return {"trainer": f"{name}-finetune", "server": f"{name}-server"}

@@ -25,13 +25,13 @@ from __future__ import annotations
 import pulumi_azure_native as azure
 
 from kit.errors import KitError
+from kit.layout.buckets import RUNS_PREFIX
 from stacks.azure import names
 from stacks.azure.cluster import Cluster
 from stacks.azure.common import Ctx, grant
 from stacks.azure.defaults import data_location
 from stacks.azure.storage import Storage, container_id
 
-RUNS_PREFIX = "runs/"
 _BLOBS = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
 PATH = f"@Resource[{_BLOBS}:path]"
 READ = f"{_BLOBS}/read"

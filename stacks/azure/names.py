@@ -84,12 +84,6 @@ def identity(name: str, logical: str) -> str:
     return f"{name}-{logical}"
 
 
-def service_accounts(name: str) -> dict[str, str]:
-    """The ServiceAccounts charts/ create (their release names, kit.render.values.release_name)
-    in the kit's namespace; the federated credentials trust exactly these."""
-    return {"trainer": f"{name}-finetune", "server": f"{name}-server"}
-
-
 def role_definition(name: str, subscription: str, logical: str) -> str:
     """The GUID name of a custom role definition of the deployment (stable across updates)."""
     import uuid

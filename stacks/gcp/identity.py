@@ -24,11 +24,12 @@ import pulumi
 import pulumi_gcp as gcp
 
 from kit.errors import KitError
+from kit.layout.buckets import RUNS_PREFIX
+from kit.layout.kube_names import service_accounts
 from stacks.gcp.common import Ctx, member
-from stacks.gcp.names import google_account_id, service_accounts
+from stacks.gcp.names import google_account_id
 from stacks.gcp.storage import Buckets, grant, parse_gs_uri
 
-RUNS_PREFIX = "runs/"
 READ = "roles/storage.objectViewer"  # storage.objects.get, storage.objects.list
 CREATE = "roles/storage.objectCreator"  # storage.objects.create: no delete, no replace
 

@@ -66,12 +66,6 @@ def registry_prefix(name: str, project: str, region: str) -> str:
     return f"{registry_host(region)}/{project}/{short_name(name)}"
 
 
-def service_accounts(name: str) -> dict[str, str]:
-    """The Kubernetes ServiceAccounts charts/ create (kit.render.values.release_name) in the
-    kit's namespace; Workload Identity binds each to its Google service account."""
-    return {"trainer": f"{name}-finetune", "server": f"{name}-server"}
-
-
 def google_account_id(name: str, logical: str) -> str:
     """A Google service account id (6-30 characters: [a-z][a-z0-9-]*[a-z0-9])."""
     return f"{name[:29 - len(logical)].rstrip('-')}-{logical}"

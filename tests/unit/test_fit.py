@@ -10,7 +10,7 @@ import pytest
 from kit.config import parse
 from kit.estimate import estimate
 from kit.estimate.fit import GIB, assess, pod_capacity_gib, problems, reserved_gib
-from kit.estimate.gpus import MODELS
+from kit.gpus import MODELS
 from kit.render.values import finetune_values
 from stacks.clouds import all_supports
 from stacks.contract import ClusterOutputs

@@ -21,7 +21,7 @@ import re
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from kit.data.objects import Location, ObjectInfo, expected_owner, is_hidden
+from kit.data.objects import Location, ObjectInfo, is_hidden
 from kit.errors import KitError, require
 
 PARTS = ".kit-parts"
@@ -146,7 +146,8 @@ class GCSStore:
     scheme = "gs"
     create_only = True  # the transfer engine never writes a name twice (kit.data.published)
 
-    def __init__(self, loc: Location, *, kms_key: str | None = None, workers: int = 8) -> None:
+    def __init__(self, loc: Location, *, owner: str | None = None, kms_key: str | None = None,
+                 workers: int = 8) -> None:
         storage = require("google.cloud.storage", "storage")
         with _guard(loc.uri):
             project = os.environ.get("GOOGLE_CLOUD_PROJECT")
@@ -155,7 +156,6 @@ class GCSStore:
         self.bucket_ref = self.client.bucket(self.bucket)
         self.kms_key = kms_key
         self.may_delete = True  # until a delete is refused: then parts stay (see the docstring)
-        owner = expected_owner(self.bucket)
         if owner:
             self._check_owner(owner)
 

@@ -8,7 +8,7 @@ import hashlib
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from kit.data.objects import Location, ObjectInfo, expected_owner, is_hidden
+from kit.data.objects import Location, ObjectInfo, is_hidden
 from kit.errors import KitError, require
 
 _HINTS = {
@@ -116,7 +116,8 @@ class S3Store:
     scheme = "s3"
     create_only = True  # the transfer engine never writes a name twice (kit.data.published)
 
-    def __init__(self, loc: Location, *, kms_key: str | None = None, workers: int = 8) -> None:
+    def __init__(self, loc: Location, *, owner: str | None = None, kms_key: str | None = None,
+                 workers: int = 8) -> None:
         boto3 = require("boto3", "storage")
         from botocore.config import Config
 
@@ -125,7 +126,7 @@ class S3Store:
         self.client = boto3.session.Session().client("s3", config=config)
         self.bucket, self.prefix, self.uri = loc.bucket, loc.prefix, loc.uri
         self.sse = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key} if kms_key else {}
-        self.owner = expected_owner(self.bucket)
+        self.owner = owner
         if self.owner:
             # One hook, so no call (paginators included) can forget the owner: S3 then refuses
             # with 403 whatever it would do on a bucket of that name held by another account.

@@ -1,9 +1,14 @@
-"""What each GPU model brings to an estimate: its dense BF16 tensor peak and its memory, from
-NVIDIA's datasheets (read 2026-12-07). A cloud's catalog names the model its machine types
-carry (GpuOffer.gpu_model: an Azure NC H100 v5 has an H100 NVL, not the SXM part of a p5 or an
-a3); a bare gpu.type (local machines, existing clusters) means its first model below.
+"""The GPU table: every gpu.type the kit knows, the GPU models behind them, and what a pod on
+one asks for. The one home of these facts; kit.yaml's allowed gpu.type values, the fit and
+throughput estimates and the chart values all derive from it. A leaf module: it imports
+nothing of the kit's, so the config and the estimate can both read it.
 
-Datasheets list tensor throughput "with sparsity"; the dense figure is half of it.
+A cloud's catalog names the model its machine types carry (GpuOffer.gpu_model: an Azure NC H100
+v5 has an H100 NVL, not the SXM part of a p5 or an a3); a bare gpu.type (local machines,
+existing clusters) means its default model below.
+
+Peaks and memory are from NVIDIA's datasheets (read 2026-12-07). Datasheets list tensor
+throughput "with sparsity"; the dense figure is half of it.
   L4      https://www.nvidia.com/en-us/data-center/l4/         BF16 242 TFLOPS sparse, 24 GB
   A10     https://www.nvidia.com/en-us/data-center/products/a10-gpu/  BF16 250 sparse, 24 GB
           (AWS's A10G has no public datasheet; its A10 sibling stands in)
@@ -12,6 +17,11 @@ Datasheets list tensor throughput "with sparsity"; the dense figure is half of i
   H100    https://www.nvidia.com/en-us/data-center/h100/       SXM: BF16 1,979 sparse, 80 GB;
                                                                NVL: BF16 1,671 sparse, 94 GB
   H200    https://www.nvidia.com/en-us/data-center/h200/       SXM: BF16 1,979 sparse, 141 GB
+
+The pod sizes are the kit's own choices, not published limits: CPUs per GPU a pod asks for (a
+1-GPU L4 node has 4 vCPUs, so 3 leaves the node's daemons one), and the host memory per GPU a
+trainer pod asks for where the node's memory is unknown (an existing cluster, a local machine;
+kit.estimate.fit sizes it from the node's real memory where a catalog knows the machine type).
 """
 
 from __future__ import annotations
@@ -25,6 +35,15 @@ class GpuModel:
     bf16_tflops: float      # dense
     memory_gb: int          # as the datasheet gives it (GB, 10^9 bytes)
     source: str
+
+
+@dataclass(frozen=True)
+class GpuType:
+    """One value of kit.yaml's gpu.type."""
+
+    default_model: str      # the model a bare type means (a key of MODELS): the smaller memory
+    cpus: int               # CPUs a pod asks for per GPU
+    pod_memory_gib: int     # host memory a trainer pod asks for per GPU, node memory unknown
 
 
 MODELS: dict[str, GpuModel] = {
@@ -43,11 +62,19 @@ MODELS: dict[str, GpuModel] = {
     "h200": GpuModel("NVIDIA H200", 989.5, 141,
                      "NVIDIA H200 datasheet, SXM: 1,979 TFLOPS BF16 with sparsity, 989.5 dense"),
 }
-# gpu.type -> the model a bare type means (the smaller memory where a type comes in two).
-DEFAULT: dict[str, str] = {"l4": "l4", "a10g": "a10g", "l40s": "l40s", "a100": "a100-40gb",
-                           "h100": "h100-sxm", "h200": "h200"}
+
+# gpu.type -> its facts. The first is kit.yaml's default.
+TYPES: dict[str, GpuType] = {
+    "l4": GpuType("l4", cpus=3, pod_memory_gib=12),
+    "a10g": GpuType("a10g", cpus=3, pod_memory_gib=12),
+    "l40s": GpuType("l40s", cpus=6, pod_memory_gib=48),
+    "a100": GpuType("a100-40gb", cpus=10, pod_memory_gib=96),
+    "h100": GpuType("h100-sxm", cpus=20, pod_memory_gib=180),
+    "h200": GpuType("h200", cpus=20, pod_memory_gib=180),
+}
+GPU_TYPES: tuple[str, ...] = tuple(TYPES)
 
 
 def model(gpu_type: str, gpu_model: str = "") -> GpuModel:
     """The GPU model a catalog row names, else the one its bare type means."""
-    return MODELS[gpu_model or DEFAULT[gpu_type]]
+    return MODELS[gpu_model or TYPES[gpu_type].default_model]
