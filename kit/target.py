@@ -11,7 +11,7 @@ from kit.errors import KitError
 
 if TYPE_CHECKING:
     from kit.config import KitConfig
-    from kit.runs import Run
+    from kit.pipeline.ledger import Run
     from kit.serving.client import Endpoint
 
 

@@ -14,7 +14,7 @@ import pytest
 from kit.config import parse
 from kit.errors import KitError
 from kit.gate import check_held_out, check_servable, enforce, judge
-from kit.runs import REJECTED, SUCCEEDED, Run
+from kit.pipeline.ledger import REJECTED, SUCCEEDED, Run
 
 HELD = {"examples": 5, "base_loss": 8.0, "tuned_loss": 5.0,
         "generation": {"examples": 2, "max_new_tokens": 8,

@@ -7,7 +7,7 @@ import sys
 import time
 
 from kit.pipeline import fingerprint
-from kit.runs import INTERRUPTED, RUNNING, SUCCEEDED, Run, RunStore
+from kit.pipeline.ledger import INTERRUPTED, RUNNING, SUCCEEDED, Run, RunStore
 
 
 def make_run(store: RunStore, pid: int | None, status: str = RUNNING) -> Run:
