@@ -11,8 +11,10 @@ import json
 
 import pytest
 
+from kit import __version__
 from kit.pipeline.ledger import RUNNING, SUCCEEDED, RunStore
-from tests.cluster.deployment import COMMIT, finish, job_applies, prepare, quiet, target
+from kit.trainer.recipe import resolve
+from tests.cluster.deployment import COMMIT, JOB, finish, job_applies, prepare, quiet, target
 from tests.cluster.fakes import kube_for
 
 pytestmark = pytest.mark.timeout(120)     # a second Job would be followed until the timeout
@@ -27,6 +29,9 @@ def test_kit_up_after_kit_train_reuses_that_run(deployment):
     kube, _ = kube_for("success", until=320)            # the trainer has started, no end yet
     trained = target(deployment, kube).train(quiet(), detach=True)
     assert trained.status == RUNNING and trained.inputs["model_revision"] == COMMIT
+    # The record every target writes: settings as the recipe resolves them, the kit's version.
+    assert trained.inputs["settings"] == resolve(deployment.training.model_dump())
+    assert trained.inputs["kit_version"] == __version__
     assert len(job_applies(kube)) == 1
     finish(kube, trained.id)
 
@@ -52,3 +57,32 @@ def test_kit_train_followed_to_its_end_is_found_by_kit_up(deployment, monkeypatc
 
     result = target(deployment, kube).up(quiet(), detach=True)
     assert result["run_id"] == trained.id and len(job_applies(kube)) == 1
+
+
+FAILED_STATUS = {"failed": 1, "conditions": [{"type": "Failed", "status": "True",
+                                              "reason": "BackoffLimitExceeded"}]}
+
+
+@pytest.mark.parametrize("bad_data", [False, True])
+def test_kit_up_resumes_a_failed_run_unless_its_data_was_bad(deployment, bad_data):
+    """An earlier attempt at the same work that failed is started again under its own id (its
+    Job resumes from the checkpoints it uploaded); one that stopped on bad data is not: the
+    same inputs cannot succeed, so a new run starts."""
+    from kit.pipeline.ledger import FAILED
+    from kit.trainer.events import EXIT_BAD_DATA
+
+    kube, _ = kube_for("success", until=320)
+    first = target(deployment, kube).up(quiet(), detach=True)["run_id"]
+    kube.dyn.objects[("Job", JOB)]["status"] = FAILED_STATUS
+    store = RunStore(deployment.workdir.runs)
+    failed = target(deployment, kube).jobs.reconcile(store.get(first))
+    assert failed.status == FAILED
+    if bad_data:
+        failed.exit_code = EXIT_BAD_DATA
+        store.save(failed)
+
+    kube.dyn.streams = kube_for("success", until=320)[0].dyn.streams   # the next Job's pods
+    again = target(deployment, kube).up(quiet(), detach=True)["run_id"]
+    assert (again != first) == bad_data
+    assert len(job_applies(kube)) == 2          # the failed Job replaced either way
+    assert store.get(again).status == RUNNING
