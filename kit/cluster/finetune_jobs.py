@@ -23,7 +23,7 @@ from kit.cluster.jobwatch import SUCCEEDED as JOB_SUCCEEDED
 from kit.cluster.jobwatch import JobWatch, TrainerLog
 from kit.config import KitConfig
 from kit.errors import KitError
-from kit.pipeline.flow import record_end
+from kit.pipeline.flow import record_end, succeeded
 from kit.pipeline.ledger import FAILED, INTERRUPTED, RUNNING, SUCCEEDED, Run, RunStore
 from kit.pipeline.phases import Outcome
 from kit.trainer.events import EXIT_BAD_DATA
@@ -102,11 +102,7 @@ class FineTuneJobs:
                     log.feed(line)
             run.status, run.finished, run.exit_code, run.metrics = SUCCEEDED, time.time(), 0, log.metrics
             self.store.save(run)
-            m = log.metrics
-            loss = (f": loss {m['loss_first']:.3f} → {m['loss_last']:.3f}"
-                    if isinstance(m.get("loss_first"), (int, float)) and
-                    isinstance(m.get("loss_last"), (int, float)) else "")
-            return Outcome(f"run {run.id} succeeded{loss}")
+            return succeeded(run)
         return self.failed(run, watch, log)
 
     def failed(self, run: Run, watch: JobWatch, log: TrainerLog) -> Outcome:

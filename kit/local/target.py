@@ -16,7 +16,7 @@ from kit.config import KitConfig
 from kit.deploy_lock import deployment_lock
 from kit.errors import KitError
 from kit.local.server import LocalServer
-from kit.pipeline.flow import Pipeline
+from kit.pipeline.flow import Pipeline, succeeded
 from kit.pipeline.inputs import BaseModel, Dataset
 from kit.pipeline.ledger import RUNNING, Run, RunStore
 from kit.pipeline.phases import DeploymentState, Outcome
@@ -116,11 +116,7 @@ class LocalTarget:
                 "training": self.cfg.training.model_dump(), "upload_uri": None,
                 "eval": self.cfg.eval.trainer_options(), "eval_data": data.eval_location}
         run_trainer(self.store, run, spec, self._console)
-        m = run.metrics
-        loss = (f": loss {m['loss_first']:.3f} → {m['loss_last']:.3f}"
-                if isinstance(m.get("loss_first"), (int, float)) and
-                isinstance(m.get("loss_last"), (int, float)) else "")
-        return Outcome(f"run {run.id} succeeded{loss}")
+        return succeeded(run)
 
     def serving(self) -> str | None:
         info = self.server.info()

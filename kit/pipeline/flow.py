@@ -85,6 +85,15 @@ def record_end(cfg: "KitConfig", run: Run) -> None:
     judge(cfg, run)
 
 
+def succeeded(run: Run) -> Outcome:
+    """The fine-tune phase's line for a run that trained to its end, on every target."""
+    m = run.metrics or {}
+    first, last = m.get("loss_first"), m.get("loss_last")
+    loss = (f": loss {first:.3f} → {last:.3f}"
+            if isinstance(first, (int, float)) and isinstance(last, (int, float)) else "")
+    return Outcome(f"run {run.id} succeeded{loss}")
+
+
 class Pipeline:
     def __init__(self, cfg: "KitConfig", target: Primitives, console: Console) -> None:
         self.cfg = cfg
