@@ -18,7 +18,7 @@ from rich.console import Console
 
 from kit.deploy_lock import deployment_lock
 from kit.gate import check_servable, enforce, judge
-from kit.pipeline.inputs import BaseModel, Dataset
+from kit.pipeline.inputs import BaseModel, Dataset, check_data
 from kit.pipeline.ledger import FAILED, INTERRUPTED, REJECTED, RUNNING, SUCCEEDED, Run, RunStore, run_fingerprint
 from kit.pipeline.phases import DeploymentState, Outcome, Phases
 from kit.trainer.events import EXIT_BAD_DATA
@@ -146,20 +146,17 @@ class Pipeline:
         return data_then_model[::-1] if self.target.model_first else data_then_model
 
     def _inputs(self, phases: Phases) -> tuple[Dataset, BaseModel]:
-        from kit.pipeline.inputs import check_data
-
-        def data() -> Dataset:
-            return phases.run("data", lambda: check_data(self.cfg, self.target.stage_data,
-                                                         self.console))
-
-        def model() -> BaseModel:
-            return phases.run(self.target.model_phase, self.target.stage_model)
+        """The data and model phases, in the target's order; each returns its value."""
+        def check() -> Dataset:
+            return check_data(self.cfg, self.target.stage_data, self.console)
 
         if self.target.model_first:
-            staged = model()
-            return data(), staged
-        checked = data()
-        return checked, model()
+            model = phases.run(self.target.model_phase, self.target.stage_model)
+            data = phases.run("data", check)
+        else:
+            data = phases.run("data", check)
+            model = phases.run(self.target.model_phase, self.target.stage_model)
+        return data, model
 
     def _serve(self, phases: Phases, run: Run) -> None:
         phases.run(SERVE, lambda: self.target.roll_out(run))
