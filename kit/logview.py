@@ -95,7 +95,7 @@ def _error(e: dict[str, Any]) -> str:
 
 
 def _gate(run: dict[str, Any]) -> str | None:
-    """What the evaluation gate checked (kit.gate.judge) and what it found."""
+    """What the evaluation gate checked (kit.pipeline.gate.judge) and what it found."""
     held = run.get("eval") or {}
     base, tuned = _num(held.get("base_loss"), ".4f"), _num(held.get("tuned_loss"), ".4f")
     ratio = held.get("max_loss_ratio")

@@ -1,5 +1,7 @@
 """The Target protocol, what every place to run offers the CLI, and `for_config`, which picks
-the Target for kit.yaml's `target:` (local, or a cluster: existing or made by a cloud stack)."""
+the Target for kit.yaml's `target:` (local, or a cluster: existing or made by a cloud stack).
+Every target's up, train and serve run the one pipeline (kit.pipeline.flow), to which the
+target supplies primitives (kit.pipeline.flow.Primitives)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from kit.errors import KitError
 
 if TYPE_CHECKING:
     from kit.config import KitConfig
-    from kit.runs import Run
+    from kit.pipeline.ledger import Run
     from kit.serving.client import Endpoint
 
 

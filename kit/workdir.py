@@ -2,8 +2,8 @@
 folders deployments of one .kit/ share (the default Pulumi backend and the model store).
 One object owns the names, so no module spells a path of another's.
 
-    .kit/<name>/state.json          phase outcomes and facts (kit.pipeline.DeploymentState)
-    .kit/<name>/runs/<id>/run.json  one record per fine-tune run, every target (kit.runs)
+    .kit/<name>/state.json          phase outcomes and facts (kit.pipeline.phases.DeploymentState)
+    .kit/<name>/runs/<id>/run.json  one record per fine-tune run, every target (kit.pipeline.ledger)
     .kit/<name>/runs/<id>/...       local target: what the trainer writes
     .kit/<name>/server/             local target: the server's pidfile and log
     .kit/<name>/data/<hash>/        local target: a verified copy of bucket data

@@ -1,6 +1,6 @@
 """What `kit status`, `kit runs` and `kit logs` show of a cluster deployment.
 
-Read-only: these ask the cluster what it has and settle run records against their Jobs (or,
+Read-only: these ask the cluster what it has and reconcile run records with their Jobs (or,
 once a Job is gone, the run's summary.json in the artifacts bucket), and never change
 workloads, so they work while `kit up` holds the deployment lock.
 """
@@ -11,24 +11,24 @@ import time
 from dataclasses import asdict
 from typing import Any, Callable, Iterator
 
-from kit.cluster.runs import FineTunes
+from kit.cluster.finetune_jobs import FineTuneJobs
 from kit.cluster.serving import Server
 from kit.config import KitConfig
 from kit.errors import KitError
 from kit.jsonio import read_json
-from kit.pipeline import DeploymentState
-from kit.runs import RUNNING, SUCCEEDED
+from kit.pipeline.ledger import RUNNING, SUCCEEDED
+from kit.pipeline.phases import DeploymentState
 
 FOLLOW_POLL_S = 2.0
 
 
 class ClusterStatus:
-    def __init__(self, cfg: KitConfig, state: DeploymentState, fine_tunes: FineTunes,
+    def __init__(self, cfg: KitConfig, state: DeploymentState, jobs: FineTuneJobs,
                  server: Server, kube: Callable[[], Any], cluster: Callable[[], Any]) -> None:
         self.cfg = cfg
         self.state = state
-        self.fine_tunes = fine_tunes
-        self.store = fine_tunes.store
+        self.jobs = jobs
+        self.store = jobs.store
         self.server = server
         self.kube = kube
         self.cluster = cluster
@@ -65,13 +65,13 @@ class ClusterStatus:
         from kit.cluster.jobwatch import TrainerLog
 
         log = TrainerLog()
-        for line in self.kube().log_lines(self.fine_tunes.pod_of(self.store.get(run["id"])),
+        for line in self.kube().log_lines(self.jobs.pod_of(self.store.get(run["id"])),
                                           "trainer", follow=False, tail=200):
             log.feed(line)
         return {"step": log.step, "total": log.total, "loss": log.loss, "eta_s": log.eta_s}
 
     def runs(self) -> list[dict[str, Any]]:
-        """Every recorded run, newest first, settled against its Job when the cluster exists."""
+        """Every recorded run, newest first, reconciled with its Job when the cluster exists."""
         from kit.layout.buckets import MERGED_SUBDIR
         from kit.render.values import run_uri
 
@@ -81,7 +81,7 @@ class ClusterStatus:
         except KitError:
             cluster = None
         for run in self.store.list():
-            run = self.fine_tunes.settle(run) if cluster is not None else run
+            run = self.jobs.reconcile(run) if cluster is not None else run
             where = run_uri(cluster, run.id) if cluster is not None else None
             out.append({**asdict(run), "artifacts": {
                 "dir": where, "log": f"kit logs {run.id}",
@@ -112,7 +112,7 @@ class ClusterStatus:
         read: dict[str, int] = {}       # lines read of each pod's log: a reopened stream skips them
         while True:
             try:
-                pod: str | None = self.fine_tunes.pod_of(run)
+                pod: str | None = self.jobs.pod_of(run)
             except KitError:
                 if not follow:
                     raise
@@ -127,7 +127,7 @@ class ClusterStatus:
                 except Exception:       # not started yet, or the stream dropped: open it again
                     if not follow:
                         raise
-            run = self.fine_tunes.settle(run)
+            run = self.jobs.reconcile(run)
             if not follow or run.status != RUNNING:
                 break
             time.sleep(FOLLOW_POLL_S)

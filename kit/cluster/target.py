@@ -7,9 +7,9 @@ refresh) cannot model. `kit down` deletes those workloads first, load balancers 
 then destroys the stack and asks the target's CloudSupport what is still tagged with it.
 
 Serving (kit.cluster.serving), `kit down` (teardown), `kit status`/`runs`/`logs` (status) and
-the fine-tune runs (runs) live beside this module; ClusterTarget runs the phases and hands
-the rest to them. Everything it talks to comes in one bundle (kit.cluster.deps). File names
-under the workdir: kit.workdir.
+the fine-tune Job (finetune_jobs) live beside this module; the pipeline (kit.pipeline.flow)
+runs the phases and calls ClusterTarget's primitives, which hand the work to them. Everything
+it talks to comes in one bundle (kit.cluster.deps). File names under the workdir: kit.workdir.
 """
 
 from __future__ import annotations
@@ -17,30 +17,32 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from rich.console import Console
 from rich.markup import escape
 
 from kit.cluster.deps import ClusterDeps
-from kit.cluster.runs import FineTunes
+from kit.cluster.finetune_jobs import FineTuneJobs
 from kit.cluster.serving import Server
 from kit.cluster.status import ClusterStatus
 from kit.config import KitConfig
-from kit.deploy_lock import deployment_lock
 from kit.errors import KitError
-from kit.estimate.actual import planned
-from kit.gate import check_held_out, check_servable, enforce, judge
 from kit.jsonio import write_json
-from kit.pipeline import DeploymentState, Outcome, run_fingerprint, run_phases
-from kit.runs import FAILED, REJECTED, RUNNING, SUCCEEDED, Run, RunStore
+from kit.pipeline.flow import Pipeline
+from kit.pipeline.inputs import BaseModel, Dataset
+from kit.pipeline.ledger import SUCCEEDED, Run, RunStore
+from kit.pipeline.phases import DeploymentState, Outcome
 from kit.serving.client import Endpoint
-from kit.trainer.events import EXIT_BAD_DATA
 from kit.workdir import write_private
 
 
 class ClusterTarget:
-    """A deployment on a Kubernetes cluster: the phases of `kit up`, `kit train`, `kit serve`."""
+    """A deployment on a Kubernetes cluster: the CLI's Target, and the primitives the pipeline
+    (kit.pipeline.flow) calls for `kit up`, `kit train` and `kit serve`."""
+
+    model_phase = "mirror"      # the kit's images with the weights: both before anything runs
+    model_first = True
 
     def __init__(self, cfg: KitConfig, deps: ClusterDeps) -> None:
         self.cfg = cfg
@@ -49,19 +51,16 @@ class ClusterTarget:
         self.state = DeploymentState(self.workdir.state)
         self.store = RunStore(self.workdir.runs)
         self.console = Console()
-        self.runs_ = FineTunes(cfg, self.store, self.kube, self.cluster, self.console,
-                               storage=deps.storage)
+        self.jobs = FineTuneJobs(cfg, self.store, self.kube, self.cluster, self.console,
+                                 storage=deps.storage)
         self.server = Server(cfg, self.state, self.kube, self.cluster, self.console)
-        self.status_ = ClusterStatus(cfg, self.state, self.runs_, self.server, self.kube,
+        self.status_ = ClusterStatus(cfg, self.state, self.jobs, self.server, self.kube,
                                      self.cluster)
-        self._kube: Any = None
-        self._data_id = ""
-        self._model_rev = cfg.model.revision
-        self._tokens: int | None = None
-        self._run: Run | None = None
+        self._kube: Any = None      # the API client, connected on first use
 
-    def _use(self, console: Console) -> None:
-        self.console = self.runs_.console = self.server.console = console
+    def _use(self, console: Console) -> Pipeline:
+        self.console = self.jobs.console = self.server.console = console
+        return Pipeline(self.cfg, self, console)
 
     def kube(self) -> Any:
         if self._kube is None:
@@ -89,40 +88,26 @@ class ClusterTarget:
                       f"[dim]({time.monotonic() - started:.1f}s)[/]")
 
     def up(self, console: Console, *, detach: bool = False) -> dict[str, Any]:
-        self._use(console)
+        pipeline = self._use(console)
         self.preflight(console)
-        with deployment_lock(self.workdir, "up"):
-            phases = [("infra", self._phase_infra), ("mirror", self._phase_mirror),
-                      ("data", self._phase_data),
-                      ("fine-tune", lambda: self._phase_finetune(detach=detach))]
-            if not detach:
-                phases += [("serve", self._phase_serve), ("smoke", self._phase_smoke)]
-            run_phases(phases, self.state, console)
-        run_id = self._run.id if self._run else None
-        return {"run_id": run_id, "endpoint": None if detach else self.state.load().get("endpoint")}
+        run = pipeline.up(detach=detach)
+        return {"run_id": run.id, "endpoint": None if detach else self.state.load().get("endpoint")}
 
     def train(self, console: Console, *, detach: bool = False) -> Run:
         """A new fine-tune run on the existing infrastructure (`kit train`)."""
-        self._use(console)
+        pipeline = self._use(console)
         self.cluster()
-        with deployment_lock(self.workdir, "train"):
-            run_phases([("data", self._phase_data),
-                        ("fine-tune", lambda: self._phase_finetune(detach=detach, new=True))],
-                       self.state, console)
-        assert self._run is not None
-        return self._run
+        return pipeline.train(detach=detach)
 
     def serve(self, console: Console, run_id: str, *, force: bool = False) -> dict[str, Any]:
         """Roll the server to a chosen run (`kit serve --run ID`, also a rollback)."""
-        self._use(console)
-        run = self.runs_.settle(self.store.get(run_id))
-        judge(self.cfg, run)        # the gate as kit.yaml says now
-        self.store.save(run)
-        check_servable(run, force=force)
-        self._run = run
-        with deployment_lock(self.workdir, "serve"):
-            run_phases([("serve", self._phase_serve), ("smoke", self._phase_smoke)], self.state, console)
+        run = self._use(console).serve(run_id, force=force)
         return {"run_id": run.id, "endpoint": self.state.load().get("endpoint")}
+
+    # --- the pipeline's primitives (kit.pipeline.flow.Primitives) ---------------------------
+
+    def setup_phases(self) -> list[tuple[str, Callable[[], Outcome]]]:
+        return [("infra", self._phase_infra)]
 
     def _phase_infra(self) -> Outcome:
         infra = self.deps.infra(self.console)
@@ -138,7 +123,10 @@ class ClusterTarget:
         return Outcome(f"stack {self.cfg.name}: {what} [dim]({escape(outputs.cluster_name)})[/]",
                        skipped=not changes)
 
-    def _phase_mirror(self) -> Outcome:
+    def stage_model(self) -> BaseModel:
+        """The kit's images into the stack's registry, then the base weights into its models
+        bucket at the requested revision, resolved to the commit the mirror recorded (skipped
+        when that revision is already there): what `kit up` and `kit train` both key runs on."""
         from kit.data import storage
         from kit.data.storage import bucket_scheme
         from kit.images import mirror_join, resolve
@@ -149,23 +137,23 @@ class ClusterTarget:
         self._copy_upstream_images(cluster)
         resolve(self.workdir, ["kit", "trainer", "proxy", self.cfg.serving.engine],
                 registry_prefix=cluster.registry_prefix, join=mirror_join(self.cfg))
-        model = self.cfg.model.id
-        if bucket_scheme(model):
-            return Outcome(f"weights are read from {model}", skipped=True)
+        model, wanted = self.cfg.model.id, self.cfg.model.revision
         dest = base_model_uri(self.cfg, cluster)
+        if bucket_scheme(model):
+            return BaseModel(wanted, dest, Outcome(f"weights are read from {model}", skipped=True))
         manifest = storage.read_manifest(storage.open_store(dest))
         meta = manifest.meta if manifest else {}
-        if meta.get("requested_revision") == self.cfg.model.revision or \
-                meta.get("revision") == self.cfg.model.revision:
-            self._model_rev = meta.get("revision") or self.cfg.model.revision
-            return Outcome(f"{model}@{self._model_rev} already in {dest}", skipped=True)
+        if wanted in (meta.get("requested_revision"), meta.get("revision")):
+            revision = meta.get("revision") or wanted
+            return BaseModel(revision, dest, Outcome(f"{model}@{revision} already in {dest}",
+                                                     skipped=True))
         from kit.data.mirror import mirror
 
-        result = mirror(model, dest, revision=self.cfg.model.revision)
-        self._model_rev = (result.manifest.meta.get("revision") if result.manifest else None) \
-            or self.cfg.model.revision
-        return Outcome(f"{model}@{self._model_rev} → {dest}: {result.transferred} uploaded, "
-                       f"{result.skipped} unchanged")
+        result = mirror(model, dest, revision=wanted)
+        revision = (result.manifest.meta.get("revision") if result.manifest else None) or wanted
+        return BaseModel(revision, dest, Outcome(f"{model}@{revision} → {dest}: "
+                                                 f"{result.transferred} uploaded, "
+                                                 f"{result.skipped} unchanged"))
 
     def _publish_own_images(self, cluster) -> None:
         """The kit's own images with no digest in the lock yet: build and push them into the
@@ -212,84 +200,44 @@ class ClusterTarget:
                                                f"{dest} already holds the locked digest"),
                                markup=False, highlight=False)
 
-    def _phase_data(self) -> Outcome:
-        from kit.data.fingerprint import dataset_fingerprint
-        from kit.data.validate import phi_lines, validate
+    def stage_data(self, uri: str, key: str) -> str:
+        """The dataset's bucket URI, read in place by the cluster (and by validation here)."""
         from kit.render.values import data_uri
 
-        checked = {}
-        for key, uri in (("data.uri", data_uri(self.cfg)),
-                         *((("eval.uri", data_uri(self.cfg, self.cfg.eval.uri, "eval.uri")),)
-                           if self.cfg.eval.uri else ())):
-            report = validate(uri, max_length=self.cfg.training.max_length, phi=self.cfg.data.phi)
-            if not report.ok:
-                more = f" (+{len(report.errors) - 1} more)" if len(report.errors) > 1 else ""
-                raise KitError(f"{key}: {report.errors[0]}{more}",
-                               hint=f"see all problems: kit data validate {uri}")
-            for line in phi_lines(report):  # data.phi: warn: what was kept, by kind and place
-                self.console.print(f"  ! {line}", markup=False, highlight=False, soft_wrap=True)
-            checked[key] = (uri, report, dataset_fingerprint(uri))
-        uri, report, self._data_id = checked["data.uri"]
-        held = ""
-        if "eval.uri" in checked:   # the held-out set changes what is trained on: part of the key
-            self._data_id += "+eval:" + checked["eval.uri"][2]
-            held = f", {checked['eval.uri'][1].examples} held out"
-        check_held_out(self.cfg, report.examples)
-        self._tokens = report.stats.get("train_tokens_per_epoch")
-        warn = f", {len(report.warnings)} warning(s)" if report.warnings else ""
-        return Outcome(f"{report.examples} examples valid{held}{warn} [dim]({escape(uri)})[/]")
+        return data_uri(self.cfg, uri, key)
 
-    # --- fine-tune -----------------------------------------------------------------------
-
-    def _fingerprint(self) -> str:
+    def place(self) -> dict[str, Any]:
+        """The GPU shape and the trainer image (by digest): a run elsewhere is other work."""
         from kit.images import resolve
 
         image = resolve(self.workdir, ["trainer"])["trainer"]
-        return run_fingerprint(self.cfg, data=self._data_id, model_revision=self._model_rev,
-                               place={"gpu": self.cfg.gpu.model_dump(), "image": image})
+        return {"gpu": self.cfg.gpu.model_dump(), "image": image}
 
-    def _phase_finetune(self, *, detach: bool, new: bool = False) -> Outcome:
-        key = self._fingerprint()
-        self.runs_.settle_all()  # a detached run may have ended since: record how first
-        if not new:
-            done = self.store.find(key, SUCCEEDED, REJECTED)
-            if done is not None:
-                judge(self.cfg, done)      # eval: may have changed since it was judged
-                self.store.save(done)
-                self._run = done
-                self.state.update(run_id=done.id)
-                enforce(self.cfg, done, self.state.load().get("served_run"))
-                return Outcome(f"reusing run {done.id}: data, model and settings unchanged",
-                               skipped=True)
-        earlier = None if new else self.store.find(key, RUNNING, FAILED)
-        if earlier is not None and earlier.exit_code == EXIT_BAD_DATA:
-            earlier = None       # bad data: a retry of the same inputs cannot succeed
-        run = earlier or Run(id=self.store.new_id(), fingerprint=key,
-                             status=RUNNING, created=time.time(),
-                             base_model=self.cfg.model.id, method=self.cfg.training.method,
-                             inputs={"data": self.cfg.data.uri, "model_revision": self._model_rev,
-                                     "settings": self.cfg.training.model_dump()},
-                             estimate=planned(self.cfg, self._tokens))
-        self.runs_.launch(run)
-        self._run = run
-        self.state.update(run_id=run.id)
-        if run.status == SUCCEEDED:  # its Job had already succeeded (launch settled it)
-            outcome = Outcome(f"run {run.id} had already succeeded", skipped=True)
-        else:
-            outcome = self.runs_.follow(run, detach=detach)
-        judge(self.cfg, run)
-        self.store.save(run)
-        enforce(self.cfg, run, self.state.load().get("served_run"))
-        return outcome
+    def reconcile(self, run: Run) -> Run:
+        return self.jobs.reconcile(run)
+
+    def can_resume(self, run: Run) -> bool:
+        """Always: a run still training is followed again, a stopped one restarts its Job,
+        which resumes from the checkpoints it uploaded."""
+        return True
+
+    def fine_tune(self, run: Run, data: Dataset, model: BaseModel, *, detach: bool) -> Outcome:
+        """The run's Job reads data and weights as rendered from kit.yaml (kit.render)."""
+        self.jobs.launch(run)
+        if run.status == SUCCEEDED:  # its Job had already succeeded (launch recorded it)
+            return Outcome(f"run {run.id} had already succeeded", skipped=True)
+        return self.jobs.follow(run, detach=detach)
+
+    def serving(self) -> str | None:
+        return self.state.load().get("served_run")
+
+    def roll_out(self, run: Run) -> Outcome:
+        return self.server.roll_out(run.id)
+
+    def smoke(self) -> Outcome:
+        return self.server.smoke()
 
     # --- serving, teardown, status (kit.cluster.serving, _teardown, _status) -----
-
-    def _phase_serve(self) -> Outcome:
-        assert self._run is not None
-        return self.server.roll_out(self._run.id)
-
-    def _phase_smoke(self) -> Outcome:
-        return self.server.smoke()
 
     def endpoint(self) -> Endpoint:
         return self.server.endpoint()
@@ -305,7 +253,7 @@ class ClusterTarget:
 
         self._use(console)
         return tear_down(self.cfg, self.state, console, purge=purge,
-                         releases=[self.runs_.job_name, self.server.name, self.server.stage_name],
+                         releases=[self.jobs.job_name, self.server.name, self.server.stage_name],
                          kube=self.kube,
                          deps=self.deps)
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kit.config import KitConfig
-    from kit.runs import Run
+    from kit.pipeline.ledger import Run
 
 
 def planned(cfg: "KitConfig", tokens_per_epoch: int | None) -> dict[str, Any]:
@@ -27,8 +27,8 @@ def planned(cfg: "KitConfig", tokens_per_epoch: int | None) -> dict[str, Any]:
             "gpus": e.nodes * e.gpus_per_node, "usd_per_node_hour": hourly}
 
 
-def settle(cfg: "KitConfig", run: "Run") -> None:
-    """A succeeded run: its actual hours and cost, and its throughput learned."""
+def record_actual(cfg: "KitConfig", run: "Run") -> None:
+    """A succeeded run: its actual hours and cost (run.actual), and its throughput learned."""
     from kit.estimate.throughput import learn
 
     plan = run.estimate or {}

@@ -7,23 +7,19 @@ models are shared by deployments of the same folder. The customer's data is only
 from __future__ import annotations
 
 import shutil
-import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from rich.console import Console
 from rich.markup import escape
 
-from kit import __version__
 from kit.config import KitConfig
 from kit.deploy_lock import deployment_lock
 from kit.errors import KitError
-from kit.estimate.actual import planned, settle
-from kit.gate import check_held_out, check_servable, enforce, judge
 from kit.local.server import LocalServer
-from kit.pipeline import DeploymentState, Outcome, run_fingerprint, run_phases
-from kit.runs import FAILED, INTERRUPTED, REJECTED, SUCCEEDED, Run, RunStore
-from kit.trainer.events import EXIT_BAD_DATA
+from kit.pipeline.flow import Pipeline, succeeded
+from kit.pipeline.inputs import BaseModel, Dataset
+from kit.pipeline.ledger import RUNNING, Run, RunStore
+from kit.pipeline.phases import DeploymentState, Outcome
 
 if TYPE_CHECKING:
     from kit.serving.client import Endpoint
@@ -31,44 +27,59 @@ if TYPE_CHECKING:
 HEALTH_TIMEOUT_S = 300.0
 
 
+def no_detach() -> KitError:
+    return KitError("--detach: the local target trains in the foreground",
+                    hint="run it in a terminal multiplexer, or use a cluster target")
+
+
 class LocalTarget:
+    """The CLI's Target on one machine, and the primitives the pipeline (kit.pipeline.flow)
+    calls: stage data and model here, train in a subprocess, serve on 127.0.0.1."""
+
+    model_phase = "model"
+    model_first = False
+
     def __init__(self, cfg: KitConfig) -> None:
         self.cfg = cfg
         self.workdir = cfg.workdir
         self.store = RunStore(self.workdir.runs)
         self.server = LocalServer(self.workdir.server)
         self.state = DeploymentState(self.workdir.state)
-        self._data_path: Path | None = None
-        self._eval_path: Path | None = None     # eval.uri, staged
-        self._data_id = ""
-        self._model = None
-        self._tokens: int | None = None
-        self._run: Run | None = None
         self._console = Console()
 
-    # --- kit up ------------------------------------------------------------------------
+    def _pipeline(self, console: Console) -> Pipeline:
+        self._console = console
+        return Pipeline(self.cfg, self, console)
+
+    # --- kit up, kit train, kit serve --run (kit.pipeline.flow runs the phases) -------------
 
     def up(self, console: Console, *, detach: bool = False) -> dict[str, Any]:
         if detach:
-            raise KitError("--detach: the local target trains in the foreground",
-                           hint="run it in a terminal multiplexer, or use a cluster target")
+            raise no_detach()
         # Every serve precondition (engine, port) before the fine-tune, not after it.
         self.server.preflight(self.cfg.serving.engine, self.cfg.serving.port)
-        self._console = console
-        with deployment_lock(self.workdir, "up"):
-            return self._up(console)
+        run = self._pipeline(console).up()
+        return {"run_id": run.id, "endpoint": self.state.load().get("endpoint")}
 
-    def _up(self, console: Console) -> dict[str, Any]:
-        phases = [("data", self._phase_data), ("model", self._phase_model),
-                  ("fine-tune", self._phase_finetune), ("serve", self._phase_serve),
-                  ("smoke", self._phase_smoke)]
-        run_phases(phases, self.state, console)
-        return self.status()
+    def train(self, console: Console, *, detach: bool = False) -> Run:
+        """A new fine-tune run, even if one with the same inputs succeeded (`kit train`)."""
+        if detach:
+            raise no_detach()
+        return self._pipeline(console).train()
 
-    def _stage_data(self, uri: str, key: str) -> tuple[Path, Any]:
-        """A local, validated copy of a dataset (a bucket is synced beside the runs)."""
-        from kit.data.validate import phi_lines, validate
+    def serve(self, console: Console, run_id: str, *, force: bool = False) -> dict[str, Any]:
+        """Serve a chosen run (`kit serve --run ID`, also a rollback), then smoke-test it."""
+        self.server.preflight(self.cfg.serving.engine, self.cfg.serving.port)
+        run = self._pipeline(console).serve(run_id, force=force)
+        return {"run_id": run.id, "endpoint": self.state.load().get("endpoint")}
 
+    # --- the pipeline's primitives (kit.pipeline.flow.Primitives) ---------------------------
+
+    def setup_phases(self) -> list[tuple[str, Callable[[], Outcome]]]:
+        return []
+
+    def stage_data(self, uri: str, key: str) -> str:
+        """A local copy of a dataset (a bucket is synced beside the runs) to validate and train on."""
         local = self.cfg.resolve_path(uri)
         if local is None:  # a bucket: stage a verified copy beside the runs
             from kit.data.sync import sync
@@ -78,127 +89,51 @@ class LocalTarget:
         if not local.exists():
             raise KitError(f"{key}: {uri}: no such file or folder ({local})",
                            hint=f"point {key} at your JSONL/CSV/Parquet file or folder")
-        report = validate(str(local), max_length=self.cfg.training.max_length, phi=self.cfg.data.phi)
-        if not report.ok:
-            first = report.errors[0]
-            more = f" (+{len(report.errors) - 1} more)" if len(report.errors) > 1 else ""
-            raise KitError(f"{key}: {first}{more}", hint=f"see all problems: kit data validate {local}")
-        for line in phi_lines(report):  # data.phi: warn: what was kept, by kind and place
-            self._console.print(f"  ! {line}", markup=False, highlight=False, soft_wrap=True)
-        return local, report
+        return str(local)
 
-    def _phase_data(self) -> Outcome:
-        from kit.data.fingerprint import dataset_fingerprint
-
-        local, report = self._stage_data(self.cfg.data.uri, "data.uri")
-        self._data_path, self._data_id = local, dataset_fingerprint(str(local))
-        held = ""
-        if self.cfg.eval.uri:   # the held-out set changes what is trained on: part of the run's key
-            self._eval_path, held_report = self._stage_data(self.cfg.eval.uri, "eval.uri")
-            self._data_id += "+eval:" + dataset_fingerprint(str(self._eval_path))
-            held = f", {held_report.examples} held out"
-        check_held_out(self.cfg, report.examples)
-        self._tokens = report.stats.get("train_tokens_per_epoch")
-        warn = f", {len(report.warnings)} warning(s)" if report.warnings else ""
-        return Outcome(f"{report.examples} examples valid{held}{warn} [dim]({escape(str(local))})[/]")
-
-    def _phase_model(self) -> Outcome:
+    def stage_model(self) -> BaseModel:
         from kit.local.model_store import stage
 
-        self._model = stage(self.cfg)
-        return Outcome(f"{self._model.label} [dim]({escape(str(self._model.path))})[/]")
+        model = stage(self.cfg)
+        return BaseModel(revision=model.revision, location=str(model.path),
+                         outcome=Outcome(f"{model.label} [dim]({escape(str(model.path))})[/]"))
 
-    def _phase_finetune(self, *, new: bool = False) -> Outcome:
+    def place(self) -> dict[str, Any]:
+        return {}
+
+    def reconcile(self, run: Run) -> Run:
+        return run      # the ledger notices a dead trainer itself (its pid)
+
+    def can_resume(self, run: Run) -> bool:
+        """A stopped run with checkpoints (a running one is another kit's trainer)."""
+        return run.status != RUNNING and (self.store.dir(run.id) / "checkpoints").is_dir()
+
+    def fine_tune(self, run: Run, data: Dataset, model: BaseModel, *, detach: bool) -> Outcome:
         from kit.local.trainer_process import run_trainer
-        from kit.trainer.recipe import resolve
 
-        assert self._model is not None and self._data_path is not None
-        settings = resolve(self.cfg.training.model_dump())
-        key = run_fingerprint(self.cfg, data=self._data_id, model_revision=self._model.revision)
-        done = None if new else self.store.find(key, SUCCEEDED, REJECTED)
-        if done is not None:
-            judge(self.cfg, done)          # eval: may have changed since it was judged
-            self.store.save(done)
-            self._run = done
-            self.state.update(run_id=done.id)
-            enforce(self.cfg, done, self._serving())
-            return Outcome(f"reusing run {done.id}: data, model and settings unchanged",
-                           skipped=True)
-        run = (None if new else self._resumable(key)) or Run(
-            id=self.store.new_id(), fingerprint=key, status="running", created=time.time(),
-            base_model=self.cfg.model.id, method=settings.get("method", self.cfg.training.method),
-            inputs={"data": self.cfg.data.uri, "model_revision": self._model.revision,
-                    "settings": settings, "kit_version": __version__},
-            estimate=planned(self.cfg, self._tokens))
-        spec = {"run_id": run.id, "base_model": str(self._model.path),
-                "data": str(self._data_path), "output": str(self.store.dir(run.id)),
+        spec = {"run_id": run.id, "base_model": model.location,
+                "data": data.location, "output": str(self.store.dir(run.id)),
                 "training": self.cfg.training.model_dump(), "upload_uri": None,
-                "eval": self.cfg.eval.trainer_options(),
-                "eval_data": str(self._eval_path) if self._eval_path else None}
-        self._run = run_trainer(self.store, run, spec, self._console)
-        settle(self.cfg, run)
-        judge(self.cfg, run)
-        self.store.save(run)
-        self.state.update(run_id=run.id)
-        enforce(self.cfg, run, self._serving())
-        m = run.metrics
-        loss = (f": loss {m['loss_first']:.3f} → {m['loss_last']:.3f}"
-                if isinstance(m.get("loss_first"), (int, float)) and
-                isinstance(m.get("loss_last"), (int, float)) else "")
-        return Outcome(f"run {run.id} succeeded{loss}")
+                "eval": self.cfg.eval.trainer_options(), "eval_data": data.eval_location}
+        run_trainer(self.store, run, spec, self._console)
+        return succeeded(run)
 
-    def _serving(self) -> str | None:
+    def serving(self) -> str | None:
         info = self.server.info()
         return info.run_id if info else None
 
-    def _resumable(self, key: str) -> Run | None:
-        """An earlier attempt at the same work that stopped: continue it (same id, its checkpoints)."""
-        for run in self.store.list():
-            if run.fingerprint == key and run.status in (INTERRUPTED, FAILED) and \
-                    run.exit_code != EXIT_BAD_DATA and (self.store.dir(run.id) / "checkpoints").is_dir():
-                return run
-        return None
-
-    # --- kit train, kit serve --run --------------------------------------------------------
-
-    def train(self, console: Console, *, detach: bool = False) -> Run:
-        """A new fine-tune run, even if one with the same inputs succeeded (`kit train`)."""
-        if detach:
-            raise KitError("--detach: the local target trains in the foreground",
-                           hint="run it in a terminal multiplexer, or use a cluster target")
-        self._console = console
-        with deployment_lock(self.workdir, "train"):
-            run_phases([("data", self._phase_data), ("model", self._phase_model),
-                        ("fine-tune", lambda: self._phase_finetune(new=True))], self.state, console)
-        assert self._run is not None
-        return self._run
-
-    def serve(self, console: Console, run_id: str, *, force: bool = False) -> dict[str, Any]:
-        """Serve a chosen run (`kit serve --run ID`, also a rollback), then smoke-test it."""
-        run = self.store.get(run_id)
-        judge(self.cfg, run)        # the gate as kit.yaml says now
-        self.store.save(run)
-        check_servable(run, force=force)
-        self.server.preflight(self.cfg.serving.engine, self.cfg.serving.port)
-        self._run, self._console = run, console
-        with deployment_lock(self.workdir, "serve"):
-            run_phases([("serve", self._phase_serve), ("smoke", self._phase_smoke)], self.state,
-                       console)
-        return {"run_id": run.id, "endpoint": self.state.load().get("endpoint")}
-
-    def _phase_serve(self) -> Outcome:
+    def roll_out(self, run: Run) -> Outcome:
         from kit.local.trainer_process import model_dir
         from kit.serving.client import Endpoint, is_healthy, wait_healthy
 
-        assert self._run is not None
         current = self.server.info()
-        if current and current.run_id == self._run.id and current.port == self.cfg.serving.port \
+        if current and current.run_id == run.id and current.port == self.cfg.serving.port \
                 and current.max_new_tokens == self.cfg.serving.max_new_tokens \
                 and is_healthy(Endpoint(current.endpoint)):
             return Outcome(f"already serving {current.run_id} at {current.endpoint}", skipped=True)
         if current:
             self.server.stop()
-        info = self.server.start(model_dir(self.store, self._run), self._run.id,
+        info = self.server.start(model_dir(self.store, run), run.id,
                                  self.cfg.serving.port, self.cfg.name,
                                  self.cfg.serving.max_new_tokens)
         try:
@@ -210,7 +145,7 @@ class LocalTarget:
         self.state.update(endpoint=info.endpoint)
         return Outcome(f"transformers serve on {info.endpoint} (pid {info.pid}, loopback only)")
 
-    def _phase_smoke(self) -> Outcome:
+    def smoke(self) -> Outcome:
         from kit.serving.smoke import smoke_test
 
         result = smoke_test(self.endpoint(), self.cfg.serving.smoke_prompt,

@@ -22,9 +22,9 @@ from rich.console import Console
 from kit.errors import Interrupted, KitError
 from kit.jsonio import read_json, write_json
 from kit.layout.buckets import MERGED_SUBDIR
+from kit.pipeline.ledger import FAILED, INTERRUPTED, RUNNING, SUCCEEDED, Run, RunStore
 from kit.process import Stopped, alive, die_with_parent, start_time, stop_group, stop_signals
 from kit.progress import ProgressReporter, show_event
-from kit.runs import FAILED, INTERRUPTED, RUNNING, SUCCEEDED, Run, RunStore
 from kit.trainer.events import EXIT_BAD_DATA, EXIT_OOM
 
 # How long a stopped trainer may take to save its checkpoint and exit before it is killed.

@@ -9,12 +9,12 @@ import time
 import pytest
 from rich.console import Console
 
+from kit.cluster.finetune_jobs import FineTuneJobs
 from kit.cluster.follow import follow_job
 from kit.cluster.jobwatch import JobWatch, TrainerLog
-from kit.cluster.runs import FineTunes
 from kit.data.storage import open_store
 from kit.errors import KitError
-from kit.runs import FAILED, RUNNING, SUCCEEDED, Run, RunStore
+from kit.pipeline.ledger import FAILED, RUNNING, SUCCEEDED, Run, RunStore
 from tests.cluster.fakes import kube_for
 
 
@@ -25,15 +25,15 @@ def run_record(fx) -> Run:
 
 def tunes(cfg, kube, tmp_path):
     out = io.StringIO()
-    return FineTunes(cfg, RunStore(tmp_path / "runs"), lambda: kube, lambda: None,
-                     Console(file=out, width=200), storage=open_store), out
+    return FineTuneJobs(cfg, RunStore(tmp_path / "runs"), lambda: kube, lambda: None,
+                        Console(file=out, width=200), storage=open_store), out
 
 
 @pytest.mark.parametrize("name,phase", [("success", "succeeded"), ("preempted", "succeeded"),
                                         ("oomkilled", "failed"), ("deadline", "failed")])
 def test_follow_job_runs_to_the_end_of_the_job(name, phase):
     # The replayed watch ends before a log stream opens, so this checks the verdict only; the
-    # trainer's log is read by FineTunes.follow (below) once the Job has ended.
+    # trainer's log is read by FineTuneJobs.follow (below) once the Job has ended.
     kube, fx = kube_for(name)
     watch, log, events, notes = JobWatch(fx["job"]), TrainerLog(), [], []
     follow_job(kube, watch, log, fx["run_id"], on_note=notes.append, on_progress=events.append,

@@ -9,12 +9,12 @@ import time
 
 from rich.console import Console
 
-from kit.cluster.runs import FineTunes
+from kit.cluster.finetune_jobs import FineTuneJobs
 from kit.cluster.status import ClusterStatus
 from kit.data.storage import open_store
 from kit.logview import story
 from kit.pipeline import DeploymentState
-from kit.runs import RUNNING, Run, RunStore
+from kit.pipeline.ledger import RUNNING, Run, RunStore
 from tests.cluster.fakes import FakeCore, kube_for
 
 NOISE = ["Traceback (most recent call last):", "BrokenPipeError: [Errno 32] Broken pipe",
@@ -30,7 +30,7 @@ def cluster_status(cfg, tmp_path, name: str, noise: list[str]):
     store = RunStore(tmp_path / "runs")
     store.save(Run(id=fx["run_id"], fingerprint="k", status=RUNNING, created=time.time(),
                    base_model="m", method="lora"))
-    tunes = FineTunes(cfg, store, lambda: kube, lambda: None, Console(file=io.StringIO()),
+    tunes = FineTuneJobs(cfg, store, lambda: kube, lambda: None, Console(file=io.StringIO()),
                       storage=open_store)
     return ClusterStatus(cfg, DeploymentState(tmp_path / "state.json"), tunes, None,
                          lambda: kube, lambda: None), fx
@@ -82,7 +82,7 @@ class Pods:
         yield from self.logs[pod]
         self.calls.append(f"{pod} done")
 
-    def settle(self, run):
+    def reconcile(self, run):
         if "p2 done" in self.calls:
             run.status = "succeeded"
         return run

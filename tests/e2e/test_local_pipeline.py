@@ -66,6 +66,27 @@ def status(folder: Path) -> dict:
     return json.loads(kit(folder, "status", "--output", "json").stdout)
 
 
+def runs(folder: Path) -> list[dict]:
+    return json.loads(kit(folder, "runs", "--output", "json").stdout)
+
+
+def wait_for(condition, timeout_s: float, every_s: float = 0.1) -> bool:
+    """Poll `condition` until it holds (True) or `timeout_s` passes (False)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(every_s)
+    return False
+
+
+def answered_chats(server_log: Path, since: int) -> int:
+    """Chat requests the local front answered 200 after byte `since` of its log."""
+    with server_log.open("rb") as log:
+        log.seek(since)
+        return log.read().decode(errors="replace").count("front: POST /v1/chat/completions 200")
+
+
 def test_up_serves_a_chat_endpoint(project):
     folder, port = project
     kit(folder, "up", "--yes")
@@ -155,6 +176,28 @@ def test_second_up_does_not_retrain(project):
     assert time.monotonic() - started < 60
 
 
+def test_kit_train_then_kit_up_serves_that_run(project):
+    """The pipeline test of issue 25 on the local target: `kit train` makes a new run of the same
+    work; the next `kit up` finds it (the newest run of that fingerprint), trains nothing and
+    serves it. Both record the run the same way (resolved settings, base model revision, kit
+    version)."""
+    from kit import __version__
+
+    folder, _ = project
+    before = {r["id"] for r in runs(folder)}
+    kit(folder, "train")
+    [trained] = [r for r in runs(folder) if r["id"] not in before]
+    assert trained["status"] == "succeeded"
+    assert trained["inputs"]["kit_version"] == __version__
+    assert trained["inputs"]["settings"]["method"] == "full"      # resolved by the recipe
+    assert trained["inputs"]["settings"]["learning_rate"] == 2.0e-3
+    out = kit(folder, "up", "--yes").stdout
+    assert f"reusing run {trained['id']}" in out
+    assert {r["id"] for r in runs(folder)} == before | {trained["id"]}    # nothing trained again
+    info = status(folder)
+    assert info["serving_run"] == trained["id"] and info["healthy"] is True
+
+
 LEVEL_FIELDS = {"concurrency", "requests", "errors", "failed", "ttft_s", "itl_s", "e2e_s",
                 "output_tokens_per_s", "requests_per_s", "wall_s"}
 
@@ -196,13 +239,19 @@ def test_every_file_the_kit_keeps_is_private(project):
 
 def test_bench_counts_the_errors_when_the_server_stops_and_exits_1(project):
     folder, _ = project
+    server_log = folder / ".kit" / "e2e" / "server" / "server.log"
+    seen = server_log.stat().st_size
     proc = subprocess.Popen([sys.executable, "-m", "kit", "bench", "-f", str(folder / "kit.yaml"),
                              "--concurrency", "1", "--requests", "400", "--duration", "60",
                              "--max-tokens", "4", "--output", "json"], cwd=folder, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
-        time.sleep(6)                        # it is sending: stop the server under it
+        # It is sending once the front has answered some of its requests (one log line each):
+        # stop the server under it.
+        answered = wait_for(lambda: answered_chats(server_log, seen) >= 3 or proc.poll() is not None,
+                            timeout_s=120)
+        assert answered and proc.poll() is None, "bench sent nothing, or stopped before the server"
         kit(folder, "down")
         out, err = proc.communicate(timeout=120)
     finally:

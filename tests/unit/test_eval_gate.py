@@ -1,4 +1,4 @@
-"""The evaluation gate (kit.gate) and the report (kit.eval_report): a run that did worse than
+"""The evaluation gate (kit.pipeline.gate) and the report (kit.eval_report): a run that did worse than
 its base model on held-out examples is rejected and not served; the report shows why."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import pytest
 
 from kit.config import parse
 from kit.errors import KitError
-from kit.gate import check_held_out, check_servable, enforce, judge
-from kit.runs import REJECTED, SUCCEEDED, Run
+from kit.pipeline.gate import check_held_out, check_servable, enforce, judge
+from kit.pipeline.ledger import REJECTED, SUCCEEDED, Run
 
 HELD = {"examples": 5, "base_loss": 8.0, "tuned_loss": 5.0,
         "generation": {"examples": 2, "max_new_tokens": 8,

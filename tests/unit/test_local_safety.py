@@ -68,7 +68,7 @@ def test_damaged_state_is_one_line(tmp_path):
 
 
 def test_run_record_from_a_newer_kit_still_reads(tmp_path):
-    from kit.runs import RunStore
+    from kit.pipeline.ledger import RunStore
 
     record = tmp_path / "run-x" / "run.json"
     record.parent.mkdir()
@@ -234,7 +234,7 @@ def test_every_file_a_local_deployment_keeps_is_0600_after_eval_and_purge_checks
     import stat
 
     from kit.jsonio import write_json
-    from kit.runs import Run, RunStore
+    from kit.pipeline.ledger import Run, RunStore
     from tests.unit.test_eval_gate import write_run
 
     (tmp_path / "kit.yaml").write_text(

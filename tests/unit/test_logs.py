@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from kit.logview import describe, story
+from kit.pipeline.ledger import Run, RunStore
 from kit.process import start_time
-from kit.runs import Run, RunStore
 from tests.conftest import ROOT, run_kit
 
 CONFIG = "name: story\ntarget: local\nmodel:\n  id: demo:tiny-llama\ndata:\n  uri: data.jsonl\n"
@@ -115,7 +115,7 @@ def test_output_json_is_the_events_as_json_lines(tmp_path):
 WRITER = """
 import json, sys, time
 from pathlib import Path
-from kit.runs import RunStore
+from kit.pipeline.ledger import RunStore
 folder, steps = Path(sys.argv[1]), int(sys.argv[2])
 with (folder / "events.jsonl").open("a") as fh:
     for step in range(1, steps + 1):

@@ -6,8 +6,7 @@ import subprocess
 import sys
 import time
 
-from kit.pipeline import fingerprint
-from kit.runs import INTERRUPTED, RUNNING, SUCCEEDED, Run, RunStore
+from kit.pipeline.ledger import INTERRUPTED, RUNNING, SUCCEEDED, Run, RunStore, fingerprint
 
 
 def make_run(store: RunStore, pid: int | None, status: str = RUNNING) -> Run:

@@ -77,7 +77,7 @@ def _runs_folder(tmp_path):
     """A deployment with two finished runs, one with a merged model folder."""
     import time
 
-    from kit.runs import SUCCEEDED, Run, RunStore
+    from kit.pipeline.ledger import SUCCEEDED, Run, RunStore
 
     (tmp_path / "kit.yaml").write_text("name: tables\ntarget: local\nmodel:\n  id: demo:tiny-llama\n"
                                        "data:\n  uri: data.jsonl\n")

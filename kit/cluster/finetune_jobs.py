@@ -1,12 +1,13 @@
-"""Fine-tune runs on a cluster: the local record of each run, starting a run's Job, following
-it to the end with progress, and saying why it failed.
+"""A fine-tune run's Job on a cluster: starting it, following it to the end with progress,
+saying why it failed, and reconciling the run's record with it.
 
 The Job's name is fixed per deployment (<name>-finetune), so a new run replaces the finished
 Job of the previous one; a Job that still runs, or that finished this very run, is never
-replaced behind the user's back. The record (kit.runs, the one ledger) is settled
-against the Job whenever it is read; once the Job is gone (its TTL deletes a finished one), the
-run's summary.json in the artifacts bucket, which the trainer uploads last, says whether it
-succeeded.
+replaced behind the user's back. The record (kit.pipeline.ledger, the one ledger) is
+reconciled with the Job whenever it is read; once the Job is gone (its TTL deletes a finished
+one), the run's summary.json in the artifacts bucket, which the trainer uploads last, says
+whether it succeeded. Which run to start, and what to do with it after, is the pipeline's
+(kit.pipeline.flow).
 """
 
 from __future__ import annotations
@@ -22,11 +23,10 @@ from kit.cluster.jobwatch import SUCCEEDED as JOB_SUCCEEDED
 from kit.cluster.jobwatch import JobWatch, TrainerLog
 from kit.config import KitConfig
 from kit.errors import KitError
-from kit.estimate.actual import settle as settle_actual
-from kit.gate import judge
 from kit.layout.kube_names import finetune_job
-from kit.pipeline import Outcome
-from kit.runs import FAILED, INTERRUPTED, RUNNING, SUCCEEDED, Run, RunStore
+from kit.pipeline.flow import record_end, succeeded
+from kit.pipeline.ledger import FAILED, INTERRUPTED, RUNNING, SUCCEEDED, Run, RunStore
+from kit.pipeline.phases import Outcome
 from kit.trainer.events import EXIT_BAD_DATA
 
 SUMMARY = "summary.json"
@@ -39,7 +39,9 @@ def job_watch(job_name: str, job: dict[str, Any]) -> JobWatch:
     return watch
 
 
-class FineTunes:
+class FineTuneJobs:
+    """The fine-tune Job of one deployment, and the run records it answers for."""
+
     def __init__(self, cfg: KitConfig, store: RunStore, kube: Callable[[], Any],
                  cluster: Callable[[], Any], console: Console,
                  storage: Callable[[str], Any]) -> None:
@@ -54,7 +56,7 @@ class FineTunes:
     def launch(self, run: Run) -> None:
         """Apply the run's Job, replacing a finished Job of another run (or a failed one of
         this run: a retry). This run's Job that still trains, or succeeded, is kept: the run
-        is followed (`follow`) or settled instead."""
+        is followed (`follow`) or its end recorded (`reconcile`) instead."""
         from kit.render import render_objects
 
         kube = self.kube()
@@ -67,7 +69,7 @@ class FineTunes:
                 return
             if owner == run.id and job_watch(self.job_name, job).phase == JOB_SUCCEEDED:
                 self.console.print(f"  run {run.id} has already finished: recording it")
-                self.settle(run)
+                self.reconcile(run)
                 return
             if active:
                 raise KitError(f"run {owner} is still training on {self.cfg.name}",
@@ -100,13 +102,8 @@ class FineTunes:
                 for line in self.kube().log_lines(self.pod_of(run), "trainer", follow=False, tail=50):
                     log.feed(line)
             run.status, run.finished, run.exit_code, run.metrics = SUCCEEDED, time.time(), 0, log.metrics
-            settle_actual(self.cfg, run)
             self.store.save(run)
-            m = log.metrics
-            loss = (f": loss {m['loss_first']:.3f} → {m['loss_last']:.3f}"
-                    if isinstance(m.get("loss_first"), (int, float)) and
-                    isinstance(m.get("loss_last"), (int, float)) else "")
-            return Outcome(f"run {run.id} succeeded{loss}")
+            return succeeded(run)
         return self.failed(run, watch, log)
 
     def failed(self, run: Run, watch: JobWatch, log: TrainerLog) -> Outcome:
@@ -148,9 +145,10 @@ class FineTunes:
         raise KitError(f"fine-tune {run.id} failed ({verdict.cause}): {verdict.message}",
                        hint=verdict.hint)
 
-    def settle(self, run: Run) -> Run:
+    def reconcile(self, run: Run) -> Run:
         """A run recorded as running: ask its Job how it ended, or, with the Job gone, the
-        run's summary.json (when the cluster and the bucket answer)."""
+        run's summary.json (when the cluster and the bucket answer); a run that ended is
+        recorded as the pipeline records one (record_end: actual hours, the gate)."""
         if run.status != RUNNING:
             return run
         try:
@@ -180,16 +178,9 @@ class FineTunes:
             else:
                 run.status, run.reason = INTERRUPTED, "its Job is gone and it left no summary"
         run.finished = time.time()
-        if run.status == SUCCEEDED:
-            settle_actual(self.cfg, run)
-            judge(self.cfg, run)       # a detached run meets the evaluation gate here
+        record_end(self.cfg, run)      # a detached run meets the evaluation gate here
         self.store.save(run)
         return run
-
-    def settle_all(self) -> None:
-        """Settle every run still recorded as running."""
-        for run in self.store.list():
-            self.settle(run)
 
     def summary(self, run: Run) -> dict[str, Any] | None:
         """The run's summary.json in the artifacts bucket: the trainer writes it last, only on

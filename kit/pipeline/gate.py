@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kit.errors import KitError
-from kit.runs import REJECTED, SUCCEEDED, Run
+from kit.pipeline.ledger import REJECTED, SUCCEEDED, Run
 
 if TYPE_CHECKING:
     from kit.config import KitConfig

@@ -1,4 +1,4 @@
-"""How a run recorded as running is settled: against its Job while the Job exists, against the
+"""How a run recorded as running is reconciled: with its Job while the Job exists, with the
 summary.json the trainer uploads last once the Job's TTL has deleted it; and a detached run
 that finished is reused by the next `kit up`, its Job neither deleted nor applied again."""
 
@@ -15,11 +15,13 @@ from kit.cluster.kube import Kube
 from kit.cluster.target import ClusterTarget
 from kit.data.storage import open_store
 from kit.jsonio import write_json
-from kit.runs import INTERRUPTED, RUNNING, SUCCEEDED, Run
+from kit.pipeline.ledger import INTERRUPTED, RUNNING, SUCCEEDED, Run
+from tests.cluster.deployment import HELD_OUT, finish, prepare, quiet
+from tests.cluster.deployment import METRICS as PIPELINE_METRICS
+from tests.cluster.deployment import target as pipeline_target
 from tests.cluster.fakes import FakeCore, FakeDynamic, fake_deps, kube_for
 
 JOB = "acme-notes-finetune"
-HELD_OUT = {"examples": 5, "base_loss": 2.1, "tuned_loss": 1.2, "generation": None}
 METRICS = {"loss_first": 2.0, "loss_last": 0.9, "steps": 40, "eval": HELD_OUT}
 
 
@@ -63,66 +65,56 @@ def job(run_id: str, status: dict) -> dict:
 SUCCEEDED_STATUS = {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}
 
 
-def test_detached_run_that_succeeded_is_reused_by_the_next_up(k8s_cfg, artifacts, monkeypatch):
-    monkeypatch.setattr("kit.images.resolve", lambda workdir, needed, *a, **kw: {
-        n: f"example.com/{n}@sha256:{'0' * 64}" for n in needed})
-    monkeypatch.setattr("kit.render.render_objects", lambda cfg, cluster, run_id: {
-        "finetune": [job(run_id, {"active": 1})]})
+@pytest.fixture
+def deployment(aws_cfg, aws, monkeypatch):
+    return prepare(aws_cfg, aws, monkeypatch)
+
+
+def test_detached_run_that_succeeded_is_reused_by_the_next_up(deployment):
     kube, _ = kube_for("success", until=320)       # the trainer has started, no end yet
     dyn = kube.dyn
-    first = target(k8s_cfg, kube, artifacts)
-    first._data_id = "data-1"
-    assert "detached" in first._phase_finetune(detach=True).detail
-    run_id = first._run.id
+    result = pipeline_target(deployment, kube).up(quiet(), detach=True)
+    run_id = result["run_id"]
     assert [c[:3] for c in dyn.calls] == [("apply", "Job", JOB)]
-    assert first.store.get(run_id).status == RUNNING
+    assert pipeline_target(deployment, kube).store.get(run_id).status == RUNNING
 
-    dyn.objects[("Job", JOB)]["status"] = SUCCEEDED_STATUS     # it trains to the end, alone
-    write_summary(artifacts, run_id)
+    finish(kube, run_id)                                       # it trains to the end, alone
     calls = list(dyn.calls)
-    again = target(k8s_cfg, kube, artifacts)                   # the next `kit up`
-    again._data_id = "data-1"
-    outcome = again._phase_finetune(detach=False)
-    assert outcome.skipped and f"reusing run {run_id}" in outcome.detail
+    again = pipeline_target(deployment, kube)                  # the next `kit up`
+    assert again.up(quiet(), detach=True)["run_id"] == run_id
     assert dyn.calls == calls                                  # nothing deleted, nothing applied
     saved = again.store.get(run_id)
-    assert saved.status == SUCCEEDED and saved.metrics == METRICS and saved.exit_code == 0
+    assert saved.status == SUCCEEDED and saved.metrics == PIPELINE_METRICS and saved.exit_code == 0
     assert saved.eval == {**HELD_OUT, "passed": True, "max_loss_ratio": 1.0}
-    assert again._run.id == run_id
+    fine_tune = again.status()["phases"]["fine-tune"]
+    assert fine_tune["status"] == "skipped" and fine_tune["detail"].startswith(f"reusing run {run_id}")
 
 
-def worse_detached_run(k8s_cfg, artifacts, monkeypatch):
+def worse_detached_run(cfg):
     """A run started detached whose Job then succeeded with a held-out loss above its base's."""
-    monkeypatch.setattr("kit.images.resolve", lambda workdir, needed, *a, **kw: {
-        n: f"example.com/{n}@sha256:{'0' * 64}" for n in needed})
-    monkeypatch.setattr("kit.render.render_objects", lambda cfg, cluster, run_id: {
-        "finetune": [job(run_id, {"active": 1})]})
     kube, _ = kube_for("success", until=320)
-    first = target(k8s_cfg, kube, artifacts)
-    first._data_id = "data-1"
-    first._phase_finetune(detach=True)
-    run_id = first._run.id
-    kube.dyn.objects[("Job", JOB)]["status"] = SUCCEEDED_STATUS
-    write_summary(artifacts, run_id, metrics={**METRICS, "eval": {**HELD_OUT, "tuned_loss": 2.5}})
+    run_id = pipeline_target(cfg, kube).up(quiet(), detach=True)["run_id"]
+    finish(kube, run_id, {**PIPELINE_METRICS, "eval": {**HELD_OUT, "tuned_loss": 2.5}})
     return kube, run_id
 
 
-def test_a_cluster_run_worse_than_its_base_is_rejected_and_not_served(k8s_cfg, artifacts, monkeypatch):
+def test_a_cluster_run_worse_than_its_base_is_rejected_and_not_served(deployment):
     """The gate on a cluster: the numbers come from the Job's trainer (summary.json); a run that
     did worse on held-out examples is recorded rejected and the serve phase never runs."""
     from kit.errors import KitError
-    from kit.runs import REJECTED
+    from kit.pipeline.ledger import REJECTED
 
-    kube, run_id = worse_detached_run(k8s_cfg, artifacts, monkeypatch)
-    again = target(k8s_cfg, kube, artifacts)
-    again._data_id = "data-1"
+    kube, run_id = worse_detached_run(deployment)
+    again = pipeline_target(deployment, kube)
     again.state.update(served_run="run-before")
     with pytest.raises(KitError, match=rf"run {run_id} rejected by the evaluation gate: held-out loss "
                                        r"2.5000 > eval.max_loss_ratio 1 x base model's 2.1000; "
                                        r"the endpoint keeps serving run run-before"):
-        again._phase_finetune(detach=False)
+        again.up(quiet())
     saved = again.store.get(run_id)
     assert saved.status == REJECTED and saved.eval["passed"] is False
+    phases = again.status()["phases"]
+    assert phases["fine-tune"]["status"] == "failed" and phases["serve"]["status"] == "pending"
 
 
 def test_launch_keeps_this_runs_succeeded_job_and_records_it(k8s_cfg, artifacts, monkeypatch):
@@ -132,7 +124,7 @@ def test_launch_keeps_this_runs_succeeded_job_and_records_it(k8s_cfg, artifacts,
     write_summary(artifacts, "run-a")
     run = running("run-a")
     t.store.save(run)
-    t.runs_.launch(run)
+    t.jobs.launch(run)
     assert dyn.calls == []
     assert run.status == SUCCEEDED and t.store.get("run-a").metrics == METRICS
 
@@ -155,7 +147,7 @@ def test_job_gone_without_a_successful_summary_means_interrupted(k8s_cfg, artifa
     t.store.save(running("run-a"))
     if summary:
         write_summary(artifacts, "run-a", summary)
-    settled = t.runs_.settle(t.store.get("run-a"))
+    settled = t.jobs.reconcile(t.store.get("run-a"))
     assert settled.status == INTERRUPTED and "no summary" in settled.reason
     assert t.store.get("run-a").status == INTERRUPTED
 
@@ -165,20 +157,20 @@ def test_an_unreachable_bucket_leaves_the_record_running(k8s_cfg, artifacts):
         raise ConnectionError("bucket unreachable")
 
     t = target(k8s_cfg, Kube(FakeDynamic(), FakeCore(), "lima-kit"), artifacts)
-    t.runs_.storage = down
+    t.jobs.storage = down
     t.store.save(running("run-a"))
-    assert t.runs_.settle(t.store.get("run-a")).status == RUNNING
+    assert t.jobs.reconcile(t.store.get("run-a")).status == RUNNING
     assert t.store.get("run-a").status == RUNNING
 
 
-def test_a_detached_run_meets_the_gate_when_it_is_settled(k8s_cfg, artifacts, monkeypatch):
-    """`kit train --detach` then `kit serve --run`: settling the run judges it, so a run worse
-    than its base is rejected before anything could serve it."""
+def test_a_detached_run_meets_the_gate_when_it_is_reconciled(deployment):
+    """`kit train --detach` then `kit serve --run`: recording the run's end judges it, so a run
+    worse than its base is rejected before anything could serve it."""
     from kit.errors import KitError
-    from kit.runs import REJECTED
+    from kit.pipeline.ledger import REJECTED
 
-    kube, run_id = worse_detached_run(k8s_cfg, artifacts, monkeypatch)
-    later = target(k8s_cfg, kube, artifacts)
-    assert later.runs_.settle(later.store.get(run_id)).status == REJECTED
+    kube, run_id = worse_detached_run(deployment)
+    later = pipeline_target(deployment, kube)
+    assert later.jobs.reconcile(later.store.get(run_id)).status == REJECTED
     with pytest.raises(KitError, match=f"run {run_id} was rejected by the evaluation gate"):
-        later.serve(Console(file=io.StringIO()), run_id)
+        later.serve(quiet(), run_id)
