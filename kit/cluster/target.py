@@ -141,15 +141,16 @@ class ClusterTarget:
         dest = base_model_uri(self.cfg, cluster)
         if bucket_scheme(model):
             return BaseModel(wanted, dest, Outcome(f"weights are read from {model}", skipped=True))
-        manifest = storage.read_manifest(storage.open_store(dest))
+        manifest = storage.read_manifest(self.deps.storage(dest))  # owners bound by the deps
         meta = manifest.meta if manifest else {}
         if wanted in (meta.get("requested_revision"), meta.get("revision")):
             revision = meta.get("revision") or wanted
             return BaseModel(revision, dest, Outcome(f"{model}@{revision} already in {dest}",
                                                      skipped=True))
+        from kit.cluster.deps import deployment_owners
         from kit.data.mirror import mirror
 
-        result = mirror(model, dest, revision=wanted)
+        result = mirror(model, dest, revision=wanted, owners=deployment_owners(self.cfg))
         revision = (result.manifest.meta.get("revision") if result.manifest else None) or wanted
         return BaseModel(revision, dest, Outcome(f"{model}@{revision} → {dest}: "
                                                  f"{result.transferred} uploaded, "
@@ -193,7 +194,7 @@ class ClusterTarget:
             repository = ref.split("@", 1)[0]
             if repository not in COPIED and not support.copies_upstreams:
                 continue
-            dest = through_mirror(ref, cluster.registry_prefix).split("@", 1)[0]
+            dest = through_mirror(ref, cluster.registry_prefix, support.mirror_join).split("@", 1)[0]
             credentials = support.registry_login(self.cfg, cluster.registry_prefix)
             copied = self.deps.copy(ref, dest, copy_tag(IMAGES[name].tag, ref), credentials=credentials)
             self.console.print(f"  {name}: " + (f"copied {ref} → {dest}" if copied else
