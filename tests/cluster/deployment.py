@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
+from pathlib import Path
 
 from rich.console import Console
 
 from kit.cluster.target import ClusterTarget
 from kit.data.manifest import Entry, Manifest
 from kit.data.storage import open_store, write_manifest
+from kit.data.sync import sync
 from kit.images import IMAGES, write_refs
 from kit.jsonio import write_json
 from stacks.contract import ClusterOutputs
@@ -81,4 +84,6 @@ def finish(kube, run_id: str, metrics: dict = METRICS) -> None:
     """The Job trains to the end by itself; its trainer uploads summary.json last."""
     kube.dyn.objects[("Job", JOB)]["status"] = SUCCEEDED_STATUS
     summary = {"status": "succeeded", "run_id": run_id, "metrics": metrics}
-    open_store(f"s3://{ARTIFACTS}/runs/{run_id}/").put("summary.json", json.dumps(summary).encode())
+    with tempfile.TemporaryDirectory() as tmp:   # published as the trainer does: manifest last
+        (Path(tmp) / "summary.json").write_text(json.dumps(summary))
+        sync(tmp, f"s3://{ARTIFACTS}/runs/{run_id}/")
