@@ -1,6 +1,6 @@
 """Images from inside the network: one standard Artifact Registry docker repository, <short>,
 holding every image the cluster pulls that GKE does not serve itself, each put there by the
-kit at the digest the images lock pins, never fetched by a pull-through cache.
+lima-kit at the digest the images lock pins, never fetched by a pull-through cache.
 
 The kit's own images (`kit`, `trainer`) are pushed there by `kit up` / `kit images push`;
 every upstream image the charts run (TGI or vLLM, the API-key proxy) is copied there by

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from kit.data.storage import Location, bucket_scheme, parse_uri
@@ -61,3 +63,5 @@ def test_azure_storage_without_credentials_fails_at_once_in_one_line(monkeypatch
         open_store("az://acmeclinical/notes/sft/")
     assert err.value.one_line().startswith("az://acmeclinical/notes/sft/: authentication failed")
     assert asked == [("https://storage.azure.com/.default",)]
+    # Quiet while it asks (a dozen lines per failure), then the process's logging as it was.
+    assert logging.getLogger("azure.identity").level == logging.NOTSET

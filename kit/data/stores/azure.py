@@ -112,11 +112,16 @@ class AzureStore:
                 identity = require("azure.identity", "storage")
                 # It logs a dozen lines for every failed token request before raising; the
                 # kit reports the failure in one line (_guard).
-                logging.getLogger("azure.identity").setLevel(logging.ERROR)
                 credential = identity.DefaultAzureCredential()
                 # Storage asks for a token only after an unauthenticated first request, which
                 # without credentials costs a minute of retries: ask first, fail in one line.
-                credential.get_token(STORAGE_SCOPE)
+                log = logging.getLogger("azure.identity")
+                level = log.level
+                log.setLevel(logging.ERROR)
+                try:
+                    credential.get_token(STORAGE_SCOPE)
+                finally:            # the process's logging is the caller's: put it back
+                    log.setLevel(level)
                 service = blob.BlobServiceClient(f"https://{loc.account}.blob.core.windows.net",
                                                  credential=credential)
         self.container = service.get_container_client(loc.bucket)
