@@ -46,7 +46,7 @@ SLOW = (
     "tests/stacks/test_blockers.py", "tests/stacks/test_plan_cli.py",
     "tests/stacks/gcp/test_config_render.py::test_offline_plan_json",
     "tests/stacks/gcp/test_perimeter.py::test_an_accepted_risk_is_shown_by_the_plan",
-    "tests/stacks/azure/test_plan_cli.py", "tests/stacks/test_aws_capacity.py::test_kit_plan",
+    "tests/stacks/azure/test_plan_cli.py", "tests/stacks/aws/test_capacity.py::test_kit_plan",
     "tests/data/test_hub_tokenizer.py", "tests/data/test_kill.py",
     "tests/data/test_validate.py::test_kit_yaml_form",
     "tests/unit/test_captured_output.py::test_no_library_progress_bars",

@@ -106,7 +106,7 @@ def test_trainer_reads_the_data_prefix_and_writes_runs_only(default_plan):
 
 def test_trainer_can_delete_nothing(default_plan):
     """No run can remove another run's objects: the trainer may not delete at all (a republish
-    writes new names, kit.data.published; tests/stacks/test_aws_trainer_create_only.py)."""
+    writes new names, kit.data.published; tests/stacks/aws/test_trainer_create_only.py)."""
     actions = {a for st in _statements(default_plan, "trainer") if st["Effect"] == "Allow"
                for a in as_list(st["Action"])}
     assert "s3:PutObject" in actions

@@ -1,0 +1,1 @@
+"""The AWS stack (stacks/aws/) under Pulumi mocks, as the gcp/ and azure/ folders beside."""
