@@ -169,3 +169,38 @@ def test_on_aws_every_upstream_image_is_copied_into_the_stacks_registry_at_its_d
 def test_without_a_registry_of_its_own_nothing_is_copied(k8s_cfg):
     stack = deployed(k8s_cfg, "", {**UPSTREAM, **OWN})
     kit_up(k8s_cfg, stack)      # copying (or publishing) would fail the test
+
+
+def test_the_base_weights_mirror_names_the_deployments_bucket_owner(aws_cfg, tmp_path, monkeypatch):
+    """The mirror of base weights into the kit's models bucket runs on the operator's machine:
+    its manifest is read through the deps' stores (owners bound) and the upload carries the
+    deployment's bucket owners, so a same-named bucket of another account is refused (S3's
+    x-amz-expected-bucket-owner: https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.html,
+    read 2026-12-07), as every other store of a cluster deployment is."""
+    from kit.data import mirror as mirror_module
+    from kit.data.storage import open_store
+
+    cfg = make(AWS, tmp_path, model={"id": "acme/notes-base"}, data={"uri": "./notes.jsonl"})
+    write_json(cfg.workdir.images_lock, {**UPSTREAM, **OWN})
+    stack = StackInPlace(ClusterOutputs(cfg.target, "acme-notes", artifacts_uri="s3://acme-a",
+                                        models_uri="s3://acme-m", registry_prefix=ECR,
+                                        bucket_owner="111122223333"))
+    opened: list[str] = []
+    mirrored: list[dict] = []
+
+    def storage(uri: str):
+        opened.append(uri)
+        return open_store(f"file://{tmp_path}/empty-models/")
+
+    def mirror(model, dest, *, revision, owners=None, **_):
+        mirrored.append({"model": model, "dest": dest, "owners": owners})
+        raise KitError("stopped after the mirror was asked for")
+
+    monkeypatch.setattr(mirror_module, "mirror", mirror)
+    deps = fake_deps(cfg, infra=lambda console: stack, checks=lambda c: [], storage=storage,
+                     registry_login=lambda c, r: ("AWS", "token"), copy=lambda *a, **k: False)
+    with pytest.raises(KitError, match="stopped after the mirror was asked for"):
+        ClusterTarget(cfg, deps).up(Console(file=io.StringIO(), width=300))
+    assert [m["model"] for m in mirrored] == ["acme/notes-base"]
+    assert mirrored[0]["dest"].startswith("s3://acme-m/") and mirrored[0]["dest"] in opened
+    assert mirrored[0]["owners"] == {"acme-a": "111122223333", "acme-m": "111122223333"}
