@@ -71,7 +71,7 @@ def autoscaler_role(ctx: Ctx, c: Cluster) -> aws.iam.Role:
 
 def objects(ctx: Ctx, image: str, annotations: dict[str, str]) -> list[dict]:
     """ServiceAccount, RBAC and Deployment; the image (pinned) from its copy in the stack's
-    ECR (stacks/aws/image_copy.py)."""
+    ECR (stacks/cluster_layer/image_copy.py)."""
     labels = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "lima-kit"}
     meta: dict[str, Any] = {"name": NAME, "namespace": NAMESPACE, "labels": labels}
     rules = [{"apiGroups": g, "resources": r, "verbs": v} for g, r, v in _CLUSTER_RULES]

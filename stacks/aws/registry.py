@@ -5,7 +5,7 @@ The kit's own images (`kit`, `trainer`) are pushed there by `kit up` / `kit imag
 every upstream image (TGI, vLLM, the API-key proxy, the NVIDIA device plugin, the cluster
 autoscaler, the builder's base images) is copied there at the digest the images lock pins
 (kit.images.copy): the stack's own (device plugin, autoscaler) by the stack before any object
-references them (stacks/aws/image_copy.py), the charts' by `kit up`'s mirror phase before the
+references them (stacks/cluster_layer/image_copy.py), the charts' by `kit up`'s mirror phase before the
 charts are applied, the builder's bases by `kit images build --remote` (EKS user guide,
 "Private cluster requirements": a cluster without outbound access "must pull images from a
 container registry that's in your VPC ... copy container images to it"). Why no pull-through

@@ -19,7 +19,6 @@ from stacks.aws import (
     dns,
     gpu_pool,
     identity,
-    image_copy,
     keys,
     network,
     registry,
@@ -28,6 +27,7 @@ from stacks.aws import (
 )
 from stacks.aws.common import make_ctx
 from stacks.aws.names import ADOPTABLE, MODEL_CLASS
+from stacks.cluster_layer import image_copy
 from stacks.contract import ClusterOutputs
 from stacks.settings import StackSettings, adoptions
 
@@ -53,7 +53,8 @@ def build(settings: StackSettings) -> tuple[ClusterOutputs, pulumi.Output[str], 
     identity.workloads(ctx, eks, namespace, buckets, cfg.data.uri, key.arn, cfg.eval.uri)
     # Every Kubernetes object goes through this provider, so it waits for the copies of the
     # images the stack's own objects run: nothing references an image not yet in ECR.
-    copied = image_copy.copies(repos, settings.images, registry.registry_prefix(ctx))
+    copied = image_copy.copies(settings.images, registry.registry_prefix(ctx),
+                               "stacks.aws.registry_login:login", lambda name: [repos[name]])
     provider = k8s.Provider("eks", kubeconfig=eks.kubeconfig, enable_server_side_apply=True,
                             delete_unreachable=True,
                             opts=pulumi.ResourceOptions(depends_on=[pools.system, *eks.addons,

@@ -38,7 +38,7 @@ SUPPORT = CloudSupport(
     identity_annotation="azure.workload.identity/client-id",
     egress=(IMDS,),
     # AKS installs the GPU driver on the GPU pool (gpu_profile), not the device plugin: the
-    # stack copies the plugin into the registry (stacks/azure/image_copy.py) and applies it.
+    # stack copies the plugin into the registry (stacks/cluster_layer/image_copy.py) and applies it.
     stack_images=("device-plugin",),
     # No cache rule for an image of the kit's: every upstream is copied in at its locked digest
     # (stacks/azure/registry.py); only AKS's own mcr.microsoft.com bootstrap rule remains.

@@ -1,7 +1,7 @@
 """Images from inside the network: the kit's private Premium registry (ACR). The kit's own
 images are pushed to it; every upstream image the cluster runs is copied into it by the kit
 at the digest the images lock pins (kit.images.copy: skopeo, every platform, the digest kept):
-the NVIDIA device plugin by the stack before the DaemonSet is applied (stacks/azure/image_copy.py),
+the NVIDIA device plugin by the stack before the DaemonSet is applied (stacks/cluster_layer/image_copy.py),
 the charts' (TGI or vLLM, the API-key proxy) by `kit up`'s mirror phase before any chart is
 (CloudSupport.copies_upstreams). No cache rule serves an image of the kit's: a boot path would
 then depend on ACR fetching from Docker Hub or ghcr.io on the first pull (anonymous Docker Hub

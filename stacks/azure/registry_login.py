@@ -4,7 +4,7 @@ password of the fixed "null GUID" user, as `az acr login --expose-token` does. T
 has no admin user and refuses anonymous access; the push reaches it from an address of
 network.operator_cidrs (its public endpoint admits exactly those) or through its private
 endpoint, from inside the VNet. The same login copies the stack's own upstream images
-(stacks/azure/image_copy.py) and the charts' (`kit up`'s mirror phase) into it."""
+(stacks/cluster_layer/image_copy.py) and the charts' (`kit up`'s mirror phase) into it."""
 
 from __future__ import annotations
 

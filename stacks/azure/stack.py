@@ -13,10 +13,11 @@ from dataclasses import fields
 import pulumi
 import pulumi_kubernetes as k8s
 
-from stacks.azure import SUPPORT, cluster, gpu_pool, identity, image_copy, keys, network, registry, storage, volumes
+from stacks.azure import SUPPORT, cluster, gpu_pool, identity, keys, network, registry, storage, volumes
 from stacks.azure.common import make_ctx
 from stacks.azure.defaults import data_location, subscription
 from stacks.azure.names import ADOPTABLE, KIT_CONTAINERS, MODEL_CLASS, gpu_tolerations, registry_prefix
+from stacks.cluster_layer import image_copy
 from stacks.contract import ClusterOutputs
 from stacks.settings import StackSettings, adoptions
 
@@ -50,7 +51,8 @@ def build(settings: StackSettings) -> tuple[ClusterOutputs, pulumi.Output[str], 
     namespace = cfg.kubernetes.namespace
     identity.workloads(ctx, aks, st, cfg.eval.uri)
     # The device plugin's copy is in the registry before any object references it.
-    copied = image_copy.copies([acr, acr_push], settings.images, registry_prefix(cfg.name, sub))
+    copied = image_copy.copies(settings.images, registry_prefix(cfg.name, sub),
+                               "stacks.azure.registry_login:login", lambda _name: [acr, acr_push])
     # `kit cluster-token azure` runs from the kit's own bin folder: the driver puts it first on
     # the engine's PATH (kit.infra.driver.kit_path), for a `destroy` from the saved state too.
     provider = k8s.Provider("aks", kubeconfig=aks.kubeconfig,

@@ -109,7 +109,7 @@ def test_azure_copies_the_device_plugin_before_any_kubernetes_object_can_use_it(
     assert copy["name"] == "copy-device-plugin"
     assert {k: v for k, v in copy["inputs"].items() if k != "__provider"} == {
         "source": UPSTREAM["device-plugin"], "destination": f"{prefix}/nvidia-device-plugin",
-        "tag": "v0.17.4-dddddddddddd"}
+        "tag": "v0.17.4-dddddddddddd", "login": "stacks.azure.registry_login:login"}
     registry = plan.one("azure-native:containerregistry:Registry")["urn"]
     push = [r["urn"] for r in plan.of_type("azure-native:authorization:RoleAssignment")
             if r["name"] == "operator-acr-push"]
@@ -141,10 +141,11 @@ def copies(monkeypatch):
 
 
 def test_the_azure_copy_runs_skopeo_with_an_acr_login_and_deletes_nothing(copies):
-    from stacks.azure.image_copy import _Copy
+    from stacks.cluster_layer.image_copy import _Copy
 
     dest = "lkacmenotes0123456789.azurecr.io/nvidia-device-plugin"
-    props = {"source": UPSTREAM["device-plugin"], "destination": dest, "tag": "v0.17.4-dddddddddddd"}
+    props = {"source": UPSTREAM["device-plugin"], "destination": dest, "tag": "v0.17.4-dddddddddddd",
+             "login": "stacks.azure.registry_login:login"}
     result = _Copy().create(props)
     assert copies == [(UPSTREAM["device-plugin"], dest, "v0.17.4-dddddddddddd",
                        ("00000000-0000-0000-0000-000000000000", f"acr:{dest}"))]

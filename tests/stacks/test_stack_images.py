@@ -74,10 +74,10 @@ def test_the_stack_copies_its_images_before_any_kubernetes_object_can_use_them(t
     plan = offline_plan(cfg_in(tmp_path, LOCK))
     copies = {r["name"]: r for r in plan.of_type(COPY)}
     assert set(copies) == {"copy-device-plugin", "copy-autoscaler"}
-    # (its provider travels pickled by reference: stacks.aws.image_copy._Copy, nothing inline)
+    # (its provider travels pickled by reference: stacks.cluster_layer.image_copy._Copy, nothing inline)
     assert {k: v for k, v in copies["copy-autoscaler"]["inputs"].items() if k != "__provider"} == {
         "source": LOCK["autoscaler"], "destination": f"{ECR}/k8s/autoscaling/cluster-autoscaler",
-        "tag": "v1.33.0-dddddddddddd"}
+        "tag": "v1.33.0-dddddddddddd", "login": "stacks.aws.registry_login:login"}
     assert copies["copy-device-plugin"]["inputs"]["destination"] == f"{ECR}/nvidia-device-plugin"
     repos = {r["inputs"]["name"]: r["urn"] for r in plan.of_type("aws:ecr/repository:Repository")}
     assert copies["copy-autoscaler"]["depends_on"] == [repos["acme-notes/k8s/autoscaling/cluster-autoscaler"]]

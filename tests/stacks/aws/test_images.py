@@ -25,17 +25,19 @@ def calls(monkeypatch):
 
 
 def test_create_copies_at_the_locked_digest_with_an_ecr_login(calls):
-    from stacks.aws.image_copy import _Copy
+    from stacks.cluster_layer.image_copy import _Copy
 
-    result = _Copy().create({"source": SOURCE, "destination": DEST, "tag": "v1.33.0-eeeeeeeeeeee"})
+    result = _Copy().create({"source": SOURCE, "destination": DEST, "tag": "v1.33.0-eeeeeeeeeeee",
+           "login": "stacks.aws.registry_login:login"})
     assert calls == [(SOURCE, DEST, "v1.33.0-eeeeeeeeeeee", ("AWS", f"token:{DEST}"))]
     assert result.id == f"{DEST}@{DIGEST}"
 
 
 def test_a_new_digest_replaces_the_copy_and_delete_removes_nothing(calls):
-    from stacks.aws.image_copy import _Copy
+    from stacks.cluster_layer.image_copy import _Copy
 
-    old = {"source": SOURCE, "destination": DEST, "tag": "v1.33.0-eeeeeeeeeeee"}
+    old = {"source": SOURCE, "destination": DEST, "tag": "v1.33.0-eeeeeeeeeeee",
+           "login": "stacks.aws.registry_login:login"}
     moved = {**old, "source": SOURCE.replace("e" * 64, "f" * 64), "tag": "v1.33.0-ffffffffffff"}
     diff = _Copy().diff("id", old, moved)
     assert diff.changes is True and sorted(diff.replaces) == ["source", "tag"]
