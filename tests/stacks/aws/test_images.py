@@ -83,3 +83,18 @@ def test_remote_build_copies_its_base_into_ecr_before_building(tmp_path, monkeyp
     tag = "2.9.0-cuda12.8-cudnn9-runtime-" + "e" * 12      # the base's release, its digest
     assert copied == [(pinned, f"{registry}/docker-hub/pytorch/pytorch", tag, ("AWS", "t"))]
     assert built == [f"{registry}/docker-hub/pytorch/pytorch@{DIGEST}"]
+
+
+def test_a_stack_made_before_the_copy_moved_can_still_unpickle_its_provider():
+    """Pulumi stores a dynamic resource's provider pickled by reference; `kit down` of a stack
+    made when the copy lived in stacks/aws/image_copy.py unpickles it by that name."""
+    import pickle
+
+    from stacks.cluster_layer.image_copy import _Copy
+
+    # Protocol 0 names a class as text ("c<module>\n<name>\n"): the reference an old state holds.
+    old_state = pickle.dumps(_Copy(), protocol=0).replace(b"stacks.cluster_layer.image_copy",
+                                                          b"stacks.aws.image_copy")
+    assert b"stacks.aws.image_copy" in old_state
+    restored = pickle.loads(old_state)
+    assert isinstance(restored, _Copy) and restored.delete("id", {}) is None
