@@ -12,7 +12,7 @@ import pytest
 
 from kit.data.phi import KINDS, find, scan
 from kit.data.validate import validate
-from tests.conftest import ROOT, run_kit
+from tests.conftest import ROOT, free_port, run_kit
 from tests.data.phi_planted import CLEAN, PLANTED
 
 QUICKSTART = ROOT / "examples" / "quickstart" / "data.jsonl"
@@ -102,8 +102,11 @@ def test_columns_count_escapes_and_other_formats_name_the_message_and_its_charac
 def _kit_yaml(tmp_path: Path, data: Path, phi: str | None, model: str) -> Path:
     policy = f"  phi: {phi}\n" if phi else ""
     path = tmp_path / "kit.yaml"
+    # A free port: `kit up` checks the serve port before training, and 8080 may be taken
+    # (a quick start left serving on this machine).
     path.write_text(f"name: phi-check\ntarget: local\nmodel:\n  id: {model}\n"
-                    f"data:\n  uri: {data.name}\n{policy}eval:\n  gate: false\n")
+                    f"data:\n  uri: {data.name}\n{policy}eval:\n  gate: false\n"
+                    f"serving:\n  port: {free_port()}\n")
     return path
 
 
