@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 from tests.trainer.helpers import TINY, conversations, write_jsonl
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -37,6 +37,8 @@ training:
   checkpoint_steps: 2
 eval:
   gate: false
+serving:
+  port: {port}
 """
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
 
@@ -48,7 +50,7 @@ def folder(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("stop")
     model = build_tiny_llama(root / "tiny", seed=0, **TINY)
     write_jsonl(root / "data.jsonl", conversations(40))
-    (root / "kit.yaml").write_text(CONFIG.format(model=model))
+    (root / "kit.yaml").write_text(CONFIG.format(model=model, port=free_port()))  # 8080 may be taken
     return root
 
 

@@ -7,7 +7,7 @@ import sys
 
 import yaml
 
-from tests.conftest import run_kit
+from tests.conftest import free_port, run_kit
 
 HEAVY = ("torch", "transformers", "pulumi", "boto3", "kubernetes", "google.cloud", "azure",
          "helm_python", "pydantic", "rich", "huggingface_hub")
@@ -49,7 +49,8 @@ def test_unknown_target_and_missing_file(tmp_path):
 
 def test_missing_data_file_names_the_key(tmp_path):
     (tmp_path / "kit.yaml").write_text(
-        "name: demo\nmodel:\n  id: demo:tiny-llama\ndata:\n  uri: nowhere.jsonl\n")
+        "name: demo\nmodel:\n  id: demo:tiny-llama\ndata:\n  uri: nowhere.jsonl\n"
+        f"serving:\n  port: {free_port()}\n")   # the serve port is checked first; 8080 may be taken
     result = run_kit("up", "-f", str(tmp_path / "kit.yaml"), "--yes")
     assert result.returncode == 1
     assert "error: data.uri: nowhere.jsonl: no such file" in result.stderr
