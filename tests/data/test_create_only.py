@@ -16,7 +16,7 @@ from kit.data.sync import sync
 from kit.errors import KitError
 from tests.data.conftest import BUCKET
 from tests.data.gcs_guard import Guard
-from tests.data.test_sync import PART, Crash, crash_after, same_tree
+from tests.data.test_sync import PART, same_tree, sync_killed_after_two_parts
 
 
 @pytest.fixture
@@ -59,18 +59,7 @@ def test_republish_and_resume_overwrite_nothing_and_readers_find_the_newest(guar
     # The next checkpoint: metrics.jsonl changes under the same name; killed mid-upload.
     _checkpoint(run, 4)
     _metrics(run, 4)
-    store = storage.open_store(uri, workers=1)
-    real_begin = store.begin
-    with pytest.MonkeyPatch.context() as mp:
-        def begin(*args, **kwargs):
-            upload = real_begin(*args, **kwargs)
-            crash_after(upload, "put_part", 2, mp)
-            return upload
-
-        mp.setattr(store, "begin", begin)
-        mp.setattr(storage, "open_store", lambda *a, **k: store)
-        with pytest.raises(Crash):
-            sync(str(run), uri, workers=1, part_size=PART)
+    sync_killed_after_two_parts(str(run), uri)
     reader = storage.open_store(uri)
     assert published.read_file(reader, "metrics.jsonl") == first_metrics  # the old set, whole
     assert "checkpoints/checkpoint-4/model.safetensors" not in published.read_manifest(reader).files
@@ -136,18 +125,7 @@ def test_a_resume_with_another_part_size_never_meets_the_old_parts(guarded, tmp_
     src = tmp_path / "src"
     src.mkdir()
     (src / "w.bin").write_bytes(os.urandom(4 * PART + 5))
-    store = storage.open_store(uri, workers=1)
-    real_begin = store.begin
-    with pytest.MonkeyPatch.context() as mp:
-        def begin(*args, **kwargs):
-            upload = real_begin(*args, **kwargs)
-            crash_after(upload, "put_part", 2, mp)
-            return upload
-
-        mp.setattr(store, "begin", begin)
-        mp.setattr(storage, "open_store", lambda *a, **k: store)
-        with pytest.raises(Crash):
-            sync(str(src), uri, workers=1, part_size=PART)
+    sync_killed_after_two_parts(str(src), uri)
     sync(str(src), uri, part_size=2 * PART)
     assert overwrites(guarded) == [] and not [r for r in guarded.refused if r[2] == 412]
     sync(uri, str(tmp_path / "back"), require_manifest=True)

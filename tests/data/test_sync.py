@@ -88,11 +88,9 @@ def crash_after(obj, method: str, calls: int, monkeypatch) -> None:
     monkeypatch.setattr(obj, method, wrapper)
 
 
-def test_interrupted_upload_resumes_and_no_reader_sees_it(remote, tmp_path):
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "model.safetensors").write_bytes(os.urandom(4 * PART + 123))
-    store = storage.open_store(remote.uri, workers=1)
+def sync_killed_after_two_parts(src: str, uri: str) -> None:
+    """`sync` SRC to URI stopped as a killed process would be: after two parts of an upload."""
+    store = storage.open_store(uri, workers=1)
     real_begin = store.begin
     with pytest.MonkeyPatch.context() as mp:
         def begin(*args, **kwargs):
@@ -103,7 +101,14 @@ def test_interrupted_upload_resumes_and_no_reader_sees_it(remote, tmp_path):
         mp.setattr(store, "begin", begin)
         mp.setattr(storage, "open_store", lambda *a, **k: store)
         with pytest.raises(Crash):
-            sync(str(src), remote.uri, workers=1, part_size=PART)
+            sync(src, uri, workers=1, part_size=PART)
+
+
+def test_interrupted_upload_resumes_and_no_reader_sees_it(remote, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "model.safetensors").write_bytes(os.urandom(4 * PART + 123))
+    sync_killed_after_two_parts(str(src), remote.uri)
 
     assert storage.read_manifest(storage.open_store(remote.uri)) is None
     with pytest.raises(KitError, match="no .kit-manifest.json"):
@@ -257,19 +262,7 @@ def test_resumed_s3_upload_of_other_content_is_redone(s3, tmp_path):
     src.mkdir()
     head = os.urandom(2 * PART)
     (src / "w.bin").write_bytes(head + os.urandom(PART))
-    store = storage.open_store(s3.uri, workers=1)
-    with pytest.MonkeyPatch.context() as mp:
-        real_begin = store.begin
-
-        def begin(*args, **kwargs):
-            upload = real_begin(*args, **kwargs)
-            crash_after(upload, "put_part", 2, mp)
-            return upload
-
-        mp.setattr(store, "begin", begin)
-        mp.setattr(storage, "open_store", lambda *a, **k: store)
-        with pytest.raises(Crash):
-            sync(str(src), s3.uri, workers=1, part_size=PART)
+    sync_killed_after_two_parts(str(src), s3.uri)
     (src / "w.bin").write_bytes(head + os.urandom(PART))  # B: same first two parts
     result = sync(str(src), s3.uri, part_size=PART)
     assert result.resumed_parts == 2
